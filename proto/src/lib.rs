@@ -1,0 +1,34 @@
+//! Generated protobuf types and gRPC stubs, mirroring the package tree under `cchc/`.
+
+pub mod events {
+    pub mod v1 {
+        tonic::include_proto!("cchc.events.v1");
+    }
+}
+
+pub mod catalogue {
+    pub mod v1 {
+        tonic::include_proto!("cchc.catalogue.v1");
+    }
+}
+
+pub mod activity {
+    pub mod v1 {
+        tonic::include_proto!("cchc.activity.v1");
+    }
+}
+
+pub mod notification {
+    pub mod v1 {
+        tonic::include_proto!("cchc.notification.v1");
+    }
+}
+
+pub mod reporting {
+    pub mod v1 {
+        tonic::include_proto!("cchc.reporting.v1");
+    }
+}
+
+pub use prost::Message;
+pub use prost_types::Timestamp;

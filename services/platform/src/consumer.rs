@@ -1,0 +1,296 @@
+//! Idempotent JetStream consumers. Each consumer is a durable pull consumer with explicit
+//! acks. The handler's effect and the "processed event id" row commit in one
+//! transaction, so a redelivered event has no second effect. A message whose handler
+//! keeps failing (or that cannot be decoded) is copied to the dead-letter stream with
+//! the reason, then acknowledged, so the consumer keeps going.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, AckKind, consumer::pull};
+use cchc_proto::events::v1::Envelope;
+use futures::StreamExt;
+use prost::Message as _;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::events::{DEAD_LETTER_PREFIX, ensure_dead_letter_stream, ensure_stream, stream_name};
+
+/// Why a handler could not apply an event.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// Retrying cannot help (malformed payload, broken invariant): dead-letter now.
+    #[error("permanent: {0:#}")]
+    Permanent(anyhow::Error),
+    /// May succeed later: redeliver, up to the consumer's attempt limit.
+    #[error("transient: {0:#}")]
+    Transient(anyhow::Error),
+}
+
+impl From<sqlx::Error> for HandleError {
+    fn from(e: sqlx::Error) -> Self {
+        HandleError::Transient(e.into())
+    }
+}
+
+/// Applies one event inside the consumer's transaction.
+pub trait Handler: Send + Sync + 'static {
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        event: &'a Envelope,
+    ) -> impl Future<Output = Result<(), HandleError>> + Send + 'a;
+}
+
+/// What a consumer reads and how hard it tries.
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    /// Durable name, also the key of its processed-event records.
+    pub durable: String,
+    /// The service whose stream is read.
+    pub producer: String,
+    /// Subjects within that stream; empty means all.
+    pub subjects: Vec<String>,
+    /// Handler failures tolerated before the message is dead-lettered.
+    pub max_attempts: u64,
+    pub ack_wait: Duration,
+}
+
+impl ConsumerSpec {
+    pub fn new(durable: impl Into<String>, producer: impl Into<String>) -> Self {
+        Self {
+            durable: durable.into(),
+            producer: producer.into(),
+            subjects: Vec::new(),
+            max_attempts: 5,
+            ack_wait: Duration::from_secs(30),
+        }
+    }
+
+    pub fn subjects(mut self, subjects: &[&str]) -> Self {
+        self.subjects = subjects.iter().map(|s| (*s).to_owned()).collect();
+        self
+    }
+
+    pub fn max_attempts(mut self, n: u64) -> Self {
+        self.max_attempts = n;
+        self
+    }
+}
+
+/// Consumes until `shutdown`, re-establishing the consumer whenever NATS goes away.
+pub async fn run<H: Handler>(
+    spec: ConsumerSpec,
+    js: jetstream::Context,
+    pool: PgPool,
+    handler: Arc<H>,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(200);
+    while !shutdown.is_cancelled() {
+        match consume(&spec, &js, &pool, handler.as_ref(), &shutdown).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(consumer = %spec.durable, error = %format!("{e:#}"), "consumer interrupted; restarting");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+async fn consume<H: Handler>(
+    spec: &ConsumerSpec,
+    js: &jetstream::Context,
+    pool: &PgPool,
+    handler: &H,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    ensure_stream(js, &spec.producer).await?;
+    ensure_dead_letter_stream(js).await?;
+    let stream = js.get_stream(stream_name(&spec.producer)).await?;
+    let consumer: jetstream::consumer::Consumer<pull::Config> = stream
+        .get_or_create_consumer(
+            &spec.durable,
+            pull::Config {
+                durable_name: Some(spec.durable.clone()),
+                filter_subjects: spec.subjects.clone(),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ack_wait: spec.ack_wait,
+                // The attempt limit is ours (see `process`): the server must not give up
+                // on a message while PostgreSQL is merely restarting.
+                max_deliver: -1,
+                ..Default::default()
+            },
+        )
+        .await?;
+    let mut messages = consumer.messages().await?;
+    loop {
+        let next = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            next = messages.next() => next,
+        };
+        let msg = match next {
+            None => anyhow::bail!("message stream ended"),
+            Some(Err(e)) => anyhow::bail!("receiving: {e}"),
+            Some(Ok(m)) => m,
+        };
+        process(spec, js, pool, handler, msg).await;
+    }
+}
+
+fn trace_headers(msg: &async_nats::Message) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    if let Some(h) = &msg.headers {
+        for k in ["traceparent", "tracestate"] {
+            if let Some(v) = h.get(k) {
+                out.insert(k.to_owned(), v.as_str().to_owned());
+            }
+        }
+    }
+    out
+}
+
+enum Outcome {
+    Applied,
+    Duplicate,
+    Failed(HandleError),
+}
+
+async fn apply<H: Handler>(durable: &str, pool: &PgPool, handler: &H, env: &Envelope) -> Outcome {
+    let id = match env.id.parse::<uuid::Uuid>() {
+        Ok(id) => id,
+        Err(_) => {
+            return Outcome::Failed(HandleError::Permanent(anyhow::anyhow!(
+                "event id {:?} is not a UUID",
+                env.id
+            )));
+        }
+    };
+    let result: Result<bool, HandleError> = async {
+        let mut tx = pool.begin().await?;
+        let fresh = sqlx::query(
+            "INSERT INTO cchc_processed_events (consumer, event_id) VALUES ($1, $2)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(durable)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !fresh {
+            return Ok(false);
+        }
+        handler.handle(&mut tx, env).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+    .await;
+    match result {
+        Ok(true) => Outcome::Applied,
+        Ok(false) => Outcome::Duplicate,
+        Err(e) => Outcome::Failed(e),
+    }
+}
+
+async fn process<H: Handler>(
+    spec: &ConsumerSpec,
+    js: &jetstream::Context,
+    pool: &PgPool,
+    handler: &H,
+    msg: jetstream::Message,
+) {
+    let span = tracing::info_span!("consume", consumer = %spec.durable, subject = %msg.subject);
+    crate::telemetry::set_parent_from(&span, &trace_headers(&msg));
+    async {
+        let delivered = msg.info().map(|i| i.delivered).unwrap_or(1).max(1) as u64;
+        let outcome = match Envelope::decode(msg.payload.as_ref()) {
+            Ok(env) => apply(&spec.durable, pool, handler, &env).await,
+            Err(e) => Outcome::Failed(HandleError::Permanent(anyhow::anyhow!(
+                "undecodable envelope: {e}"
+            ))),
+        };
+        match outcome {
+            Outcome::Applied | Outcome::Duplicate => {
+                if let Err(e) = msg.double_ack().await {
+                    // The effect is committed; a redelivery will be recognised.
+                    tracing::warn!(error = %e, "ack failed after applying");
+                }
+            }
+            Outcome::Failed(err) => {
+                let give_up =
+                    matches!(err, HandleError::Permanent(_)) || delivered >= spec.max_attempts;
+                if give_up {
+                    tracing::error!(error = %err, delivered, "dead-lettering event");
+                    match dead_letter(js, &spec.durable, &msg, &err, delivered).await {
+                        Ok(()) => {
+                            let _ = msg.double_ack().await;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "dead-letter publish failed; will retry");
+                            let _ = msg
+                                .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+                                .await;
+                        }
+                    }
+                } else {
+                    let delay = Duration::from_millis(200 * (1 << delivered.min(6)));
+                    tracing::warn!(error = %err, delivered, ?delay, "event failed; will retry");
+                    let _ = msg.ack_with(AckKind::Nak(Some(delay))).await;
+                }
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn dead_letter(
+    js: &jetstream::Context,
+    durable: &str,
+    msg: &jetstream::Message,
+    err: &HandleError,
+    delivered: u64,
+) -> anyhow::Result<()> {
+    let mut headers = async_nats::HeaderMap::new();
+    if let Some(h) = &msg.headers {
+        for (k, vs) in h.iter() {
+            if *k != async_nats::header::NATS_MESSAGE_ID {
+                for v in vs {
+                    headers.append(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+    let stream_seq = msg.info().map(|i| i.stream_sequence).unwrap_or_default();
+    // One dead letter per (consumer, original message), however often this runs.
+    headers.insert(
+        async_nats::header::NATS_MESSAGE_ID,
+        format!("{durable}:{}:{stream_seq}", msg.subject).as_str(),
+    );
+    headers.insert("Cchc-Original-Subject", msg.subject.as_str());
+    headers.insert("Cchc-Consumer", durable);
+    headers.insert("Cchc-Deliveries", delivered.to_string().as_str());
+    let reason: String = err
+        .to_string()
+        .chars()
+        .filter(|c| *c != '\r' && *c != '\n')
+        .take(1000)
+        .collect();
+    headers.insert("Cchc-Error", reason.as_str());
+    js.publish_with_headers(
+        format!("{DEAD_LETTER_PREFIX}.{durable}"),
+        headers,
+        msg.payload.clone(),
+    )
+    .await?
+    .await?;
+    Ok(())
+}

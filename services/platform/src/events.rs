@@ -1,0 +1,122 @@
+//! Domain events: their subjects, the envelope they travel in, and the JetStream streams
+//! that hold them (one per producing service, plus one for dead letters).
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use cchc_proto::events::v1 as pb;
+use prost::Message;
+
+/// A payload message with a fixed subject, `cchc.<producer>.<event>.v<N>`.
+pub trait Event: Message + Default {
+    const TYPE: &'static str;
+}
+
+impl Event for pb::UnitCreated {
+    const TYPE: &'static str = "cchc.gateway.unit_created.v1";
+}
+impl Event for pb::ProcedurePublished {
+    const TYPE: &'static str = "cchc.catalogue.procedure_published.v1";
+}
+impl Event for pb::ActivityRecorded {
+    const TYPE: &'static str = "cchc.activity.activity_recorded.v1";
+}
+
+/// The schema version carried in a type's `.vN` suffix.
+pub fn schema_version(event_type: &str) -> u32 {
+    event_type
+        .rsplit_once(".v")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(1)
+}
+
+/// Wraps a payload in a fresh envelope.
+pub fn envelope<E: Event>(producer: &str, payload: &E) -> pb::Envelope {
+    let now = std::time::SystemTime::now();
+    pb::Envelope {
+        id: uuid::Uuid::now_v7().to_string(),
+        r#type: E::TYPE.to_owned(),
+        occurred_at: Some(now.into()),
+        producer: producer.to_owned(),
+        schema_version: schema_version(E::TYPE),
+        payload: payload.encode_to_vec(),
+    }
+}
+
+/// Decodes the payload when the envelope carries an `E`.
+pub fn payload<E: Event>(env: &pb::Envelope) -> Option<Result<E, prost::DecodeError>> {
+    (env.r#type == E::TYPE).then(|| E::decode(env.payload.as_slice()))
+}
+
+/// The event's time as a UTC date-time (the envelope's `occurred_at`).
+pub fn occurred_at(env: &pb::Envelope) -> chrono::DateTime<chrono::Utc> {
+    env.occurred_at
+        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+        .unwrap_or_default()
+}
+
+pub const DEAD_LETTER_STREAM: &str = "CCHC_DEADLETTER";
+pub const DEAD_LETTER_PREFIX: &str = "cchc.deadletter";
+
+/// Name of the stream holding `producer`'s events.
+pub fn stream_name(producer: &str) -> String {
+    format!("CCHC_{}", producer.to_uppercase())
+}
+
+/// JetStream drops a message whose `Nats-Msg-Id` it saw within this window.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+fn stream_config(name: String, subjects: String) -> jetstream::stream::Config {
+    jetstream::stream::Config {
+        name,
+        subjects: vec![subjects],
+        storage: jetstream::stream::StorageType::File,
+        duplicate_window: DUPLICATE_WINDOW,
+        // Kept without age limit: read models are rebuilt by replaying the streams.
+        retention: jetstream::stream::RetentionPolicy::Limits,
+        ..Default::default()
+    }
+}
+
+/// Creates (or finds) the stream of `producer`'s events. Producers and consumers both
+/// call it, so start order does not matter.
+pub async fn ensure_stream(js: &jetstream::Context, producer: &str) -> anyhow::Result<()> {
+    js.get_or_create_stream(stream_config(
+        stream_name(producer),
+        format!("cchc.{producer}.>"),
+    ))
+    .await
+    .map_err(|e| anyhow::anyhow!("provisioning stream for {producer}: {e}"))?;
+    Ok(())
+}
+
+pub async fn ensure_dead_letter_stream(js: &jetstream::Context) -> anyhow::Result<()> {
+    js.get_or_create_stream(stream_config(
+        DEAD_LETTER_STREAM.to_owned(),
+        format!("{DEAD_LETTER_PREFIX}.>"),
+    ))
+    .await
+    .map_err(|e| anyhow::anyhow!("provisioning the dead-letter stream: {e}"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_round_trip() {
+        let p = pb::UnitCreated {
+            unit_id: "u".into(),
+            name: "Trường THPT Chu Văn An".into(),
+            ..Default::default()
+        };
+        let env = envelope("gateway", &p);
+        assert_eq!(env.r#type, "cchc.gateway.unit_created.v1");
+        assert_eq!(env.schema_version, 1);
+        let back: pb::UnitCreated = payload(&env).unwrap().unwrap();
+        assert_eq!(back, p);
+        assert!(payload::<pb::ActivityRecorded>(&env).is_none());
+        assert!(occurred_at(&env).timestamp() > 0);
+    }
+}

@@ -1,0 +1,68 @@
+//! gRPC plumbing shared by servers and clients: trace context in metadata, the caller's
+//! identity in metadata, and one way to serve.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::caller::Caller;
+use crate::telemetry;
+
+/// A request carrying the current trace context and, when known, the caller.
+pub fn request<T>(message: T, caller: Option<&Caller>) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(message);
+    for (k, v) in telemetry::current_context_headers() {
+        if let (Ok(k), Ok(v)) = (
+            k.parse::<tonic::metadata::MetadataKey<tonic::metadata::Ascii>>(),
+            v.parse(),
+        ) {
+            req.metadata_mut().insert(k, v);
+        }
+    }
+    if let Some(c) = caller {
+        c.insert_into(req.metadata_mut());
+    }
+    req
+}
+
+/// A lazily connecting channel to `url` ("http://host:port").
+pub fn channel(url: &str) -> anyhow::Result<tonic::transport::Channel> {
+    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .timeout(std::time::Duration::from_secs(30))
+        .connect_lazy())
+}
+
+fn server_span(req: &http::Request<()>) -> tracing::Span {
+    let headers: HashMap<String, String> = telemetry::headers_from_http(req.headers());
+    let span = tracing::info_span!("grpc", rpc = %req.uri().path());
+    telemetry::set_parent_from(&span, &headers);
+    span
+}
+
+/// Serves `routes` plus the gRPC health service on `listener` until `shutdown`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    routes: tonic::service::Routes,
+    health: tonic_health::pb::health_server::HealthServer<
+        impl tonic_health::pb::health_server::Health,
+    >,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    tonic::transport::Server::builder()
+        .trace_fn(server_span)
+        .add_routes(routes)
+        .add_service(health)
+        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+        .await?;
+    Ok(())
+}
+
+/// Binds `addr` (port 0 picks a free port).
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))
+}

@@ -1,0 +1,19 @@
+//! The runtime every cchc service shares, written once: configuration, telemetry and
+//! trace propagation, health, PostgreSQL, the transactional outbox, idempotent JetStream
+//! consumers, stream provisioning and graceful shutdown.
+
+pub mod caller;
+pub mod config;
+pub mod consumer;
+pub mod db;
+pub mod events;
+pub mod grpc;
+pub mod health;
+pub mod nats;
+pub mod outbox;
+pub mod service;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use caller::{Caller, Role};
+pub use config::{Config, ConfigError};

@@ -1,0 +1,273 @@
+//! The outbox relay and the idempotent consumer against a real nats-server and a real
+//! PostgreSQL.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use cchc_platform::consumer::{self, ConsumerSpec, HandleError, Handler};
+use cchc_platform::events::{self, Event};
+use cchc_platform::outbox::{self, Outbox, Relay};
+use cchc_proto::events::v1::{Envelope, UnitCreated};
+use cchc_testkit::{NatsServer, fresh_database};
+use futures::StreamExt;
+use prost::Message;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("tests/migrations");
+
+async fn setup(prefix: &str) -> (NatsServer, PgPool, jetstream::Context) {
+    let nats = NatsServer::start().await;
+    let url = fresh_database(prefix).await;
+    let pool = cchc_platform::db::connect_and_migrate(&url, &MIGRATOR)
+        .await
+        .unwrap();
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let js = jetstream::new(client);
+    events::ensure_stream(&js, "gateway").await.unwrap();
+    (nats, pool, js)
+}
+
+fn unit(n: usize) -> UnitCreated {
+    UnitCreated {
+        unit_id: format!("unit-{n}"),
+        name: format!("Trường {n}"),
+        ..Default::default()
+    }
+}
+
+async fn enqueue(pool: &PgPool, outbox: &Outbox, n: usize) -> Vec<uuid::Uuid> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let mut tx = pool.begin().await.unwrap();
+        ids.push(outbox.enqueue(&mut tx, &unit(i)).await.unwrap());
+        tx.commit().await.unwrap();
+    }
+    ids
+}
+
+async fn stream_messages(js: &jetstream::Context, n: usize) -> Vec<jetstream::Message> {
+    let stream = js.get_stream(events::stream_name("gateway")).await.unwrap();
+    let consumer = stream
+        .create_consumer(jetstream::consumer::pull::Config::default())
+        .await
+        .unwrap();
+    let mut batch = consumer
+        .fetch()
+        .max_messages(n + 10)
+        .expires(Duration::from_secs(1))
+        .messages()
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    while let Some(Ok(m)) = batch.next().await {
+        out.push(m);
+    }
+    out
+}
+
+#[tokio::test]
+async fn relay_publishes_in_order_with_event_id_as_message_id() {
+    let (_nats, pool, js) = setup("relay").await;
+    let outbox = Outbox::new("gateway");
+    let ids = enqueue(&pool, &outbox, 20).await;
+    let relay = Relay::new(pool.clone(), js.clone(), outbox.clone());
+    assert_eq!(relay.relay_once().await.unwrap(), 20);
+    assert_eq!(relay.relay_once().await.unwrap(), 0);
+    assert_eq!(outbox::backlog(&pool).await.unwrap(), 0);
+
+    let msgs = stream_messages(&js, 20).await;
+    assert_eq!(msgs.len(), 20);
+    for (m, id) in msgs.iter().zip(&ids) {
+        let h = m.headers.as_ref().unwrap();
+        assert_eq!(
+            h.get(async_nats::header::NATS_MESSAGE_ID).unwrap().as_str(),
+            id.to_string()
+        );
+        assert_eq!(m.subject.as_str(), UnitCreated::TYPE);
+        let env = Envelope::decode(m.payload.as_ref()).unwrap();
+        assert_eq!(env.id, id.to_string());
+        assert_eq!(env.producer, "gateway");
+    }
+
+    // Publishing the same rows again (a crash before marking them) is dropped by
+    // JetStream's duplicate window.
+    sqlx::query("UPDATE cchc_outbox SET published_at = NULL")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(relay.relay_once().await.unwrap(), 20);
+    assert_eq!(stream_messages(&js, 40).await.len(), 20);
+}
+
+#[tokio::test]
+async fn relay_keeps_events_while_nats_is_down_and_delivers_them_after() {
+    let (mut nats, pool, js) = setup("relaydown").await;
+    let outbox = Outbox::new("gateway");
+    nats.kill().await;
+    let ids = enqueue(&pool, &outbox, 5).await;
+    let shutdown = CancellationToken::new();
+    let task =
+        tokio::spawn(Relay::new(pool.clone(), js.clone(), outbox.clone()).run(shutdown.clone()));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        outbox::backlog(&pool).await.unwrap(),
+        5,
+        "nothing is marked sent while NATS is down"
+    );
+
+    nats.restart().await;
+    for _ in 0..200 {
+        if outbox::backlog(&pool).await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(outbox::backlog(&pool).await.unwrap(), 0);
+    shutdown.cancel();
+    task.await.unwrap();
+    let got: Vec<String> = stream_messages(&js, 5)
+        .await
+        .iter()
+        .map(|m| Envelope::decode(m.payload.as_ref()).unwrap().id)
+        .collect();
+    assert_eq!(got, ids.iter().map(|i| i.to_string()).collect::<Vec<_>>());
+}
+
+/// Records each unit once; refuses "poison" units.
+struct Recorder;
+
+impl Handler for Recorder {
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        env: &'a Envelope,
+    ) -> impl std::future::Future<Output = Result<(), HandleError>> + Send + 'a {
+        async move {
+            let u: UnitCreated = events::payload(env)
+                .ok_or_else(|| HandleError::Permanent(anyhow::anyhow!("unexpected type")))?
+                .map_err(|e| HandleError::Permanent(e.into()))?;
+            if u.unit_id == "poison" {
+                return Err(HandleError::Transient(anyhow::anyhow!(
+                    "this unit always fails"
+                )));
+            }
+            sqlx::query("INSERT INTO effects (event_id, unit_id) VALUES ($1, $2)")
+                .bind(env.id.parse::<uuid::Uuid>().unwrap())
+                .bind(&u.unit_id)
+                .execute(&mut *tx)
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+async fn publish_raw(js: &jetstream::Context, env: &Envelope, msg_id: &str) {
+    let mut h = async_nats::HeaderMap::new();
+    h.insert(async_nats::header::NATS_MESSAGE_ID, msg_id);
+    js.publish_with_headers(env.r#type.clone(), h, env.encode_to_vec().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+}
+
+async fn wait_for(pool: &PgPool, sql: &str, want: i64) -> i64 {
+    let mut got = -1;
+    for _ in 0..300 {
+        got = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        if got == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    got
+}
+
+#[tokio::test]
+async fn consumer_applies_redelivered_events_once_and_dead_letters_poison() {
+    let (_nats, pool, js) = setup("consumer").await;
+    let shutdown = CancellationToken::new();
+    let spec = ConsumerSpec::new("recorder", "gateway").max_attempts(3);
+    let task = tokio::spawn(consumer::run(
+        spec,
+        js.clone(),
+        pool.clone(),
+        Arc::new(Recorder),
+        shutdown.clone(),
+    ));
+
+    // Each event published twice under different message ids, so JetStream's duplicate
+    // window does not hide the second copy: only the consumer's record can.
+    let envs: Vec<Envelope> = (0..10)
+        .map(|i| events::envelope("gateway", &unit(i)))
+        .collect();
+    for e in &envs {
+        publish_raw(&js, e, &format!("{}-a", e.id)).await;
+    }
+    let poison = events::envelope(
+        "gateway",
+        &UnitCreated {
+            unit_id: "poison".into(),
+            ..Default::default()
+        },
+    );
+    publish_raw(&js, &poison, &poison.id).await;
+    js.publish("cchc.gateway.unit_created.v1", "not protobuf at all".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    for e in &envs {
+        publish_raw(&js, e, &format!("{}-b", e.id)).await;
+    }
+
+    assert_eq!(
+        wait_for(&pool, "SELECT count(*) FROM effects", 10).await,
+        10
+    );
+    assert_eq!(
+        wait_for(&pool, "SELECT count(DISTINCT event_id) FROM effects", 10).await,
+        10
+    );
+
+    // The poison message and the undecodable one end in the dead-letter stream with the
+    // reason, and the consumer kept going past them.
+    let dl = js.get_stream(events::DEAD_LETTER_STREAM).await.unwrap();
+    let mut dead = 0;
+    for _ in 0..200 {
+        dead = dl.get_info().await.unwrap().state.messages;
+        if dead == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(dead, 2);
+    let first = dl.get_raw_message(1).await.unwrap();
+    let h = first.headers;
+    assert_eq!(h.get("Cchc-Consumer").unwrap().as_str(), "recorder");
+    assert!(h.get("Cchc-Error").is_some());
+
+    shutdown.cancel();
+    task.await.unwrap();
+    // Restarting from scratch (a new process) redelivers nothing new.
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(consumer::run(
+        ConsumerSpec::new("recorder", "gateway"),
+        js.clone(),
+        pool.clone(),
+        Arc::new(Recorder),
+        shutdown.clone(),
+    ));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    shutdown.cancel();
+    task.await.unwrap();
+    assert_eq!(
+        wait_for(&pool, "SELECT count(*) FROM effects", 10).await,
+        10
+    );
+}
