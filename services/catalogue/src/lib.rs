@@ -1,1 +1,29 @@
+//! The catalogue service: administrative procedures and their versions.
+//!
+//! A request enters in [`grpc`], is checked by [`domain`], and is stored by [`store`]
+//! together with its event (outbox) in one transaction.
 
+pub mod domain;
+pub mod grpc;
+pub mod store;
+
+use cchc_platform::config::ServiceSettings;
+use cchc_platform::service::Runtime;
+use cchc_proto::catalogue::v1::catalogue_service_server::CatalogueServiceServer;
+use tokio_util::sync::CancellationToken;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+pub async fn run(
+    settings: ServiceSettings,
+    _config: cchc_platform::Config,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut rt = Runtime::start(settings, &MIGRATOR, shutdown).await?;
+    let store = store::Store::new(rt.pool.clone(), rt.outbox.clone());
+    let scheduler = store.clone().promote_scheduled_loop(rt.shutdown.clone());
+    rt.tasks.spawn(scheduler);
+    let routes =
+        tonic::service::Routes::new(CatalogueServiceServer::new(grpc::Catalogue::new(store)));
+    rt.serve(routes).await
+}

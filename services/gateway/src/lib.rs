@@ -1,1 +1,209 @@
+//! The gateway: the public HTTP API (see `API.md`), identity and access. It derives the
+//! caller's unit and role from the API key and calls the services over gRPC with them
+//! in the metadata.
+//!
+//! A request enters in [`routes`]; [`auth`] says who is calling; [`problem`] shapes
+//! every error; [`store`] keeps units and keys.
 
+pub mod auth;
+pub mod problem;
+pub mod routes;
+pub mod store;
+
+use std::net::SocketAddr;
+
+use cchc_platform::config::{Config, ConfigError, database_url};
+use cchc_platform::health::Readiness;
+use cchc_platform::service::Backbone;
+use cchc_proto::activity::v1::activity_service_client::ActivityServiceClient;
+use cchc_proto::catalogue::v1::catalogue_service_client::CatalogueServiceClient;
+use cchc_proto::notification::v1::notification_service_client::NotificationServiceClient;
+use cchc_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub addr: SocketAddr,
+    pub database_url: String,
+    pub nats_url: String,
+    pub catalogue_url: String,
+    pub activity_url: String,
+    pub notification_url: String,
+    pub reporting_url: String,
+    /// The first office key, from the operator's configuration.
+    pub bootstrap_token: Option<String>,
+    pub body_limit: usize,
+}
+
+impl Settings {
+    pub fn load(c: &Config) -> Result<Self, ConfigError> {
+        let port: u16 = c.parse_or("CCHC_GATEWAY_PORT", 8080)?;
+        let svc = |name: &str, port: u16| {
+            c.optional(&format!("CCHC_{}_URL", name.to_uppercase()))
+                .unwrap_or_else(|| format!("http://127.0.0.1:{port}"))
+        };
+        let bootstrap_token = c.optional("CCHC_BOOTSTRAP_TOKEN");
+        if let Some(t) = &bootstrap_token
+            && t.len() < 16
+        {
+            return Err(ConfigError::Invalid {
+                name: "CCHC_BOOTSTRAP_TOKEN".into(),
+                value: "(hidden)".into(),
+                reason: "must be at least 16 characters".into(),
+            });
+        }
+        Ok(Self {
+            addr: c.parse_or(
+                "CCHC_GATEWAY_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], port)),
+            )?,
+            database_url: database_url(c, "gateway")?,
+            nats_url: c
+                .optional("NATS_URL")
+                .unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
+            catalogue_url: svc("catalogue", 50051),
+            activity_url: svc("activity", 50052),
+            notification_url: svc("notification", 50053),
+            reporting_url: svc("reporting", 50054),
+            bootstrap_token,
+            body_limit: c.parse_or("CCHC_BODY_LIMIT_BYTES", 1 << 20)?,
+        })
+    }
+}
+
+/// gRPC clients of the services (cheap to clone; channels connect lazily).
+#[derive(Clone)]
+pub struct Clients {
+    pub catalogue: CatalogueServiceClient<Channel>,
+    pub activity: ActivityServiceClient<Channel>,
+    pub notification: NotificationServiceClient<Channel>,
+    pub reporting: ReportingServiceClient<Channel>,
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: store::Store,
+    pub clients: Clients,
+    pub readiness: Readiness,
+}
+
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    backbone: Backbone,
+    router: axum::Router,
+}
+
+fn grpc_ready(
+    name: &str,
+    channel: Channel,
+) -> impl Fn() -> futures_ready::Ready + Send + Sync + 'static {
+    let name = name.to_owned();
+    move || {
+        let mut client = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+        let name = name.clone();
+        Box::pin(async move {
+            let status = client
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .map_err(|e| format!("{name}: {}", e.message()))?
+                .into_inner()
+                .status;
+            if status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32 {
+                Ok(())
+            } else {
+                Err(format!("{name} is not serving"))
+            }
+        })
+    }
+}
+
+mod futures_ready {
+    pub type Ready =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
+}
+
+impl Application {
+    /// Binds the listener (port 0 picks one), connects to everything and prepares the
+    /// router; [`Application::port`] tells where it listens.
+    pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let listener = cchc_platform::grpc::bind(settings.addr).await?;
+        let backbone = Backbone::start(
+            "gateway",
+            &settings.database_url,
+            &settings.nats_url,
+            &MIGRATOR,
+            shutdown,
+        )
+        .await?;
+        let store = store::Store::new(backbone.pool.clone(), backbone.outbox.clone());
+        match &settings.bootstrap_token {
+            Some(token) => store.bootstrap(token).await?,
+            None => tracing::warn!("CCHC_BOOTSTRAP_TOKEN is not set: no office key is configured"),
+        }
+        let channels = [
+            (
+                "catalogue",
+                cchc_platform::grpc::channel(&settings.catalogue_url)?,
+            ),
+            (
+                "activity",
+                cchc_platform::grpc::channel(&settings.activity_url)?,
+            ),
+            (
+                "notification",
+                cchc_platform::grpc::channel(&settings.notification_url)?,
+            ),
+            (
+                "reporting",
+                cchc_platform::grpc::channel(&settings.reporting_url)?,
+            ),
+        ];
+        let mut readiness = backbone.readiness();
+        for (name, ch) in &channels {
+            readiness = readiness.check(name, grpc_ready(name, ch.clone()));
+        }
+        let [
+            (_, catalogue),
+            (_, activity),
+            (_, notification),
+            (_, reporting),
+        ] = channels;
+        let state = AppState {
+            store,
+            clients: Clients {
+                catalogue: CatalogueServiceClient::new(catalogue),
+                activity: ActivityServiceClient::new(activity),
+                notification: NotificationServiceClient::new(notification),
+                reporting: ReportingServiceClient::new(reporting),
+            },
+            readiness,
+        };
+        let router = routes::router(state, settings.body_limit);
+        Ok(Self {
+            listener,
+            backbone,
+            router,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().expect("bound listener").port()
+    }
+
+    /// Serves until shutdown, then stops the relay and closes connections.
+    pub async fn run(self) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.listener.local_addr()?, "gateway serving");
+        let shutdown = self.backbone.shutdown.clone();
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        self.backbone.stop().await;
+        Ok(served?)
+    }
+}

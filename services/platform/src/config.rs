@@ -115,6 +115,25 @@ fn parse_file(text: &str) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
+/// The database URL of service `name`: `CCHC_<NAME>_DATABASE_URL`, or `DATABASE_URL` with
+/// its database replaced by `cchc_<name>`.
+pub fn database_url(config: &Config, name: &str) -> Result<String, ConfigError> {
+    let specific = format!("CCHC_{}_DATABASE_URL", name.to_uppercase());
+    if let Some(url) = config.optional(&specific) {
+        return Ok(url);
+    }
+    let base = config
+        .required("DATABASE_URL")
+        .map_err(|_| ConfigError::Missing(format!("{specific} (or DATABASE_URL)")))?;
+    crate::db::with_database(&base, &format!("cchc_{name}")).map_err(|reason| {
+        ConfigError::Invalid {
+            name: "DATABASE_URL".into(),
+            value: base.clone(),
+            reason,
+        }
+    })
+}
+
 /// The settings every service needs, read once at start.
 #[derive(Debug, Clone)]
 pub struct ServiceSettings {
@@ -127,29 +146,13 @@ pub struct ServiceSettings {
 }
 
 impl ServiceSettings {
-    /// Reads `CCHC_<SERVICE>_DATABASE_URL` (or `DATABASE_URL` with the database name
-    /// replaced by `cchc_<service>`), `NATS_URL`, `CCHC_GRPC_ADDR`, `CCHC_HTTP_ADDR`.
+    /// Reads the [`database_url`], `NATS_URL`, `CCHC_GRPC_ADDR`, `CCHC_HTTP_ADDR`.
     pub fn load(
         config: &Config,
         name: &'static str,
         default_grpc_port: u16,
     ) -> Result<Self, ConfigError> {
-        let specific = format!("CCHC_{}_DATABASE_URL", name.to_uppercase());
-        let database_url = match config.optional(&specific) {
-            Some(url) => url,
-            None => {
-                let base = config
-                    .required("DATABASE_URL")
-                    .map_err(|_| ConfigError::Missing(format!("{specific} (or DATABASE_URL)")))?;
-                crate::db::with_database(&base, &format!("cchc_{name}")).map_err(|reason| {
-                    ConfigError::Invalid {
-                        name: "DATABASE_URL".into(),
-                        value: base.clone(),
-                        reason,
-                    }
-                })?
-            }
-        };
+        let database_url = database_url(config, name)?;
         Ok(Self {
             name,
             database_url,

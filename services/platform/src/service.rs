@@ -12,23 +12,86 @@ use crate::config::ServiceSettings;
 use crate::health::Readiness;
 use crate::outbox::{Outbox, Relay};
 
-/// What a started service has at hand.
-pub struct Runtime {
-    pub settings: ServiceSettings,
+/// The connections every service (the gateway too) runs on: its database, NATS with its
+/// stream provisioned, and its outbox with the relay running.
+pub struct Backbone {
     pub pool: PgPool,
     pub nats: async_nats::Client,
     pub js: jetstream::Context,
     pub outbox: Outbox,
     pub shutdown: CancellationToken,
     pub tasks: JoinSet<()>,
+}
+
+impl Backbone {
+    /// Connects to PostgreSQL (creating and migrating the database) and NATS (checking
+    /// its version), provisions the stream of `name`'s events and starts the relay.
+    pub async fn start(
+        name: &'static str,
+        database_url: &str,
+        nats_url: &str,
+        migrator: &sqlx::migrate::Migrator,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let pool = crate::db::connect_and_migrate(database_url, migrator).await?;
+        let nats = crate::nats::connect(nats_url, name, &shutdown).await?;
+        let js = jetstream::new(nats.clone());
+        crate::events::ensure_stream(&js, name).await?;
+        crate::events::ensure_dead_letter_stream(&js).await?;
+        let outbox = Outbox::new(name);
+        let mut tasks = JoinSet::new();
+        tasks.spawn(Relay::new(pool.clone(), js.clone(), outbox.clone()).run(shutdown.clone()));
+        Ok(Self {
+            pool,
+            nats,
+            js,
+            outbox,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Readiness of the database and NATS.
+    pub fn readiness(&self) -> Readiness {
+        Readiness::default()
+            .postgres(self.pool.clone())
+            .nats(self.nats.clone())
+    }
+
+    /// Waits for the background tasks after shutdown, then lets the last acks and
+    /// publishes leave and closes the pool.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+        let _ = self.nats.flush().await;
+        self.pool.close().await;
+    }
+}
+
+/// A backend service: the [`Backbone`] plus its gRPC and health listeners.
+pub struct Runtime {
+    pub settings: ServiceSettings,
+    pub backbone: Backbone,
     grpc_listener: tokio::net::TcpListener,
     http_listener: tokio::net::TcpListener,
 }
 
+impl std::ops::Deref for Runtime {
+    type Target = Backbone;
+    fn deref(&self) -> &Backbone {
+        &self.backbone
+    }
+}
+
+impl std::ops::DerefMut for Runtime {
+    fn deref_mut(&mut self) -> &mut Backbone {
+        &mut self.backbone
+    }
+}
+
 impl Runtime {
-    /// Binds the listeners, connects to PostgreSQL (creating and migrating the
-    /// database) and NATS (checking its version), provisions this service's stream and
-    /// starts the outbox relay.
+    /// Binds the listeners (so a bad address fails before anything else), then starts
+    /// the [`Backbone`].
     pub async fn start(
         settings: ServiceSettings,
         migrator: &sqlx::migrate::Migrator,
@@ -36,22 +99,17 @@ impl Runtime {
     ) -> anyhow::Result<Self> {
         let grpc_listener = crate::grpc::bind(settings.grpc_addr).await?;
         let http_listener = crate::grpc::bind(settings.http_addr).await?;
-        let pool = crate::db::connect_and_migrate(&settings.database_url, migrator).await?;
-        let nats = crate::nats::connect(&settings.nats_url, settings.name, &shutdown).await?;
-        let js = jetstream::new(nats.clone());
-        crate::events::ensure_stream(&js, settings.name).await?;
-        crate::events::ensure_dead_letter_stream(&js).await?;
-        let outbox = Outbox::new(settings.name);
-        let mut tasks = JoinSet::new();
-        tasks.spawn(Relay::new(pool.clone(), js.clone(), outbox.clone()).run(shutdown.clone()));
+        let backbone = Backbone::start(
+            settings.name,
+            &settings.database_url,
+            &settings.nats_url,
+            migrator,
+            shutdown,
+        )
+        .await?;
         Ok(Self {
             settings,
-            pool,
-            nats,
-            js,
-            outbox,
-            shutdown,
-            tasks,
+            backbone,
             grpc_listener,
             http_listener,
         })
@@ -67,12 +125,11 @@ impl Runtime {
 
     /// Serves gRPC and the health endpoints until shutdown, then waits for the
     /// background tasks (relay, consumers) to stop.
-    pub async fn serve(mut self, routes: tonic::service::Routes) -> anyhow::Result<()> {
-        let readiness = Readiness::default()
-            .postgres(self.pool.clone())
-            .nats(self.nats.clone());
+    pub async fn serve(self, routes: tonic::service::Routes) -> anyhow::Result<()> {
+        let readiness = self.backbone.readiness();
         let (reporter, health) = tonic_health::server::health_reporter();
-        crate::health::track_grpc(readiness.clone(), reporter, self.shutdown.clone());
+        let shutdown = self.backbone.shutdown.clone();
+        crate::health::track_grpc(readiness.clone(), reporter, shutdown.clone());
         tracing::info!(
             service = self.settings.name,
             grpc = %self.grpc_addr(),
@@ -80,14 +137,10 @@ impl Runtime {
             "serving"
         );
         let http = axum::serve(self.http_listener, crate::health::router(readiness))
-            .with_graceful_shutdown(self.shutdown.clone().cancelled_owned());
-        let grpc = crate::grpc::serve(self.grpc_listener, routes, health, self.shutdown.clone());
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let grpc = crate::grpc::serve(self.grpc_listener, routes, health, shutdown);
         let (g, h) = tokio::join!(grpc, async { http.await.map_err(anyhow::Error::from) });
-        self.shutdown.cancel();
-        while self.tasks.join_next().await.is_some() {}
-        // Let the last acks and publishes leave the connection.
-        let _ = self.nats.flush().await;
-        self.pool.close().await;
+        self.backbone.stop().await;
         g.and(h)
     }
 }

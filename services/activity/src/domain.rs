@@ -1,0 +1,165 @@
+//! What a valid activity is.
+
+use cchc_platform::validation::{Errors, is_http_url, parse_date, today};
+use cchc_proto::activity::v1::RecordActivityRequest;
+
+/// Kinds of communication activity the plan names.
+pub const KINDS: &[&str] = &[
+    "briefing",
+    "news_post",
+    "training",
+    "posting",
+    "commendation",
+    "criticism",
+    "one_stop_publication",
+    "media_coordination",
+    "other",
+];
+
+const MAX_TITLE: usize = 500;
+const MAX_TEXT: usize = 20_000;
+const MAX_SHORT: usize = 500;
+const MAX_LINKS: usize = 50;
+
+/// A checked activity.
+pub struct NewActivity {
+    pub kind: String,
+    pub date: chrono::NaiveDate,
+    pub title: String,
+    pub description: String,
+    pub channel: String,
+    pub audience: String,
+    pub head_count: i64,
+    pub evidence_links: Vec<String>,
+    pub procedure_codes: Vec<String>,
+}
+
+/// Checks every field, naming each violation.
+pub fn check(r: &RecordActivityRequest) -> Result<NewActivity, Errors> {
+    let mut e = Errors::new();
+    if !KINDS.contains(&r.kind.as_str()) {
+        e.add("kind", format!("must be one of {}", KINDS.join(", ")));
+    }
+    let date = parse_date(&mut e, "date", &r.date);
+    if let Some(d) = date {
+        e.check(d <= today(), "date", "must not be in the future");
+        e.check(
+            d.format("%Y").to_string().as_str() >= "2000",
+            "date",
+            "must be in 2000 or later",
+        );
+    }
+    let title = r.title.trim();
+    e.check(!title.is_empty(), "title", "is required");
+    e.check(
+        title.chars().count() <= MAX_TITLE,
+        "title",
+        format!("must be at most {MAX_TITLE} characters"),
+    );
+    e.check(
+        r.description.chars().count() <= MAX_TEXT,
+        "description",
+        format!("must be at most {MAX_TEXT} characters"),
+    );
+    e.check(
+        r.channel.chars().count() <= MAX_SHORT,
+        "channel",
+        format!("must be at most {MAX_SHORT} characters"),
+    );
+    e.check(
+        r.audience.chars().count() <= MAX_SHORT,
+        "audience",
+        format!("must be at most {MAX_SHORT} characters"),
+    );
+    e.check(r.head_count >= 0, "head_count", "must not be negative");
+    e.check(
+        r.head_count <= 10_000_000,
+        "head_count",
+        "is implausibly large",
+    );
+    e.check(
+        r.evidence_links.len() <= MAX_LINKS,
+        "evidence_links",
+        format!("at most {MAX_LINKS} links"),
+    );
+    for (i, l) in r.evidence_links.iter().enumerate() {
+        e.check(
+            is_http_url(l),
+            &format!("evidence_links[{i}]"),
+            "must be an http(s) URL",
+        );
+    }
+    for (i, c) in r.procedure_codes.iter().enumerate() {
+        e.check(
+            !c.trim().is_empty() && c.len() <= 40,
+            &format!("procedure_codes[{i}]"),
+            "must be a procedure code",
+        );
+    }
+    e.check(
+        r.idempotency_key.len() <= 200,
+        "idempotency_key",
+        "must be at most 200 characters",
+    );
+    match (e.is_empty(), date) {
+        (true, Some(date)) => Ok(NewActivity {
+            kind: r.kind.clone(),
+            date,
+            title: title.to_owned(),
+            description: r.description.clone(),
+            channel: r.channel.clone(),
+            audience: r.audience.clone(),
+            head_count: r.head_count,
+            evidence_links: r.evidence_links.clone(),
+            procedure_codes: r
+                .procedure_codes
+                .iter()
+                .map(|c| c.trim().to_owned())
+                .collect(),
+        }),
+        _ => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> RecordActivityRequest {
+        RecordActivityRequest {
+            kind: "news_post".into(),
+            date: "2020-05-04".into(),
+            title: "Tuyên truyền CCHC trên website".into(),
+            head_count: 40,
+            evidence_links: vec!["https://thpt.example.vn/tin/1".into()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn accepts_a_good_activity() {
+        assert!(check(&good()).is_ok());
+    }
+
+    #[test]
+    fn names_every_violation() {
+        let r = RecordActivityRequest {
+            kind: "party".into(),
+            date: "2999-01-01".into(),
+            title: " ".into(),
+            head_count: -1,
+            evidence_links: vec!["not a url".into()],
+            ..good()
+        };
+        let e = check(&r).err().unwrap();
+        let s = e.finish(tonic::Code::InvalidArgument, "x").unwrap_err();
+        let fields: Vec<String> = cchc_platform::validation::field_errors(&s)
+            .into_iter()
+            .map(|f| f.field)
+            .collect();
+        assert_eq!(
+            fields,
+            ["kind", "date", "title", "head_count", "evidence_links[0]"]
+        );
+    }
+}

@@ -1,0 +1,206 @@
+//! Rules of the catalogue: what a procedure code looks like, what a complete record is
+//! (Decree 63/2010 Art. 8), and which changes a version may announce.
+
+use cchc_platform::validation::{Errors, parse_date};
+use cchc_proto::catalogue::v1::{ProcedureContent, PublishProcedureRequest};
+
+pub const LEVELS: &[&str] = &["province", "district", "commune"];
+pub const CHANNELS: &[&str] = &["in_person", "online", "post"];
+pub const CHANGE_TYPES: &[&str] = &["new", "amended", "replaced", "abolished"];
+
+/// A national procedure code, e.g. `1.012753.H19` or `2.002481.000.00.00.H19`.
+pub fn valid_code(code: &str) -> bool {
+    let parts: Vec<&str> = code.split('.').collect();
+    (3..=40).contains(&code.len())
+        && parts.len() >= 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
+        && parts[0].chars().all(|c| c.is_ascii_digit())
+}
+
+/// Problems that make a draft unsaveable (shape, not completeness).
+pub fn check_draft(errors: &mut Errors, c: &ProcedureContent) {
+    errors.check(
+        c.name.chars().count() <= 1000,
+        "content.name",
+        "must be at most 1000 characters",
+    );
+    if !c.level.is_empty() && !LEVELS.contains(&c.level.as_str()) {
+        errors.add(
+            "content.level",
+            format!("must be one of {}", LEVELS.join(", ")),
+        );
+    }
+    for (i, ch) in c.submission_channels.iter().enumerate() {
+        if !CHANNELS.contains(&ch.as_str()) {
+            errors.add(
+                format!("content.submission_channels[{i}]"),
+                format!("must be one of {}", CHANNELS.join(", ")),
+            );
+        }
+    }
+    for (i, f) in c.fees.iter().enumerate() {
+        errors.check(
+            f.amount_vnd >= 0,
+            &format!("content.fees[{i}].amount_vnd"),
+            "must not be negative",
+        );
+        if !CHANNELS.contains(&f.channel.as_str()) {
+            errors.add(
+                format!("content.fees[{i}].channel"),
+                format!("must be one of {}", CHANNELS.join(", ")),
+            );
+        }
+    }
+    for (i, d) in c.dossier.iter().enumerate() {
+        errors.check(
+            !d.name.trim().is_empty(),
+            &format!("content.dossier[{i}].name"),
+            "is required",
+        );
+    }
+    errors.check(
+        c.processing_days <= 365,
+        "content.processing_days",
+        "must be at most 365 working days",
+    );
+}
+
+/// Every part Decree 63/2010 Art. 8 requires before a procedure may be published.
+pub fn missing_parts(errors: &mut Errors, c: &ProcedureContent) {
+    let blank = |s: &str| s.trim().is_empty();
+    errors.check(!blank(&c.name), "content.name", "the name is required");
+    errors.check(!blank(&c.level), "content.level", "the level is required");
+    errors.check(
+        !blank(&c.field),
+        "content.field",
+        "the field (lĩnh vực) is required",
+    );
+    errors.check(
+        !blank(&c.implementing_agency),
+        "content.implementing_agency",
+        "the implementing agency is required",
+    );
+    errors.check(
+        !c.applicants.is_empty(),
+        "content.applicants",
+        "who may apply is required",
+    );
+    errors.check(
+        !c.steps.is_empty(),
+        "content.steps",
+        "the steps are required",
+    );
+    errors.check(
+        !c.submission_channels.is_empty(),
+        "content.submission_channels",
+        "at least one way to submit is required",
+    );
+    errors.check(
+        !c.dossier.is_empty(),
+        "content.dossier",
+        "the dossier components are required",
+    );
+    errors.check(
+        c.processing_days > 0,
+        "content.processing_days",
+        "the processing time in working days is required",
+    );
+    errors.check(
+        !blank(&c.result),
+        "content.result",
+        "the result is required",
+    );
+    errors.check(
+        !c.legal_basis.is_empty(),
+        "content.legal_basis",
+        "the legal basis is required",
+    );
+}
+
+/// A checked publication request.
+pub struct Publication {
+    pub decision_number: String,
+    pub decision_date: chrono::NaiveDate,
+    pub decision_signer: String,
+    pub change_type: String,
+    pub change_note: String,
+    pub effective_date: chrono::NaiveDate,
+}
+
+pub fn check_publication(
+    errors: &mut Errors,
+    r: &PublishProcedureRequest,
+    abolish: bool,
+) -> Option<Publication> {
+    let d = r.decision.clone().unwrap_or_default();
+    errors.check(
+        !d.number.trim().is_empty(),
+        "decision.number",
+        "the announcing decision's number is required",
+    );
+    errors.check(
+        !d.signer.trim().is_empty(),
+        "decision.signer",
+        "the decision's signer is required",
+    );
+    let decision_date = parse_date(errors, "decision.date", &d.date);
+    let effective_date = parse_date(errors, "effective_date", &r.effective_date);
+    let change_type = if abolish {
+        "abolished".to_owned()
+    } else if r.change_type.is_empty() {
+        "new".to_owned()
+    } else {
+        r.change_type.clone()
+    };
+    if !abolish && !["new", "amended", "replaced"].contains(&change_type.as_str()) {
+        errors.add(
+            "change_type",
+            "must be new, amended or replaced (abolish has its own request)",
+        );
+    }
+    if let (Some(dd), Some(ed)) = (decision_date, effective_date) {
+        errors.check(
+            ed >= dd,
+            "effective_date",
+            "cannot be before the decision's date",
+        );
+    }
+    Some(Publication {
+        decision_number: d.number.trim().to_owned(),
+        decision_date: decision_date?,
+        decision_signer: d.signer.trim().to_owned(),
+        change_type,
+        change_note: r.change_note.clone(),
+        effective_date: effective_date?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes() {
+        assert!(valid_code("1.012753.H19"));
+        assert!(valid_code("2.002481.000.00.00.H19"));
+        assert!(!valid_code("abc"));
+        assert!(!valid_code("1..H19"));
+        assert!(!valid_code("X.012753.H19"));
+        assert!(!valid_code("1.01 2753.H19"));
+    }
+
+    #[test]
+    fn empty_record_lists_every_missing_part() {
+        let mut e = Errors::new();
+        missing_parts(&mut e, &ProcedureContent::default());
+        let s = e.finish(tonic::Code::FailedPrecondition, "x").unwrap_err();
+        let fields: Vec<String> = cchc_platform::validation::field_errors(&s)
+            .into_iter()
+            .map(|f| f.field)
+            .collect();
+        assert_eq!(fields.len(), 11);
+        assert!(fields.contains(&"content.legal_basis".to_owned()));
+    }
+}

@@ -1,0 +1,38 @@
+//! Live counters from the reporting read models.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json as Reply, Router};
+use cchc_platform::grpc::request;
+use cchc_proto::reporting::v1::{Dashboard, GetDashboardRequest};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth::Authenticated;
+use crate::problem::{Problem, Query};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/v1/dashboard", get(dashboard))
+}
+
+#[derive(Deserialize)]
+struct DashboardQuery {
+    year: Option<i32>,
+}
+
+async fn dashboard(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(q): Query<DashboardQuery>,
+) -> Result<Reply<Dashboard>, Problem> {
+    let req = GetDashboardRequest {
+        year: q.year.unwrap_or(0),
+    };
+    let r = s
+        .clients
+        .reporting
+        .clone()
+        .get_dashboard(request(req, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}

@@ -1,0 +1,100 @@
+//! The catalogue of procedures (catalogue service).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json as Reply, Router};
+use cchc_platform::grpc::request;
+use cchc_proto::catalogue::v1::{
+    CreateProcedureRequest, GetProcedureRequest, ProcedureView, PublishProcedureRequest,
+};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth::{Authenticated, MaybeCaller};
+use crate::problem::{Json, Problem, Query};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/procedures", post(create))
+        .route("/v1/procedures/{code}", get(read))
+        .route("/v1/procedures/{code}/publish", post(publish))
+        .route("/v1/procedures/{code}/abolish", post(abolish))
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Json(body): Json<CreateProcedureRequest>,
+) -> Result<(StatusCode, Reply<ProcedureView>), Problem> {
+    let view = s
+        .clients
+        .catalogue
+        .clone()
+        .create_procedure(request(body, Some(&caller)))
+        .await?;
+    Ok((StatusCode::CREATED, Reply(view.into_inner())))
+}
+
+async fn publish(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(code): Path<String>,
+    Json(mut body): Json<PublishProcedureRequest>,
+) -> Result<Reply<ProcedureView>, Problem> {
+    body.code = code;
+    if body.change_type == "abolished" {
+        return Err(Problem::field(
+            "change_type",
+            "abolish with POST /v1/procedures/{code}/abolish",
+        ));
+    }
+    let view = s
+        .clients
+        .catalogue
+        .clone()
+        .publish_procedure(request(body, Some(&caller)))
+        .await?;
+    Ok(Reply(view.into_inner()))
+}
+
+async fn abolish(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(code): Path<String>,
+    Json(mut body): Json<PublishProcedureRequest>,
+) -> Result<Reply<ProcedureView>, Problem> {
+    body.code = code;
+    body.change_type = "abolished".into();
+    let view = s
+        .clients
+        .catalogue
+        .clone()
+        .publish_procedure(request(body, Some(&caller)))
+        .await?;
+    Ok(Reply(view.into_inner()))
+}
+
+#[derive(Deserialize)]
+struct VersionQuery {
+    version: Option<u32>,
+}
+
+async fn read(
+    State(s): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(code): Path<String>,
+    Query(q): Query<VersionQuery>,
+) -> Result<Reply<ProcedureView>, Problem> {
+    let req = GetProcedureRequest {
+        code,
+        version: q.version.unwrap_or(0),
+    };
+    let view = s
+        .clients
+        .catalogue
+        .clone()
+        .get_procedure(request(req, caller.as_ref()))
+        .await?;
+    Ok(Reply(view.into_inner()))
+}

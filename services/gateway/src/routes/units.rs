@@ -1,0 +1,177 @@
+//! Units and their API keys.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json as Reply, Router};
+use cchc_platform::Role;
+use cchc_platform::validation::Errors;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::page_limit;
+use crate::AppState;
+use crate::auth::Authenticated;
+use crate::problem::{Json, Problem, Query};
+use crate::store::{KeyInfo, UNIT_KINDS, Unit};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/units", post(create).get(list))
+        .route("/v1/units/{unit_id}", get(read))
+        .route(
+            "/v1/units/{unit_id}/api-keys",
+            post(issue_key).get(list_keys),
+        )
+        .route("/v1/api-keys/{key_id}", delete(revoke_key))
+}
+
+#[derive(Deserialize)]
+struct NewUnit {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    kind: String,
+    parent_id: Option<Uuid>,
+}
+
+fn unit_id(raw: &str) -> Result<Uuid, Problem> {
+    raw.parse().map_err(|_| Problem::not_found("no such unit"))
+}
+
+async fn create(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Json(body): Json<NewUnit>,
+) -> Result<(StatusCode, Reply<Unit>), Problem> {
+    auth.require(&[Role::Office])?;
+    let mut e = Errors::new();
+    let name = body.name.trim();
+    e.check(!name.is_empty(), "name", "is required");
+    e.check(
+        name.chars().count() <= 300,
+        "name",
+        "must be at most 300 characters",
+    );
+    e.check(
+        UNIT_KINDS.contains(&body.kind.as_str()),
+        "kind",
+        format!("must be one of {}", UNIT_KINDS.join(", ")),
+    );
+    if let Some(p) = body.parent_id {
+        e.check(
+            s.store.unit(p).await?.is_some(),
+            "parent_id",
+            "names no unit",
+        );
+    }
+    e.finish(tonic::Code::InvalidArgument, "the unit is not valid")?;
+    let unit = s
+        .store
+        .create_unit(name, &body.kind, body.parent_id)
+        .await?;
+    Ok((StatusCode::CREATED, Reply(unit)))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<u32>,
+    page_token: Option<String>,
+}
+
+async fn list(
+    State(s): State<AppState>,
+    _auth: Authenticated,
+    Query(q): Query<ListQuery>,
+) -> Result<Reply<serde_json::Value>, Problem> {
+    let limit = page_limit(q.limit)?;
+    let after = match q.page_token.as_deref() {
+        None | Some("") => None,
+        Some(t) => Some(
+            t.parse::<Uuid>()
+                .map_err(|_| Problem::field("page_token", "is not a token this API issued"))?,
+        ),
+    };
+    let units = s.store.units(limit as i64, after).await?;
+    let next = if units.len() == limit as usize {
+        units.last().map(|u| u.id.to_string())
+    } else {
+        None
+    };
+    Ok(Reply(
+        serde_json::json!({ "units": units, "next_page_token": next.unwrap_or_default() }),
+    ))
+}
+
+async fn read(
+    State(s): State<AppState>,
+    _auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Reply<Unit>, Problem> {
+    let unit = s
+        .store
+        .unit(unit_id(&id)?)
+        .await?
+        .ok_or_else(|| Problem::not_found("no such unit"))?;
+    Ok(Reply(unit))
+}
+
+#[derive(Deserialize)]
+struct NewKey {
+    #[serde(default)]
+    role: String,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+async fn issue_key(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    Json(body): Json<NewKey>,
+) -> Result<(StatusCode, Reply<serde_json::Value>), Problem> {
+    let caller = auth.require(&[Role::Office, Role::Operator])?;
+    let unit = s
+        .store
+        .unit(unit_id(&id)?)
+        .await?
+        .ok_or_else(|| Problem::not_found("no such unit"))?;
+    let role = Role::parse(&body.role)
+        .ok_or_else(|| Problem::field("role", "must be one of unit, office, leader, operator"))?;
+    if role == Role::Operator && caller.role != Role::Operator {
+        return Err(Problem::forbidden(
+            "only an operator may issue operator keys",
+        ));
+    }
+    if body.expires_at.is_some_and(|t| t <= chrono::Utc::now()) {
+        return Err(Problem::field("expires_at", "must be in the future"));
+    }
+    let (info, key) = s.store.issue_key(unit.id, role, body.expires_at).await?;
+    let mut reply = serde_json::to_value(&info).unwrap_or_default();
+    // The only time the key is shown.
+    reply["key"] = key.into();
+    Ok((StatusCode::CREATED, Reply(reply)))
+}
+
+async fn list_keys(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Reply<serde_json::Value>, Problem> {
+    auth.require(&[Role::Office, Role::Operator])?;
+    let keys: Vec<KeyInfo> = s.store.keys_of(unit_id(&id)?).await?;
+    Ok(Reply(serde_json::json!({ "api_keys": keys })))
+}
+
+async fn revoke_key(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    auth.require(&[Role::Office, Role::Operator])?;
+    let id: Uuid = id.parse().map_err(|_| Problem::not_found("no such key"))?;
+    if s.store.revoke_key(id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Problem::not_found("no such key"))
+    }
+}

@@ -1,0 +1,209 @@
+//! Units and API keys in the gateway's own database. Unit changes are events (outbox).
+
+use cchc_platform::outbox::Outbox;
+use cchc_platform::{Caller, Role};
+use cchc_proto::events::v1::UnitCreated;
+use serde::Serialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::auth::{generate_key, hash_key, prefix_of};
+
+/// Kinds of unit under the Department.
+pub const UNIT_KINDS: &[&str] = &[
+    "department",
+    "division",
+    "high_school",
+    "district_office",
+    "commune_office",
+    "affiliated_unit",
+    "other",
+];
+
+/// The key configured by the operator (`CCHC_BOOTSTRAP_TOKEN`) has this fixed id.
+pub const BOOTSTRAP_KEY_ID: Uuid = Uuid::from_u128(1);
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Unit {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub parent_id: Option<Uuid>,
+    pub status: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct KeyInfo {
+    pub id: Uuid,
+    pub unit_id: Uuid,
+    pub role: String,
+    pub prefix: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+    outbox: Outbox,
+}
+
+const UNIT_COLUMNS: &str = "id, name, kind, parent_id, status, created_at";
+const KEY_COLUMNS: &str =
+    "id, unit_id, role, prefix, created_at, expires_at, revoked_at, last_used_at";
+
+impl Store {
+    pub fn new(pool: PgPool, outbox: Outbox) -> Self {
+        Self { pool, outbox }
+    }
+
+    /// Makes the operator's token an office key of the Department (created when absent).
+    /// A token that was revoked stays revoked; a new token replaces the old one.
+    pub async fn bootstrap(&self, token: &str) -> anyhow::Result<()> {
+        let department: Option<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM units WHERE kind = 'department' ORDER BY created_at LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        let department = match department {
+            Some(id) => id,
+            None => {
+                self.create_unit("Sở Giáo dục và Đào tạo", "department", None)
+                    .await?
+                    .id
+            }
+        };
+        sqlx::query(
+            "INSERT INTO api_keys (id, unit_id, role, prefix, hash) VALUES ($1, $2, 'office', 'bootstrap', $3)
+             ON CONFLICT (id) DO UPDATE SET hash = EXCLUDED.hash,
+               revoked_at = CASE WHEN api_keys.hash = EXCLUDED.hash THEN api_keys.revoked_at ELSE NULL END",
+        )
+        .bind(BOOTSTRAP_KEY_ID)
+        .bind(department)
+        .bind(hash_key(token))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn create_unit(
+        &self,
+        name: &str,
+        kind: &str,
+        parent_id: Option<Uuid>,
+    ) -> Result<Unit, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let unit: Unit = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO units (id, name, kind, parent_id) VALUES ($1, $2, $3, $4) RETURNING {UNIT_COLUMNS}"
+        )))
+        .bind(Uuid::now_v7())
+        .bind(name)
+        .bind(kind)
+        .bind(parent_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        self.outbox
+            .enqueue(
+                &mut tx,
+                &UnitCreated {
+                    unit_id: unit.id.to_string(),
+                    name: unit.name.clone(),
+                    kind: unit.kind.clone(),
+                    parent_id: unit.parent_id.map(|p| p.to_string()).unwrap_or_default(),
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        self.outbox.notify();
+        Ok(unit)
+    }
+
+    pub async fn unit(&self, id: Uuid) -> Result<Option<Unit>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {UNIT_COLUMNS} FROM units WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// Units in id order (ids are time-ordered), after `after`.
+    pub async fn units(&self, limit: i64, after: Option<Uuid>) -> Result<Vec<Unit>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {UNIT_COLUMNS} FROM units WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"
+        )))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Issues a key; the returned string is the only time the key exists in clear.
+    pub async fn issue_key(
+        &self,
+        unit_id: Uuid,
+        role: Role,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<(KeyInfo, String), sqlx::Error> {
+        let key = generate_key();
+        let info: KeyInfo = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO api_keys (id, unit_id, role, prefix, hash, expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {KEY_COLUMNS}"
+        )))
+        .bind(Uuid::now_v7())
+        .bind(unit_id)
+        .bind(role.as_str())
+        .bind(prefix_of(&key))
+        .bind(hash_key(&key))
+        .bind(expires_at)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((info, key))
+    }
+
+    pub async fn keys_of(&self, unit_id: Uuid) -> Result<Vec<KeyInfo>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE unit_id = $1 ORDER BY created_at"
+        )))
+        .bind(unit_id)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Revokes a key at once; `false` when there is no such key.
+    pub async fn revoke_key(&self, id: Uuid) -> Result<bool, sqlx::Error> {
+        Ok(sqlx::query(
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// The caller a key hash stands for, when the key is live. Records its use (at most
+    /// once a minute, to spare writes on every request).
+    pub async fn caller_for_key(&self, hash: &[u8]) -> Result<Option<Caller>, sqlx::Error> {
+        let row: Option<(Uuid, Uuid, String)> = sqlx::query_as(
+            "SELECT id, unit_id, role FROM api_keys
+             WHERE hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((id, unit_id, role)) = row else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "UPDATE api_keys SET last_used_at = now() WHERE id = $1
+             AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(Role::parse(&role).map(|role| Caller { unit_id, role }))
+    }
+}
