@@ -9,6 +9,14 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 port=${CCHC_PG_PORT:-55432}
 data=${CCHC_PG_DATA:-$root/.data/postgres}
+# As root, initdb runs as the postgres user, which must reach the folder; a checkout
+# under a private home directory is out of its reach, so use a folder it can reach.
+if [ -z "${CCHC_PG_DATA:-}" ] && [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1; then
+  mkdir -p "$root/.data"
+  if ! runuser -u postgres -- test -x "$root/.data"; then
+    data="/var/tmp/cchc-postgres-$(printf %s "$root" | md5sum | cut -c1-10)"
+  fi
+fi
 url="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 
 find_bin() {
@@ -41,11 +49,8 @@ start() {
     mkdir -p "$data"
     if [ "$(id -u)" = 0 ]; then
       chown -R postgres "$data"
-      # The postgres user must be able to reach the folder; a checkout under a private
-      # home directory is not, so use a folder it can reach.
-      if ! runuser -u postgres -- test -w "$data"; then
-        echo "postgres cannot reach $data; set CCHC_PG_DATA to a folder it can use" >&2; exit 1
-      fi
+      runuser -u postgres -- test -w "$data" ||
+        { echo "the postgres user cannot write $data; set CCHC_PG_DATA to a folder it can use" >&2; exit 1; }
     fi
     as_owner "$initdb" -D "$data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
   fi

@@ -1,1 +1,307 @@
+//! Starts the real cchc binaries against a real nats-server and real PostgreSQL, each
+//! test with its own NATS store and databases, and talks to the gateway over HTTP.
+//!
+//! The binaries must be built first (`cargo build --bins`; `make test` does it).
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use cchc_testkit::{NatsServer, free_port, unique_database_url};
+use serde_json::Value;
+
+pub const SERVICES: [&str; 4] = ["catalogue", "activity", "notification", "reporting"];
+
+fn bin_dir() -> PathBuf {
+    // The test binary lives in target/<profile>/deps; the services beside deps.
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent()
+        .and_then(|p| p.parent())
+        .expect("target directory")
+        .to_path_buf()
+}
+
+struct Proc {
+    child: Option<tokio::process::Child>,
+    env: Vec<(String, String)>,
+    ready_url: String,
+}
+
+/// One running system: NATS, the four services and the gateway.
+pub struct System {
+    pub nats: NatsServer,
+    procs: HashMap<&'static str, Proc>,
+    pub gateway: String,
+    pub office_key: String,
+    pub http: reqwest::Client,
+    logs: PathBuf,
+}
+
+impl System {
+    pub async fn start(name: &str) -> Self {
+        let nats = NatsServer::start().await;
+        let logs = bin_dir()
+            .join("e2e-logs")
+            .join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&logs).expect("log directory");
+        let office_key = format!("cchc_test_{}", uuid::Uuid::new_v4().simple());
+        let mut procs = HashMap::new();
+        let mut urls = Vec::new();
+        for svc in SERVICES {
+            let (grpc, http) = (free_port(), free_port());
+            urls.push((
+                format!("CCHC_{}_URL", svc.to_uppercase()),
+                format!("http://127.0.0.1:{grpc}"),
+            ));
+            let env = vec![
+                (
+                    format!("CCHC_{}_DATABASE_URL", svc.to_uppercase()),
+                    unique_database_url(svc),
+                ),
+                ("NATS_URL".into(), nats.url()),
+                ("CCHC_GRPC_ADDR".into(), format!("127.0.0.1:{grpc}")),
+                ("CCHC_HTTP_ADDR".into(), format!("127.0.0.1:{http}")),
+            ];
+            procs.insert(
+                svc,
+                Proc {
+                    child: None,
+                    env,
+                    ready_url: format!("http://127.0.0.1:{http}/readyz"),
+                },
+            );
+        }
+        let port = free_port();
+        let mut env = vec![
+            (
+                "CCHC_GATEWAY_DATABASE_URL".into(),
+                unique_database_url("gateway"),
+            ),
+            ("NATS_URL".into(), nats.url()),
+            ("CCHC_GATEWAY_ADDR".into(), format!("127.0.0.1:{port}")),
+            ("CCHC_BOOTSTRAP_TOKEN".into(), office_key.clone()),
+        ];
+        env.extend(urls);
+        let gateway = format!("http://127.0.0.1:{port}");
+        procs.insert(
+            "gateway",
+            Proc {
+                child: None,
+                env,
+                ready_url: format!("{gateway}/readyz"),
+            },
+        );
+        let mut system = Self {
+            nats,
+            procs,
+            gateway,
+            office_key,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("http client"),
+            logs,
+        };
+        for svc in SERVICES.into_iter().chain(["gateway"]) {
+            system.spawn(svc);
+        }
+        for svc in SERVICES.into_iter().chain(["gateway"]) {
+            system.wait_ready(svc).await;
+        }
+        system
+    }
+
+    fn spawn(&mut self, name: &'static str) {
+        let p = self.procs.get_mut(name).expect("known process");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.logs.join(format!("{name}.log")))
+            .expect("log file");
+        let exe = bin_dir().join(format!("cchc-{name}"));
+        let child = tokio::process::Command::new(&exe)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("RUST_LOG", "info")
+            .envs(p.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::from(log.try_clone().expect("log file")))
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "starting {} failed ({e}); build the binaries with `cargo build --bins`",
+                    exe.display()
+                )
+            });
+        p.child = Some(child);
+    }
+
+    async fn wait_ready(&mut self, name: &'static str) {
+        let url = self.procs[name].ready_url.clone();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(r) = self.http.get(&url).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            if let Some(Ok(Some(status))) = self
+                .procs
+                .get_mut(name)
+                .and_then(|p| p.child.as_mut())
+                .map(|c| c.try_wait())
+            {
+                panic!("{name} exited with {status}; see {}", self.logs.display());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "{name} was not ready within 60 s; see {}",
+            self.logs.display()
+        );
+    }
+
+    /// SIGKILL one process, as a crash would.
+    pub async fn kill(&mut self, name: &'static str) {
+        if let Some(mut c) = self.procs.get_mut(name).and_then(|p| p.child.take()) {
+            let _ = c.kill().await;
+        }
+    }
+
+    /// Starts a killed process again with the same configuration and waits until ready.
+    pub async fn restart(&mut self, name: &'static str) {
+        self.kill(name).await;
+        self.spawn(name);
+        self.wait_ready(name).await;
+    }
+
+    /// SIGTERM every process and wait for each to exit; returns each exit status.
+    pub async fn stop(mut self) -> Vec<(&'static str, Option<i32>)> {
+        let mut out = Vec::new();
+        for (name, p) in self.procs.iter_mut() {
+            if let Some(c) = &p.child
+                && let Some(pid) = c.id()
+            {
+                let _ = std::process::Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status();
+            }
+            if let Some(mut c) = p.child.take() {
+                let status = tokio::time::timeout(Duration::from_secs(20), c.wait()).await;
+                out.push((
+                    *name,
+                    status.ok().and_then(|s| s.ok()).and_then(|s| s.code()),
+                ));
+            }
+        }
+        out
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.gateway)
+    }
+
+    /// Sends a request; returns the status and the JSON body (Null when empty).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let res = req.send().await.expect("gateway answers");
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str, key: Option<&str>) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, key, None).await
+    }
+
+    pub async fn post(&self, path: &str, key: Option<&str>, body: &Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, key, Some(body))
+            .await
+    }
+
+    /// Creates a unit of `kind` and issues it a key of `role`; returns (unit id, key).
+    pub async fn unit_with_key(&self, name: &str, kind: &str, role: &str) -> (String, String) {
+        let (s, unit) = self
+            .post(
+                "/v1/units",
+                Some(&self.office_key),
+                &serde_json::json!({"name": name, "kind": kind}),
+            )
+            .await;
+        assert_eq!(s, 201, "{unit}");
+        let id = unit["id"].as_str().expect("unit id").to_owned();
+        let (s, key) = self
+            .post(
+                &format!("/v1/units/{id}/api-keys"),
+                Some(&self.office_key),
+                &serde_json::json!({"role": role}),
+            )
+            .await;
+        assert_eq!(s, 201, "{key}");
+        (id, key["key"].as_str().expect("key shown once").to_owned())
+    }
+
+    /// Polls `f` until it returns `Some`, for at most `secs` seconds.
+    pub async fn eventually<T, F, Fut>(&self, secs: u64, what: &str, mut f: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(v) = f().await {
+                return v;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{what} did not happen within {secs} s; logs in {}",
+                    self.logs.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A procedure record complete enough to publish.
+pub fn complete_procedure(code: &str, name: &str) -> Value {
+    serde_json::json!({
+        "code": code,
+        "content": {
+            "name": name,
+            "level": "province",
+            "field": "Văn bằng, chứng chỉ",
+            "implementing_agency": "Sở Giáo dục và Đào tạo",
+            "applicants": ["Cá nhân"],
+            "steps": ["Nộp hồ sơ tại Bộ phận một cửa", "Xử lý hồ sơ", "Trả kết quả"],
+            "submission_channels": ["in_person", "online", "post"],
+            "dossier": [{"name": "Đơn đề nghị", "originals": 1, "copies": 0, "required": true}],
+            "processing_days": 5,
+            "result": "Bản sao văn bằng",
+            "fees": [{"channel": "in_person", "amount_vnd": 0}],
+            "legal_basis": ["Nghị định số 23/2015/NĐ-CP"]
+        }
+    })
+}
+
+pub fn publication(effective_date: &str) -> Value {
+    serde_json::json!({
+        "decision": {"number": "1234/QĐ-UBND", "date": "2020-01-15", "signer": "Phó Chủ tịch UBND"},
+        "change_type": "new",
+        "effective_date": effective_date
+    })
+}

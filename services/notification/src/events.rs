@@ -43,45 +43,39 @@ fn vietnamese_date(iso: &str) -> String {
 }
 
 impl Handler for Notifier {
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        env: &'a Envelope,
-    ) -> impl std::future::Future<Output = Result<(), HandleError>> + Send + 'a {
-        async move {
-            let event_id: Uuid = env.id.parse().map_err(permanent)?;
-            if let Some(u) = payload::<UnitCreated>(env) {
-                let u = u.map_err(permanent)?;
-                let id: Uuid = u.unit_id.parse().map_err(permanent)?;
-                let parent: Option<Uuid> = u.parent_id.parse().ok();
-                sqlx::query(
-                    "INSERT INTO units (unit_id, name, kind, parent_id) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (unit_id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, parent_id = EXCLUDED.parent_id",
-                )
-                .bind(id)
-                .bind(&u.name)
-                .bind(&u.kind)
-                .bind(parent)
-                .execute(&mut *tx)
-                .await?;
-            } else if let Some(p) = payload::<ProcedurePublished>(env) {
-                let p = p.map_err(permanent)?;
-                let (subject, body) = procedure_message(&p);
-                // One inbox message per unit; the unique key makes a repeat a no-op.
-                sqlx::query(
-                    "INSERT INTO messages (id, unit_id, channel, event_id, event_type, template, template_version, subject, body)
-                     SELECT gen_random_uuid(), unit_id, 'inbox', $1, $2, 'procedure_changed', 1, $3, $4 FROM units
-                     ON CONFLICT (event_id, unit_id, channel) DO NOTHING",
-                )
-                .bind(event_id)
-                .bind(&env.r#type)
-                .bind(&subject)
-                .bind(&body)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Ok(())
+    async fn handle(&self, tx: &mut PgConnection, env: &Envelope) -> Result<(), HandleError> {
+        let event_id: Uuid = env.id.parse().map_err(permanent)?;
+        if let Some(u) = payload::<UnitCreated>(env) {
+            let u = u.map_err(permanent)?;
+            let id: Uuid = u.unit_id.parse().map_err(permanent)?;
+            let parent: Option<Uuid> = u.parent_id.parse().ok();
+            sqlx::query(
+                "INSERT INTO units (unit_id, name, kind, parent_id) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (unit_id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, parent_id = EXCLUDED.parent_id",
+            )
+            .bind(id)
+            .bind(&u.name)
+            .bind(&u.kind)
+            .bind(parent)
+            .execute(&mut *tx)
+            .await?;
+        } else if let Some(p) = payload::<ProcedurePublished>(env) {
+            let p = p.map_err(permanent)?;
+            let (subject, body) = procedure_message(&p);
+            // One inbox message per unit; the unique key makes a repeat a no-op.
+            sqlx::query(
+                "INSERT INTO messages (id, unit_id, channel, event_id, event_type, template, template_version, subject, body)
+                 SELECT gen_random_uuid(), unit_id, 'inbox', $1, $2, 'procedure_changed', 1, $3, $4 FROM units
+                 ON CONFLICT (event_id, unit_id, channel) DO NOTHING",
+            )
+            .bind(event_id)
+            .bind(&env.r#type)
+            .bind(&subject)
+            .bind(&body)
+            .execute(&mut *tx)
+            .await?;
         }
+        Ok(())
     }
 }
 

@@ -182,14 +182,14 @@ impl Relay {
             .bind(&published)
             .execute(&mut *tx)
             .await?;
-        if let Some(e) = &failure {
-            if let Some(row) = rows.get(done) {
-                sqlx::query("UPDATE cchc_outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = $1")
-                    .bind(row.seq)
-                    .bind(format!("{e:#}"))
-                    .execute(&mut *tx)
-                    .await?;
-            }
+        if let (Some(e), Some(row)) = (&failure, rows.get(done)) {
+            sqlx::query(
+                "UPDATE cchc_outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = $1",
+            )
+            .bind(row.seq)
+            .bind(format!("{e:#}"))
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         match failure {

@@ -139,27 +139,21 @@ async fn relay_keeps_events_while_nats_is_down_and_delivers_them_after() {
 struct Recorder;
 
 impl Handler for Recorder {
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        env: &'a Envelope,
-    ) -> impl std::future::Future<Output = Result<(), HandleError>> + Send + 'a {
-        async move {
-            let u: UnitCreated = events::payload(env)
-                .ok_or_else(|| HandleError::Permanent(anyhow::anyhow!("unexpected type")))?
-                .map_err(|e| HandleError::Permanent(e.into()))?;
-            if u.unit_id == "poison" {
-                return Err(HandleError::Transient(anyhow::anyhow!(
-                    "this unit always fails"
-                )));
-            }
-            sqlx::query("INSERT INTO effects (event_id, unit_id) VALUES ($1, $2)")
-                .bind(env.id.parse::<uuid::Uuid>().unwrap())
-                .bind(&u.unit_id)
-                .execute(&mut *tx)
-                .await?;
-            Ok(())
+    async fn handle(&self, tx: &mut PgConnection, env: &Envelope) -> Result<(), HandleError> {
+        let u: UnitCreated = events::payload(env)
+            .ok_or_else(|| HandleError::Permanent(anyhow::anyhow!("unexpected type")))?
+            .map_err(|e| HandleError::Permanent(e.into()))?;
+        if u.unit_id == "poison" {
+            return Err(HandleError::Transient(anyhow::anyhow!(
+                "this unit always fails"
+            )));
         }
+        sqlx::query("INSERT INTO effects (event_id, unit_id) VALUES ($1, $2)")
+            .bind(env.id.parse::<uuid::Uuid>().unwrap())
+            .bind(&u.unit_id)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
     }
 }
 

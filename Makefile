@@ -1,0 +1,42 @@
+# cchc — every command a person runs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo "cargo nextest run" || echo "cargo test")
+
+.PHONY: help run test build tools lint fmt unit e2e compose-config clean
+
+help: ## List the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+run: ## Build and bring the whole system up in the foreground (Ctrl-C stops it)
+	deploy/local/run.sh
+
+test: lint build ## Formatting, clippy and every test against real NATS and PostgreSQL
+	deploy/local/with-infra.sh $(NEXTEST) --workspace
+
+build: ## Build every service binary (debug)
+	cargo build --workspace --bins
+
+tools: ## Install the pinned nats-server into .tools/
+	deploy/local/tools.sh
+
+lint: ## cargo fmt --check and clippy with warnings as errors
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt: ## Format the code
+	cargo fmt --all
+
+unit: ## Unit tests only (no NATS or PostgreSQL needed)
+	$(NEXTEST) --workspace --lib --bins
+
+e2e: build ## The end-to-end tests across the real binaries
+	deploy/local/with-infra.sh $(NEXTEST) -p cchc-e2e
+
+compose-config: ## Check the compose file (needs the docker compose plugin)
+	POSTGRES_PASSWORD=check CCHC_BOOTSTRAP_TOKEN=check-token-0123456789 docker compose -f deploy/compose.yaml --profile observability config --quiet
+
+clean: ## Stop the private PostgreSQL and remove build output and local data
+	-deploy/local/postgres.sh stop
+	cargo clean
+	rm -rf .data
