@@ -177,6 +177,102 @@ pub fn check_publication(
     })
 }
 
+pub const DOCUMENT_TYPES: &[&str] = &[
+    "law",
+    "decree",
+    "circular",
+    "decision",
+    "resolution",
+    "directive",
+    "other",
+];
+
+/// A checked legal document.
+pub struct NewLegalDocument {
+    pub number_symbol: String,
+    pub doc_type: String,
+    pub summary: String,
+    pub issuer: String,
+    pub signed_date: chrono::NaiveDate,
+    pub effective_date: chrono::NaiveDate,
+    pub amends: Vec<uuid::Uuid>,
+    pub repeals: Vec<uuid::Uuid>,
+    pub procedure_codes: Vec<String>,
+}
+
+pub fn check_legal_document(
+    errors: &mut Errors,
+    r: &cchc_proto::catalogue::v1::CreateLegalDocumentRequest,
+) -> Option<NewLegalDocument> {
+    let number_symbol = r.number_symbol.trim();
+    errors.check(
+        !number_symbol.is_empty(),
+        "number_symbol",
+        "the number and symbol are required",
+    );
+    errors.check(
+        number_symbol.chars().count() <= 100,
+        "number_symbol",
+        "must be at most 100 characters",
+    );
+    errors.check(
+        DOCUMENT_TYPES.contains(&r.r#type.as_str()),
+        "type",
+        format!("must be one of {}", DOCUMENT_TYPES.join(", ")),
+    );
+    errors.check(
+        !r.summary.trim().is_empty(),
+        "summary",
+        "the summary (trích yếu) is required",
+    );
+    errors.check(
+        r.summary.chars().count() <= 2000,
+        "summary",
+        "must be at most 2000 characters",
+    );
+    errors.check(
+        !r.issuer.trim().is_empty(),
+        "issuer",
+        "the issuer is required",
+    );
+    let signed = parse_date(errors, "signed_date", &r.signed_date);
+    let effective = parse_date(errors, "effective_date", &r.effective_date);
+    let ids = |errors: &mut Errors, field: &str, v: &[String]| -> Vec<uuid::Uuid> {
+        v.iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let id = s.parse().ok();
+                errors.check(
+                    id.is_some(),
+                    &format!("{field}[{i}]"),
+                    "must be the id of a recorded legal document",
+                );
+                id
+            })
+            .collect()
+    };
+    let amends = ids(errors, "amends", &r.amends);
+    let repeals = ids(errors, "repeals", &r.repeals);
+    for (i, c) in r.procedure_codes.iter().enumerate() {
+        errors.check(
+            valid_code(c),
+            &format!("procedure_codes[{i}]"),
+            "must be a procedure code",
+        );
+    }
+    Some(NewLegalDocument {
+        number_symbol: number_symbol.to_owned(),
+        doc_type: r.r#type.clone(),
+        summary: r.summary.trim().to_owned(),
+        issuer: r.issuer.trim().to_owned(),
+        signed_date: signed?,
+        effective_date: effective?,
+        amends,
+        repeals,
+        procedure_codes: r.procedure_codes.clone(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 
 pub mod domain;
 pub mod grpc;
+pub mod search;
 pub mod store;
 
 use cchc_platform::config::ServiceSettings;

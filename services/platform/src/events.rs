@@ -18,6 +18,18 @@ impl Event for pb::UnitCreated {
 impl Event for pb::ProcedurePublished {
     const TYPE: &'static str = "cchc.catalogue.procedure_published.v1";
 }
+impl Event for pb::LegalDocumentIssued {
+    const TYPE: &'static str = "cchc.catalogue.legal_document_issued.v1";
+}
+impl Event for pb::LegalDocumentChanged {
+    const TYPE: &'static str = "cchc.catalogue.legal_document_changed.v1";
+}
+impl Event for pb::PostingConfirmed {
+    const TYPE: &'static str = "cchc.catalogue.posting_confirmed.v1";
+}
+impl Event for pb::PostingStale {
+    const TYPE: &'static str = "cchc.catalogue.posting_stale.v1";
+}
 impl Event for pb::ActivityRecorded {
     const TYPE: &'static str = "cchc.activity.activity_recorded.v1";
 }

@@ -3,7 +3,9 @@
 
 mod activities;
 mod dashboard;
+mod legal_documents;
 mod notifications;
+mod postings;
 mod procedures;
 mod units;
 
@@ -20,6 +22,8 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
     let api = Router::new()
         .merge(units::routes())
         .merge(procedures::routes())
+        .merge(legal_documents::routes())
+        .merge(postings::routes())
         .merge(activities::routes())
         .merge(notifications::routes())
         .merge(dashboard::routes())

@@ -5,9 +5,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json as Reply, Router};
 use cchc_platform::grpc::request;
-use cchc_proto::catalogue::v1::{
-    CreateProcedureRequest, GetProcedureRequest, ProcedureView, PublishProcedureRequest,
-};
+use cchc_proto::catalogue::v1::*;
 use serde::Deserialize;
 
 use crate::AppState;
@@ -16,8 +14,10 @@ use crate::problem::{Json, Problem, Query};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/procedures", post(create))
+        .route("/v1/procedures", post(create).get(search))
         .route("/v1/procedures/{code}", get(read))
+        .route("/v1/procedures/{code}/draft", get(draft).put(update_draft))
+        .route("/v1/procedures/{code}/versions", get(versions))
         .route("/v1/procedures/{code}/publish", post(publish))
         .route("/v1/procedures/{code}/abolish", post(abolish))
 }
@@ -97,4 +97,82 @@ async fn read(
         .get_procedure(request(req, caller.as_ref()))
         .await?;
     Ok(Reply(view.into_inner()))
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    q: Option<String>,
+    field: Option<String>,
+    level: Option<String>,
+    status: Option<String>,
+    agency: Option<String>,
+    limit: Option<u32>,
+    page_token: Option<String>,
+}
+
+async fn search(
+    State(s): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    Query(q): Query<SearchQuery>,
+) -> Result<Reply<SearchProceduresResponse>, Problem> {
+    let req = SearchProceduresRequest {
+        q: q.q.unwrap_or_default(),
+        field: q.field.unwrap_or_default(),
+        level: q.level.unwrap_or_default(),
+        status: q.status.unwrap_or_default(),
+        agency: q.agency.unwrap_or_default(),
+        limit: super::page_limit(q.limit)?,
+        page_token: q.page_token.unwrap_or_default(),
+    };
+    let r = s
+        .clients
+        .catalogue
+        .clone()
+        .search_procedures(request(req, caller.as_ref()))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+async fn draft(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(code): Path<String>,
+) -> Result<Reply<ProcedureView>, Problem> {
+    let r = s
+        .clients
+        .catalogue
+        .clone()
+        .get_draft(request(GetDraftRequest { code }, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+async fn update_draft(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(code): Path<String>,
+    Json(mut body): Json<UpdateDraftRequest>,
+) -> Result<Reply<ProcedureView>, Problem> {
+    body.code = code;
+    let r = s
+        .clients
+        .catalogue
+        .clone()
+        .update_draft(request(body, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+async fn versions(
+    State(s): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(code): Path<String>,
+) -> Result<Reply<ListVersionsResponse>, Problem> {
+    let r = s
+        .clients
+        .catalogue
+        .clone()
+        .list_versions(request(ListVersionsRequest { code }, caller.as_ref()))
+        .await?;
+    Ok(Reply(r.into_inner()))
 }

@@ -1,14 +1,23 @@
 //! The catalogue's PostgreSQL store. Every change that others must hear about writes its
 //! event to the outbox in the same transaction.
 
+mod legal;
+mod postings;
+
+pub use postings::{NewPosting, PostingFilter};
+
 use cchc_platform::outbox::Outbox;
 use cchc_platform::validation::{Errors, internal, today};
-use cchc_proto::catalogue::v1::{Decision, ProcedureContent, ProcedureView};
-use cchc_proto::events::v1::ProcedurePublished;
+use cchc_proto::catalogue::v1::{
+    Decision, LegalDocumentRef, ProcedureContent, ProcedureSummary, ProcedureView,
+    SearchProceduresRequest,
+};
+use cchc_proto::events::v1::{PostingStale, ProcedurePublished};
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{Publication, missing_parts};
+use crate::search::{fold, terms};
 
 /// Failures the store reports to the RPC layer.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +26,8 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    Stale(String),
     #[error("{0}")]
     Rule(String),
     #[error("{message}")]
@@ -30,6 +41,7 @@ impl From<Error> for tonic::Status {
         match e {
             Error::NotFound(_) => tonic::Status::not_found(e.to_string()),
             Error::Conflict(m) => tonic::Status::already_exists(m),
+            Error::Stale(m) => tonic::Status::aborted(m),
             Error::Rule(m) => tonic::Status::failed_precondition(m),
             Error::Incomplete { message, errors } => errors
                 .finish(tonic::Code::FailedPrecondition, &message)
@@ -37,6 +49,35 @@ impl From<Error> for tonic::Status {
                 .unwrap_or_else(|| tonic::Status::failed_precondition(message)),
             Error::Db(e) => internal(e),
         }
+    }
+}
+
+/// Folded text of a version for search: name, body, field, agency.
+struct SearchText {
+    name: String,
+    body: String,
+    field: String,
+    agency: String,
+}
+
+fn search_text(code: &str, c: &ProcedureContent) -> SearchText {
+    let body = [
+        code,
+        &c.field,
+        &c.implementing_agency,
+        &c.result,
+        &c.applicants.join(" "),
+        &c.steps.join(" "),
+        &c.requirements.join(" "),
+        &c.keywords.join(" "),
+        &c.legal_basis.join(" "),
+    ]
+    .join(" ");
+    SearchText {
+        name: fold(&c.name),
+        body: fold(&body),
+        field: fold(&c.field),
+        agency: fold(&c.implementing_agency),
     }
 }
 
@@ -78,6 +119,7 @@ impl VersionRow {
             change_type: self.change_type,
             change_note: self.change_note,
             effective_date: self.effective_date.to_string(),
+            ..Default::default()
         }
     }
 }
@@ -156,9 +198,11 @@ impl Store {
         .bind(code)
         .fetch_one(&mut *tx)
         .await?;
+        let text = search_text(code, &content_of(content.clone()));
         sqlx::query(
-            "INSERT INTO procedure_versions (code, version, content, decision_number, decision_date, decision_signer, change_type, change_note, effective_date)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO procedure_versions (code, version, content, decision_number, decision_date, decision_signer, change_type, change_note, effective_date,
+                                             search_name, search_body, search_field, search_agency)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(code)
         .bind(version)
@@ -169,6 +213,10 @@ impl Store {
         .bind(&p.change_type)
         .bind(&p.change_note)
         .bind(p.effective_date)
+        .bind(text.name)
+        .bind(text.body)
+        .bind(text.field)
+        .bind(text.agency)
         .execute(&mut *tx)
         .await?;
         if p.effective_date <= today() {
@@ -198,6 +246,11 @@ impl Store {
         } else {
             "published"
         };
+        let previous: i32 =
+            sqlx::query_scalar("SELECT current_version FROM procedures WHERE code = $1 FOR UPDATE")
+                .bind(code)
+                .fetch_one(&mut *tx)
+                .await?;
         sqlx::query("UPDATE procedures SET current_version = $2, status = $3, updated_at = now() WHERE code = $1")
             .bind(code)
             .bind(version)
@@ -205,6 +258,28 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let c = content_of(v.content);
+        // Postings of the version that was current are now out of date.
+        let stale: Vec<uuid::Uuid> = sqlx::query_scalar(
+            "SELECT unit_id FROM postings WHERE code = $1 AND version = $2 ORDER BY unit_id",
+        )
+        .bind(code)
+        .bind(previous)
+        .fetch_all(&mut *tx)
+        .await?;
+        for unit_id in stale {
+            self.outbox
+                .enqueue(
+                    tx,
+                    &PostingStale {
+                        unit_id: unit_id.to_string(),
+                        code: code.to_owned(),
+                        posted_version: previous as u32,
+                        current_version: version as u32,
+                        procedure_name: c.name.clone(),
+                    },
+                )
+                .await?;
+        }
         self.outbox
             .enqueue(
                 tx,
@@ -226,14 +301,14 @@ impl Store {
 
     /// Makes every scheduled version whose effective date has come current; returns how
     /// many. Safe to run from several instances (rows are locked, skipped when taken).
-    pub async fn promote_scheduled(&self) -> Result<usize, Error> {
+    pub async fn promote_scheduled(&self, today: chrono::NaiveDate) -> Result<usize, Error> {
         let mut tx = self.pool.begin().await?;
         let due: Vec<(String, i32)> = sqlx::query_as(
             "SELECT v.code, v.version FROM procedure_versions v JOIN procedures p USING (code)
              WHERE v.current_since IS NULL AND v.effective_date <= $1 AND v.version > p.current_version
              ORDER BY v.effective_date, v.code, v.version FOR UPDATE OF v SKIP LOCKED",
         )
-        .bind(today())
+        .bind(today)
         .fetch_all(&mut *tx)
         .await?;
         for (code, version) in &due {
@@ -248,7 +323,7 @@ impl Store {
 
     pub async fn promote_scheduled_loop(self, shutdown: CancellationToken) {
         loop {
-            if let Err(e) = self.promote_scheduled().await {
+            if let Err(e) = self.promote_scheduled(today()).await {
                 tracing::warn!(error = %e, "promoting scheduled versions failed");
             }
             tokio::select! {
@@ -314,12 +389,189 @@ impl Store {
                 Err(Error::NotFound(code.to_owned()))
             };
         }
-        let view = self.version_in(&mut conn, code, wanted).await?;
+        let mut view = self.version_in(&mut conn, code, wanted).await?;
         // A version not yet in effect is not public.
         if view.status == "scheduled" && !with_draft {
             return Err(Error::NotFound(format!("{code} version {wanted}")));
         }
+        view.legal_documents = self.legal_bases_of(&mut conn, code).await?;
         Ok(view)
+    }
+
+    async fn legal_bases_of(
+        &self,
+        conn: &mut PgConnection,
+        code: &str,
+    ) -> Result<Vec<LegalDocumentRef>, Error> {
+        let rows: Vec<(uuid::Uuid, String, String, String)> = sqlx::query_as(
+            "SELECT d.id, d.number_symbol, d.summary, d.status FROM legal_bases b JOIN legal_documents d ON d.id = b.document_id
+             WHERE b.code = $1 ORDER BY d.signed_date, d.number_symbol",
+        )
+        .bind(code)
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, number_symbol, summary, status)| LegalDocumentRef {
+                id: id.to_string(),
+                number_symbol,
+                summary,
+                status,
+            })
+            .collect())
+    }
+
+    /// The draft of the next version, with its revision.
+    pub async fn draft(&self, code: &str) -> Result<ProcedureView, Error> {
+        let row: Option<(serde_json::Value, i32)> =
+            sqlx::query_as("SELECT draft, draft_revision FROM procedures WHERE code = $1")
+                .bind(code)
+                .fetch_optional(&self.pool)
+                .await?;
+        let (draft, revision) = row.ok_or_else(|| Error::NotFound(code.to_owned()))?;
+        let mut view = draft_view(code, content_of(draft));
+        view.draft_revision = revision as u32;
+        Ok(view)
+    }
+
+    /// Saves the draft when `revision` is the latest; otherwise someone else saved in
+    /// between and this save is refused.
+    pub async fn update_draft(
+        &self,
+        code: &str,
+        revision: u32,
+        content: &ProcedureContent,
+    ) -> Result<ProcedureView, Error> {
+        let json = serde_json::to_value(content).expect("content serialises");
+        let saved: Option<i32> = sqlx::query_scalar(
+            "UPDATE procedures SET draft = $2, draft_revision = draft_revision + 1, updated_at = now()
+             WHERE code = $1 AND draft_revision = $3 RETURNING draft_revision",
+        )
+        .bind(code)
+        .bind(json)
+        .bind(revision as i32)
+        .fetch_optional(&self.pool)
+        .await?;
+        match saved {
+            Some(rev) => {
+                let mut view = draft_view(code, content.clone());
+                view.draft_revision = rev as u32;
+                Ok(view)
+            }
+            None => {
+                let current: Option<i32> =
+                    sqlx::query_scalar("SELECT draft_revision FROM procedures WHERE code = $1")
+                        .bind(code)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                match current {
+                    None => Err(Error::NotFound(code.to_owned())),
+                    Some(cur) => Err(Error::Stale(format!(
+                        "the draft of {code} was saved by someone else: revision {cur} is current, this edit started from {revision}; reload and apply the edit again"
+                    ))),
+                }
+            }
+        }
+    }
+
+    /// Every version in effect (and, for the office, scheduled ones), oldest first.
+    pub async fn versions(
+        &self,
+        code: &str,
+        with_scheduled: bool,
+    ) -> Result<Vec<ProcedureView>, Error> {
+        let mut conn = self.pool.acquire().await?;
+        let current: Option<(i32, String)> =
+            sqlx::query_as("SELECT current_version, status FROM procedures WHERE code = $1")
+                .bind(code)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let (current, status) = current.ok_or_else(|| Error::NotFound(code.to_owned()))?;
+        let rows: Vec<VersionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {VERSION_COLUMNS} FROM procedure_versions WHERE code = $1 ORDER BY version"
+        )))
+        .bind(code)
+        .fetch_all(&mut *conn)
+        .await?;
+        let views: Vec<ProcedureView> = rows
+            .into_iter()
+            .filter_map(|r| {
+                let state = if r.version == current {
+                    status.as_str()
+                } else if r.version > current {
+                    if !with_scheduled {
+                        return None;
+                    }
+                    "scheduled"
+                } else {
+                    "superseded"
+                };
+                Some(r.view(state))
+            })
+            .collect();
+        if views.is_empty() && !with_scheduled {
+            return Err(Error::NotFound(code.to_owned()));
+        }
+        Ok(views)
+    }
+
+    /// Current versions matching the request, best first: the whole query in the name,
+    /// then every word in the name, then words found elsewhere in the record.
+    pub async fn search(
+        &self,
+        r: &SearchProceduresRequest,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<ProcedureSummary>, u64), Error> {
+        let words = terms(&r.q);
+        let phrase = words.join(" ");
+        let folded = |s: &str| (!s.is_empty()).then(|| fold(s));
+        let rows: Vec<(String, i32, serde_json::Value, String, chrono::NaiveDate, i64)> = sqlx::query_as(
+            "WITH hits AS (
+               SELECT p.code, v.version, v.content, p.status, v.effective_date,
+                 CASE WHEN $2 <> '' AND position(' ' || $2 IN ' ' || v.search_name) > 0 THEN 3
+                      WHEN NOT EXISTS (SELECT 1 FROM unnest($1::text[]) t WHERE position(' ' || t IN ' ' || v.search_name) = 0) THEN 2
+                      ELSE 1 END AS rank
+               FROM procedures p JOIN procedure_versions v ON v.code = p.code AND v.version = p.current_version
+               WHERE p.current_version > 0
+                 AND NOT EXISTS (SELECT 1 FROM unnest($1::text[]) t
+                                 WHERE position(' ' || t IN ' ' || v.search_name || ' ' || v.search_body) = 0)
+                 AND ($3::text IS NULL OR p.status = $3)
+                 AND ($4::text IS NULL OR v.content->>'level' = $4)
+                 AND ($5::text IS NULL OR v.search_field = $5)
+                 AND ($6::text IS NULL OR position($6 IN v.search_agency) > 0)
+             )
+             SELECT code, version, content, status, effective_date, count(*) OVER () FROM hits
+             ORDER BY rank DESC, content->>'name', code LIMIT $7 OFFSET $8",
+        )
+        .bind(&words)
+        .bind(&phrase)
+        .bind((!r.status.is_empty()).then_some(&r.status))
+        .bind((!r.level.is_empty()).then_some(&r.level))
+        .bind(folded(&r.field))
+        .bind(folded(&r.agency))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total = rows.first().map_or(0, |r| r.5 as u64);
+        let page = rows
+            .into_iter()
+            .map(|(code, version, content, status, effective_date, _)| {
+                let c = content_of(content);
+                ProcedureSummary {
+                    code,
+                    version: version as u32,
+                    name: c.name,
+                    status,
+                    level: c.level,
+                    field: c.field,
+                    implementing_agency: c.implementing_agency,
+                    effective_date: effective_date.to_string(),
+                }
+            })
+            .collect();
+        Ok((page, total))
     }
 }
 

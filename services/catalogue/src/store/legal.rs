@@ -1,0 +1,237 @@
+//! Legal documents, what they amend or repeal, and the procedures they base.
+
+use cchc_proto::catalogue::v1::{LegalDocument, LegalDocumentRef};
+use cchc_proto::events::v1::{LegalDocumentChanged, LegalDocumentIssued};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{Error, Store};
+use crate::domain::NewLegalDocument;
+use crate::search::{fold, terms};
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    number_symbol: String,
+    doc_type: String,
+    summary: String,
+    issuer: String,
+    signed_date: chrono::NaiveDate,
+    effective_date: chrono::NaiveDate,
+    status: String,
+}
+
+const COLUMNS: &str =
+    "id, number_symbol, doc_type, summary, issuer, signed_date, effective_date, status";
+
+fn issued(r: &Row, procedure_codes: Vec<String>) -> LegalDocumentIssued {
+    LegalDocumentIssued {
+        id: r.id.to_string(),
+        number_symbol: r.number_symbol.clone(),
+        r#type: r.doc_type.clone(),
+        summary: r.summary.clone(),
+        issuer: r.issuer.clone(),
+        status: r.status.clone(),
+        effective_date: r.effective_date.to_string(),
+        procedure_codes,
+    }
+}
+
+async fn refs(
+    conn: &mut PgConnection,
+    sql: &'static str,
+    id: Uuid,
+    relation: &str,
+) -> Result<Vec<LegalDocumentRef>, Error> {
+    let rows: Vec<(Uuid, String, String, String)> = sqlx::query_as(sql)
+        .bind(id)
+        .bind(relation)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, number_symbol, summary, status)| LegalDocumentRef {
+            id: id.to_string(),
+            number_symbol,
+            summary,
+            status,
+        })
+        .collect())
+}
+
+const TARGETS: &str = "SELECT d.id, d.number_symbol, d.summary, d.status FROM legal_document_links l JOIN legal_documents d ON d.id = l.to_id
+                       WHERE l.from_id = $1 AND l.relation = $2 ORDER BY d.number_symbol";
+const SOURCES: &str = "SELECT d.id, d.number_symbol, d.summary, d.status FROM legal_document_links l JOIN legal_documents d ON d.id = l.from_id
+                       WHERE l.to_id = $1 AND l.relation = $2 ORDER BY d.number_symbol";
+
+impl Store {
+    /// Records a document, marks what it amends or repeals, links the procedures it
+    /// bases, and emits the events, all in one transaction.
+    pub async fn create_legal_document(&self, d: NewLegalDocument) -> Result<LegalDocument, Error> {
+        let mut tx = self.pool.begin().await?;
+        let id = Uuid::now_v7();
+        let search = fold(&format!(
+            "{} {} {} {}",
+            d.number_symbol, d.summary, d.issuer, d.doc_type
+        ));
+        let inserted: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO legal_documents (id, number_symbol, doc_type, summary, issuer, signed_date, effective_date, search_text)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (number_symbol) DO NOTHING RETURNING {COLUMNS}"
+        )))
+        .bind(id)
+        .bind(&d.number_symbol)
+        .bind(&d.doc_type)
+        .bind(&d.summary)
+        .bind(&d.issuer)
+        .bind(d.signed_date)
+        .bind(d.effective_date)
+        .bind(search)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let row = inserted.ok_or_else(|| {
+            Error::Conflict(format!(
+                "legal document {} is already recorded",
+                d.number_symbol
+            ))
+        })?;
+        for code in &d.procedure_codes {
+            let known: Option<i32> = sqlx::query_scalar("SELECT 1 FROM procedures WHERE code = $1")
+                .bind(code)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if known.is_none() {
+                return Err(Error::Rule(format!(
+                    "procedure {code} is not in the catalogue"
+                )));
+            }
+            sqlx::query("INSERT INTO legal_bases (document_id, code) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(id)
+                .bind(code)
+                .execute(&mut *tx)
+                .await?;
+        }
+        self.outbox
+            .enqueue(&mut tx, &issued(&row, d.procedure_codes.clone()))
+            .await?;
+        for (targets, relation, status) in [
+            (&d.amends, "amends", "amended"),
+            (&d.repeals, "repeals", "repealed"),
+        ] {
+            for target in targets {
+                // Repealed stays repealed even if later amended.
+                let changed: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "UPDATE legal_documents SET status = CASE WHEN status = 'repealed' THEN status ELSE $2 END
+                     WHERE id = $1 RETURNING {COLUMNS}"
+                )))
+                .bind(target)
+                .bind(status)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let changed = changed.ok_or_else(|| {
+                    Error::Rule(format!(
+                        "the document it {relation} ({target}) is not recorded"
+                    ))
+                })?;
+                sqlx::query("INSERT INTO legal_document_links (from_id, to_id, relation) VALUES ($1, $2, $3)")
+                    .bind(id)
+                    .bind(target)
+                    .bind(relation)
+                    .execute(&mut *tx)
+                    .await?;
+                let bases: Vec<String> = sqlx::query_scalar(
+                    "SELECT code FROM legal_bases WHERE document_id = $1 ORDER BY code",
+                )
+                .bind(target)
+                .fetch_all(&mut *tx)
+                .await?;
+                self.outbox
+                    .enqueue(
+                        &mut tx,
+                        &LegalDocumentChanged {
+                            document: Some(issued(&changed, bases)),
+                            changed_by: id.to_string(),
+                        },
+                    )
+                    .await?;
+            }
+        }
+        let doc = self.legal_document_in(&mut tx, id).await?;
+        tx.commit().await?;
+        self.outbox.notify();
+        Ok(doc)
+    }
+
+    pub async fn legal_document(&self, id: Uuid) -> Result<LegalDocument, Error> {
+        let mut conn = self.pool.acquire().await?;
+        self.legal_document_in(&mut conn, id).await
+    }
+
+    async fn legal_document_in(
+        &self,
+        conn: &mut PgConnection,
+        id: Uuid,
+    ) -> Result<LegalDocument, Error> {
+        let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM legal_documents WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let row = row.ok_or_else(|| Error::NotFound(format!("legal document {id}")))?;
+        self.view(conn, row).await
+    }
+
+    async fn view(&self, conn: &mut PgConnection, r: Row) -> Result<LegalDocument, Error> {
+        let procedure_codes =
+            sqlx::query_scalar("SELECT code FROM legal_bases WHERE document_id = $1 ORDER BY code")
+                .bind(r.id)
+                .fetch_all(&mut *conn)
+                .await?;
+        Ok(LegalDocument {
+            amends: refs(conn, TARGETS, r.id, "amends").await?,
+            repeals: refs(conn, TARGETS, r.id, "repeals").await?,
+            amended_by: refs(conn, SOURCES, r.id, "amends").await?,
+            repealed_by: refs(conn, SOURCES, r.id, "repeals").await?,
+            id: r.id.to_string(),
+            number_symbol: r.number_symbol,
+            r#type: r.doc_type,
+            summary: r.summary,
+            issuer: r.issuer,
+            signed_date: r.signed_date.to_string(),
+            effective_date: r.effective_date.to_string(),
+            status: r.status,
+            procedure_codes,
+        })
+    }
+
+    /// Documents whose number, summary, issuer or type contain every word of `q`
+    /// (diacritics and case ignored), newest first.
+    pub async fn search_legal_documents(
+        &self,
+        q: &str,
+        status: Option<&str>,
+        doc_type: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<LegalDocument>, Error> {
+        let mut conn = self.pool.acquire().await?;
+        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM legal_documents
+             WHERE NOT EXISTS (SELECT 1 FROM unnest($1::text[]) t WHERE position(t IN search_text) = 0)
+               AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR doc_type = $3)
+             ORDER BY signed_date DESC, number_symbol LIMIT $4 OFFSET $5"
+        )))
+        .bind(terms(q))
+        .bind(status)
+        .bind(doc_type)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(self.view(&mut conn, r).await?);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,142 @@
+//! Postings (niêm yết): units confirm which version of a procedure they have posted.
+
+use cchc_proto::catalogue::v1::Posting;
+use cchc_proto::events::v1::PostingConfirmed;
+use uuid::Uuid;
+
+use super::{Error, Store};
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    unit_id: Uuid,
+    code: String,
+    version: i32,
+    current_version: i32,
+    location: String,
+    posted_on: chrono::NaiveDate,
+    evidence_url: String,
+    confirmed_at: chrono::DateTime<chrono::Utc>,
+    name: Option<String>,
+}
+
+impl From<Row> for Posting {
+    fn from(r: Row) -> Self {
+        Posting {
+            stale: r.version < r.current_version,
+            unit_id: r.unit_id.to_string(),
+            code: r.code,
+            version: r.version as u32,
+            current_version: r.current_version as u32,
+            location: r.location,
+            posted_on: r.posted_on.to_string(),
+            evidence_url: r.evidence_url,
+            confirmed_at: r
+                .confirmed_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            procedure_name: r.name.unwrap_or_default(),
+        }
+    }
+}
+
+const SELECT: &str = "SELECT s.unit_id, s.code, s.version, p.current_version, s.location, s.posted_on, s.evidence_url, s.confirmed_at,
+                             v.content->>'name' AS name
+                      FROM postings s JOIN procedures p ON p.code = s.code
+                      LEFT JOIN procedure_versions v ON v.code = s.code AND v.version = p.current_version";
+
+/// Which postings to list; `unit_id` is the caller's own for units.
+#[derive(Default)]
+pub struct PostingFilter {
+    pub unit_id: Option<Uuid>,
+    pub code: Option<String>,
+    pub stale: Option<bool>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+pub struct NewPosting {
+    pub code: String,
+    pub version: u32,
+    pub location: String,
+    pub posted_on: chrono::NaiveDate,
+    pub evidence_url: String,
+}
+
+impl Store {
+    /// Records that `unit_id` posted the current version of a procedure. Any other
+    /// version is refused, naming the current one.
+    pub async fn confirm_posting(&self, unit_id: Uuid, p: NewPosting) -> Result<Posting, Error> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<(i32, String)> = sqlx::query_as(
+            "SELECT current_version, status FROM procedures WHERE code = $1 FOR SHARE",
+        )
+        .bind(&p.code)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (current, status) = row.ok_or_else(|| Error::NotFound(p.code.clone()))?;
+        if status != "published" {
+            return Err(Error::Rule(format!(
+                "procedure {} is {status}: there is no version to post",
+                p.code
+            )));
+        }
+        if p.version as i32 != current {
+            return Err(Error::Rule(format!(
+                "version {} of {} is not current; post and confirm version {current}",
+                p.version, p.code
+            )));
+        }
+        for sql in [
+            "INSERT INTO postings (unit_id, code, version, location, posted_on, evidence_url) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (unit_id, code) DO UPDATE SET version = EXCLUDED.version, location = EXCLUDED.location,
+               posted_on = EXCLUDED.posted_on, evidence_url = EXCLUDED.evidence_url, confirmed_at = now()",
+            "INSERT INTO posting_history (unit_id, code, version, location, posted_on, evidence_url) VALUES ($1, $2, $3, $4, $5, $6)",
+        ] {
+            sqlx::query(sql)
+                .bind(unit_id)
+                .bind(&p.code)
+                .bind(current)
+                .bind(&p.location)
+                .bind(p.posted_on)
+                .bind(&p.evidence_url)
+                .execute(&mut *tx)
+                .await?;
+        }
+        self.outbox
+            .enqueue(
+                &mut tx,
+                &PostingConfirmed {
+                    unit_id: unit_id.to_string(),
+                    code: p.code.clone(),
+                    version: p.version,
+                    posted_on: p.posted_on.to_string(),
+                },
+            )
+            .await?;
+        let posting: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE s.unit_id = $1 AND s.code = $2"
+        )))
+        .bind(unit_id)
+        .bind(&p.code)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.outbox.notify();
+        Ok(posting.into())
+    }
+
+    pub async fn postings(&self, f: &PostingFilter) -> Result<Vec<Posting>, Error> {
+        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE ($1::uuid IS NULL OR s.unit_id = $1) AND ($2::text IS NULL OR s.code = $2)
+               AND ($3::bool IS NULL OR (s.version < p.current_version) = $3)
+             ORDER BY s.unit_id, s.code LIMIT $4 OFFSET $5"
+        )))
+        .bind(f.unit_id)
+        .bind(&f.code)
+        .bind(f.stale)
+        .bind(f.limit)
+        .bind(f.offset)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+}

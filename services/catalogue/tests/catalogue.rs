@@ -1,0 +1,719 @@
+//! The catalogue service against a real PostgreSQL: completeness, versions, scheduled
+//! effectiveness, stale edits, postings, legal documents and Vietnamese search.
+
+use cchc_catalogue::grpc::Catalogue;
+use cchc_catalogue::store::Store;
+use cchc_platform::outbox::Outbox;
+use cchc_platform::validation::field_errors;
+use cchc_platform::{Caller, Role};
+use cchc_proto::catalogue::v1::catalogue_service_server::CatalogueService;
+use cchc_proto::catalogue::v1::*;
+use sqlx::PgPool;
+use tonic::{Code, Request};
+use unicode_normalization::UnicodeNormalization;
+use uuid::Uuid;
+
+struct Fixture {
+    svc: Catalogue,
+    store: Store,
+    pool: PgPool,
+    office: Caller,
+}
+
+async fn fixture(name: &str) -> Fixture {
+    let url = cchc_testkit::fresh_database(name).await;
+    let pool = cchc_platform::db::connect_and_migrate(&url, &cchc_catalogue::MIGRATOR)
+        .await
+        .unwrap();
+    let store = Store::new(pool.clone(), Outbox::new("catalogue"));
+    Fixture {
+        svc: Catalogue::new(store.clone()),
+        store,
+        pool,
+        office: Caller {
+            unit_id: Uuid::new_v4(),
+            role: Role::Office,
+        },
+    }
+}
+
+fn req<T>(msg: T, caller: &Caller) -> Request<T> {
+    let mut r = Request::new(msg);
+    caller.insert_into(r.metadata_mut());
+    r
+}
+
+fn unit() -> Caller {
+    Caller {
+        unit_id: Uuid::new_v4(),
+        role: Role::Unit,
+    }
+}
+
+fn content(name: &str) -> ProcedureContent {
+    ProcedureContent {
+        name: name.into(),
+        level: "province".into(),
+        field: "Giáo dục và Đào tạo".into(),
+        implementing_agency: "Sở Giáo dục và Đào tạo".into(),
+        applicants: vec!["Cá nhân".into()],
+        steps: vec!["Nộp hồ sơ".into(), "Nhận kết quả".into()],
+        submission_channels: vec!["in_person".into(), "online".into()],
+        dossier: vec![DossierComponent {
+            name: "Đơn đề nghị".into(),
+            originals: 1,
+            required: true,
+            ..Default::default()
+        }],
+        processing_days: 5,
+        result: "Quyết định".into(),
+        fees: vec![Fee {
+            channel: "online".into(),
+            amount_vnd: 20_000,
+            note: String::new(),
+        }],
+        legal_basis: vec!["Thông tư 19/2015/TT-BGDĐT".into()],
+        ..Default::default()
+    }
+}
+
+fn publication(code: &str, change_type: &str, effective: &str) -> PublishProcedureRequest {
+    PublishProcedureRequest {
+        code: code.into(),
+        decision: Some(Decision {
+            number: "100/QĐ-UBND".into(),
+            date: "2020-01-02".into(),
+            signer: "Chủ tịch".into(),
+        }),
+        change_type: change_type.into(),
+        change_note: String::new(),
+        effective_date: effective.into(),
+    }
+}
+
+impl Fixture {
+    async fn create(&self, code: &str, name: &str) {
+        self.svc
+            .create_procedure(req(
+                CreateProcedureRequest {
+                    code: code.into(),
+                    content: Some(content(name)),
+                },
+                &self.office,
+            ))
+            .await
+            .unwrap();
+    }
+
+    async fn publish(
+        &self,
+        code: &str,
+        change_type: &str,
+        effective: &str,
+    ) -> Result<ProcedureView, tonic::Status> {
+        self.svc
+            .publish_procedure(req(publication(code, change_type, effective), &self.office))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    async fn events(&self, subject: &str) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM cchc_outbox WHERE subject = $1")
+            .bind(subject)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    async fn search(&self, q: &str) -> Vec<String> {
+        let r = SearchProceduresRequest {
+            q: q.into(),
+            ..Default::default()
+        };
+        self.svc
+            .search_procedures(Request::new(r))
+            .await
+            .unwrap()
+            .into_inner()
+            .procedures
+            .into_iter()
+            .map(|p| p.code)
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn publishing_an_incomplete_record_lists_every_missing_part() {
+    let f = fixture("complete").await;
+    let draft = CreateProcedureRequest {
+        code: "1.000001.H19".into(),
+        content: Some(ProcedureContent {
+            name: "Thủ tục chưa đủ".into(),
+            processing_days: 3,
+            ..Default::default()
+        }),
+    };
+    f.svc.create_procedure(req(draft, &f.office)).await.unwrap();
+    let e = f
+        .publish("1.000001.H19", "new", "2020-02-01")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    let fields: Vec<String> = field_errors(&e).into_iter().map(|f| f.field).collect();
+    assert_eq!(
+        fields,
+        [
+            "content.level",
+            "content.field",
+            "content.implementing_agency",
+            "content.applicants",
+            "content.steps",
+            "content.submission_channels",
+            "content.dossier",
+            "content.result",
+            "content.legal_basis"
+        ]
+    );
+    assert_eq!(
+        f.events("cchc.catalogue.procedure_published.v1").await,
+        0,
+        "nothing half-written"
+    );
+    // A bad code or a unit caller is refused before anything is stored.
+    let bad = CreateProcedureRequest {
+        code: "abc".into(),
+        content: Some(content("x")),
+    };
+    assert_eq!(
+        f.svc
+            .create_procedure(req(bad, &f.office))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::InvalidArgument
+    );
+    let by_unit = CreateProcedureRequest {
+        code: "1.000002.H19".into(),
+        content: Some(content("x")),
+    };
+    assert_eq!(
+        f.svc
+            .create_procedure(req(by_unit, &unit()))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+    let dup = CreateProcedureRequest {
+        code: "1.000001.H19".into(),
+        content: Some(content("x")),
+    };
+    assert_eq!(
+        f.svc
+            .create_procedure(req(dup, &f.office))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::AlreadyExists
+    );
+}
+
+#[tokio::test]
+async fn versions_history_amendment_and_abolition() {
+    let f = fixture("versions").await;
+    let code = "1.012753.H19";
+    f.create(code, "Cấp bản sao văn bằng").await;
+    assert_eq!(
+        f.publish(code, "new", "2020-02-01").await.unwrap().version,
+        1
+    );
+
+    let draft = f
+        .svc
+        .get_draft(req(GetDraftRequest { code: code.into() }, &f.office))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut c = draft.content.clone().unwrap();
+    c.processing_days = 3;
+    f.svc
+        .update_draft(req(
+            UpdateDraftRequest {
+                code: code.into(),
+                revision: draft.draft_revision,
+                content: Some(c),
+            },
+            &f.office,
+        ))
+        .await
+        .unwrap();
+    let v2 = f.publish(code, "amended", "2020-06-01").await.unwrap();
+    assert_eq!((v2.version, v2.status.as_str()), (2, "published"));
+    let v3 = f
+        .svc
+        .publish_procedure(req(publication(code, "abolished", "2021-01-01"), &f.office))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((v3.version, v3.status.as_str()), (3, "abolished"));
+
+    let anon = |v| {
+        Request::new(GetProcedureRequest {
+            code: code.into(),
+            version: v,
+        })
+    };
+    let v1 = f.svc.get_procedure(anon(1)).await.unwrap().into_inner();
+    assert_eq!(
+        (v1.status.as_str(), v1.content.unwrap().processing_days),
+        ("superseded", 5)
+    );
+    assert_eq!(
+        f.svc
+            .get_procedure(anon(2))
+            .await
+            .unwrap()
+            .into_inner()
+            .content
+            .unwrap()
+            .processing_days,
+        3
+    );
+    assert_eq!(
+        f.svc
+            .get_procedure(anon(0))
+            .await
+            .unwrap()
+            .into_inner()
+            .status,
+        "abolished"
+    );
+    let history = f
+        .svc
+        .list_versions(Request::new(ListVersionsRequest { code: code.into() }))
+        .await
+        .unwrap()
+        .into_inner()
+        .versions;
+    let shape: Vec<(u32, &str, &str)> = history
+        .iter()
+        .map(|v| (v.version, v.status.as_str(), v.change_type.as_str()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (1, "superseded", "new"),
+            (2, "superseded", "amended"),
+            (3, "abolished", "abolished")
+        ]
+    );
+    assert_eq!(f.events("cchc.catalogue.procedure_published.v1").await, 3);
+    // Abolishing twice is refused.
+    let again = f
+        .svc
+        .publish_procedure(req(publication(code, "abolished", "2021-02-01"), &f.office))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+}
+
+#[tokio::test]
+async fn a_future_version_becomes_current_on_its_effective_date() {
+    let f = fixture("scheduled").await;
+    let code = "1.000100.H19";
+    f.create(code, "Chuyển trường").await;
+    let v = f.publish(code, "new", "2999-01-01").await.unwrap();
+    assert_eq!(v.status, "scheduled");
+    let anon = Request::new(GetProcedureRequest {
+        code: code.into(),
+        version: 0,
+    });
+    assert_eq!(
+        f.svc.get_procedure(anon).await.unwrap_err().code(),
+        Code::NotFound,
+        "not public before it takes effect"
+    );
+    assert_eq!(
+        f.events("cchc.catalogue.procedure_published.v1").await,
+        0,
+        "no event before the date"
+    );
+
+    let today = cchc_platform::validation::today();
+    assert_eq!(f.store.promote_scheduled(today).await.unwrap(), 0);
+    let day = chrono::NaiveDate::from_ymd_opt(2999, 1, 1).unwrap();
+    assert_eq!(f.store.promote_scheduled(day).await.unwrap(), 1);
+    assert_eq!(
+        f.store.promote_scheduled(day).await.unwrap(),
+        0,
+        "once only"
+    );
+    let anon = Request::new(GetProcedureRequest {
+        code: code.into(),
+        version: 0,
+    });
+    assert_eq!(
+        f.svc.get_procedure(anon).await.unwrap().into_inner().status,
+        "published"
+    );
+    assert_eq!(f.events("cchc.catalogue.procedure_published.v1").await, 1);
+}
+
+#[tokio::test]
+async fn a_second_save_from_a_stale_revision_conflicts() {
+    let f = fixture("stale").await;
+    let code = "1.000200.H19";
+    f.create(code, "Công nhận tốt nghiệp").await;
+    let rev = f
+        .svc
+        .get_draft(req(GetDraftRequest { code: code.into() }, &f.office))
+        .await
+        .unwrap()
+        .into_inner()
+        .draft_revision;
+    let save = |name: &str| UpdateDraftRequest {
+        code: code.into(),
+        revision: rev,
+        content: Some(content(name)),
+    };
+    let first = f
+        .svc
+        .update_draft(req(save("Bản A"), &f.office))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.draft_revision, rev + 1);
+    let second = f
+        .svc
+        .update_draft(req(save("Bản B"), &f.office))
+        .await
+        .unwrap_err();
+    assert_eq!(second.code(), Code::Aborted);
+    assert!(
+        second.message().contains("someone else"),
+        "{}",
+        second.message()
+    );
+    let draft = f
+        .svc
+        .get_draft(req(GetDraftRequest { code: code.into() }, &f.office))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        draft.content.unwrap().name,
+        "Bản A",
+        "the first save stands"
+    );
+}
+
+#[tokio::test]
+async fn postings_go_stale_when_a_new_version_becomes_current() {
+    let f = fixture("postings").await;
+    let code = "1.000300.H19";
+    f.create(code, "Xét tuyển").await;
+    f.publish(code, "new", "2020-02-01").await.unwrap();
+    let (a, b) = (unit(), unit());
+    let confirm = |v: u32| ConfirmPostingRequest {
+        code: code.into(),
+        version: v,
+        location: "Bảng niêm yết, Bộ phận một cửa".into(),
+        posted_on: "2020-02-03".into(),
+        evidence_url: String::new(),
+    };
+    for u in [&a, &b] {
+        let p = f
+            .svc
+            .confirm_posting(req(confirm(1), u))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(!p.stale);
+    }
+    f.publish(code, "amended", "2020-05-01").await.unwrap();
+    assert_eq!(
+        f.events("cchc.catalogue.posting_stale.v1").await,
+        2,
+        "one per unit that had posted"
+    );
+
+    let list = |caller: &Caller, stale: &str| {
+        let r = ListPostingsRequest {
+            stale: stale.into(),
+            ..Default::default()
+        };
+        f.svc.list_postings(req(r, caller))
+    };
+    let stale = list(&f.office, "true").await.unwrap().into_inner().postings;
+    assert_eq!(stale.len(), 2);
+    assert!(
+        stale
+            .iter()
+            .all(|p| p.version == 1 && p.current_version == 2)
+    );
+
+    let e = f
+        .svc
+        .confirm_posting(req(confirm(1), &a))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    assert!(
+        e.message().contains("not current") && e.message().contains('2'),
+        "{}",
+        e.message()
+    );
+    f.svc.confirm_posting(req(confirm(2), &a)).await.unwrap();
+
+    // A unit sees only its own postings; the office sees which are stale.
+    let mine = list(&a, "").await.unwrap().into_inner().postings;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].unit_id, a.unit_id.to_string());
+    assert!(!mine[0].stale);
+    let stale = list(&f.office, "true").await.unwrap().into_inner().postings;
+    assert_eq!(stale.len(), 1);
+    assert_eq!(stale[0].unit_id, b.unit_id.to_string());
+    assert_eq!(f.events("cchc.catalogue.posting_confirmed.v1").await, 3);
+    let history: i64 = sqlx::query_scalar("SELECT count(*) FROM posting_history")
+        .fetch_one(&f.pool)
+        .await
+        .unwrap();
+    assert_eq!(history, 3);
+}
+
+#[tokio::test]
+async fn legal_documents_amend_repeal_and_base_procedures_both_ways() {
+    let f = fixture("legal").await;
+    let code = "1.000400.H19";
+    f.create(code, "Cấp bản sao văn bằng").await;
+    f.publish(code, "new", "2020-02-01").await.unwrap();
+    let doc = |number: &str, amends: Vec<String>, repeals: Vec<String>, codes: Vec<String>| {
+        CreateLegalDocumentRequest {
+            number_symbol: number.into(),
+            r#type: "circular".into(),
+            summary: "Ban hành quy chế quản lý bằng tốt nghiệp".into(),
+            issuer: "Bộ Giáo dục và Đào tạo".into(),
+            signed_date: "2015-08-14".into(),
+            effective_date: "2015-10-01".into(),
+            amends,
+            repeals,
+            procedure_codes: codes,
+        }
+    };
+    let base = f
+        .svc
+        .create_legal_document(req(
+            doc("19/2015/TT-BGDĐT", vec![], vec![], vec![code.into()]),
+            &f.office,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(base.status, "in_force");
+    let amending = f
+        .svc
+        .create_legal_document(req(
+            doc("27/2019/TT-BGDĐT", vec![base.id.clone()], vec![], vec![]),
+            &f.office,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(amending.amends[0].number_symbol, "19/2015/TT-BGDĐT");
+    let read = |id: &str| {
+        f.svc
+            .get_legal_document(Request::new(GetLegalDocumentRequest { id: id.into() }))
+    };
+    let base_now = read(&base.id).await.unwrap().into_inner();
+    assert_eq!(base_now.status, "amended");
+    assert_eq!(base_now.amended_by[0].id, amending.id);
+    assert_eq!(base_now.procedure_codes, [code]);
+    f.svc
+        .create_legal_document(req(
+            doc("21/2019/TT-BGDĐT", vec![], vec![base.id.clone()], vec![]),
+            &f.office,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        read(&base.id).await.unwrap().into_inner().status,
+        "repealed"
+    );
+
+    let p = f
+        .svc
+        .get_procedure(Request::new(GetProcedureRequest {
+            code: code.into(),
+            version: 0,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(p.legal_documents.len(), 1);
+    assert_eq!(p.legal_documents[0].status, "repealed");
+
+    let dup = f
+        .svc
+        .create_legal_document(req(
+            doc("19/2015/TT-BGDĐT", vec![], vec![], vec![]),
+            &f.office,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(dup.code(), Code::AlreadyExists);
+    let unknown = f
+        .svc
+        .create_legal_document(req(
+            doc(
+                "1/2020/TT",
+                vec![Uuid::new_v4().to_string()],
+                vec![],
+                vec![],
+            ),
+            &f.office,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::FailedPrecondition);
+    assert_eq!(f.events("cchc.catalogue.legal_document_issued.v1").await, 3);
+    assert_eq!(
+        f.events("cchc.catalogue.legal_document_changed.v1").await,
+        2
+    );
+
+    let search = |q: &str| {
+        f.svc
+            .search_legal_documents(Request::new(SearchLegalDocumentsRequest {
+                q: q.into(),
+                ..Default::default()
+            }))
+    };
+    assert_eq!(
+        search("tt bgddt 2019")
+            .await
+            .unwrap()
+            .into_inner()
+            .documents
+            .len(),
+        2
+    );
+    assert_eq!(
+        search("quy che bang tot nghiep")
+            .await
+            .unwrap()
+            .into_inner()
+            .documents
+            .len(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn search_ignores_diacritics_case_and_unicode_form() {
+    let f = fixture("search").await;
+    let procedures = [
+        ("1.001000.H19", "Cấp bản sao văn bằng, chứng chỉ từ sổ gốc"),
+        ("1.001001.H19", "Chỉnh sửa nội dung văn bằng, chứng chỉ"),
+        (
+            "1.001002.H19",
+            "Đăng ký dự thi tốt nghiệp trung học phổ thông",
+        ),
+        (
+            "1.001003.H19",
+            "Chuyển trường đối với học sinh trung học phổ thông",
+        ),
+        ("1.001004.H19", "Công nhận trường đạt chuẩn quốc gia"),
+        ("1.001005.H19", "Thành lập trung tâm ngoại ngữ, tin học"),
+        (
+            "1.001006.H19",
+            "Cho phép hoạt động giáo dục đối với cơ sở giáo dục mầm non",
+        ),
+    ];
+    for (code, name) in procedures {
+        f.create(code, name).await;
+        f.publish(code, "new", "2020-02-01").await.unwrap();
+    }
+    // A draft never shows in search.
+    f.create("1.001007.H19", "Cấp bằng tốt nghiệp (bản nháp)")
+        .await;
+
+    let nfd: String = "Chuyển trường".nfd().collect();
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("cap ban sao van bang", vec!["1.001000.H19"]),
+        ("Cấp bản sao văn bằng", vec!["1.001000.H19"]),
+        ("CAP BAN SAO", vec!["1.001000.H19"]),
+        ("van bang chung chi", vec!["1.001000.H19", "1.001001.H19"]),
+        ("dang ky du thi", vec!["1.001002.H19"]),
+        ("Đăng Ký", vec!["1.001002.H19"]),
+        ("ĐĂNG KÝ DỰ THI", vec!["1.001002.H19"]),
+        ("chuyen truong", vec!["1.001003.H19"]),
+        (nfd.as_str(), vec!["1.001003.H19"]),
+        ("trung hoc pho thong", vec!["1.001002.H19", "1.001003.H19"]),
+        ("ngoai ngu tin hoc", vec!["1.001005.H19"]),
+        ("mam non", vec!["1.001006.H19"]),
+        ("tot nghiep", vec!["1.001002.H19"]),
+        ("khong co thu tuc nay", vec![]),
+    ];
+    for (q, want) in cases {
+        let mut got = f.search(q).await;
+        got.sort();
+        assert_eq!(got, want, "query {q:?}");
+    }
+    // Name matches rank before matches elsewhere: every record's field mentions "giáo
+    // dục", but only one has it in its name.
+    let ranked = f.search("giao duc").await;
+    assert_eq!(ranked.len(), 7);
+    assert_eq!(ranked[0], "1.001006.H19");
+    // Filters and pagination.
+    let r = SearchProceduresRequest {
+        q: "trung hoc pho thong".into(),
+        limit: 1,
+        ..Default::default()
+    };
+    let page1 = f
+        .svc
+        .search_procedures(Request::new(r.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((page1.procedures.len(), page1.total), (1, 2));
+    let page2 = SearchProceduresRequest {
+        page_token: page1.next_page_token,
+        ..r
+    };
+    let page2 = f
+        .svc
+        .search_procedures(Request::new(page2))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page2.procedures.len(), 1);
+    assert_ne!(page1.procedures[0].code, page2.procedures[0].code);
+    let by_field = SearchProceduresRequest {
+        field: "giao duc va dao tao".into(),
+        level: "province".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        f.svc
+            .search_procedures(Request::new(by_field))
+            .await
+            .unwrap()
+            .into_inner()
+            .total,
+        7
+    );
+    let by_level = SearchProceduresRequest {
+        level: "commune".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        f.svc
+            .search_procedures(Request::new(by_level))
+            .await
+            .unwrap()
+            .into_inner()
+            .total,
+        0
+    );
+}

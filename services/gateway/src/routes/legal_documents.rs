@@ -1,0 +1,81 @@
+//! Legal documents (catalogue service).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json as Reply, Router};
+use cchc_platform::grpc::request;
+use cchc_proto::catalogue::v1::{
+    CreateLegalDocumentRequest, GetLegalDocumentRequest, LegalDocument,
+    SearchLegalDocumentsRequest, SearchLegalDocumentsResponse,
+};
+use serde::Deserialize;
+
+use super::page_limit;
+use crate::AppState;
+use crate::auth::{Authenticated, MaybeCaller};
+use crate::problem::{Json, Problem, Query};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/legal-documents", post(create).get(search))
+        .route("/v1/legal-documents/{id}", get(read))
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Json(body): Json<CreateLegalDocumentRequest>,
+) -> Result<(StatusCode, Reply<LegalDocument>), Problem> {
+    let r = s
+        .clients
+        .catalogue
+        .clone()
+        .create_legal_document(request(body, Some(&caller)))
+        .await?;
+    Ok((StatusCode::CREATED, Reply(r.into_inner())))
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    q: Option<String>,
+    status: Option<String>,
+    r#type: Option<String>,
+    limit: Option<u32>,
+    page_token: Option<String>,
+}
+
+async fn search(
+    State(s): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    Query(q): Query<SearchQuery>,
+) -> Result<Reply<SearchLegalDocumentsResponse>, Problem> {
+    let req = SearchLegalDocumentsRequest {
+        q: q.q.unwrap_or_default(),
+        status: q.status.unwrap_or_default(),
+        r#type: q.r#type.unwrap_or_default(),
+        limit: page_limit(q.limit)?,
+        page_token: q.page_token.unwrap_or_default(),
+    };
+    let r = s
+        .clients
+        .catalogue
+        .clone()
+        .search_legal_documents(request(req, caller.as_ref()))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+async fn read(
+    State(s): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(id): Path<String>,
+) -> Result<Reply<LegalDocument>, Problem> {
+    let r = s
+        .clients
+        .catalogue
+        .clone()
+        .get_legal_document(request(GetLegalDocumentRequest { id }, caller.as_ref()))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}

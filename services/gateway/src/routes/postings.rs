@@ -1,0 +1,64 @@
+//! Postings (niêm yết) of procedures at units (catalogue service).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json as Reply, Router};
+use cchc_platform::grpc::request;
+use cchc_proto::catalogue::v1::{
+    ConfirmPostingRequest, ListPostingsRequest, ListPostingsResponse, Posting,
+};
+use serde::Deserialize;
+
+use super::page_limit;
+use crate::AppState;
+use crate::auth::Authenticated;
+use crate::problem::{Json, Problem, Query};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/v1/postings", post(confirm).get(list))
+}
+
+async fn confirm(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Json(body): Json<ConfirmPostingRequest>,
+) -> Result<(StatusCode, Reply<Posting>), Problem> {
+    let r = s
+        .clients
+        .catalogue
+        .clone()
+        .confirm_posting(request(body, Some(&caller)))
+        .await?;
+    Ok((StatusCode::CREATED, Reply(r.into_inner())))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    unit_id: Option<String>,
+    code: Option<String>,
+    stale: Option<String>,
+    limit: Option<u32>,
+    page_token: Option<String>,
+}
+
+async fn list(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(q): Query<ListQuery>,
+) -> Result<Reply<ListPostingsResponse>, Problem> {
+    let req = ListPostingsRequest {
+        unit_id: q.unit_id.unwrap_or_default(),
+        code: q.code.unwrap_or_default(),
+        stale: q.stale.unwrap_or_default(),
+        limit: page_limit(q.limit)?,
+        page_token: q.page_token.unwrap_or_default(),
+    };
+    let r = s
+        .clients
+        .catalogue
+        .clone()
+        .list_postings(request(req, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
