@@ -1,0 +1,120 @@
+//! The catalogue's HTTP paths through the gateway: public search and history, draft
+//! edits that conflict, legal documents, and postings that go stale.
+
+use cchc_e2e::{System, complete_procedure, publication};
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn catalogue_over_http() {
+    let sys = System::start("catalogue").await;
+    let office = sys.office_key.clone();
+    let (unit_id, unit_key) = sys
+        .unit_with_key("Trường THPT Nguyễn Trãi", "high_school", "unit")
+        .await;
+
+    let code = "1.012753.H19";
+    let (s, _) = sys
+        .post(
+            "/v1/procedures",
+            Some(&office),
+            &complete_procedure(code, "Cấp bản sao văn bằng, chứng chỉ từ sổ gốc"),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (s, _) = sys
+        .post(
+            &format!("/v1/procedures/{code}/publish"),
+            Some(&office),
+            &publication("2020-02-01"),
+        )
+        .await;
+    assert_eq!(s, 200);
+
+    // Anyone searches, without a key, ignoring diacritics.
+    let (s, r) = sys
+        .get("/v1/procedures?q=cap%20ban%20sao%20van%20bang", None)
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["procedures"][0]["code"], code);
+    assert_eq!(r["total"], 1);
+    let (s, p) = sys.get("/v1/procedures?level=county", None).await;
+    assert_eq!(s, 400);
+    assert_eq!(p["errors"][0]["field"], "level");
+
+    // Two office users edit the same draft: the second, stale save gets 409.
+    let (s, draft) = sys
+        .get(&format!("/v1/procedures/{code}/draft"), Some(&office))
+        .await;
+    assert_eq!(s, 200);
+    let rev = draft["draft_revision"].as_u64().unwrap();
+    let mut content = draft["content"].clone();
+    content["processing_days"] = json!(3);
+    let edit = json!({"revision": rev, "content": content});
+    let (s, _) = sys
+        .call(
+            Method::PUT,
+            &format!("/v1/procedures/{code}/draft"),
+            Some(&office),
+            Some(&edit),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, p) = sys
+        .call(
+            Method::PUT,
+            &format!("/v1/procedures/{code}/draft"),
+            Some(&office),
+            Some(&edit),
+        )
+        .await;
+    assert_eq!(s, 409, "{p}");
+    assert_eq!(p["status"], 409);
+
+    // A unit posts version 1; an amendment makes its posting stale.
+    let posting = json!({"code": code, "version": 1, "location": "Bảng tin tầng 1", "posted_on": "2020-02-05"});
+    let (s, p) = sys.post("/v1/postings", Some(&unit_key), &posting).await;
+    assert_eq!(s, 201, "{p}");
+    assert_eq!(p["unit_id"], unit_id.as_str());
+    let mut amend = publication("2020-06-01");
+    amend["change_type"] = json!("amended");
+    let (s, v) = sys
+        .post(
+            &format!("/v1/procedures/{code}/publish"),
+            Some(&office),
+            &amend,
+        )
+        .await;
+    assert_eq!((s, v["version"].as_u64()), (200, Some(2)));
+    let (_, stale) = sys.get("/v1/postings?stale=true", Some(&office)).await;
+    assert_eq!(stale["postings"].as_array().unwrap().len(), 1);
+    assert_eq!(stale["postings"][0]["current_version"], 2);
+    let (s, p) = sys.post("/v1/postings", Some(&unit_key), &posting).await;
+    assert_eq!(s, 422, "confirming a version that is not current: {p}");
+    assert!(p["detail"].as_str().unwrap().contains("not current"));
+
+    // History is public; version 1 is still readable.
+    let (_, h) = sys
+        .get(&format!("/v1/procedures/{code}/versions"), None)
+        .await;
+    assert_eq!(h["versions"].as_array().unwrap().len(), 2);
+    let (_, v1) = sys
+        .get(&format!("/v1/procedures/{code}?version=1"), None)
+        .await;
+    assert_eq!(v1["content"]["processing_days"], 5);
+    let (_, v2) = sys.get(&format!("/v1/procedures/{code}"), None).await;
+    assert_eq!(v2["content"]["processing_days"], 3);
+
+    // Legal documents, linked both ways.
+    let doc = json!({"number_symbol": "23/2015/NĐ-CP", "type": "decree", "summary": "Về cấp bản sao từ sổ gốc",
+                     "issuer": "Chính phủ", "signed_date": "2015-02-16", "effective_date": "2015-04-10", "procedure_codes": [code]});
+    let (s, d) = sys.post("/v1/legal-documents", Some(&office), &doc).await;
+    assert_eq!(s, 201, "{d}");
+    let (_, found) = sys.get("/v1/legal-documents?q=cap%20ban%20sao", None).await;
+    assert_eq!(found["documents"][0]["number_symbol"], "23/2015/NĐ-CP");
+    let (_, p) = sys.get(&format!("/v1/procedures/{code}"), None).await;
+    assert_eq!(p["legal_documents"][0]["id"], d["id"]);
+    let (s, _) = sys.post("/v1/legal-documents", Some(&unit_key), &doc).await;
+    assert_eq!(s, 403);
+    sys.stop().await;
+}
