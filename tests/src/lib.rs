@@ -13,7 +13,8 @@ use serde_json::Value;
 
 pub const SERVICES: [&str; 4] = ["catalogue", "activity", "notification", "reporting"];
 
-fn bin_dir() -> PathBuf {
+/// Where the built binaries are (the test binary lives in `<target>/<profile>/deps`).
+pub fn bin_dir() -> PathBuf {
     // The test binary lives in target/<profile>/deps; the services beside deps.
     let exe = std::env::current_exe().expect("test binary path");
     exe.parent()

@@ -328,4 +328,85 @@ impl CatalogueService for Catalogue {
             next_page_token,
         }))
     }
+
+    async fn export_catalogue(
+        &self,
+        req: Request<ExportCatalogueRequest>,
+    ) -> Result<Response<ExportCatalogueResponse>, Status> {
+        let format = req.into_inner().format;
+        let procedures = self.store.published().await?;
+        let (content_type, body) = match format.as_str() {
+            "" | "json" => (
+                "application/json",
+                serde_json::to_vec(&serde_json::json!({ "procedures": procedures })),
+            ),
+            "jsonld" => (
+                "application/ld+json",
+                serde_json::to_vec(&crate::export::cpsv_ap(&procedures)),
+            ),
+            _ => {
+                return Err(cchc_platform::validation::status(
+                    tonic::Code::InvalidArgument,
+                    "unknown export format",
+                    vec![cchc_platform::validation::FieldError {
+                        field: "format".into(),
+                        message: "must be json or jsonld".into(),
+                    }],
+                ));
+            }
+        };
+        let body = body.map_err(cchc_platform::validation::internal)?;
+        Ok(Response::new(ExportCatalogueResponse {
+            content_type: content_type.into(),
+            body,
+        }))
+    }
+
+    async fn import_procedures(
+        &self,
+        req: Request<ImportProceduresRequest>,
+    ) -> Result<Response<ImportProceduresResponse>, Status> {
+        Caller::require(&req, &[Role::Office, Role::Operator])?;
+        let rows = req.into_inner().rows;
+        if rows.len() > 1000 {
+            return Err(Status::invalid_argument("at most 1000 rows per request"));
+        }
+        let mut results = Vec::with_capacity(rows.len());
+        for row in rows {
+            let content = row.content.unwrap_or_default();
+            let mut errors = Errors::new();
+            check_code(&mut errors, &row.code);
+            errors.check(
+                !content.name.trim().is_empty(),
+                "content.name",
+                "the name is required",
+            );
+            domain::check_draft(&mut errors, &content);
+            let (outcome, errors) = if errors.is_empty() {
+                (
+                    self.store.import_draft(&row.code, &content).await?,
+                    Vec::new(),
+                )
+            } else {
+                let status = errors
+                    .finish(tonic::Code::InvalidArgument, "")
+                    .expect_err("errors were found");
+                let errors = cchc_platform::validation::field_errors(&status)
+                    .into_iter()
+                    .map(|e| ImportError {
+                        field: e.field,
+                        message: e.message,
+                    })
+                    .collect();
+                ("rejected", errors)
+            };
+            results.push(ImportRowResult {
+                row: row.row,
+                code: row.code,
+                outcome: outcome.into(),
+                errors,
+            });
+        }
+        Ok(Response::new(ImportProceduresResponse { results }))
+    }
 }

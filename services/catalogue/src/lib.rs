@@ -4,8 +4,8 @@
 //! together with its event (outbox) in one transaction.
 
 pub mod domain;
+pub mod export;
 pub mod grpc;
-pub mod search;
 pub mod store;
 
 use cchc_platform::config::ServiceSettings;

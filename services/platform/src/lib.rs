@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
+pub mod text;
 pub mod validation;
 
 pub use caller::{Caller, Role};

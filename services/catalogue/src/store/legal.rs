@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{Error, Store};
 use crate::domain::NewLegalDocument;
-use crate::search::{fold, terms};
+use cchc_platform::text::{fold, terms};
 
 #[derive(sqlx::FromRow)]
 struct Row {

@@ -17,7 +17,7 @@ use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{Publication, missing_parts};
-use crate::search::{fold, terms};
+use cchc_platform::text::{fold, terms};
 
 /// Failures the store reports to the RPC layer.
 #[derive(Debug, thiserror::Error)]
@@ -582,5 +582,81 @@ fn draft_view(code: &str, content: ProcedureContent) -> ProcedureView {
         version: 0,
         content: Some(content),
         ..Default::default()
+    }
+}
+
+impl Store {
+    /// Every procedure whose current version is published, by code, with its legal
+    /// documents (two queries, whatever the catalogue's size).
+    pub async fn published(&self) -> Result<Vec<ProcedureView>, Error> {
+        let rows: Vec<VersionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM procedure_versions v JOIN procedures p ON p.code = v.code AND p.current_version = v.version
+             WHERE p.status = 'published' ORDER BY v.code",
+            VERSION_COLUMNS.split(", ").map(|c| format!("v.{c}")).collect::<Vec<_>>().join(", ")
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        let links: Vec<(String, uuid::Uuid, String, String, String)> = sqlx::query_as(
+            "SELECT b.code, d.id, d.number_symbol, d.summary, d.status FROM legal_bases b
+             JOIN legal_documents d ON d.id = b.document_id ORDER BY b.code, d.signed_date, d.number_symbol",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut by_code: std::collections::HashMap<String, Vec<LegalDocumentRef>> =
+            std::collections::HashMap::new();
+        for (code, id, number_symbol, summary, status) in links {
+            by_code.entry(code).or_default().push(LegalDocumentRef {
+                id: id.to_string(),
+                number_symbol,
+                summary,
+                status,
+            });
+        }
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let docs = by_code.remove(&r.code).unwrap_or_default();
+                let mut v = r.view("published");
+                v.legal_documents = docs;
+                v
+            })
+            .collect())
+    }
+
+    /// Creates the draft of a new code, or replaces a draft that differs; an identical
+    /// draft is left alone, so importing the same file twice changes nothing.
+    pub async fn import_draft(
+        &self,
+        code: &str,
+        content: &ProcedureContent,
+    ) -> Result<&'static str, Error> {
+        let json = serde_json::to_value(content).expect("content serialises");
+        let mut tx = self.pool.begin().await?;
+        let existing: Option<serde_json::Value> =
+            sqlx::query_scalar("SELECT draft FROM procedures WHERE code = $1 FOR UPDATE")
+                .bind(code)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let outcome = match existing {
+            None => {
+                sqlx::query("INSERT INTO procedures (code, draft) VALUES ($1, $2)")
+                    .bind(code)
+                    .bind(&json)
+                    .execute(&mut *tx)
+                    .await?;
+                "created"
+            }
+            Some(old) if content_of(old.clone()) == *content => "unchanged",
+            Some(_) => {
+                sqlx::query("UPDATE procedures SET draft = $2, draft_revision = draft_revision + 1, updated_at = now() WHERE code = $1")
+                    .bind(code)
+                    .bind(&json)
+                    .execute(&mut *tx)
+                    .await?;
+                "updated"
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
     }
 }

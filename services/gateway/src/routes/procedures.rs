@@ -15,6 +15,8 @@ use crate::problem::{Json, Problem, Query};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/procedures", post(create).get(search))
+        .route("/v1/procedures/import", post(import))
+        .route("/v1/catalogue/export", get(export))
         .route("/v1/procedures/{code}", get(read))
         .route("/v1/procedures/{code}/draft", get(draft).put(update_draft))
         .route("/v1/procedures/{code}/versions", get(versions))
@@ -173,6 +175,45 @@ async fn versions(
         .catalogue
         .clone()
         .list_versions(request(ListVersionsRequest { code }, caller.as_ref()))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    format: Option<String>,
+}
+
+/// The published catalogue as one document (`json`, or `jsonld` for CPSV-AP).
+async fn export(
+    State(s): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    Query(q): Query<ExportQuery>,
+) -> Result<axum::response::Response, Problem> {
+    use axum::response::IntoResponse;
+    let req = ExportCatalogueRequest {
+        format: q.format.unwrap_or_default(),
+    };
+    let r = s
+        .clients
+        .catalogue
+        .clone()
+        .export_catalogue(request(req, caller.as_ref()))
+        .await?
+        .into_inner();
+    Ok(([(axum::http::header::CONTENT_TYPE, r.content_type)], r.body).into_response())
+}
+
+async fn import(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Json(body): Json<ImportProceduresRequest>,
+) -> Result<Reply<ImportProceduresResponse>, Problem> {
+    let r = s
+        .clients
+        .catalogue
+        .clone()
+        .import_procedures(request(body, Some(&caller)))
         .await?;
     Ok(Reply(r.into_inner()))
 }

@@ -1,4 +1,4 @@
-//! Vietnamese-aware text folding for search: diacritics and case are ignored, đ/Đ is d,
+//! Vietnamese-aware text folding for search and for matching spreadsheet headers: diacritics and case are ignored, đ/Đ is d,
 //! and NFC or NFD input folds to the same text.
 
 use unicode_normalization::UnicodeNormalization;

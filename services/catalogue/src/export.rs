@@ -1,0 +1,117 @@
+//! The published catalogue as documents: plain JSON, and CPSV-AP JSON-LD (the EU Core
+//! Public Service Vocabulary Application Profile) for portals that speak it.
+
+use cchc_proto::catalogue::v1::ProcedureView;
+use serde_json::{Value, json};
+
+const CHANNEL_TYPES: &[(&str, &str)] = &[
+    ("in_person", "Trực tiếp (in person)"),
+    ("online", "Trực tuyến (online)"),
+    ("post", "Bưu chính (postal)"),
+];
+
+fn channel_label(c: &str) -> &str {
+    CHANNEL_TYPES
+        .iter()
+        .find(|(k, _)| *k == c)
+        .map_or(c, |(_, l)| l)
+}
+
+fn vi(text: &str) -> Value {
+    json!({"@value": text, "@language": "vi"})
+}
+
+/// One `cpsv:PublicService` per published procedure.
+pub fn cpsv_ap(procedures: &[ProcedureView]) -> Value {
+    let graph: Vec<Value> = procedures
+        .iter()
+        .map(|p| {
+            let c = p.content.clone().unwrap_or_default();
+            let id = format!("urn:cchc:procedure:{}", p.code);
+            let description = [
+                format!("Lĩnh vực: {}", c.field),
+                format!("Cấp thực hiện: {}", c.level),
+                format!("Đối tượng thực hiện: {}", c.applicants.join("; ")),
+                format!("Trình tự thực hiện: {}", c.steps.join(" → ")),
+                format!("Kết quả: {}", c.result),
+            ]
+            .join("\n");
+            let mut legal: Vec<Value> = p
+                .legal_documents
+                .iter()
+                .map(|d| json!({"@id": format!("urn:cchc:legal-document:{}", d.id), "@type": "eli:LegalResource",
+                                "eli:id_local": d.number_symbol, "dct:title": vi(&d.summary)}))
+                .collect();
+            legal.extend(c.legal_basis.iter().map(|b| json!({"@type": "eli:LegalResource", "dct:title": vi(b)})));
+            json!({
+                "@id": id,
+                "@type": "cpsv:PublicService",
+                "dct:identifier": p.code,
+                "dct:title": vi(&c.name),
+                "dct:description": vi(&description),
+                "cv:sector": vi(&c.field),
+                "dct:hasVersion": p.version,
+                "cv:hasCompetentAuthority": {"@type": "cv:PublicOrganisation", "skos:prefLabel": vi(&c.implementing_agency)},
+                "cv:hasChannel": c.submission_channels.iter().map(|ch| json!({"@type": "cv:Channel", "dct:type": ch, "skos:prefLabel": channel_label(ch)})).collect::<Vec<_>>(),
+                "cv:hasCost": c.fees.iter().map(|f| json!({"@type": "cv:Cost", "cv:value": f.amount_vnd, "cv:currency": "VND",
+                                                          "dct:description": vi(format!("{} {}", channel_label(&f.channel), f.note).trim())})).collect::<Vec<_>>(),
+                // Working days; ISO 8601 has no working-day unit, so the note says so.
+                "cv:processingTime": format!("P{}D", c.processing_days),
+                "cv:hasInput": c.dossier.iter().map(|d| json!({"@type": "cv:Evidence", "dct:title": vi(&d.name)})).collect::<Vec<_>>(),
+                "cv:hasLegalResource": legal,
+                "cv:produces": {"@type": "cv:Output", "dct:title": vi(&c.result)},
+                "dct:temporal": {"@type": "dct:PeriodOfTime", "dcat:startDate": p.effective_date},
+            })
+        })
+        .collect();
+    json!({
+        "@context": {
+            "cpsv": "http://purl.org/vocab/cpsv#",
+            "cv": "http://data.europa.eu/m8g/",
+            "dct": "http://purl.org/dc/terms/",
+            "dcat": "http://www.w3.org/ns/dcat#",
+            "eli": "http://data.europa.eu/eli/ontology#",
+            "skos": "http://www.w3.org/2004/02/skos/core#"
+        },
+        "@graph": graph
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cchc_proto::catalogue::v1::{Fee, ProcedureContent};
+
+    #[test]
+    fn procedure_becomes_a_public_service() {
+        let p = ProcedureView {
+            code: "1.012753.H19".into(),
+            version: 2,
+            status: "published".into(),
+            content: Some(ProcedureContent {
+                name: "Cấp bản sao văn bằng".into(),
+                implementing_agency: "Sở GD&ĐT".into(),
+                submission_channels: vec!["online".into()],
+                fees: vec![Fee {
+                    channel: "online".into(),
+                    amount_vnd: 10_000,
+                    note: String::new(),
+                }],
+                processing_days: 3,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let doc = cpsv_ap(&[p]);
+        let s = &doc["@graph"][0];
+        assert_eq!(s["@type"], "cpsv:PublicService");
+        assert_eq!(s["dct:identifier"], "1.012753.H19");
+        assert_eq!(s["dct:title"]["@value"], "Cấp bản sao văn bằng");
+        assert_eq!(s["cv:hasCost"][0]["cv:value"], 10_000);
+        assert_eq!(s["cv:processingTime"], "P3D");
+        assert_eq!(
+            s["cv:hasCompetentAuthority"]["skos:prefLabel"]["@value"],
+            "Sở GD&ĐT"
+        );
+    }
+}

@@ -1,0 +1,306 @@
+//! `cchc`: the operator and office command line. Every command goes through the
+//! gateway's HTTP API with an API key, like any other client.
+
+mod sheet;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+#[command(name = "cchc", about = "Operate cchc through its HTTP API", version)]
+struct Cli {
+    /// The gateway's base URL.
+    #[arg(
+        long,
+        env = "CCHC_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    url: String,
+    /// The API key (default: the contents of ./.cchc-bootstrap-token).
+    #[arg(long, env = "CCHC_KEY", global = true, hide_env_values = true)]
+    key: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create or update procedure drafts from a spreadsheet (XLSX or CSV, one row each).
+    ImportCatalogue {
+        file: PathBuf,
+        /// Rows sent per request.
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+    },
+    /// Write the published catalogue (json, or jsonld for CPSV-AP).
+    ExportCatalogue {
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Output file (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Create a unit.
+    CreateUnit {
+        #[arg(long)]
+        name: String,
+        /// department, division, high_school, district_office, commune_office, affiliated_unit, other
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        parent: Option<String>,
+    },
+    /// List units.
+    Units,
+    /// Issue an API key to a unit (shown once).
+    IssueKey {
+        #[arg(long)]
+        unit: String,
+        /// unit, office, leader, operator
+        #[arg(long)]
+        role: String,
+        /// RFC 3339 expiry, e.g. 2026-12-31T00:00:00Z
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    /// Revoke an API key at once.
+    RevokeKey { key_id: String },
+}
+
+struct Api {
+    http: reqwest::Client,
+    url: String,
+    key: String,
+}
+
+impl Api {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(reqwest::StatusCode, bytes_or_json::Body)> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url.trim_end_matches('/')))
+            .bearer_auth(&self.key);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let res = req
+            .send()
+            .await
+            .with_context(|| format!("reaching {}", self.url))?;
+        let status = res.status();
+        let bytes = res.bytes().await?.to_vec();
+        if !status.is_success() {
+            anyhow::bail!("{}", problem_text(status, &bytes));
+        }
+        Ok((status, bytes_or_json::Body(bytes)))
+    }
+}
+
+mod bytes_or_json {
+    pub struct Body(pub Vec<u8>);
+
+    impl Body {
+        pub fn json(&self) -> anyhow::Result<serde_json::Value> {
+            Ok(serde_json::from_slice(&self.0)?)
+        }
+    }
+}
+
+/// A problem+json answer as lines a person can act on.
+fn problem_text(status: reqwest::StatusCode, body: &[u8]) -> String {
+    let Ok(p) = serde_json::from_slice::<Value>(body) else {
+        return format!("{status}: {}", String::from_utf8_lossy(body));
+    };
+    let mut out = format!(
+        "{status}: {}",
+        p["detail"].as_str().or(p["title"].as_str()).unwrap_or("")
+    );
+    for e in p["errors"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "\n  {}: {}",
+            e["field"].as_str().unwrap_or("?"),
+            e["message"].as_str().unwrap_or("")
+        ));
+    }
+    out
+}
+
+fn key(cli: &Cli) -> anyhow::Result<String> {
+    if let Some(k) = &cli.key {
+        return Ok(k.clone());
+    }
+    std::fs::read_to_string(".cchc-bootstrap-token")
+        .map(|s| s.trim().to_owned())
+        .map_err(|_| anyhow::anyhow!("no API key: pass --key or set CCHC_KEY"))
+}
+
+async fn import(api: &Api, file: &std::path::Path, batch: usize) -> anyhow::Result<bool> {
+    let sheet = sheet::read(file)?;
+    let (rows, unreadable) = sheet::import_rows(&sheet)?;
+    let bar = indicatif::ProgressBar::new(rows.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows {msg}")
+            .expect("valid template"),
+    );
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    let mut rejected: Vec<String> = unreadable
+        .iter()
+        .map(|e| format!("row {} ({}): {}", e.row, e.code, e.message))
+        .collect();
+    counts.insert("rejected".into(), unreadable.len());
+    for chunk in rows.chunks(batch.clamp(1, 1000)) {
+        let body = json!({ "rows": chunk });
+        let (_, reply) = api
+            .send(reqwest::Method::POST, "/v1/procedures/import", Some(&body))
+            .await?;
+        for r in reply.json()?["results"].as_array().into_iter().flatten() {
+            let outcome = r["outcome"].as_str().unwrap_or("?").to_owned();
+            if outcome == "rejected" {
+                let why: Vec<String> = r["errors"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|e| {
+                        format!(
+                            "{} {}",
+                            e["field"].as_str().unwrap_or(""),
+                            e["message"].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect();
+                rejected.push(format!(
+                    "row {} ({}): {}",
+                    r["row"],
+                    r["code"].as_str().unwrap_or(""),
+                    why.join("; ")
+                ));
+            }
+            *counts.entry(outcome).or_default() += 1;
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_with_message("done");
+    let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    println!("{}", summary.join(", "));
+    rejected.sort();
+    for r in &rejected {
+        println!("  {r}");
+    }
+    Ok(rejected.is_empty())
+}
+
+async fn run(cli: Cli) -> anyhow::Result<bool> {
+    let api = Api {
+        http: reqwest::Client::new(),
+        url: cli.url.clone(),
+        key: key(&cli)?,
+    };
+    match &cli.command {
+        Command::ImportCatalogue { file, batch } => return import(&api, file, *batch).await,
+        Command::ExportCatalogue { format, output } => {
+            let (_, body) = api
+                .send(
+                    reqwest::Method::GET,
+                    &format!("/v1/catalogue/export?format={format}"),
+                    None,
+                )
+                .await?;
+            match output {
+                Some(path) => std::fs::write(path, &body.0)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => println!("{}", String::from_utf8_lossy(&body.0)),
+            }
+        }
+        Command::CreateUnit { name, kind, parent } => {
+            let body = json!({"name": name, "kind": kind, "parent_id": parent});
+            let (_, u) = api
+                .send(reqwest::Method::POST, "/v1/units", Some(&body))
+                .await?;
+            let u = u.json()?;
+            println!(
+                "{}\t{}\t{}",
+                u["id"].as_str().unwrap_or(""),
+                u["kind"].as_str().unwrap_or(""),
+                u["name"].as_str().unwrap_or("")
+            );
+        }
+        Command::Units => {
+            let mut token = String::new();
+            loop {
+                let (_, page) = api
+                    .send(
+                        reqwest::Method::GET,
+                        &format!("/v1/units?limit=500&page_token={token}"),
+                        None,
+                    )
+                    .await?;
+                let page = page.json()?;
+                for u in page["units"].as_array().into_iter().flatten() {
+                    println!(
+                        "{}\t{}\t{}",
+                        u["id"].as_str().unwrap_or(""),
+                        u["kind"].as_str().unwrap_or(""),
+                        u["name"].as_str().unwrap_or("")
+                    );
+                }
+                token = page["next_page_token"].as_str().unwrap_or("").to_owned();
+                if token.is_empty() {
+                    break;
+                }
+            }
+        }
+        Command::IssueKey {
+            unit,
+            role,
+            expires_at,
+        } => {
+            let body = json!({"role": role, "expires_at": expires_at});
+            let (_, k) = api
+                .send(
+                    reqwest::Method::POST,
+                    &format!("/v1/units/{unit}/api-keys"),
+                    Some(&body),
+                )
+                .await?;
+            let k = k.json()?;
+            eprintln!(
+                "key id {} (role {}); the key is shown only now:",
+                k["id"].as_str().unwrap_or(""),
+                k["role"].as_str().unwrap_or("")
+            );
+            println!("{}", k["key"].as_str().unwrap_or(""));
+        }
+        Command::RevokeKey { key_id } => {
+            api.send(
+                reqwest::Method::DELETE,
+                &format!("/v1/api-keys/{key_id}"),
+                None,
+            )
+            .await?;
+            println!("revoked {key_id}");
+        }
+    }
+    Ok(true)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(true) => ExitCode::SUCCESS,
+        // Some rows were rejected: the report above says which and why.
+        Ok(false) => ExitCode::from(2),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

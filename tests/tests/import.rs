@@ -1,0 +1,186 @@
+//! The `cchc import-catalogue` command against the real system: good rows land, bad
+//! rows are reported with their row number, and importing the same file again changes
+//! nothing. Then the published catalogue is exported as CPSV-AP JSON-LD.
+
+use std::process::Command;
+
+use cchc_e2e::{System, bin_dir, publication};
+
+const HEADER: &[&str] = &[
+    "Mã thủ tục",
+    "Tên thủ tục",
+    "Cấp thực hiện",
+    "Lĩnh vực",
+    "Cơ quan thực hiện",
+    "Đối tượng thực hiện",
+    "Trình tự thực hiện",
+    "Cách thức thực hiện",
+    "Thành phần hồ sơ",
+    "Thời hạn giải quyết",
+    "Kết quả",
+    "Phí, lệ phí",
+    "Căn cứ pháp lý",
+];
+
+fn row(code: &str, name: &str, level: &str) -> Vec<String> {
+    [
+        code,
+        name,
+        level,
+        "Văn bằng, chứng chỉ",
+        "Sở Giáo dục và Đào tạo",
+        "Cá nhân",
+        "Bước 1: Nộp hồ sơ\nBước 2: Nhận kết quả",
+        "Trực tiếp; Trực tuyến; Bưu chính",
+        "- Đơn đề nghị\n- Bản sao giấy tờ tùy thân",
+        "05 ngày làm việc",
+        "Bản sao văn bằng",
+        "Không",
+        "Nghị định số 23/2015/NĐ-CP",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn rows() -> Vec<Vec<String>> {
+    vec![
+        row(
+            "1.005001.H19",
+            "Cấp bản sao văn bằng, chứng chỉ từ sổ gốc",
+            "Cấp tỉnh",
+        ),
+        row(
+            "1.005002.H19",
+            "Chỉnh sửa nội dung văn bằng, chứng chỉ",
+            "Cấp tỉnh",
+        ),
+        row(
+            "1.005003.H19",
+            "Công nhận văn bằng do cơ sở nước ngoài cấp",
+            "Cấp xã",
+        ),
+        row("1.005004.H19", "Một dòng có cấp sai", "Cấp liên bang"),
+        row("không-phải-mã", "Một dòng có mã sai", "Cấp tỉnh"),
+    ]
+}
+
+fn write_xlsx(path: &std::path::Path) {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in HEADER.iter().enumerate() {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    for (r, cells) in rows().iter().enumerate() {
+        for (c, v) in cells.iter().enumerate() {
+            ws.write_string(r as u32 + 1, c as u16, v).unwrap();
+        }
+    }
+    wb.save(path).unwrap();
+}
+
+fn write_csv(path: &std::path::Path) {
+    let mut w = csv::Writer::from_path(path).unwrap();
+    w.write_record(HEADER).unwrap();
+    for r in rows() {
+        w.write_record(&r).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+fn cchc(sys: &System, args: &[&str]) -> (i32, String) {
+    let out = Command::new(bin_dir().join("cchc"))
+        .args(args)
+        .env("CCHC_URL", &sys.gateway)
+        .env("CCHC_KEY", &sys.office_key)
+        .output()
+        .expect("the cchc binary is built (cargo build --bins)");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test]
+async fn import_spreadsheets_then_export_cpsv_ap() {
+    let sys = System::start("import").await;
+    let dir = tempfile::tempdir().unwrap();
+    let xlsx = dir.path().join("danh-muc.xlsx");
+    let csv = dir.path().join("danh-muc.csv");
+    write_xlsx(&xlsx);
+    write_csv(&csv);
+
+    let (code, out) = cchc(&sys, &["import-catalogue", xlsx.to_str().unwrap()]);
+    assert_eq!(code, 2, "rejected rows make the exit code 2:\n{out}");
+    assert!(
+        out.contains("created 3") && out.contains("rejected 2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("row 5 (1.005004.H19)"),
+        "the bad level is reported by row: {out}"
+    );
+    assert!(
+        out.contains("row 6 (không-phải-mã): code"),
+        "the bad code is reported by row: {out}"
+    );
+
+    // The same rows again, from CSV this time: nothing changes.
+    let (_, out) = cchc(&sys, &["import-catalogue", csv.to_str().unwrap()]);
+    assert!(
+        out.contains("unchanged 3") && out.contains("rejected 2") && !out.contains("created"),
+        "{out}"
+    );
+
+    let (s, draft) = sys
+        .get("/v1/procedures/1.005001.H19/draft", Some(&sys.office_key))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        draft["draft_revision"], 1,
+        "re-import did not touch the draft"
+    );
+    let c = &draft["content"];
+    assert_eq!(c["processing_days"], 5);
+    assert_eq!(
+        c["submission_channels"],
+        serde_json::json!(["in_person", "online", "post"])
+    );
+    assert_eq!(c["dossier"].as_array().unwrap().len(), 2);
+
+    // Imported drafts are complete enough to publish.
+    let (s, p) = sys
+        .post(
+            "/v1/procedures/1.005001.H19/publish",
+            Some(&sys.office_key),
+            &publication("2020-02-01"),
+        )
+        .await;
+    assert_eq!(s, 200, "{p}");
+    let out_file = dir.path().join("catalogue.jsonld");
+    let (code, out) = cchc(
+        &sys,
+        &[
+            "export-catalogue",
+            "--format",
+            "jsonld",
+            "-o",
+            out_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
+    let graph = doc["@graph"].as_array().unwrap();
+    assert_eq!(graph.len(), 1);
+    assert_eq!(graph[0]["@type"], "cpsv:PublicService");
+    assert_eq!(graph[0]["dct:identifier"], "1.005001.H19");
+    assert_eq!(graph[0]["cv:processingTime"], "P5D");
+    let (s, _) = sys.get("/v1/catalogue/export?format=pdf", None).await;
+    assert_eq!(s, 400);
+    sys.stop().await;
+}
