@@ -3,6 +3,8 @@
 //!
 //! The binaries must be built first (`cargo build --bins`; `make test` does it).
 
+pub mod load;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -13,14 +15,16 @@ use serde_json::Value;
 
 pub const SERVICES: [&str; 4] = ["catalogue", "activity", "notification", "reporting"];
 
-/// Where the built binaries are (the test binary lives in `<target>/<profile>/deps`).
+/// Where the built binaries are: beside this executable, or one level up when this is a
+/// test binary in `<target>/<profile>/deps`.
 pub fn bin_dir() -> PathBuf {
-    // The test binary lives in target/<profile>/deps; the services beside deps.
-    let exe = std::env::current_exe().expect("test binary path");
-    exe.parent()
-        .and_then(|p| p.parent())
-        .expect("target directory")
-        .to_path_buf()
+    let exe = std::env::current_exe().expect("executable path");
+    let dir = exe.parent().expect("executable directory");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent().expect("target directory").to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
 }
 
 struct Proc {
@@ -162,6 +166,24 @@ impl System {
             "{name} was not ready within 60 s; see {}",
             self.logs.display()
         );
+    }
+
+    /// The operating-system process id of a running process.
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        self.procs.get(name)?.child.as_ref()?.id()
+    }
+
+    /// The database URL a process was given (`CCHC_<NAME>_DATABASE_URL`).
+    pub fn database_url(&self, name: &str) -> Option<String> {
+        let key = format!("CCHC_{}_DATABASE_URL", name.to_uppercase());
+        self.procs.get(name)?.env.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
+    }
+
+    /// The names of every process of the system.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut v: Vec<&'static str> = self.procs.keys().copied().collect();
+        v.sort();
+        v
     }
 
     /// SIGKILL one process, as a crash would.
