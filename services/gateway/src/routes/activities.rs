@@ -62,6 +62,7 @@ async fn list(
         to: q.to.unwrap_or_default(),
         limit: page_limit(q.limit)?,
         page_token: q.page_token.unwrap_or_default(),
+        ..Default::default()
     };
     let r = s
         .clients
