@@ -1,4 +1,5 @@
-//! The activity service: units' communication activities.
+//! The activity service: units' communication activities (recorded, corrected by
+//! superseding records), one-stop results, satisfaction surveys and budget lines.
 //!
 //! A request enters in [`grpc`], is checked by [`domain`], and is stored by [`store`]
 //! together with its event (outbox) in one transaction.

@@ -33,6 +33,15 @@ impl Event for pb::PostingStale {
 impl Event for pb::ActivityRecorded {
     const TYPE: &'static str = "cchc.activity.activity_recorded.v1";
 }
+impl Event for pb::OneStopResultSubmitted {
+    const TYPE: &'static str = "cchc.activity.one_stop_result_submitted.v1";
+}
+impl Event for pb::SatisfactionSubmitted {
+    const TYPE: &'static str = "cchc.activity.satisfaction_submitted.v1";
+}
+impl Event for pb::BudgetSubmitted {
+    const TYPE: &'static str = "cchc.activity.budget_submitted.v1";
+}
 
 /// The schema version carried in a type's `.vN` suffix.
 pub fn schema_version(event_type: &str) -> u32 {

@@ -36,6 +36,11 @@ impl Errors {
         self.0.is_empty()
     }
 
+    /// The errors collected, in the order they were added.
+    pub fn into_vec(self) -> Vec<FieldError> {
+        self.0
+    }
+
     /// `Ok` when nothing was added; otherwise a status of `code` listing every error.
     pub fn finish(self, code: tonic::Code, message: &str) -> Result<(), tonic::Status> {
         if self.0.is_empty() {

@@ -1,22 +1,27 @@
-//! Communication activities (activity service).
+//! Communication activities (activity service): record one or a batch, correct, list.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json as Reply, Router};
 use cchc_platform::grpc::request;
 use cchc_proto::activity::v1::{
-    Activity, ListActivitiesRequest, ListActivitiesResponse, RecordActivityRequest,
+    Activity, CorrectActivityRequest, ListActivitiesRequest, ListActivitiesResponse,
+    RecordActivitiesRequest, RecordActivitiesResponse, RecordActivityRequest,
 };
 use serde::Deserialize;
 
-use super::page_limit;
+use super::{idempotency_key, page_limit};
 use crate::AppState;
 use crate::auth::Authenticated;
 use crate::problem::{Json, Problem, Query};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/activities", post(record).get(list))
+    Router::new()
+        .route("/v1/activities", post(record).get(list))
+        .route("/v1/activities:batch", post(record_batch))
+        .route("/v1/activities/batch", post(record_batch))
+        .route("/v1/activities/{id}/corrections", post(correct))
 }
 
 async fn record(
@@ -25,11 +30,8 @@ async fn record(
     headers: HeaderMap,
     Json(mut body): Json<RecordActivityRequest>,
 ) -> Result<(StatusCode, Reply<Activity>), Problem> {
-    if let Some(key) = headers.get("idempotency-key") {
-        body.idempotency_key = key
-            .to_str()
-            .map_err(|_| Problem::field("Idempotency-Key", "must be visible ASCII"))?
-            .to_owned();
+    if let Some(key) = idempotency_key(&headers)? {
+        body.idempotency_key = key;
     }
     let a = s
         .clients
@@ -40,12 +42,67 @@ async fn record(
     Ok((StatusCode::CREATED, Reply(a.into_inner())))
 }
 
+/// `{items: [...]}`: each item is accepted or rejected on its own; the reply lists
+/// every item's outcome by index. With `Idempotency-Key`, a retried batch lands once.
+async fn record_batch(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    headers: HeaderMap,
+    Json(mut body): Json<RecordActivitiesRequest>,
+) -> Result<Reply<RecordActivitiesResponse>, Problem> {
+    if let Some(key) = idempotency_key(&headers)? {
+        body.idempotency_key = key;
+    }
+    let r = s
+        .clients
+        .activity
+        .clone()
+        .record_activities(request(body, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+/// The corrected activity, complete, with an optional `reason`.
+#[derive(Deserialize)]
+struct CorrectionBody {
+    #[serde(default)]
+    reason: String,
+    #[serde(flatten)]
+    activity: RecordActivityRequest,
+}
+
+async fn correct(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(mut body): Json<CorrectionBody>,
+) -> Result<(StatusCode, Reply<Activity>), Problem> {
+    if let Some(key) = idempotency_key(&headers)? {
+        body.activity.idempotency_key = key;
+    }
+    let req = CorrectActivityRequest {
+        activity_id: id,
+        reason: body.reason,
+        activity: Some(body.activity),
+    };
+    let a = s
+        .clients
+        .activity
+        .clone()
+        .correct_activity(request(req, Some(&caller)))
+        .await?;
+    Ok((StatusCode::CREATED, Reply(a.into_inner())))
+}
+
 #[derive(Deserialize)]
 struct ListQuery {
     unit_id: Option<String>,
     kind: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    period: Option<String>,
+    history: Option<bool>,
     limit: Option<u32>,
     page_token: Option<String>,
 }
@@ -60,6 +117,8 @@ async fn list(
         kind: q.kind.unwrap_or_default(),
         from: q.from.unwrap_or_default(),
         to: q.to.unwrap_or_default(),
+        period: q.period.unwrap_or_default(),
+        history: q.history.unwrap_or(false),
         limit: page_limit(q.limit)?,
         page_token: q.page_token.unwrap_or_default(),
     };

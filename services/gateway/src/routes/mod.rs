@@ -7,6 +7,7 @@ mod legal_documents;
 mod notifications;
 mod postings;
 mod procedures;
+mod submissions;
 mod units;
 
 use axum::Router;
@@ -25,6 +26,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .merge(legal_documents::routes())
         .merge(postings::routes())
         .merge(activities::routes())
+        .merge(submissions::routes())
         .merge(notifications::routes())
         .merge(dashboard::routes())
         .fallback(|| async { Problem::not_found("no such resource") })
@@ -61,4 +63,16 @@ fn page_limit(limit: Option<u32>) -> Result<u32, Problem> {
         Some(n) if (1..=500).contains(&n) => Ok(n),
         Some(_) => Err(Problem::field("limit", "must be between 1 and 500")),
     }
+}
+
+/// The `Idempotency-Key` header, when sent.
+fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, Problem> {
+    headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .map(str::to_owned)
+                .map_err(|_| Problem::field("Idempotency-Key", "must be visible ASCII"))
+        })
+        .transpose()
 }

@@ -1,4 +1,4 @@
-//! What a valid activity is.
+//! What a valid activity (hoạt động tuyên truyền) is.
 
 use cchc_platform::validation::{Errors, is_http_url, parse_date, today};
 use cchc_proto::activity::v1::RecordActivityRequest;
@@ -20,18 +20,53 @@ const MAX_TITLE: usize = 500;
 const MAX_TEXT: usize = 20_000;
 const MAX_SHORT: usize = 500;
 const MAX_LINKS: usize = 50;
+const MAX_CODES: usize = 100;
+const MAX_REASON: usize = 2_000;
+/// Most activities one batch may carry.
+pub const MAX_BATCH: usize = 500;
 
-/// A checked activity.
+/// A checked activity. Only [`check`] builds one, so every value passed every rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewActivity {
-    pub kind: String,
-    pub date: chrono::NaiveDate,
-    pub title: String,
-    pub description: String,
-    pub channel: String,
-    pub audience: String,
-    pub head_count: i64,
-    pub evidence_links: Vec<String>,
-    pub procedure_codes: Vec<String>,
+    kind: String,
+    date: chrono::NaiveDate,
+    title: String,
+    description: String,
+    channel: String,
+    audience: String,
+    head_count: i64,
+    evidence_links: Vec<String>,
+    procedure_codes: Vec<String>,
+}
+
+impl NewActivity {
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+    pub fn date(&self) -> chrono::NaiveDate {
+        self.date
+    }
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+    pub fn head_count(&self) -> i64 {
+        self.head_count
+    }
+    pub fn evidence_links(&self) -> &[String] {
+        &self.evidence_links
+    }
+    pub fn procedure_codes(&self) -> &[String] {
+        &self.procedure_codes
+    }
 }
 
 /// Checks every field, naming each violation.
@@ -44,7 +79,7 @@ pub fn check(r: &RecordActivityRequest) -> Result<NewActivity, Errors> {
     if let Some(d) = date {
         e.check(d <= today(), "date", "must not be in the future");
         e.check(
-            d.format("%Y").to_string().as_str() >= "2000",
+            chrono::Datelike::year(&d) >= 2000,
             "date",
             "must be in 2000 or later",
         );
@@ -89,6 +124,11 @@ pub fn check(r: &RecordActivityRequest) -> Result<NewActivity, Errors> {
             "must be an http(s) URL",
         );
     }
+    e.check(
+        r.procedure_codes.len() <= MAX_CODES,
+        "procedure_codes",
+        format!("at most {MAX_CODES} codes"),
+    );
     for (i, c) in r.procedure_codes.iter().enumerate() {
         e.check(
             !c.trim().is_empty() && c.len() <= 40,
@@ -119,6 +159,17 @@ pub fn check(r: &RecordActivityRequest) -> Result<NewActivity, Errors> {
         }),
         _ => Err(e),
     }
+}
+
+/// Checks the reason given for a correction.
+pub fn check_reason(e: &mut Errors, reason: &str) -> String {
+    let reason = reason.trim();
+    e.check(
+        reason.chars().count() <= MAX_REASON,
+        "reason",
+        format!("must be at most {MAX_REASON} characters"),
+    );
+    reason.to_owned()
 }
 
 #[cfg(test)]

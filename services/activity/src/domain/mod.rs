@@ -1,0 +1,67 @@
+//! What valid input is. Each checked type can only be built from input that passed
+//! every rule, so the store never sees an invalid value.
+
+pub mod activity;
+pub mod budget;
+pub mod one_stop;
+pub mod period;
+pub mod satisfaction;
+
+pub use activity::{KINDS, NewActivity};
+pub use period::Period;
+
+use cchc_platform::validation::{Errors, FieldError};
+
+/// Input that was refused, with every reason.
+#[derive(Debug)]
+pub struct Rejection {
+    /// `InvalidArgument` when a field is malformed (HTTP 400), `FailedPrecondition`
+    /// when well-formed fields break a rule between them (HTTP 422).
+    pub code: tonic::Code,
+    pub message: String,
+    pub errors: Vec<FieldError>,
+}
+
+impl Rejection {
+    /// Malformed fields.
+    pub fn invalid(message: impl Into<String>, errors: Errors) -> Self {
+        Self {
+            code: tonic::Code::InvalidArgument,
+            message: message.into(),
+            errors: errors.into_vec(),
+        }
+    }
+
+    /// Well-formed fields that break a rule between them.
+    pub fn rule(message: impl Into<String>, errors: Errors) -> Self {
+        Self {
+            code: tonic::Code::FailedPrecondition,
+            message: message.into(),
+            errors: errors.into_vec(),
+        }
+    }
+}
+
+impl From<Rejection> for tonic::Status {
+    fn from(r: Rejection) -> Self {
+        cchc_platform::validation::status(r.code, &r.message, r.errors)
+    }
+}
+
+/// Client-chosen idempotency keys are bounded like any other text.
+pub fn check_idempotency_key(e: &mut Errors, key: &str) {
+    e.check(
+        key.len() <= 200,
+        "idempotency_key",
+        "must be at most 200 characters",
+    );
+}
+
+/// `part / whole`, or `None` when `whole` is zero.
+pub fn rate(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// Largest count or amount accepted, far above any real figure and far below overflow.
+pub const MAX_COUNT: i64 = 1_000_000_000;
+pub const MAX_VND: i64 = 1_000_000_000_000_000;

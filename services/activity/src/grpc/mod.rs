@@ -1,0 +1,155 @@
+//! The activity service's gRPC API: one file per group of RPCs. The unit of a write is
+//! the caller's, never the message's; reads by a unit are limited to its own records.
+
+mod activities;
+mod submissions;
+
+use cchc_platform::validation::{Errors, cursor, parse_cursor};
+use cchc_platform::{Caller, Role};
+use cchc_proto::activity::v1::activity_service_server::ActivityService;
+use cchc_proto::activity::v1::{
+    Activity, BudgetLines, CorrectActivityRequest, ListActivitiesRequest, ListActivitiesResponse,
+    ListBudgetLinesResponse, ListOneStopResultsResponse, ListSatisfactionResponse,
+    ListSubmissionsRequest, OneStopResult, RecordActivitiesRequest, RecordActivitiesResponse,
+    RecordActivityRequest, SatisfactionSurvey, SubmitBudgetLinesRequest,
+    SubmitOneStopResultRequest, SubmitSatisfactionRequest,
+};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::store::Store;
+
+pub struct Activities {
+    store: Store,
+}
+
+impl Activities {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+#[tonic::async_trait]
+impl ActivityService for Activities {
+    async fn record_activity(
+        &self,
+        req: Request<RecordActivityRequest>,
+    ) -> Result<Response<Activity>, Status> {
+        activities::record(&self.store, req).await
+    }
+
+    async fn record_activities(
+        &self,
+        req: Request<RecordActivitiesRequest>,
+    ) -> Result<Response<RecordActivitiesResponse>, Status> {
+        activities::record_many(&self.store, req).await
+    }
+
+    async fn correct_activity(
+        &self,
+        req: Request<CorrectActivityRequest>,
+    ) -> Result<Response<Activity>, Status> {
+        activities::correct(&self.store, req).await
+    }
+
+    async fn list_activities(
+        &self,
+        req: Request<ListActivitiesRequest>,
+    ) -> Result<Response<ListActivitiesResponse>, Status> {
+        activities::list(&self.store, req).await
+    }
+
+    async fn submit_one_stop_result(
+        &self,
+        req: Request<SubmitOneStopResultRequest>,
+    ) -> Result<Response<OneStopResult>, Status> {
+        submissions::submit_one_stop(&self.store, req).await
+    }
+
+    async fn list_one_stop_results(
+        &self,
+        req: Request<ListSubmissionsRequest>,
+    ) -> Result<Response<ListOneStopResultsResponse>, Status> {
+        submissions::list_one_stop(&self.store, req).await
+    }
+
+    async fn submit_satisfaction(
+        &self,
+        req: Request<SubmitSatisfactionRequest>,
+    ) -> Result<Response<SatisfactionSurvey>, Status> {
+        submissions::submit_satisfaction(&self.store, req).await
+    }
+
+    async fn list_satisfaction(
+        &self,
+        req: Request<ListSubmissionsRequest>,
+    ) -> Result<Response<ListSatisfactionResponse>, Status> {
+        submissions::list_satisfaction(&self.store, req).await
+    }
+
+    async fn submit_budget_lines(
+        &self,
+        req: Request<SubmitBudgetLinesRequest>,
+    ) -> Result<Response<BudgetLines>, Status> {
+        submissions::submit_budget(&self.store, req).await
+    }
+
+    async fn list_budget_lines(
+        &self,
+        req: Request<ListSubmissionsRequest>,
+    ) -> Result<Response<ListBudgetLinesResponse>, Status> {
+        submissions::list_budgets(&self.store, req).await
+    }
+}
+
+/// Roles that read the lists.
+const READERS: &[Role] = &[Role::Unit, Role::Office, Role::Leader, Role::Operator];
+
+/// The unit whose records the caller may read: a unit its own, whatever it asked for;
+/// the office and leadership the one they name, or all.
+fn visible_unit(caller: &Caller, asked: &str, e: &mut Errors) -> Option<Uuid> {
+    if caller.role == Role::Unit {
+        Some(caller.unit_id)
+    } else if asked.is_empty() {
+        None
+    } else {
+        asked
+            .parse()
+            .map_err(|_| e.add("unit_id", "must be a unit id"))
+            .ok()
+    }
+}
+
+/// Page size (default 50, at most 500) and the cursor to continue after.
+fn page(
+    limit: u32,
+    token: &str,
+    e: &mut Errors,
+) -> (i64, Option<(chrono::DateTime<chrono::Utc>, Uuid)>) {
+    let limit = if limit == 0 { 50 } else { limit.min(500) };
+    let after = if token.is_empty() {
+        None
+    } else {
+        let after = parse_cursor(token);
+        e.check(
+            after.is_some(),
+            "page_token",
+            "is not a token this service issued",
+        );
+        after
+    };
+    (i64::from(limit), after)
+}
+
+/// The token of the next page when this one is full.
+fn next_token(len: usize, limit: i64, last: Option<(&str, &str)>) -> String {
+    match last {
+        Some((at, id)) if len as i64 == limit => cursor(at, id),
+        _ => String::new(),
+    }
+}
+
+/// A client key, when one was given.
+fn key(k: &str) -> Option<&str> {
+    (!k.is_empty()).then_some(k)
+}

@@ -1,0 +1,294 @@
+//! Activities: recorded one by one or in batches, corrected by superseding records.
+
+use cchc_proto::activity::v1::Activity;
+use cchc_proto::events::v1::ActivityRecorded;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{Error, Store, timestamp, violates};
+use crate::domain::NewActivity;
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    unit_id: Uuid,
+    kind: String,
+    date: chrono::NaiveDate,
+    title: String,
+    description: String,
+    channel: String,
+    audience: String,
+    head_count: i64,
+    evidence_links: Vec<String>,
+    procedure_codes: Vec<String>,
+    recorded_at: chrono::DateTime<chrono::Utc>,
+    supersedes: Option<Uuid>,
+    superseded_by: Option<Uuid>,
+    correction_reason: String,
+}
+
+impl Row {
+    /// Whether this stored record is what `a` (correcting `supersedes`) asks for.
+    fn is(&self, a: &NewActivity, supersedes: Option<Uuid>) -> bool {
+        self.kind == a.kind()
+            && self.date == a.date()
+            && self.title == a.title()
+            && self.description == a.description()
+            && self.channel == a.channel()
+            && self.audience == a.audience()
+            && self.head_count == a.head_count()
+            && self.evidence_links == a.evidence_links()
+            && self.procedure_codes == a.procedure_codes()
+            && self.supersedes == supersedes
+    }
+
+    fn event(&self) -> ActivityRecorded {
+        ActivityRecorded {
+            activity_id: self.id.to_string(),
+            unit_id: self.unit_id.to_string(),
+            kind: self.kind.clone(),
+            date: self.date.to_string(),
+            title: self.title.clone(),
+            head_count: self.head_count,
+            supersedes: self.supersedes.map(|s| s.to_string()).unwrap_or_default(),
+            correction_reason: self.correction_reason.clone(),
+            procedure_codes: self.procedure_codes.clone(),
+            recorded_at: timestamp(&self.recorded_at),
+        }
+    }
+}
+
+impl From<Row> for Activity {
+    fn from(r: Row) -> Self {
+        Activity {
+            id: r.id.to_string(),
+            unit_id: r.unit_id.to_string(),
+            kind: r.kind,
+            date: r.date.to_string(),
+            title: r.title,
+            description: r.description,
+            channel: r.channel,
+            audience: r.audience,
+            head_count: r.head_count,
+            evidence_links: r.evidence_links,
+            procedure_codes: r.procedure_codes,
+            recorded_at: timestamp(&r.recorded_at),
+            supersedes: r.supersedes.map(|s| s.to_string()).unwrap_or_default(),
+            superseded_by: r.superseded_by.map(|s| s.to_string()).unwrap_or_default(),
+            correction_reason: r.correction_reason,
+        }
+    }
+}
+
+/// Columns of `activities a`, with the correction that superseded it (if any).
+const COLUMNS: &str =
+    "a.id, a.unit_id, a.kind, a.date, a.title, a.description, a.channel, a.audience, a.head_count,
+    a.evidence_links, a.procedure_codes, a.recorded_at, a.supersedes, a.correction_reason,
+    (SELECT s.id FROM activities s WHERE s.supersedes = a.id) AS superseded_by";
+
+/// Filters for listing; `unit_id` is already restricted to the caller's own for units.
+#[derive(Default)]
+pub struct Filter {
+    pub unit_id: Option<Uuid>,
+    pub kind: Option<String>,
+    pub from: Option<chrono::NaiveDate>,
+    pub to: Option<chrono::NaiveDate>,
+    /// Superseded records too.
+    pub history: bool,
+    pub limit: i64,
+    pub after: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
+}
+
+/// A correction to make: which record it supersedes and why.
+struct Correction<'a> {
+    original: Uuid,
+    reason: &'a str,
+}
+
+impl Store {
+    /// Records an activity of `unit_id` with its event. With an idempotency key, a
+    /// repeated submission returns the first record instead of adding another.
+    pub async fn record(
+        &self,
+        unit_id: Uuid,
+        a: &NewActivity,
+        idempotency_key: Option<&str>,
+    ) -> Result<Activity, Error> {
+        let mut tx = self.pool.begin().await?;
+        let recorded = self
+            .insert(&mut tx, unit_id, a, idempotency_key, None)
+            .await?;
+        tx.commit().await?;
+        self.outbox.notify();
+        Ok(recorded)
+    }
+
+    /// Records several activities in one transaction, each with its event. An item
+    /// whose key was already used for something else gets `Err(KeyReused)` and the
+    /// others are still recorded.
+    pub async fn record_many(
+        &self,
+        unit_id: Uuid,
+        items: &[(NewActivity, Option<String>)],
+    ) -> Result<Vec<Result<Activity, Error>>, Error> {
+        let mut tx = self.pool.begin().await?;
+        let mut out = Vec::with_capacity(items.len());
+        for (a, key) in items {
+            match self.insert(&mut tx, unit_id, a, key.as_deref(), None).await {
+                Err(Error::KeyReused) => out.push(Err(Error::KeyReused)),
+                Err(e) => return Err(e),
+                Ok(r) => out.push(Ok(r)),
+            }
+        }
+        tx.commit().await?;
+        self.outbox.notify();
+        Ok(out)
+    }
+
+    /// Records `a` as the correction of the caller's activity `original`. Another
+    /// unit's activity is `NotFound`, as if absent; an already corrected one is
+    /// `AlreadyCorrected`.
+    pub async fn correct(
+        &self,
+        unit_id: Uuid,
+        original: Uuid,
+        a: &NewActivity,
+        reason: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<Activity, Error> {
+        let mut tx = self.pool.begin().await?;
+        // A retry of a correction that landed is answered with it, before the
+        // original is found to be superseded (by that very correction).
+        if let Some(key) = idempotency_key
+            && let Some(first) = by_key(&mut tx, unit_id, key).await?
+        {
+            return if first.is(a, Some(original)) {
+                Ok(first.into())
+            } else {
+                Err(Error::KeyReused)
+            };
+        }
+        let found: Option<(Uuid,)> =
+            sqlx::query_as("SELECT id FROM activities WHERE id = $1 AND unit_id = $2 FOR UPDATE")
+                .bind(original)
+                .bind(unit_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if found.is_none() {
+            return Err(Error::NotFound);
+        }
+        let by: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM activities WHERE supersedes = $1")
+            .bind(original)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some((by,)) = by {
+            return Err(Error::AlreadyCorrected {
+                original,
+                by: Some(by),
+            });
+        }
+        let recorded = self
+            .insert(
+                &mut tx,
+                unit_id,
+                a,
+                idempotency_key,
+                Some(Correction { original, reason }),
+            )
+            .await?;
+        tx.commit().await?;
+        self.outbox.notify();
+        Ok(recorded)
+    }
+
+    async fn insert(
+        &self,
+        tx: &mut PgConnection,
+        unit_id: Uuid,
+        a: &NewActivity,
+        idempotency_key: Option<&str>,
+        correction: Option<Correction<'_>>,
+    ) -> Result<Activity, Error> {
+        let supersedes = correction.as_ref().map(|c| c.original);
+        let inserted: Result<Option<Row>, sqlx::Error> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO activities AS a (id, unit_id, kind, date, title, description, channel, audience, head_count,
+                 evidence_links, procedure_codes, idempotency_key, supersedes, correction_reason)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+             ON CONFLICT (unit_id, idempotency_key) DO NOTHING RETURNING {COLUMNS}"
+        )))
+        .bind(Uuid::now_v7())
+        .bind(unit_id)
+        .bind(a.kind())
+        .bind(a.date())
+        .bind(a.title())
+        .bind(a.description())
+        .bind(a.channel())
+        .bind(a.audience())
+        .bind(a.head_count())
+        .bind(a.evidence_links())
+        .bind(a.procedure_codes())
+        .bind(idempotency_key)
+        .bind(supersedes)
+        .bind(correction.as_ref().map_or("", |c| c.reason))
+        .fetch_optional(&mut *tx)
+        .await;
+        let row = match (inserted, supersedes) {
+            (Ok(row), _) => row,
+            // Two corrections of one record raced; the other one won.
+            (Err(e), Some(original)) if violates(&e, "activities_superseded_once") => {
+                return Err(Error::AlreadyCorrected { original, by: None });
+            }
+            (Err(e), _) => return Err(e.into()),
+        };
+        let Some(row) = row else {
+            // The key was used before (perhaps by a request racing this one, which
+            // committed meanwhile): the same request gets the first record back.
+            let key = idempotency_key.unwrap_or_default();
+            let first = by_key(tx, unit_id, key).await?.ok_or(Error::KeyReused)?;
+            return if first.is(a, supersedes) {
+                Ok(first.into())
+            } else {
+                Err(Error::KeyReused)
+            };
+        };
+        self.outbox.enqueue(tx, &row.event()).await?;
+        Ok(row.into())
+    }
+
+    /// Records matching `f`, newest first, after the cursor: current ones only unless
+    /// the history is asked for.
+    pub async fn list(&self, f: &Filter) -> Result<Vec<Activity>, Error> {
+        let (after_at, after_id) = f.after.unzip();
+        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM activities a
+             WHERE ($1::uuid IS NULL OR a.unit_id = $1)
+               AND ($2::text IS NULL OR a.kind = $2)
+               AND ($3::date IS NULL OR a.date >= $3)
+               AND ($4::date IS NULL OR a.date <= $4)
+               AND ($5::timestamptz IS NULL OR (a.recorded_at, a.id) < ($5, $6))
+               AND ($8 OR NOT EXISTS (SELECT 1 FROM activities s WHERE s.supersedes = a.id))
+             ORDER BY a.recorded_at DESC, a.id DESC LIMIT $7"
+        )))
+        .bind(f.unit_id)
+        .bind(&f.kind)
+        .bind(f.from)
+        .bind(f.to)
+        .bind(after_at)
+        .bind(after_id)
+        .bind(f.limit)
+        .bind(f.history)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+}
+
+async fn by_key(tx: &mut PgConnection, unit_id: Uuid, key: &str) -> Result<Option<Row>, Error> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM activities a WHERE a.unit_id = $1 AND a.idempotency_key = $2"
+    )))
+    .bind(unit_id)
+    .bind(key)
+    .fetch_optional(&mut *tx)
+    .await?)
+}

@@ -1,0 +1,665 @@
+//! Activities against a real PostgreSQL: validation, idempotency, batches, corrections
+//! and their history, ownership, filters, and the outbox written with each record.
+
+mod common;
+
+use cchc_platform::Role;
+use cchc_proto::activity::v1::activity_service_server::ActivityService;
+use cchc_proto::activity::v1::{
+    Activity, CorrectActivityRequest, ListActivitiesRequest, RecordActivitiesRequest,
+    RecordActivityRequest,
+};
+use cchc_proto::events::v1::ActivityRecorded;
+use common::{Service, as_office, as_unit, fields, from, service};
+use tonic::Code;
+use uuid::Uuid;
+
+fn activity(kind: &str, date: &str, title: &str) -> RecordActivityRequest {
+    RecordActivityRequest {
+        kind: kind.into(),
+        date: date.into(),
+        title: title.into(),
+        head_count: 40,
+        evidence_links: vec!["https://thpt-cva.example.vn/tin/1".into()],
+        ..Default::default()
+    }
+}
+
+async fn record(s: &Service, unit: Uuid, r: RecordActivityRequest) -> Activity {
+    s.api
+        .record_activity(as_unit(unit, r))
+        .await
+        .expect("recorded")
+        .into_inner()
+}
+
+async fn list(s: &Service, req: tonic::Request<ListActivitiesRequest>) -> Vec<Activity> {
+    s.api
+        .list_activities(req)
+        .await
+        .expect("listed")
+        .into_inner()
+        .activities
+}
+
+fn titles(v: &[Activity]) -> Vec<&str> {
+    v.iter().map(|a| a.title.as_str()).collect()
+}
+
+#[tokio::test]
+async fn every_rule_is_checked_and_each_violation_named() {
+    let s = service().await;
+    let unit = Uuid::new_v4();
+    let tomorrow = (cchc_platform::validation::today() + chrono::Days::new(1)).to_string();
+    let cases: Vec<(RecordActivityRequest, &[&str])> = vec![
+        (activity("party", "2020-03-10", "x"), &["kind"]),
+        (activity("briefing", "2021-02-29", "x"), &["date"]),
+        (activity("briefing", "10/03/2020", "x"), &["date"]),
+        (activity("briefing", &tomorrow, "x"), &["date"]),
+        (activity("briefing", "1999-12-31", "x"), &["date"]),
+        (activity("briefing", "2020-03-10", "  "), &["title"]),
+        (
+            activity("briefing", "2020-03-10", &"t".repeat(501)),
+            &["title"],
+        ),
+        (
+            RecordActivityRequest {
+                description: "d".repeat(20_001),
+                channel: "c".repeat(501),
+                audience: "a".repeat(501),
+                ..activity("briefing", "2020-03-10", "x")
+            },
+            &["description", "channel", "audience"],
+        ),
+        (
+            RecordActivityRequest {
+                head_count: -1,
+                ..activity("briefing", "2020-03-10", "x")
+            },
+            &["head_count"],
+        ),
+        (
+            RecordActivityRequest {
+                evidence_links: vec![
+                    "https://ok.example.vn/a".into(),
+                    "ftp://example.vn/a".into(),
+                    "javascript:alert(1)".into(),
+                ],
+                ..activity("briefing", "2020-03-10", "x")
+            },
+            &["evidence_links[1]", "evidence_links[2]"],
+        ),
+        (
+            RecordActivityRequest {
+                evidence_links: vec!["https://ok.example.vn/a".into(); 51],
+                ..activity("briefing", "2020-03-10", "x")
+            },
+            &["evidence_links"],
+        ),
+        (
+            RecordActivityRequest {
+                procedure_codes: vec!["1.012753.H19".into(), " ".into()],
+                ..activity("briefing", "2020-03-10", "x")
+            },
+            &["procedure_codes[1]"],
+        ),
+        (
+            RecordActivityRequest {
+                idempotency_key: "k".repeat(201),
+                ..activity("briefing", "2020-03-10", "x")
+            },
+            &["idempotency_key"],
+        ),
+        (
+            RecordActivityRequest {
+                kind: String::new(),
+                date: String::new(),
+                title: String::new(),
+                head_count: -5,
+                ..Default::default()
+            },
+            &["kind", "date", "title", "head_count"],
+        ),
+    ];
+    for (r, expected) in cases {
+        let e = s
+            .api
+            .record_activity(as_unit(unit, r.clone()))
+            .await
+            .expect_err("refused");
+        assert_eq!(e.code(), Code::InvalidArgument, "{r:?}");
+        assert_eq!(fields(&e), *expected, "{r:?}");
+    }
+    // Today, zero people, and every kind are fine.
+    for kind in cchc_activity::domain::KINDS {
+        let today = cchc_platform::validation::today().to_string();
+        let a = record(
+            &s,
+            unit,
+            RecordActivityRequest {
+                head_count: 0,
+                ..activity(kind, &today, "Hợp lệ")
+            },
+        )
+        .await;
+        assert_eq!(a.kind, *kind);
+    }
+    assert_eq!(s.count("activities").await, 9);
+    assert_eq!(s.count("cchc_outbox").await, 9, "one event per record");
+}
+
+#[tokio::test]
+async fn only_units_record_and_the_unit_is_the_callers() {
+    let s = service().await;
+    let e = s
+        .api
+        .record_activity(as_office(activity("briefing", "2020-03-10", "x")))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let e = s
+        .api
+        .record_activity(tonic::Request::new(activity("briefing", "2020-03-10", "x")))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+    let unit = Uuid::new_v4();
+    let a = record(&s, unit, activity("briefing", "2020-03-10", "x")).await;
+    assert_eq!(a.unit_id, unit.to_string());
+    assert_eq!(s.count("activities").await, 1);
+}
+
+#[tokio::test]
+async fn a_retried_submission_lands_once() {
+    let s = service().await;
+    let unit = Uuid::new_v4();
+    let r = RecordActivityRequest {
+        idempotency_key: "nop-2020-03-10-1".into(),
+        ..activity("news_post", "2020-03-10", "Đăng tin CCHC")
+    };
+    let first = record(&s, unit, r.clone()).await;
+    let again = record(&s, unit, r.clone()).await;
+    assert_eq!(first, again);
+    assert_eq!(s.count("activities").await, 1);
+    assert_eq!(s.count("cchc_outbox").await, 1, "no second event");
+
+    // The same key for a different activity is a client error, not a silent no-op.
+    let e = s
+        .api
+        .record_activity(as_unit(
+            unit,
+            RecordActivityRequest {
+                head_count: 41,
+                ..r.clone()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::AlreadyExists);
+
+    // Keys belong to a unit: another unit's same key is its own record.
+    let other = record(&s, Uuid::new_v4(), r).await;
+    assert_ne!(other.id, first.id);
+    assert_eq!(s.count("activities").await, 2);
+
+    // Concurrent retries still land once.
+    let r = RecordActivityRequest {
+        idempotency_key: "race".into(),
+        ..activity("training", "2020-04-01", "Tập huấn")
+    };
+    let (a, b) = tokio::join!(
+        s.api.record_activity(as_unit(unit, r.clone())),
+        s.api.record_activity(as_unit(unit, r.clone()))
+    );
+    assert_eq!(a.unwrap().into_inner().id, b.unwrap().into_inner().id);
+    assert_eq!(s.count("activities").await, 3);
+    assert_eq!(s.count("cchc_outbox").await, 3);
+}
+
+#[tokio::test]
+async fn the_event_is_written_in_the_records_transaction() {
+    let s = service().await;
+    let unit = Uuid::new_v4();
+    let a = record(&s, unit, activity("briefing", "2020-03-10", "Quán triệt")).await;
+    let events = s.payloads::<ActivityRecorded>().await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].activity_id, a.id);
+    assert_eq!(events[0].unit_id, unit.to_string());
+    assert_eq!(events[0].kind, "briefing");
+    assert_eq!(events[0].date, "2020-03-10");
+    assert_eq!(events[0].head_count, 40);
+    assert_eq!(events[0].supersedes, "");
+
+    // When the event cannot be written, the record is not kept either.
+    sqlx::query("ALTER TABLE cchc_outbox RENAME TO cchc_outbox_away")
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    let e = s
+        .api
+        .record_activity(as_unit(unit, activity("briefing", "2020-03-11", "Mất")))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Internal);
+    let e = s
+        .api
+        .correct_activity(as_unit(
+            unit,
+            CorrectActivityRequest {
+                activity_id: a.id.clone(),
+                reason: "sai ngày".into(),
+                activity: Some(activity("briefing", "2020-03-09", "Quán triệt")),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Internal);
+    sqlx::query("ALTER TABLE cchc_outbox_away RENAME TO cchc_outbox")
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    assert_eq!(s.count("activities").await, 1);
+    assert_eq!(s.count("cchc_outbox").await, 1);
+}
+
+#[tokio::test]
+async fn a_batch_accepts_and_rejects_each_item_on_its_own() {
+    let s = service().await;
+    let unit = Uuid::new_v4();
+    let items = vec![
+        activity("briefing", "2020-01-06", "Quán triệt kế hoạch"),
+        RecordActivityRequest {
+            head_count: -2,
+            evidence_links: vec!["not a link".into()],
+            ..activity("party", "2020-01-07", "Sai")
+        },
+        activity("posting", "2020-01-08", "Niêm yết TTHC"),
+    ];
+    let batch = RecordActivitiesRequest {
+        items: items.clone(),
+        idempotency_key: "batch-2020-01".into(),
+    };
+    let r = s
+        .api
+        .record_activities(as_unit(unit, batch.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((r.accepted, r.rejected), (2, 1));
+    let indexes: Vec<(u32, bool)> = r.results.iter().map(|x| (x.index, x.accepted)).collect();
+    assert_eq!(indexes, [(0, true), (1, false), (2, true)]);
+    let errors: Vec<&str> = r.results[1]
+        .errors
+        .iter()
+        .map(|e| e.field.as_str())
+        .collect();
+    assert_eq!(errors, ["kind", "head_count", "evidence_links[0]"]);
+    assert!(r.results[1].activity.is_none());
+    assert_eq!(
+        r.results[2].activity.as_ref().unwrap().title,
+        "Niêm yết TTHC"
+    );
+    assert_eq!(s.count("activities").await, 2);
+    assert_eq!(s.payloads::<ActivityRecorded>().await.len(), 2);
+
+    // The whole batch retried with its key lands once.
+    let again = s
+        .api
+        .record_activities(as_unit(unit, batch))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.results[0].activity, r.results[0].activity);
+    assert_eq!(again.results[2].activity, r.results[2].activity);
+    assert_eq!(s.count("activities").await, 2);
+    assert_eq!(s.count("cchc_outbox").await, 2);
+
+    // An item reusing a key for something else is rejected alone.
+    let r = s
+        .api
+        .record_activities(as_unit(
+            unit,
+            RecordActivitiesRequest {
+                items: vec![
+                    RecordActivityRequest {
+                        idempotency_key: "batch-2020-01/0".into(),
+                        ..activity("training", "2020-02-01", "Khác")
+                    },
+                    activity("training", "2020-02-02", "Tập huấn"),
+                ],
+                idempotency_key: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((r.accepted, r.rejected), (1, 1));
+    assert_eq!(r.results[0].errors[0].field, "idempotency_key");
+    assert_eq!(s.count("activities").await, 3);
+
+    // Empty and oversized batches are refused whole.
+    for n in [0, 501] {
+        let e = s
+            .api
+            .record_activities(as_unit(
+                unit,
+                RecordActivitiesRequest {
+                    items: vec![activity("briefing", "2020-01-06", "x"); n],
+                    idempotency_key: String::new(),
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument);
+        assert_eq!(fields(&e), ["items"]);
+    }
+    // A full batch of 500 lands.
+    let r = s
+        .api
+        .record_activities(as_unit(
+            unit,
+            RecordActivitiesRequest {
+                items: vec![activity("news_post", "2020-05-01", "Tin"); 500],
+                idempotency_key: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.accepted, 500);
+    assert_eq!(s.count("activities").await, 503);
+    assert_eq!(s.count("cchc_outbox").await, 503);
+}
+
+fn correction(id: &str, r: RecordActivityRequest, reason: &str) -> CorrectActivityRequest {
+    CorrectActivityRequest {
+        activity_id: id.into(),
+        reason: reason.into(),
+        activity: Some(r),
+    }
+}
+
+#[tokio::test]
+async fn corrections_supersede_and_the_history_keeps_both() {
+    let s = service().await;
+    let unit = Uuid::new_v4();
+    let original = record(&s, unit, activity("briefing", "2020-03-10", "Hội nghị")).await;
+    let other = record(&s, unit, activity("posting", "2020-03-12", "Niêm yết")).await;
+
+    let fixed_body = RecordActivityRequest {
+        head_count: 120,
+        idempotency_key: "fix-1".into(),
+        ..activity("training", "2020-03-10", "Hội nghị tập huấn")
+    };
+    let fixed = s
+        .api
+        .correct_activity(as_unit(
+            unit,
+            correction(&original.id, fixed_body.clone(), "sai số người"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(fixed.id, original.id);
+    assert_eq!(fixed.supersedes, original.id);
+    assert_eq!(fixed.unit_id, unit.to_string());
+    assert_eq!(fixed.correction_reason, "sai số người");
+    assert_eq!(fixed.head_count, 120);
+    assert!(!fixed.recorded_at.is_empty());
+
+    // The current view shows the correction, not the original.
+    let current = list(&s, as_unit(unit, ListActivitiesRequest::default())).await;
+    assert_eq!(titles(&current), ["Hội nghị tập huấn", "Niêm yết"]);
+    // The history shows both, each with who and when, linked both ways.
+    let history = list(
+        &s,
+        as_unit(
+            unit,
+            ListActivitiesRequest {
+                history: true,
+                ..Default::default()
+            },
+        ),
+    )
+    .await;
+    assert_eq!(history.len(), 3);
+    let old = history.iter().find(|a| a.id == original.id).unwrap();
+    assert_eq!(old.superseded_by, fixed.id);
+    assert_eq!(old.head_count, 40, "the original is kept as it was");
+    assert_eq!(old.recorded_at, original.recorded_at);
+    assert!(history.iter().all(|a| a.unit_id == unit.to_string()));
+
+    // A retried correction answers with the first; no second record or event.
+    let again = s
+        .api
+        .correct_activity(as_unit(
+            unit,
+            correction(&original.id, fixed_body, "sai số người"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, fixed);
+
+    // A superseded record cannot be corrected again: its correction is the one to fix.
+    let e = s
+        .api
+        .correct_activity(as_unit(
+            unit,
+            correction(
+                &original.id,
+                activity("training", "2020-03-10", "Lần hai"),
+                "",
+            ),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::AlreadyExists);
+    assert!(e.message().contains(&fixed.id), "{}", e.message());
+    let fixed_again = s
+        .api
+        .correct_activity(as_unit(
+            unit,
+            correction(&fixed.id, activity("training", "2020-03-11", "Lần hai"), ""),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(fixed_again.supersedes, fixed.id);
+
+    // A correction is checked like any record, the reason too.
+    let e = s
+        .api
+        .correct_activity(as_unit(
+            unit,
+            CorrectActivityRequest {
+                activity_id: other.id.clone(),
+                reason: "r".repeat(2001),
+                activity: Some(RecordActivityRequest {
+                    head_count: -1,
+                    ..activity("posting", "2020-03-12", "Niêm yết")
+                }),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(fields(&e), ["head_count", "reason"]);
+
+    // Each correction's event names what it supersedes, so reports drop the old one.
+    let events = s.payloads::<ActivityRecorded>().await;
+    let supersedes: Vec<&str> = events.iter().map(|e| e.supersedes.as_str()).collect();
+    assert_eq!(
+        supersedes,
+        ["", "", original.id.as_str(), fixed.id.as_str()]
+    );
+    assert_eq!(events[2].correction_reason, "sai số người");
+    assert_eq!(events[2].kind, "training");
+    assert_eq!(s.count("activities").await, 4);
+}
+
+#[tokio::test]
+async fn a_unit_cannot_correct_another_units_activity() {
+    let s = service().await;
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let theirs = record(&s, b, activity("briefing", "2020-03-10", "Của B")).await;
+    let body = activity("briefing", "2020-03-10", "Sửa của B");
+    // Checked inside the service: a forged request is answered as if nothing existed.
+    let e = s
+        .api
+        .correct_activity(as_unit(a, correction(&theirs.id, body.clone(), "")))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    let absent = s
+        .api
+        .correct_activity(as_unit(
+            a,
+            correction(&Uuid::new_v4().to_string(), body.clone(), ""),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(absent.code(), Code::NotFound);
+    assert_eq!(
+        absent.message(),
+        e.message(),
+        "absent and foreign look alike"
+    );
+    let malformed = s
+        .api
+        .correct_activity(as_unit(a, correction("not-an-id", body.clone(), "")))
+        .await
+        .unwrap_err();
+    assert_eq!(malformed.code(), Code::NotFound);
+    // The office and leadership do not write units' records.
+    for role in [Role::Office, Role::Leader, Role::Operator] {
+        let e = s
+            .api
+            .correct_activity(from(b, role, correction(&theirs.id, body.clone(), "")))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied);
+    }
+    assert_eq!(s.count("activities").await, 1);
+    assert_eq!(s.count("cchc_outbox").await, 1);
+    let kept = list(&s, as_unit(b, ListActivitiesRequest::default())).await;
+    assert_eq!(kept[0].superseded_by, "");
+}
+
+#[tokio::test]
+async fn lists_filter_by_unit_kind_dates_and_period() {
+    let s = service().await;
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    record(&s, a, activity("briefing", "2020-01-15", "A tháng 1")).await;
+    record(&s, a, activity("news_post", "2020-06-30", "A tháng 6")).await;
+    record(&s, a, activity("news_post", "2020-07-01", "A tháng 7")).await;
+    record(&s, b, activity("news_post", "2020-03-01", "B tháng 3")).await;
+
+    // A unit sees its own, whichever unit it names.
+    let mine = list(
+        &s,
+        as_unit(
+            b,
+            ListActivitiesRequest {
+                unit_id: a.to_string(),
+                ..Default::default()
+            },
+        ),
+    )
+    .await;
+    assert_eq!(titles(&mine), ["B tháng 3"]);
+
+    // The office and leadership see all, and filter.
+    let all = list(&s, as_office(ListActivitiesRequest::default())).await;
+    assert_eq!(all.len(), 4);
+    let leader = list(
+        &s,
+        from(
+            Uuid::new_v4(),
+            Role::Leader,
+            ListActivitiesRequest::default(),
+        ),
+    )
+    .await;
+    assert_eq!(leader.len(), 4);
+    let q = |unit: Option<Uuid>, kind: &str, from: &str, to: &str, period: &str| {
+        as_office(ListActivitiesRequest {
+            unit_id: unit.map(|u| u.to_string()).unwrap_or_default(),
+            kind: kind.into(),
+            from: from.into(),
+            to: to.into(),
+            period: period.into(),
+            ..Default::default()
+        })
+    };
+    assert_eq!(
+        titles(&list(&s, q(Some(a), "", "", "", "")).await),
+        ["A tháng 7", "A tháng 6", "A tháng 1"]
+    );
+    assert_eq!(
+        titles(&list(&s, q(None, "news_post", "", "", "")).await),
+        ["B tháng 3", "A tháng 7", "A tháng 6"]
+    );
+    assert_eq!(
+        titles(&list(&s, q(None, "", "2020-03-01", "2020-06-30", "")).await),
+        ["B tháng 3", "A tháng 6"]
+    );
+    assert_eq!(
+        titles(&list(&s, q(None, "", "", "", "2020-H1")).await),
+        ["B tháng 3", "A tháng 6", "A tháng 1"]
+    );
+    assert_eq!(
+        titles(&list(&s, q(Some(a), "news_post", "", "", "2020-H1")).await),
+        ["A tháng 6"]
+    );
+    assert_eq!(
+        titles(&list(&s, q(None, "", "", "", "2020-Q3")).await),
+        ["A tháng 7"]
+    );
+    // A period and dates narrow each other.
+    assert_eq!(
+        titles(&list(&s, q(None, "", "2020-02-01", "", "2020-H1")).await),
+        ["B tháng 3", "A tháng 6"]
+    );
+    assert!(list(&s, q(None, "", "", "", "2020-02")).await.is_empty());
+
+    let e = s
+        .api
+        .list_activities(q(None, "party", "2020-13-01", "", "2020-H3"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(fields(&e), ["kind", "from", "period"]);
+    let e = s
+        .api
+        .list_activities(as_office(ListActivitiesRequest {
+            unit_id: "someone".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&e), ["unit_id"]);
+
+    // Pages follow one another without gaps or repeats.
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let r = s
+            .api
+            .list_activities(as_office(ListActivitiesRequest {
+                limit: 3,
+                page_token: token,
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        seen.extend(r.activities.into_iter().map(|a| a.id));
+        if r.next_page_token.is_empty() {
+            break;
+        }
+        token = r.next_page_token;
+    }
+    seen.dedup();
+    assert_eq!(seen.len(), 4);
+}

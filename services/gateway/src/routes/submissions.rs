@@ -1,0 +1,170 @@
+//! Units' submissions per period or year (activity service): one-stop results,
+//! satisfaction surveys and budget lines. `PUT` replaces the caller's submission for
+//! that period; the previous one stays in the history (`?history=true`).
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, put};
+use axum::{Json as Reply, Router};
+use cchc_platform::grpc::request;
+use cchc_proto::activity::v1::{
+    BudgetLine, BudgetLines, ListBudgetLinesResponse, ListOneStopResultsResponse,
+    ListSatisfactionResponse, ListSubmissionsRequest, OneStopResult, SatisfactionSurvey,
+    SubmitBudgetLinesRequest, SubmitOneStopResultRequest, SubmitSatisfactionRequest,
+};
+use serde::Deserialize;
+
+use super::{idempotency_key, page_limit};
+use crate::AppState;
+use crate::auth::Authenticated;
+use crate::problem::{Json, Problem, Query};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/one-stop-results", get(list_one_stop))
+        .route("/v1/one-stop-results/{period}", put(submit_one_stop))
+        .route("/v1/satisfaction", get(list_satisfaction))
+        .route("/v1/satisfaction/{period}", put(submit_satisfaction))
+        .route("/v1/budget-lines", get(list_budget_lines))
+        .route("/v1/budget-lines/{year}", put(submit_budget_lines))
+}
+
+/// The period comes from the path, whatever the body says.
+async fn submit_one_stop(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(period): Path<String>,
+    headers: HeaderMap,
+    Json(mut body): Json<SubmitOneStopResultRequest>,
+) -> Result<Reply<OneStopResult>, Problem> {
+    body.period = period;
+    if let Some(key) = idempotency_key(&headers)? {
+        body.idempotency_key = key;
+    }
+    let r = s
+        .clients
+        .activity
+        .clone()
+        .submit_one_stop_result(request(body, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+async fn submit_satisfaction(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(period): Path<String>,
+    headers: HeaderMap,
+    Json(mut body): Json<SubmitSatisfactionRequest>,
+) -> Result<Reply<SatisfactionSurvey>, Problem> {
+    body.period = period;
+    if let Some(key) = idempotency_key(&headers)? {
+        body.idempotency_key = key;
+    }
+    let r = s
+        .clients
+        .activity
+        .clone()
+        .submit_satisfaction(request(body, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+#[derive(Deserialize)]
+struct BudgetBody {
+    #[serde(default)]
+    lines: Vec<BudgetLine>,
+}
+
+fn year(s: &str) -> Result<i32, Problem> {
+    match s.parse::<i32>() {
+        Ok(y) if s.len() == 4 => Ok(y),
+        _ => Err(Problem::field("year", "must be a year such as 2020")),
+    }
+}
+
+async fn submit_budget_lines(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(y): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<BudgetBody>,
+) -> Result<Reply<BudgetLines>, Problem> {
+    let req = SubmitBudgetLinesRequest {
+        year: year(&y)?,
+        lines: body.lines,
+        idempotency_key: idempotency_key(&headers)?.unwrap_or_default(),
+    };
+    let r = s
+        .clients
+        .activity
+        .clone()
+        .submit_budget_lines(request(req, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    unit_id: Option<String>,
+    period: Option<String>,
+    year: Option<String>,
+    history: Option<bool>,
+    limit: Option<u32>,
+    page_token: Option<String>,
+}
+
+impl ListQuery {
+    fn request(self) -> Result<ListSubmissionsRequest, Problem> {
+        Ok(ListSubmissionsRequest {
+            unit_id: self.unit_id.unwrap_or_default(),
+            period: self.period.unwrap_or_default(),
+            year: self.year.as_deref().map(year).transpose()?.unwrap_or(0),
+            history: self.history.unwrap_or(false),
+            limit: page_limit(self.limit)?,
+            page_token: self.page_token.unwrap_or_default(),
+        })
+    }
+}
+
+async fn list_one_stop(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(q): Query<ListQuery>,
+) -> Result<Reply<ListOneStopResultsResponse>, Problem> {
+    let r = s
+        .clients
+        .activity
+        .clone()
+        .list_one_stop_results(request(q.request()?, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+async fn list_satisfaction(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(q): Query<ListQuery>,
+) -> Result<Reply<ListSatisfactionResponse>, Problem> {
+    let r = s
+        .clients
+        .activity
+        .clone()
+        .list_satisfaction(request(q.request()?, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+async fn list_budget_lines(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(q): Query<ListQuery>,
+) -> Result<Reply<ListBudgetLinesResponse>, Problem> {
+    let r = s
+        .clients
+        .activity
+        .clone()
+        .list_budget_lines(request(q.request()?, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
