@@ -176,7 +176,12 @@ impl System {
     /// The database URL a process was given (`CCHC_<NAME>_DATABASE_URL`).
     pub fn database_url(&self, name: &str) -> Option<String> {
         let key = format!("CCHC_{}_DATABASE_URL", name.to_uppercase());
-        self.procs.get(name)?.env.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
+        self.procs
+            .get(name)?
+            .env
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
     }
 
     /// The names of every process of the system.

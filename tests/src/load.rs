@@ -24,7 +24,8 @@ impl Stats {
         self.requests as f64 / self.seconds
     }
 
-    fn from(mut micros: Vec<u64>, errors: usize, elapsed: Duration) -> Self {
+    /// Figures from latencies in microseconds.
+    pub fn from_micros(mut micros: Vec<u64>, errors: usize, elapsed: Duration) -> Self {
         micros.sort_unstable();
         let pct = |p: f64| {
             if micros.is_empty() {
@@ -76,7 +77,7 @@ where
         all.extend(l);
         errors += e;
     }
-    Stats::from(all, errors, start.elapsed())
+    Stats::from_micros(all, errors, start.elapsed())
 }
 
 /// Starts `op(i)` at `rate` per second for `duration`; each latency runs from the
@@ -108,13 +109,19 @@ where
             errors += 1;
         }
     }
-    Stats::from(all, errors, start.elapsed())
+    Stats::from_micros(all, errors, start.elapsed())
 }
 
 /// Resident memory of a process in MiB (Linux).
 pub fn rss_mib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: f64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
     Some(kb / 1024.0)
 }
 
@@ -124,7 +131,11 @@ mod tests {
 
     #[test]
     fn percentiles() {
-        let s = Stats::from((1..=100).map(|v| v * 1000).collect(), 2, Duration::from_secs(2));
+        let s = Stats::from_micros(
+            (1..=100).map(|v| v * 1000).collect(),
+            2,
+            Duration::from_secs(2),
+        );
         assert_eq!((s.requests, s.errors), (100, 2));
         assert_eq!(s.p50_ms, 51.0);
         assert_eq!(s.p99_ms, 99.0);

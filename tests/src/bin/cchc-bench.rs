@@ -14,14 +14,44 @@ use cchc_e2e::{System, bin_dir, complete_procedure, publication};
 use serde_json::json;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
-const QUERIES: &[&str] = &["cap ban sao van bang", "chuyen truong", "Đăng ký dự thi", "trung hoc pho thong", "giao duc", "tot nghiep"];
-const WORDS: &[&str] = &["Cấp", "bản sao", "văn bằng", "chứng chỉ", "chuyển trường", "đăng ký", "dự thi", "tốt nghiệp", "trung học", "phổ thông", "công nhận", "giáo dục", "mầm non", "ngoại ngữ"];
+const QUERIES: &[&str] = &[
+    "cap ban sao van bang",
+    "chuyen truong",
+    "Đăng ký dự thi",
+    "trung hoc pho thong",
+    "giao duc",
+    "tot nghiep",
+];
+const WORDS: &[&str] = &[
+    "Cấp",
+    "bản sao",
+    "văn bằng",
+    "chứng chỉ",
+    "chuyển trường",
+    "đăng ký",
+    "dự thi",
+    "tốt nghiệp",
+    "trung học",
+    "phổ thông",
+    "công nhận",
+    "giáo dục",
+    "mầm non",
+    "ngoại ngữ",
+];
 
 fn name(i: usize) -> String {
-    format!("{} {} {} số {i}", WORDS[i % WORDS.len()], WORDS[(i / 3) % WORDS.len()], WORDS[(i / 7) % WORDS.len()])
+    format!(
+        "{} {} {} số {i}",
+        WORDS[i % WORDS.len()],
+        WORDS[(i / 3) % WORDS.len()],
+        WORDS[(i / 7) % WORDS.len()]
+    )
 }
 
 fn code(i: usize) -> String {
@@ -44,14 +74,26 @@ struct Row {
 }
 
 fn print(rows: &[Row]) {
-    println!("\n| path | mode | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | ratio to baseline |");
+    println!(
+        "\n| path | mode | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | ratio to baseline |"
+    );
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
-        let ratio = r.baseline.map_or("—".into(), |b| format!("{:.2}", r.stats.rate() / b));
+        let ratio = r
+            .baseline
+            .map_or("—".into(), |b| format!("{:.2}", r.stats.rate() / b));
         let s = &r.stats;
         println!(
             "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |",
-            r.path, r.mode, s.rate(), s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms, s.errors, ratio
+            r.path,
+            r.mode,
+            s.rate(),
+            s.p50_ms,
+            s.p90_ms,
+            s.p99_ms,
+            s.max_ms,
+            s.errors,
+            ratio
         );
     }
 }
@@ -65,14 +107,25 @@ async fn seed(sys: &System, n: usize) -> anyhow::Result<()> {
         })
         .collect();
     for chunk in rows.chunks(500) {
-        let (s, b) = sys.post("/v1/procedures/import", Some(&sys.office_key), &json!({"rows": chunk})).await;
+        let (s, b) = sys
+            .post(
+                "/v1/procedures/import",
+                Some(&sys.office_key),
+                &json!({"rows": chunk}),
+            )
+            .await;
         anyhow::ensure!(s == 200, "import failed: {b}");
     }
     // Publish every draft, 16 requests at a time.
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..16 {
-        let (http, g, key, next) = (sys.http.clone(), sys.gateway.clone(), sys.office_key.clone(), next.clone());
+        let (http, g, key, next) = (
+            sys.http.clone(),
+            sys.gateway.clone(),
+            sys.office_key.clone(),
+            next.clone(),
+        );
         workers.spawn(async move {
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -85,14 +138,22 @@ async fn seed(sys: &System, n: usize) -> anyhow::Result<()> {
                     .json(&publication("2020-02-01"))
                     .send()
                     .await?;
-                anyhow::ensure!(r.status().is_success(), "publishing {} failed: {}", code(i), r.status());
+                anyhow::ensure!(
+                    r.status().is_success(),
+                    "publishing {} failed: {}",
+                    code(i),
+                    r.status()
+                );
             }
         });
     }
     while let Some(done) = workers.join_next().await {
         done??;
     }
-    eprintln!("seeded {n} published procedures in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "seeded {n} published procedures in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -111,7 +172,10 @@ async fn raw_jetstream(url: &str, n: usize) -> anyhow::Result<f64> {
     // Async publish: keep up to 256 acks in flight, as the outbox relay does per batch.
     let mut inflight = std::collections::VecDeque::new();
     for i in 0..n {
-        inflight.push_back(js.publish(format!("bench.{}", i % 16), payload.clone()).await?);
+        inflight.push_back(
+            js.publish(format!("bench.{}", i % 16), payload.clone())
+                .await?,
+        );
         if inflight.len() >= 256 {
             inflight.pop_front().expect("non-empty").await?;
         }
@@ -123,7 +187,10 @@ async fn raw_jetstream(url: &str, n: usize) -> anyhow::Result<f64> {
 }
 
 async fn raw_postgres(url: &str, n: usize) -> anyhow::Result<f64> {
-    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(16).connect(url).await?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(16)
+        .connect(url)
+        .await?;
     sqlx::query("CREATE TABLE IF NOT EXISTS bench_rows (id UUID PRIMARY KEY, unit_id UUID, kind TEXT, date DATE, title TEXT)")
         .execute(&pool)
         .await?;
@@ -133,12 +200,14 @@ async fn raw_postgres(url: &str, n: usize) -> anyhow::Result<f64> {
         let pool = pool.clone();
         tasks.spawn(async move {
             for _ in (w..n).step_by(16) {
-                sqlx::query("INSERT INTO bench_rows VALUES ($1, $2, 'news_post', '2020-03-01', 'Tin CCHC')")
-                    .bind(uuid::Uuid::new_v4())
-                    .bind(uuid::Uuid::new_v4())
-                    .execute(&pool)
-                    .await
-                    .expect("insert");
+                sqlx::query(
+                    "INSERT INTO bench_rows VALUES ($1, $2, 'news_post', '2020-03-01', 'Tin CCHC')",
+                )
+                .bind(uuid::Uuid::new_v4())
+                .bind(uuid::Uuid::new_v4())
+                .execute(&pool)
+                .await
+                .expect("insert");
             }
         });
     }
@@ -149,8 +218,14 @@ async fn raw_postgres(url: &str, n: usize) -> anyhow::Result<f64> {
 /// Activities submitted through the gateway until the reporting read model has them:
 /// submissions per second, projections per second, and submit → projection latency
 /// (from the event's time to its processed record, both on the database server's clock).
-async fn activity_end_to_end(sys: &System, seconds: u64, workers: usize) -> anyhow::Result<(Stats, f64, Stats)> {
-    let (_, key) = sys.unit_with_key("Trường THPT Đo tải", "high_school", "unit").await;
+async fn activity_end_to_end(
+    sys: &System,
+    seconds: u64,
+    workers: usize,
+) -> anyhow::Result<(Stats, f64, Stats)> {
+    let (_, key) = sys
+        .unit_with_key("Trường THPT Đo tải", "high_school", "unit")
+        .await;
     let (http, g) = (sys.http.clone(), sys.gateway.clone());
     let t = Instant::now();
     let submit = closed_loop(workers, Duration::from_secs(seconds), move |i| {
@@ -166,18 +241,25 @@ async fn activity_end_to_end(sys: &System, seconds: u64, workers: usize) -> anyh
     })
     .await;
     let want = submit.requests as i64;
-    let reporting = sqlx::PgPool::connect(&sys.database_url("reporting").expect("reporting database")).await?;
+    let reporting =
+        sqlx::PgPool::connect(&sys.database_url("reporting").expect("reporting database")).await?;
     let drained = loop {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM rm_activities").fetch_one(&reporting).await?;
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM rm_activities")
+            .fetch_one(&reporting)
+            .await?;
         if n >= want {
             break t.elapsed();
         }
-        anyhow::ensure!(t.elapsed() < Duration::from_secs(seconds + 300), "projection stalled at {n} of {want}");
+        anyhow::ensure!(
+            t.elapsed() < Duration::from_secs(seconds + 300),
+            "projection stalled at {n} of {want}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     // The outbox row (activity database) and the processed record (reporting database)
     // share the event id; both times come from the one PostgreSQL server's clock.
-    let activity = sqlx::PgPool::connect(&sys.database_url("activity").expect("activity database")).await?;
+    let activity =
+        sqlx::PgPool::connect(&sys.database_url("activity").expect("activity database")).await?;
     let written: std::collections::HashMap<uuid::Uuid, chrono::DateTime<chrono::Utc>> =
         sqlx::query_as("SELECT id, created_at FROM cchc_outbox WHERE subject = 'cchc.activity.activity_recorded.v1'")
             .fetch_all(&activity)
@@ -192,24 +274,20 @@ async fn activity_end_to_end(sys: &System, seconds: u64, workers: usize) -> anyh
         .iter()
         .filter_map(|(id, at)| Some((*at - *written.get(id)?).num_microseconds()? as f64 / 1000.0))
         .collect();
-    let micros: Vec<u64> = lat_ms.iter().map(|ms| (ms.max(0.0) * 1000.0) as u64).collect();
-    let projection = Stats {
-        requests: micros.len(),
-        errors: 0,
-        seconds: drained.as_secs_f64(),
-        ..latency_stats(micros)
-    };
+    let micros: Vec<u64> = lat_ms
+        .iter()
+        .map(|ms| (ms.max(0.0) * 1000.0) as u64)
+        .collect();
+    let projection = Stats::from_micros(micros, 0, drained);
     Ok((submit, want as f64 / drained.as_secs_f64(), projection))
 }
 
-fn latency_stats(mut micros: Vec<u64>) -> Stats {
-    micros.sort_unstable();
-    let pct = |p: f64| if micros.is_empty() { 0.0 } else { micros[((micros.len() - 1) as f64 * p).round() as usize] as f64 / 1000.0 };
-    Stats { requests: micros.len(), errors: 0, seconds: 1.0, p50_ms: pct(0.5), p90_ms: pct(0.9), p99_ms: pct(0.99), max_ms: pct(1.0) }
-}
-
 fn memory(sys: &System, label: &str) {
-    let figures: Vec<String> = sys.names().iter().map(|n| format!("{n} {:.1}", sys.pid(n).and_then(rss_mib).unwrap_or(0.0))).collect();
+    let figures: Vec<String> = sys
+        .names()
+        .iter()
+        .map(|n| format!("{n} {:.1}", sys.pid(n).and_then(rss_mib).unwrap_or(0.0)))
+        .collect();
     println!("RSS MiB {label}: {}", figures.join(", "));
 }
 
@@ -242,51 +320,140 @@ async fn main() -> anyhow::Result<()> {
     }
     let hello_url = format!("http://127.0.0.1:{}/hello", line.trim());
 
-    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
     let get = move |url: String| {
         let http = http.clone();
-        async move { http.get(url).send().await.is_ok_and(|r| r.status().is_success()) }
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        }
     };
     let g = sys.gateway.clone();
     let mut rows = Vec::new();
 
     let h = hello_url.clone();
-    let hello_closed = closed_loop(workers, d, { let get = get.clone(); move |_| get(h.clone()) }).await;
+    let hello_closed = closed_loop(workers, d, {
+        let get = get.clone();
+        move |_| get(h.clone())
+    })
+    .await;
     let base_closed = hello_closed.rate();
-    rows.push(Row { path: "bare HTTP hello (baseline)".into(), mode: format!("closed, {workers} workers"), stats: hello_closed, baseline: None });
+    rows.push(Row {
+        path: "bare HTTP hello (baseline)".into(),
+        mode: format!("closed, {workers} workers"),
+        stats: hello_closed,
+        baseline: None,
+    });
     let gg = g.clone();
-    let by_code = closed_loop(workers, d, { let get = get.clone(); move |i| get(format!("{gg}/v1/procedures/{}", code(i % procedures))) }).await;
-    rows.push(Row { path: "GET /v1/procedures/{code}".into(), mode: format!("closed, {workers} workers"), stats: by_code, baseline: Some(base_closed) });
+    let by_code = closed_loop(workers, d, {
+        let get = get.clone();
+        move |i| get(format!("{gg}/v1/procedures/{}", code(i % procedures)))
+    })
+    .await;
+    rows.push(Row {
+        path: "GET /v1/procedures/{code}".into(),
+        mode: format!("closed, {workers} workers"),
+        stats: by_code,
+        baseline: Some(base_closed),
+    });
     memory(&sys, "under load (after get-by-code)");
     let gg = g.clone();
-    let search = closed_loop(workers, d, { let get = get.clone(); move |i| get(format!("{gg}/v1/procedures?q={}", QUERIES[i % QUERIES.len()])) }).await;
-    rows.push(Row { path: "GET /v1/procedures?q= (search)".into(), mode: format!("closed, {workers} workers"), stats: search, baseline: Some(base_closed) });
+    let search = closed_loop(workers, d, {
+        let get = get.clone();
+        move |i| {
+            get(format!(
+                "{gg}/v1/procedures?q={}",
+                QUERIES[i % QUERIES.len()]
+            ))
+        }
+    })
+    .await;
+    rows.push(Row {
+        path: "GET /v1/procedures?q= (search)".into(),
+        mode: format!("closed, {workers} workers"),
+        stats: search,
+        baseline: Some(base_closed),
+    });
 
     let h = hello_url.clone();
-    let hello_open = open_loop(rate, d, { let get = get.clone(); move |_| get(h.clone()) }).await;
+    let hello_open = open_loop(rate, d, {
+        let get = get.clone();
+        move |_| get(h.clone())
+    })
+    .await;
     let base_open = hello_open.rate();
-    rows.push(Row { path: "bare HTTP hello (baseline)".into(), mode: format!("open, {rate} req/s"), stats: hello_open, baseline: None });
+    rows.push(Row {
+        path: "bare HTTP hello (baseline)".into(),
+        mode: format!("open, {rate} req/s"),
+        stats: hello_open,
+        baseline: None,
+    });
     let gg = g.clone();
-    let by_code = open_loop(rate, d, { let get = get.clone(); move |i| get(format!("{gg}/v1/procedures/{}", code(i % procedures))) }).await;
-    rows.push(Row { path: "GET /v1/procedures/{code}".into(), mode: format!("open, {rate} req/s"), stats: by_code, baseline: Some(base_open) });
+    let by_code = open_loop(rate, d, {
+        let get = get.clone();
+        move |i| get(format!("{gg}/v1/procedures/{}", code(i % procedures)))
+    })
+    .await;
+    rows.push(Row {
+        path: "GET /v1/procedures/{code}".into(),
+        mode: format!("open, {rate} req/s"),
+        stats: by_code,
+        baseline: Some(base_open),
+    });
     let gg = g.clone();
-    let search = open_loop(rate, d, { let get = get.clone(); move |i| get(format!("{gg}/v1/procedures?q={}", QUERIES[i % QUERIES.len()])) }).await;
-    rows.push(Row { path: "GET /v1/procedures?q= (search)".into(), mode: format!("open, {rate} req/s"), stats: search, baseline: Some(base_open) });
+    let search = open_loop(rate, d, {
+        let get = get.clone();
+        move |i| {
+            get(format!(
+                "{gg}/v1/procedures?q={}",
+                QUERIES[i % QUERIES.len()]
+            ))
+        }
+    })
+    .await;
+    rows.push(Row {
+        path: "GET /v1/procedures?q= (search)".into(),
+        mode: format!("open, {rate} req/s"),
+        stats: search,
+        baseline: Some(base_open),
+    });
 
     let js_rate = raw_jetstream(&sys.nats.url(), 50_000).await?;
-    let pg_rate = raw_postgres(&sys.database_url("activity").expect("activity database"), 20_000).await?;
+    let pg_rate = raw_postgres(
+        &sys.database_url("activity").expect("activity database"),
+        20_000,
+    )
+    .await?;
     let (submit, projected, latency) = activity_end_to_end(&sys, seconds, 16).await?;
     memory(&sys, "after activity load");
     print(&rows);
     println!("\n| activity path | figure |");
     println!("|---|---:|");
-    println!("| submissions through the gateway (closed, 16 workers) | {:.0}/s, p50 {:.2} ms, p99 {:.2} ms |", submit.rate(), submit.p50_ms, submit.p99_ms);
+    println!(
+        "| submissions through the gateway (closed, 16 workers) | {:.0}/s, p50 {:.2} ms, p99 {:.2} ms |",
+        submit.rate(),
+        submit.p50_ms,
+        submit.p99_ms
+    );
     println!("| submitted until reflected in reporting's read model | {projected:.0} events/s |");
-    println!("| submit → projection latency | p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms |", latency.p50_ms, latency.p99_ms, latency.max_ms);
+    println!(
+        "| submit → projection latency | p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms |",
+        latency.p50_ms, latency.p99_ms, latency.max_ms
+    );
     println!("| raw JetStream async publish, file storage, 200 B | {js_rate:.0} msg/s |");
     println!("| raw PostgreSQL single-row inserts, 16 connections | {pg_rate:.0} rows/s |");
-    println!("| ratio: end-to-end / raw JetStream | {:.3} |", projected / js_rate);
-    println!("| ratio: end-to-end / raw PostgreSQL | {:.3} |", projected / pg_rate);
+    println!(
+        "| ratio: end-to-end / raw JetStream | {:.3} |",
+        projected / js_rate
+    );
+    println!(
+        "| ratio: end-to-end / raw PostgreSQL | {:.3} |",
+        projected / pg_rate
+    );
     drop(hello);
     sys.stop().await;
     Ok(())
