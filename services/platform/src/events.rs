@@ -30,6 +30,12 @@ impl Event for pb::PostingConfirmed {
 impl Event for pb::PostingStale {
     const TYPE: &'static str = "cchc.catalogue.posting_stale.v1";
 }
+impl Event for pb::PlanSaved {
+    const TYPE: &'static str = "cchc.reporting.plan_saved.v1";
+}
+impl Event for pb::ReportGenerated {
+    const TYPE: &'static str = "cchc.reporting.report_generated.v1";
+}
 impl Event for pb::ActivityRecorded {
     const TYPE: &'static str = "cchc.activity.activity_recorded.v1";
 }
