@@ -45,6 +45,8 @@ if [ -z "${CCHC_BOOTSTRAP_TOKEN:-}" ]; then
   CCHC_BOOTSTRAP_TOKEN=$(cat "$token_file")
 fi
 export CCHC_BOOTSTRAP_TOKEN
+# The gateway signs callers for the services with this; it never leaves this machine.
+export CCHC_INTERNAL_TOKEN=${CCHC_INTERNAL_TOKEN:-$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')}
 
 if [ "$profile" = release ]; then cargo build --release --bins; else cargo build --bins; fi
 

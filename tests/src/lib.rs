@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use cchc_testkit::{NatsServer, free_port, unique_database_url};
 use serde_json::Value;
 
+/// The secret the gateway signs callers with, in every test system.
+pub const INTERNAL_TOKEN: &str = "internal-token-of-the-test-system";
+
 pub const SERVICES: [&str; 4] = ["catalogue", "activity", "notification", "reporting"];
 
 /// Where the built binaries are: beside this executable, or one level up when this is a
@@ -129,6 +132,7 @@ impl System {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("RUST_LOG", "info")
+            .env("CCHC_INTERNAL_TOKEN", INTERNAL_TOKEN)
             .envs(p.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::from(log.try_clone().expect("log file")))
             .stderr(Stdio::from(log))

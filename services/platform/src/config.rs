@@ -134,6 +134,20 @@ pub fn database_url(config: &Config, name: &str) -> Result<String, ConfigError> 
     })
 }
 
+/// `CCHC_INTERNAL_TOKEN`: the secret the gateway signs callers with and the services
+/// verify them by (see [`crate::caller`]).
+pub fn internal_token(config: &Config) -> Result<String, ConfigError> {
+    let token = config.required("CCHC_INTERNAL_TOKEN")?;
+    if token.len() < 16 {
+        return Err(ConfigError::Invalid {
+            name: "CCHC_INTERNAL_TOKEN".into(),
+            value: "(hidden)".into(),
+            reason: "must be at least 16 characters".into(),
+        });
+    }
+    Ok(token)
+}
+
 /// The settings every service needs, read once at start.
 #[derive(Debug, Clone)]
 pub struct ServiceSettings {

@@ -130,20 +130,32 @@ async fn consume<H: Handler>(
             },
         )
         .await?;
-    let mut messages = consumer.messages().await?;
+    let mut messages = consumer.messages().await?.ready_chunks(BATCH);
     loop {
         let next = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             next = messages.next() => next,
         };
-        let msg = match next {
-            None => anyhow::bail!("message stream ended"),
-            Some(Err(e)) => anyhow::bail!("receiving: {e}"),
-            Some(Ok(m)) => m,
+        let Some(chunk) = next else {
+            anyhow::bail!("message stream ended");
         };
-        process(spec, js, pool, handler, msg).await;
+        let mut batch = Vec::with_capacity(chunk.len());
+        let mut failure = None;
+        for m in chunk {
+            match m {
+                Ok(m) => batch.push(m),
+                Err(e) => failure = Some(e),
+            }
+        }
+        process_batch(spec, js, pool, handler, batch).await;
+        if let Some(e) = failure {
+            anyhow::bail!("receiving: {e}");
+        }
     }
 }
+
+/// Messages applied in one transaction: one commit (one disk flush) for many events.
+const BATCH: usize = 64;
 
 fn trace_headers(msg: &async_nats::Message) -> HashMap<String, String> {
     let mut out = HashMap::new();
@@ -163,93 +175,140 @@ enum Outcome {
     Failed(HandleError),
 }
 
-async fn apply<H: Handler>(durable: &str, pool: &PgPool, handler: &H, env: &Envelope) -> Outcome {
-    let id = match env.id.parse::<uuid::Uuid>() {
-        Ok(id) => id,
-        Err(_) => {
+/// Applies one message inside a savepoint of the batch's transaction, so a failing
+/// event is undone alone.
+async fn apply_one<H: Handler>(
+    durable: &str,
+    tx: &mut PgConnection,
+    handler: &H,
+    msg: &jetstream::Message,
+) -> Outcome {
+    let env = match Envelope::decode(msg.payload.as_ref()) {
+        Ok(env) => env,
+        Err(e) => {
             return Outcome::Failed(HandleError::Permanent(anyhow::anyhow!(
-                "event id {:?} is not a UUID",
-                env.id
+                "undecodable envelope: {e}"
             )));
         }
     };
+    let Ok(id) = env.id.parse::<uuid::Uuid>() else {
+        return Outcome::Failed(HandleError::Permanent(anyhow::anyhow!(
+            "event id {:?} is not a UUID",
+            env.id
+        )));
+    };
+    let mut savepoint = match sqlx::Connection::begin(&mut *tx).await {
+        Ok(sp) => sp,
+        Err(e) => return Outcome::Failed(e.into()),
+    };
     let result: Result<bool, HandleError> = async {
-        let mut tx = pool.begin().await?;
         let fresh = sqlx::query(
             "INSERT INTO cchc_processed_events (consumer, event_id) VALUES ($1, $2)
              ON CONFLICT DO NOTHING",
         )
         .bind(durable)
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut *savepoint)
         .await?
         .rows_affected()
             == 1;
-        if !fresh {
-            return Ok(false);
+        if fresh {
+            handler.handle(&mut savepoint, &env).await?;
         }
-        handler.handle(&mut tx, env).await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(fresh)
     }
     .await;
     match result {
-        Ok(true) => Outcome::Applied,
-        Ok(false) => Outcome::Duplicate,
-        Err(e) => Outcome::Failed(e),
+        Ok(fresh) => match savepoint.commit().await {
+            Ok(()) if fresh => Outcome::Applied,
+            Ok(()) => Outcome::Duplicate,
+            Err(e) => Outcome::Failed(e.into()),
+        },
+        Err(e) => {
+            let _ = savepoint.rollback().await;
+            Outcome::Failed(e)
+        }
     }
 }
 
-async fn process<H: Handler>(
+/// Applies a batch in one transaction, then settles each message: ack what was applied
+/// (or seen before), retry or dead-letter what failed.
+async fn process_batch<H: Handler>(
     spec: &ConsumerSpec,
     js: &jetstream::Context,
     pool: &PgPool,
     handler: &H,
-    msg: jetstream::Message,
+    msgs: Vec<jetstream::Message>,
 ) {
-    let span = tracing::info_span!("consume", consumer = %spec.durable, subject = %msg.subject);
-    crate::telemetry::set_parent_from(&span, &trace_headers(&msg));
-    async {
-        let delivered = msg.info().map(|i| i.delivered).unwrap_or(1).max(1) as u64;
-        let outcome = match Envelope::decode(msg.payload.as_ref()) {
-            Ok(env) => apply(&spec.durable, pool, handler, &env).await,
-            Err(e) => Outcome::Failed(HandleError::Permanent(anyhow::anyhow!(
-                "undecodable envelope: {e}"
-            ))),
-        };
+    let applied: Result<Vec<Outcome>, sqlx::Error> = async {
+        let mut tx = pool.begin().await?;
+        let mut outcomes = Vec::with_capacity(msgs.len());
+        for msg in &msgs {
+            let span =
+                tracing::info_span!("consume", consumer = %spec.durable, subject = %msg.subject);
+            crate::telemetry::set_parent_from(&span, &trace_headers(msg));
+            outcomes.push(
+                apply_one(&spec.durable, &mut tx, handler, msg)
+                    .instrument(span)
+                    .await,
+            );
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+    .await;
+    let outcomes = match applied {
+        Ok(o) => o,
+        // Nothing of the batch was committed: every message is retried.
+        Err(e) => {
+            let reason = e.to_string();
+            msgs.iter()
+                .map(|_| Outcome::Failed(HandleError::Transient(anyhow::anyhow!("{reason}"))))
+                .collect()
+        }
+    };
+    let mut acks = Vec::new();
+    for (msg, outcome) in msgs.iter().zip(outcomes) {
         match outcome {
-            Outcome::Applied | Outcome::Duplicate => {
-                if let Err(e) = msg.double_ack().await {
-                    // The effect is committed; a redelivery will be recognised.
-                    tracing::warn!(error = %e, "ack failed after applying");
-                }
-            }
-            Outcome::Failed(err) => {
-                let give_up =
-                    matches!(err, HandleError::Permanent(_)) || delivered >= spec.max_attempts;
-                if give_up {
-                    tracing::error!(error = %err, delivered, "dead-lettering event");
-                    match dead_letter(js, &spec.durable, &msg, &err, delivered).await {
-                        Ok(()) => {
-                            let _ = msg.double_ack().await;
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "dead-letter publish failed; will retry");
-                            let _ = msg
-                                .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
-                                .await;
-                        }
-                    }
-                } else {
-                    let delay = Duration::from_millis(200 * (1 << delivered.min(6)));
-                    tracing::warn!(error = %err, delivered, ?delay, "event failed; will retry");
-                    let _ = msg.ack_with(AckKind::Nak(Some(delay))).await;
-                }
-            }
+            Outcome::Applied | Outcome::Duplicate => acks.push(msg),
+            Outcome::Failed(err) => settle_failure(spec, js, msg, err).await,
         }
     }
-    .instrument(span)
-    .await
+    // Acks of the whole batch travel together; a lost one only causes a redelivery,
+    // which the processed-event record recognises.
+    for r in futures::future::join_all(acks.iter().map(|m| m.double_ack())).await {
+        if let Err(e) = r {
+            tracing::warn!(consumer = %spec.durable, error = %e, "ack failed after applying");
+        }
+    }
+}
+
+async fn settle_failure(
+    spec: &ConsumerSpec,
+    js: &jetstream::Context,
+    msg: &jetstream::Message,
+    err: HandleError,
+) {
+    let delivered = msg.info().map(|i| i.delivered).unwrap_or(1).max(1) as u64;
+    let give_up = matches!(err, HandleError::Permanent(_)) || delivered >= spec.max_attempts;
+    if give_up {
+        tracing::error!(consumer = %spec.durable, subject = %msg.subject, error = %err, delivered, "dead-lettering event");
+        match dead_letter(js, &spec.durable, msg, &err, delivered).await {
+            Ok(()) => {
+                let _ = msg.double_ack().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "dead-letter publish failed; will retry");
+                let _ = msg
+                    .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+                    .await;
+            }
+        }
+    } else {
+        let delay = Duration::from_millis(200 * (1 << delivered.min(6)));
+        tracing::warn!(consumer = %spec.durable, subject = %msg.subject, error = %err, delivered, ?delay, "event failed; will retry");
+        let _ = msg.ack_with(AckKind::Nak(Some(delay))).await;
+    }
 }
 
 async fn dead_letter(

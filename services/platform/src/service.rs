@@ -154,6 +154,7 @@ where
     let telemetry = crate::telemetry::init(name)?;
     let result = async {
         let config = crate::Config::from_env()?;
+        crate::caller::install_signing_key(&crate::config::internal_token(&config)?);
         let settings = ServiceSettings::load(&config, name, default_grpc_port)?;
         run(settings, config, crate::shutdown::on_signal()).await
     }

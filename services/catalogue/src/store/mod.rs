@@ -529,13 +529,12 @@ impl Store {
         let rows: Vec<(String, i32, serde_json::Value, String, chrono::NaiveDate, i64)> = sqlx::query_as(
             "WITH hits AS (
                SELECT p.code, v.version, v.content, p.status, v.effective_date,
-                 CASE WHEN $2 <> '' AND position(' ' || $2 IN ' ' || v.search_name) > 0 THEN 3
-                      WHEN NOT EXISTS (SELECT 1 FROM unnest($1::text[]) t WHERE position(' ' || t IN ' ' || v.search_name) = 0) THEN 2
+                 CASE WHEN $2 <> '' AND position(' ' || $2 || ' ' IN ' ' || v.search_name || ' ') > 0 THEN 3
+                      WHEN v.name_words @> $1::text[] THEN 2
                       ELSE 1 END AS rank
                FROM procedures p JOIN procedure_versions v ON v.code = p.code AND v.version = p.current_version
                WHERE p.current_version > 0
-                 AND NOT EXISTS (SELECT 1 FROM unnest($1::text[]) t
-                                 WHERE position(' ' || t IN ' ' || v.search_name || ' ' || v.search_body) = 0)
+                 AND v.search_words @> $1::text[]
                  AND ($3::text IS NULL OR p.status = $3)
                  AND ($4::text IS NULL OR v.content->>'level' = $4)
                  AND ($5::text IS NULL OR v.search_field = $5)
