@@ -48,6 +48,11 @@ pub struct System {
 
 impl System {
     pub async fn start(name: &str) -> Self {
+        Self::start_with(name, &[]).await
+    }
+
+    /// Starts a system whose gateway gets `gateway_env` besides its usual settings.
+    pub async fn start_with(name: &str, gateway_env: &[(&str, &str)]) -> Self {
         let nats = NatsServer::start().await;
         let logs = bin_dir()
             .join("e2e-logs")
@@ -91,6 +96,11 @@ impl System {
             ("CCHC_BOOTSTRAP_TOKEN".into(), office_key.clone()),
         ];
         env.extend(urls);
+        env.extend(
+            gateway_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         let gateway = format!("http://127.0.0.1:{port}");
         procs.insert(
             "gateway",

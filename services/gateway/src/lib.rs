@@ -6,6 +6,7 @@
 //! every error; [`store`] keeps units and keys.
 
 pub mod auth;
+pub mod middleware;
 pub mod problem;
 pub mod routes;
 pub mod store;
@@ -36,6 +37,12 @@ pub struct Settings {
     /// The first office key, from the operator's configuration.
     pub bootstrap_token: Option<String>,
     pub body_limit: usize,
+    /// Requests a key may make per minute, and how many at once above that pace.
+    pub rate_per_minute: u32,
+    pub rate_burst: u32,
+    pub request_timeout: std::time::Duration,
+    /// Origins allowed by CORS (the Department website); empty, none.
+    pub cors_origins: Vec<String>,
 }
 
 impl Settings {
@@ -70,6 +77,20 @@ impl Settings {
             reporting_url: svc("reporting", 50054),
             bootstrap_token,
             body_limit: c.parse_or("CCHC_BODY_LIMIT_BYTES", 1 << 20)?,
+            rate_per_minute: c.parse_or("CCHC_RATE_LIMIT_PER_MINUTE", 1200)?,
+            rate_burst: c.parse_or("CCHC_RATE_LIMIT_BURST", 200)?,
+            request_timeout: std::time::Duration::from_secs(
+                c.parse_or("CCHC_REQUEST_TIMEOUT_SECONDS", 30)?,
+            ),
+            cors_origins: c
+                .optional("CCHC_CORS_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 }
@@ -87,6 +108,8 @@ pub struct Clients {
 #[derive(Clone)]
 pub struct AppState {
     pub store: store::Store,
+    pub pool: sqlx::PgPool,
+    pub metrics: middleware::metrics::Metrics,
     pub clients: Clients,
     pub readiness: Readiness,
 }
@@ -176,6 +199,8 @@ impl Application {
         ] = channels;
         let state = AppState {
             store,
+            pool: backbone.pool.clone(),
+            metrics: middleware::metrics::Metrics::default(),
             clients: Clients {
                 catalogue: CatalogueServiceClient::new(catalogue),
                 activity: ActivityServiceClient::new(activity),
@@ -184,7 +209,25 @@ impl Application {
             },
             readiness,
         };
-        let router = routes::router(state, settings.body_limit);
+        let router = routes::router(state, &settings);
+        let mut backbone = backbone;
+        let (pool, shutdown) = (backbone.pool.clone(), backbone.shutdown.clone());
+        backbone.tasks.spawn(async move {
+            loop {
+                if let Err(e) = sqlx::query(
+                    "DELETE FROM idempotency_keys WHERE created_at < now() - interval '1 day'",
+                )
+                .execute(&pool)
+                .await
+                {
+                    tracing::warn!(error = %e, "forgetting old idempotency keys failed");
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+                }
+            }
+        });
         Ok(Self {
             listener,
             backbone,
@@ -200,7 +243,11 @@ impl Application {
     pub async fn run(self) -> anyhow::Result<()> {
         tracing::info!(addr = %self.listener.local_addr()?, "gateway serving");
         let shutdown = self.backbone.shutdown.clone();
-        let served = axum::serve(self.listener, self.router)
+        // Anonymous callers are rate-limited by address.
+        let app = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await;
         self.backbone.stop().await;

@@ -2,7 +2,7 @@
 
 use cchc_platform::outbox::Outbox;
 use cchc_platform::{Caller, Role};
-use cchc_proto::events::v1::UnitCreated;
+use cchc_proto::events::v1::{UnitClosed, UnitCreated, UnitMerged, UnitRenamed};
 use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -30,7 +30,28 @@ pub struct Unit {
     pub kind: String,
     pub parent_id: Option<Uuid>,
     pub status: String,
+    pub merged_into: Option<Uuid>,
+    /// Since when the status applies (rename, merge, close).
+    pub status_since: Option<chrono::NaiveDate>,
     pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A name a unit had, from a date on (`None`: since it was created).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct UnitName {
+    pub name: String,
+    pub valid_from: Option<chrono::NaiveDate>,
+}
+
+/// Why a lifecycle change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error("no such unit")]
+    NotFound,
+    #[error("{0}")]
+    Rule(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -51,7 +72,8 @@ pub struct Store {
     outbox: Outbox,
 }
 
-const UNIT_COLUMNS: &str = "id, name, kind, parent_id, status, created_at";
+const UNIT_COLUMNS: &str =
+    "id, name, kind, parent_id, status, merged_into, status_since, created_at";
 const KEY_COLUMNS: &str =
     "id, unit_id, role, prefix, created_at, expires_at, revoked_at, last_used_at";
 
@@ -105,6 +127,11 @@ impl Store {
         .bind(parent_id)
         .fetch_one(&mut *tx)
         .await?;
+        sqlx::query("INSERT INTO unit_names (unit_id, name) VALUES ($1, $2)")
+            .bind(unit.id)
+            .bind(&unit.name)
+            .execute(&mut *tx)
+            .await?;
         self.outbox
             .enqueue(
                 &mut tx,
@@ -205,5 +232,159 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(Role::parse(&role).map(|role| Caller { unit_id, role }))
+    }
+
+    pub async fn unit_names(&self, id: Uuid) -> Result<Vec<UnitName>, sqlx::Error> {
+        sqlx::query_as("SELECT name, valid_from FROM unit_names WHERE unit_id = $1 ORDER BY valid_from NULLS FIRST, recorded_at")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    /// Locks an active unit for a lifecycle change.
+    async fn active_unit(tx: &mut sqlx::PgConnection, id: Uuid) -> Result<Unit, LifecycleError> {
+        let unit: Unit = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {UNIT_COLUMNS} FROM units WHERE id = $1 FOR UPDATE"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(LifecycleError::NotFound)?;
+        if matches!(unit.status.as_str(), "merged" | "closed") {
+            return Err(LifecycleError::Rule(format!(
+                "the unit is {} and can no longer change",
+                unit.status
+            )));
+        }
+        Ok(unit)
+    }
+
+    /// Renames a unit from `from` on; earlier records keep the old name.
+    pub async fn rename_unit(
+        &self,
+        id: Uuid,
+        name: &str,
+        from: chrono::NaiveDate,
+    ) -> Result<Unit, LifecycleError> {
+        let mut tx = self.pool.begin().await?;
+        let old = Self::active_unit(&mut tx, id).await?;
+        if old.name == name {
+            return Err(LifecycleError::Rule(
+                "the unit already has this name".into(),
+            ));
+        }
+        let unit: Unit = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "UPDATE units SET name = $2, status = 'renamed', status_since = $3 WHERE id = $1 RETURNING {UNIT_COLUMNS}"
+        )))
+        .bind(id)
+        .bind(name)
+        .bind(from)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO unit_names (unit_id, name, valid_from) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(name)
+            .bind(from)
+            .execute(&mut *tx)
+            .await?;
+        let event = UnitRenamed {
+            unit_id: id.to_string(),
+            old_name: old.name,
+            new_name: name.to_owned(),
+            effective_date: from.to_string(),
+        };
+        self.outbox.enqueue(&mut tx, &event).await?;
+        tx.commit().await?;
+        self.outbox.notify();
+        Ok(unit)
+    }
+
+    /// Merges a unit into another from `from` on and revokes its keys: it no longer acts,
+    /// but its records stay its own.
+    pub async fn merge_unit(
+        &self,
+        id: Uuid,
+        into: Uuid,
+        from: chrono::NaiveDate,
+    ) -> Result<Unit, LifecycleError> {
+        if id == into {
+            return Err(LifecycleError::Rule(
+                "a unit cannot be merged into itself".into(),
+            ));
+        }
+        let mut tx = self.pool.begin().await?;
+        Self::active_unit(&mut tx, id).await?;
+        Self::active_unit(&mut tx, into)
+            .await
+            .map_err(|e| match e {
+                LifecycleError::NotFound => {
+                    LifecycleError::Rule("the unit to merge into does not exist".into())
+                }
+                other => other,
+            })?;
+        let unit = self
+            .end_unit(&mut tx, id, "merged", Some(into), from)
+            .await?;
+        self.outbox
+            .enqueue(
+                &mut tx,
+                &UnitMerged {
+                    unit_id: id.to_string(),
+                    into_unit_id: into.to_string(),
+                    effective_date: from.to_string(),
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        self.outbox.notify();
+        Ok(unit)
+    }
+
+    pub async fn close_unit(
+        &self,
+        id: Uuid,
+        from: chrono::NaiveDate,
+    ) -> Result<Unit, LifecycleError> {
+        let mut tx = self.pool.begin().await?;
+        Self::active_unit(&mut tx, id).await?;
+        let unit = self.end_unit(&mut tx, id, "closed", None, from).await?;
+        self.outbox
+            .enqueue(
+                &mut tx,
+                &UnitClosed {
+                    unit_id: id.to_string(),
+                    effective_date: from.to_string(),
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        self.outbox.notify();
+        Ok(unit)
+    }
+
+    async fn end_unit(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        id: Uuid,
+        status: &str,
+        into: Option<Uuid>,
+        from: chrono::NaiveDate,
+    ) -> Result<Unit, LifecycleError> {
+        let unit: Unit = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "UPDATE units SET status = $2, merged_into = $3, status_since = $4 WHERE id = $1 RETURNING {UNIT_COLUMNS}"
+        )))
+        .bind(id)
+        .bind(status)
+        .bind(into)
+        .bind(from)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE unit_id = $1",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        Ok(unit)
     }
 }

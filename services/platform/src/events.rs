@@ -15,6 +15,15 @@ pub trait Event: Message + Default {
 impl Event for pb::UnitCreated {
     const TYPE: &'static str = "cchc.gateway.unit_created.v1";
 }
+impl Event for pb::UnitRenamed {
+    const TYPE: &'static str = "cchc.gateway.unit_renamed.v1";
+}
+impl Event for pb::UnitMerged {
+    const TYPE: &'static str = "cchc.gateway.unit_merged.v1";
+}
+impl Event for pb::UnitClosed {
+    const TYPE: &'static str = "cchc.gateway.unit_closed.v1";
+}
 impl Event for pb::ProcedurePublished {
     const TYPE: &'static str = "cchc.catalogue.procedure_published.v1";
 }

@@ -11,15 +11,27 @@ mod submissions;
 mod units;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::middleware::Next;
-use axum::response::Response;
-use tracing::Instrument;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::AppState;
+use crate::middleware::idempotency::Idempotency;
+use crate::middleware::metrics::Metrics;
+use crate::middleware::rate_limit::RateLimiter;
 use crate::problem::Problem;
+use crate::{AppState, Settings, middleware};
 
-pub fn router(state: AppState, body_limit: usize) -> Router {
+pub fn router(state: AppState, settings: &Settings) -> Router {
+    let limiter = RateLimiter::new(settings.rate_per_minute, settings.rate_burst);
+    let idempotency = Idempotency {
+        pool: state.pool.clone(),
+        body_limit: settings.body_limit,
+    };
+    let metrics = state.metrics.clone();
+    let timeout = settings.request_timeout;
     let api = Router::new()
         .merge(units::routes())
         .merge(procedures::routes())
@@ -30,30 +42,53 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .merge(notifications::routes())
         .merge(dashboard::routes())
         .fallback(|| async { Problem::not_found("no such resource") })
-        .with_state(state.clone());
-    Router::new()
+        .with_state(state.clone())
+        .layer(from_fn_with_state(
+            idempotency,
+            middleware::idempotency::replay,
+        ))
+        .layer(from_fn_with_state(limiter, middleware::rate_limit::limit));
+    let mut router = Router::new()
         .merge(cchc_platform::health::router(state.readiness.clone()))
+        .route("/metrics", get(render_metrics).with_state(metrics.clone()))
         .merge(api)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn(trace_request))
+        .layer(DefaultBodyLimit::max(settings.body_limit))
+        .layer(from_fn(move |req, next| {
+            middleware::timeout(timeout, req, next)
+        }))
+        .layer(from_fn_with_state(metrics, middleware::metrics::record))
+        .layer(from_fn(middleware::trace));
+    if let Some(cors) = cors(&settings.cors_origins) {
+        router = router.layer(cors);
+    }
+    router
 }
 
-/// Opens the request's span as a child of the caller's trace (W3C `traceparent`), so
-/// the gRPC calls and the events that follow belong to the same trace.
-async fn trace_request(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
-    let span = tracing::info_span!("http", method = %req.method(), route = %route, status = tracing::field::Empty);
-    cchc_platform::telemetry::set_parent_from(
-        &span,
-        &cchc_platform::telemetry::headers_from_http(req.headers()),
-    );
-    let res = next.run(req).instrument(span.clone()).await;
-    span.record("status", res.status().as_u16());
-    res
+async fn render_metrics(State(m): State<Metrics>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        m.render(),
+    )
+}
+
+/// CORS for the Department website's origins; none configured, no CORS headers.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("idempotency-key"),
+            ])
+            .expose_headers([header::RETRY_AFTER])
+            .max_age(std::time::Duration::from_secs(3600)),
+    )
 }
 
 /// Page size from `limit`, defaulting to 50, at most 500.

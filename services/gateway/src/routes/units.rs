@@ -13,12 +13,15 @@ use super::page_limit;
 use crate::AppState;
 use crate::auth::Authenticated;
 use crate::problem::{Json, Problem, Query};
-use crate::store::{KeyInfo, UNIT_KINDS, Unit};
+use crate::store::{KeyInfo, LifecycleError, UNIT_KINDS, Unit};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/units", post(create).get(list))
         .route("/v1/units/{unit_id}", get(read))
+        .route("/v1/units/{unit_id}/rename", post(rename))
+        .route("/v1/units/{unit_id}/merge", post(merge))
+        .route("/v1/units/{unit_id}/close", post(close))
         .route(
             "/v1/units/{unit_id}/api-keys",
             post(issue_key).get(list_keys),
@@ -107,13 +110,99 @@ async fn read(
     State(s): State<AppState>,
     _auth: Authenticated,
     Path(id): Path<String>,
-) -> Result<Reply<Unit>, Problem> {
+) -> Result<Reply<serde_json::Value>, Problem> {
     let unit = s
         .store
         .unit(unit_id(&id)?)
         .await?
         .ok_or_else(|| Problem::not_found("no such unit"))?;
-    Ok(Reply(unit))
+    let names = s.store.unit_names(unit.id).await?;
+    let mut reply = serde_json::to_value(&unit).unwrap_or_default();
+    reply["names"] = serde_json::to_value(names).unwrap_or_default();
+    Ok(Reply(reply))
+}
+
+impl From<LifecycleError> for Problem {
+    fn from(e: LifecycleError) -> Self {
+        match e {
+            LifecycleError::NotFound => Problem::not_found("no such unit"),
+            LifecycleError::Rule(m) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "rule-broken",
+                "Domain rule broken",
+                m,
+            ),
+            LifecycleError::Db(e) => e.into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Change {
+    #[serde(default)]
+    name: String,
+    into_unit_id: Option<String>,
+    #[serde(default)]
+    effective_date: String,
+}
+
+fn effective(body: &Change) -> Result<chrono::NaiveDate, Problem> {
+    let mut e = Errors::new();
+    let d = cchc_platform::validation::parse_date(&mut e, "effective_date", &body.effective_date);
+    e.finish(tonic::Code::InvalidArgument, "the change is not valid")?;
+    d.ok_or_else(|| Problem::field("effective_date", "is required"))
+}
+
+async fn rename(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    Json(body): Json<Change>,
+) -> Result<Reply<Unit>, Problem> {
+    auth.require(&[Role::Office])?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 300 {
+        return Err(Problem::field(
+            "name",
+            "is required, at most 300 characters",
+        ));
+    }
+    Ok(Reply(
+        s.store
+            .rename_unit(unit_id(&id)?, name, effective(&body)?)
+            .await?,
+    ))
+}
+
+async fn merge(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    Json(body): Json<Change>,
+) -> Result<Reply<Unit>, Problem> {
+    auth.require(&[Role::Office])?;
+    let into = body
+        .into_unit_id
+        .as_deref()
+        .and_then(|u| u.parse().ok())
+        .ok_or_else(|| Problem::field("into_unit_id", "must name the unit it is merged into"))?;
+    Ok(Reply(
+        s.store
+            .merge_unit(unit_id(&id)?, into, effective(&body)?)
+            .await?,
+    ))
+}
+
+async fn close(
+    State(s): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    Json(body): Json<Change>,
+) -> Result<Reply<Unit>, Problem> {
+    auth.require(&[Role::Office])?;
+    Ok(Reply(
+        s.store.close_unit(unit_id(&id)?, effective(&body)?).await?,
+    ))
 }
 
 #[derive(Deserialize)]
