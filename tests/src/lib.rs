@@ -198,6 +198,19 @@ impl System {
             .map(|(_, v)| v.clone())
     }
 
+    /// The gRPC address of a service ("http://127.0.0.1:port"), to call it directly.
+    pub fn grpc_url(&self, name: &str) -> Option<String> {
+        let addr = self
+            .procs
+            .get(name)?
+            .env
+            .iter()
+            .find(|(k, _)| k == "CCHC_GRPC_ADDR")?
+            .1
+            .clone();
+        Some(format!("http://{addr}"))
+    }
+
     /// The names of every process of the system.
     pub fn names(&self) -> Vec<&'static str> {
         let mut v: Vec<&'static str> = self.procs.keys().copied().collect();

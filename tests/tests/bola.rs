@@ -1,0 +1,319 @@
+//! Broken object-level authorisation, tried on purpose: unit A's key on unit B's
+//! resources gets 403/404, a unit id forged in the body is ignored, and a call that
+//! bypasses the gateway cannot claim to be a unit.
+
+use cchc_e2e::{INTERNAL_TOKEN, System, complete_procedure, publication};
+use cchc_platform::caller::{ROLE_HEADER, SIGNATURE_HEADER, UNIT_HEADER, signature};
+use cchc_proto::activity::v1::activity_service_client::ActivityServiceClient;
+use cchc_proto::activity::v1::{
+    CorrectActivityRequest, ListActivitiesRequest, RecordActivityRequest,
+};
+use cchc_proto::catalogue::v1::catalogue_service_client::CatalogueServiceClient;
+use cchc_proto::catalogue::v1::{CreateProcedureRequest, ListPostingsRequest};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn activity(title: &str, forged_unit: &str) -> Value {
+    json!({"kind": "briefing", "date": "2020-04-02", "title": title, "head_count": 20, "unit_id": forged_unit})
+}
+
+fn one_stop(forged_unit: &str) -> Value {
+    json!({"unit_id": forged_unit, "received": {"online": 10, "in_person_or_post": 5, "carried_over": 0},
+           "resolved": {"early": 3, "on_time": 8, "late": 1}, "pending": {"within_time": 2, "overdue": 0}, "returned_withdrawn": 1})
+}
+
+/// Metadata claiming `unit` and `role`, signed with `secret` (or not at all).
+fn claim<T>(msg: T, unit: &str, role: &str, secret: Option<&str>) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut().insert(UNIT_HEADER, unit.parse().unwrap());
+    r.metadata_mut().insert(ROLE_HEADER, role.parse().unwrap());
+    if let Some(s) = secret {
+        r.metadata_mut()
+            .insert(SIGNATURE_HEADER, signature(s, unit, role).parse().unwrap());
+    }
+    r
+}
+
+#[tokio::test]
+async fn unit_a_cannot_touch_unit_b() {
+    let sys = System::start("bola").await;
+    let office = sys.office_key.clone();
+    let (a, a_key) = sys
+        .unit_with_key("Trường THPT A", "high_school", "unit")
+        .await;
+    let (b, b_key) = sys
+        .unit_with_key("Trường THPT B", "high_school", "unit")
+        .await;
+
+    // B's records.
+    let (s, b_act) = sys
+        .post(
+            "/v1/activities",
+            Some(&b_key),
+            &activity("Hoạt động của B", &b),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let b_act_id = b_act["id"].as_str().unwrap().to_owned();
+    let (s, _) = sys
+        .call(
+            Method::PUT,
+            "/v1/one-stop-results/2020-H1",
+            Some(&b_key),
+            Some(&one_stop(&b)),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let code = "1.009999.H19";
+    sys.post(
+        "/v1/procedures",
+        Some(&office),
+        &complete_procedure(code, "Thủ tục thử"),
+    )
+    .await;
+    sys.post(
+        &format!("/v1/procedures/{code}/publish"),
+        Some(&office),
+        &publication("2020-02-01"),
+    )
+    .await;
+    let posting = |unit: &str| json!({"code": code, "version": 1, "location": "Bảng tin", "posted_on": "2020-02-03", "unit_id": unit});
+    assert_eq!(
+        sys.post("/v1/postings", Some(&b_key), &posting(&b)).await.0,
+        201
+    );
+
+    // Writes by A with B's id in the body land as A's.
+    let (s, r) = sys
+        .post(
+            "/v1/activities",
+            Some(&a_key),
+            &activity("Hoạt động của A", &b),
+        )
+        .await;
+    assert_eq!((s, r["unit_id"].as_str()), (201, Some(a.as_str())));
+    let (s, r) = sys
+        .call(
+            Method::PUT,
+            "/v1/one-stop-results/2020-H1",
+            Some(&a_key),
+            Some(&one_stop(&b)),
+        )
+        .await;
+    assert_eq!((s, r["unit_id"].as_str()), (200, Some(a.as_str())), "{r}");
+    let (s, r) = sys.post("/v1/postings", Some(&a_key), &posting(&b)).await;
+    assert_eq!((s, r["unit_id"].as_str()), (201, Some(a.as_str())));
+    let batch = json!({"items": [activity("Trong lô", &b)]});
+    let (s, r) = sys.post("/v1/activities:batch", Some(&a_key), &batch).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["results"][0]["activity"]["unit_id"], a.as_str(), "{r}");
+
+    // A cannot correct B's activity, and cannot tell it exists.
+    let mut correction = activity("Sửa của A", &a);
+    correction["reason"] = json!("sửa");
+    let (s, _) = sys
+        .post(
+            &format!("/v1/activities/{b_act_id}/corrections"),
+            Some(&a_key),
+            &correction,
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, _) = sys
+        .post(
+            &format!("/v1/activities/{}/corrections", uuid::Uuid::new_v4()),
+            Some(&a_key),
+            &correction,
+        )
+        .await;
+    assert_eq!(s, 404);
+
+    // Reads filtered to B still show only A's own records.
+    for path in [
+        format!("/v1/activities?unit_id={b}"),
+        format!("/v1/one-stop-results?unit_id={b}"),
+        format!("/v1/satisfaction?unit_id={b}"),
+        format!("/v1/budget-lines?unit_id={b}"),
+        format!("/v1/postings?unit_id={b}"),
+    ] {
+        let (s, r) = sys.get(&path, Some(&a_key)).await;
+        assert_eq!(s, 200, "{path}: {r}");
+        let items = r
+            .as_object()
+            .unwrap()
+            .values()
+            .filter_map(Value::as_array)
+            .flatten()
+            .collect::<Vec<_>>();
+        assert!(
+            items.iter().all(|i| i["unit_id"] == a.as_str()),
+            "{path} leaked another unit's records: {r}"
+        );
+    }
+    let (_, inbox) = sys.get("/v1/notifications", Some(&a_key)).await;
+    let (_, b_inbox) = sys.get("/v1/notifications", Some(&b_key)).await;
+    let ids = |v: &Value| {
+        v["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        ids(&inbox).iter().all(|i| !ids(&b_inbox).contains(i)),
+        "inboxes are separate"
+    );
+
+    // Office-only writes and keys of other units are out of a unit's reach.
+    let b_keys = sys
+        .get(&format!("/v1/units/{b}/api-keys"), Some(&office))
+        .await
+        .1;
+    let b_key_id = b_keys["api_keys"][0]["id"].as_str().unwrap().to_owned();
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/v1/units".to_owned(),
+            json!({"name": "X", "kind": "other"}),
+        ),
+        (
+            Method::POST,
+            format!("/v1/units/{b}/api-keys"),
+            json!({"role": "unit"}),
+        ),
+        (Method::GET, format!("/v1/units/{b}/api-keys"), Value::Null),
+        (
+            Method::DELETE,
+            format!("/v1/api-keys/{b_key_id}"),
+            Value::Null,
+        ),
+        (
+            Method::POST,
+            format!("/v1/units/{b}/rename"),
+            json!({"name": "Y", "effective_date": "2025-01-01"}),
+        ),
+        (
+            Method::POST,
+            format!("/v1/units/{b}/close"),
+            json!({"effective_date": "2025-01-01"}),
+        ),
+        (
+            Method::POST,
+            "/v1/procedures".to_owned(),
+            complete_procedure("1.009998.H19", "X"),
+        ),
+        (
+            Method::POST,
+            format!("/v1/procedures/{code}/publish"),
+            publication("2020-03-01"),
+        ),
+        (
+            Method::POST,
+            format!("/v1/procedures/{code}/abolish"),
+            publication("2020-03-01"),
+        ),
+        (
+            Method::PUT,
+            format!("/v1/procedures/{code}/draft"),
+            json!({"revision": 1, "content": {}}),
+        ),
+        (
+            Method::POST,
+            "/v1/procedures/import".to_owned(),
+            json!({"rows": []}),
+        ),
+        (
+            Method::POST,
+            "/v1/legal-documents".to_owned(),
+            json!({"number_symbol": "1/2020/TT"}),
+        ),
+        (Method::GET, "/v1/dashboard".to_owned(), Value::Null),
+    ] {
+        let body = (!body.is_null()).then_some(&body);
+        let (s, r) = sys.call(method.clone(), &path, Some(&a_key), body).await;
+        assert!(
+            s == 403 || s == 404,
+            "{method} {path} answered {s} to a unit key: {r}"
+        );
+    }
+    assert_eq!(
+        sys.get("/v1/notifications", Some(&b_key)).await.0,
+        200,
+        "B's key still works"
+    );
+
+    // Straight to the services' gRPC ports, without the gateway.
+    let mut activity_svc = ActivityServiceClient::new(
+        cchc_platform::grpc::channel(&sys.grpc_url("activity").unwrap()).unwrap(),
+    );
+    let correct = CorrectActivityRequest {
+        activity_id: b_act_id.clone(),
+        reason: "giả mạo".into(),
+        activity: Some(RecordActivityRequest {
+            kind: "other".into(),
+            date: "2020-04-03".into(),
+            title: "Giả".into(),
+            ..Default::default()
+        }),
+    };
+    // Claiming to be B without the gateway's signature is refused.
+    let e = activity_svc
+        .correct_activity(claim(correct.clone(), &b, "unit", None))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unauthenticated);
+    let e = activity_svc
+        .correct_activity(claim(
+            correct.clone(),
+            &b,
+            "unit",
+            Some("a-guessed-secret-0000"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unauthenticated);
+    // A properly signed caller A is still checked by the service itself.
+    let e = activity_svc
+        .correct_activity(claim(correct, &a, "unit", Some(INTERNAL_TOKEN)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::NotFound);
+    let list = ListActivitiesRequest {
+        unit_id: b.clone(),
+        ..Default::default()
+    };
+    let mine = activity_svc
+        .list_activities(claim(list, &a, "unit", Some(INTERNAL_TOKEN)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(mine.activities.iter().all(|x| x.unit_id == a));
+    let mut catalogue = CatalogueServiceClient::new(
+        cchc_platform::grpc::channel(&sys.grpc_url("catalogue").unwrap()).unwrap(),
+    );
+    let e = catalogue
+        .list_postings(claim(ListPostingsRequest::default(), &b, "office", None))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unauthenticated);
+    let create = CreateProcedureRequest {
+        code: "1.009997.H19".into(),
+        content: None,
+    };
+    let e = catalogue
+        .create_procedure(claim(create.clone(), &a, "office", None))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.code(),
+        tonic::Code::Unauthenticated,
+        "an office role cannot be claimed without the gateway"
+    );
+    let e = catalogue
+        .create_procedure(claim(create, &a, "unit", Some(INTERNAL_TOKEN)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::PermissionDenied);
+    sys.stop().await;
+}
