@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo "cargo nextest run" || echo "cargo test")
 
-.PHONY: help run test build tools lint fmt unit e2e bench compose-config clean
+.PHONY: help run test build tools lint fmt unit e2e bench chaos compose-config clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ e2e: build ## The end-to-end tests across the real binaries
 bench: ## Load figures beside raw baselines, measured in one run (release build; see docs/benchmarks.md)
 	cargo build --release --bins
 	deploy/local/with-infra.sh "$${CARGO_TARGET_DIR:-target}/release/cchc-bench"
+
+chaos: build ## The full fault suite: kills NATS, each service, restarts PostgreSQL; nothing lost or doubled
+	deploy/local/with-infra.sh "$${CARGO_TARGET_DIR:-target}/debug/cchc-chaos"
 
 compose-config: ## Check the compose file (needs the docker compose plugin)
 	POSTGRES_PASSWORD=check CCHC_BOOTSTRAP_TOKEN=check-token-0123456789 docker compose -f deploy/compose.yaml --profile observability config --quiet

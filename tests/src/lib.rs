@@ -3,6 +3,7 @@
 //!
 //! The binaries must be built first (`cargo build --bins`; `make test` does it).
 
+pub mod chaos;
 pub mod load;
 
 use std::collections::HashMap;
@@ -51,8 +52,8 @@ impl System {
         Self::start_with(name, &[]).await
     }
 
-    /// Starts a system whose gateway gets `gateway_env` besides its usual settings.
-    pub async fn start_with(name: &str, gateway_env: &[(&str, &str)]) -> Self {
+    /// Starts a system whose processes all get `extra_env` besides their usual settings.
+    pub async fn start_with(name: &str, extra_env: &[(&str, &str)]) -> Self {
         let nats = NatsServer::start().await;
         let logs = bin_dir()
             .join("e2e-logs")
@@ -96,8 +97,15 @@ impl System {
             ("CCHC_BOOTSTRAP_TOKEN".into(), office_key.clone()),
         ];
         env.extend(urls);
+        procs.values_mut().for_each(|p: &mut Proc| {
+            p.env.extend(
+                extra_env
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string())),
+            )
+        });
         env.extend(
-            gateway_env
+            extra_env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string())),
         );

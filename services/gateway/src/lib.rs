@@ -109,6 +109,7 @@ pub struct Clients {
 pub struct AppState {
     pub store: store::Store,
     pub pool: sqlx::PgPool,
+    pub js: async_nats::jetstream::Context,
     pub metrics: middleware::metrics::Metrics,
     pub clients: Clients,
     pub readiness: Readiness,
@@ -200,6 +201,7 @@ impl Application {
         let state = AppState {
             store,
             pool: backbone.pool.clone(),
+            js: backbone.js.clone(),
             metrics: middleware::metrics::Metrics::default(),
             clients: Clients {
                 catalogue: CatalogueServiceClient::new(catalogue),

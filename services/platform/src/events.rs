@@ -99,15 +99,22 @@ pub fn stream_name(producer: &str) -> String {
     format!("CCHC_{}", producer.to_uppercase())
 }
 
-/// JetStream drops a message whose `Nats-Msg-Id` it saw within this window.
-pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+/// JetStream drops a message whose `Nats-Msg-Id` it saw within this window (two
+/// minutes; `CCHC_DUPLICATE_WINDOW_SECONDS` changes it for new streams, which fault
+/// tests use to outlast it quickly). Consumers never rely on it alone.
+pub fn duplicate_window() -> Duration {
+    std::env::var("CCHC_DUPLICATE_WINDOW_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(120), Duration::from_secs)
+}
 
 fn stream_config(name: String, subjects: String) -> jetstream::stream::Config {
     jetstream::stream::Config {
         name,
         subjects: vec![subjects],
         storage: jetstream::stream::StorageType::File,
-        duplicate_window: DUPLICATE_WINDOW,
+        duplicate_window: duplicate_window(),
         // Kept without age limit: read models are rebuilt by replaying the streams.
         retention: jetstream::stream::RetentionPolicy::Limits,
         ..Default::default()

@@ -2,6 +2,7 @@
 //! calls the owning service with the caller in gRPC metadata.
 
 mod activities;
+mod admin;
 mod dashboard;
 mod legal_documents;
 mod notifications;
@@ -41,6 +42,7 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .merge(submissions::routes())
         .merge(notifications::routes())
         .merge(dashboard::routes())
+        .merge(admin::routes())
         .fallback(|| async { Problem::not_found("no such resource") })
         .with_state(state.clone())
         .layer(from_fn_with_state(

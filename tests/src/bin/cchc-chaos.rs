@@ -1,0 +1,80 @@
+//! `make chaos`: the full fault suite. Each scenario drives writes while something
+//! breaks and prints what it found; the run fails if anything acknowledged was lost or
+//! applied twice. Restarting PostgreSQL needs the project's private cluster
+//! (`deploy/local/postgres.sh`), which `make chaos` provides.
+//!
+//! `CCHC_CHAOS_WRITES` sets the writes per scenario (default 300).
+
+use std::time::Duration;
+
+use cchc_e2e::System;
+use cchc_e2e::chaos::{
+    Tally, burst, dashboard_total, nats_killed, poison_message, relay_outlasts_duplicate_window,
+    service_killed, tally,
+};
+use cchc_testkit::workspace_root;
+
+async fn postgres_restarted(sys: &mut System, key: &str, n: usize) -> Tally {
+    let acked = burst(sys, key, "postgres-restarted", n, async |_: &mut System| {
+        let status =
+            tokio::process::Command::new(workspace_root().join("deploy/local/postgres.sh"))
+                .arg("restart")
+                .status()
+                .await
+                .expect("running postgres.sh");
+        assert!(status.success(), "restarting PostgreSQL failed");
+    })
+    .await;
+    tally(
+        sys,
+        "restart PostgreSQL during relaying and consumption",
+        "postgres-restarted",
+        acked,
+    )
+    .await
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let n: usize = std::env::var("CCHC_CHAOS_WRITES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let window = Duration::from_secs(2);
+    let mut sys = System::start_with("chaos-full", &[("CCHC_DUPLICATE_WINDOW_SECONDS", "2")]).await;
+    let (_, key) = sys
+        .unit_with_key("Trường THPT Thử lỗi", "high_school", "unit")
+        .await;
+    let mut tallies = Vec::new();
+    tallies.push(nats_killed(&mut sys, &key, n).await);
+    println!("{}", tallies.last().unwrap());
+    for service in [
+        "gateway",
+        "catalogue",
+        "activity",
+        "notification",
+        "reporting",
+    ] {
+        tallies.push(service_killed(&mut sys, &key, service, n).await);
+        println!("{}", tallies.last().unwrap());
+    }
+    tallies.push(postgres_restarted(&mut sys, &key, n).await);
+    println!("{}", tallies.last().unwrap());
+    tallies.push(relay_outlasts_duplicate_window(&mut sys, &key, n, window).await);
+    println!("{}", tallies.last().unwrap());
+    let (t, letters) = poison_message(&mut sys, &key).await;
+    println!("{t}");
+    println!("dead letters seen by the operator: {}", letters["total"]);
+    tallies.push(t);
+    let written: usize = tallies.iter().map(|t| t.acknowledged).sum();
+    let counted = dashboard_total(&sys).await;
+    println!("dashboard counts {counted} activities for {written} acknowledged writes");
+    sys.stop().await;
+    let failed: Vec<&Tally> = tallies.iter().filter(|t| !t.clean()).collect();
+    anyhow::ensure!(
+        failed.is_empty() && counted == written as i64,
+        "lost or duplicated writes: {failed:?}"
+    );
+    println!("chaos: all scenarios clean");
+    Ok(())
+}

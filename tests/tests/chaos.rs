@@ -1,0 +1,44 @@
+//! The short chaos run inside `make test` (`make chaos` runs the full one): nothing
+//! acknowledged is lost, nothing is applied twice.
+
+use std::time::Duration;
+
+use cchc_e2e::System;
+use cchc_e2e::chaos::{
+    dashboard_total, nats_killed, poison_message, relay_outlasts_duplicate_window, service_killed,
+};
+
+#[tokio::test]
+async fn faults_lose_nothing_and_apply_nothing_twice() {
+    let mut sys = System::start_with("chaos", &[("CCHC_DUPLICATE_WINDOW_SECONDS", "1")]).await;
+    let (_, key) = sys
+        .unit_with_key("Trường THPT Thử lỗi", "high_school", "unit")
+        .await;
+    let mut written = 0;
+    let mut tallies = Vec::new();
+    tallies.push(nats_killed(&mut sys, &key, 60).await);
+    for service in ["activity", "reporting"] {
+        tallies.push(service_killed(&mut sys, &key, service, 40).await);
+    }
+    tallies.push(relay_outlasts_duplicate_window(&mut sys, &key, 30, Duration::from_secs(1)).await);
+    let (t, letters) = poison_message(&mut sys, &key).await;
+    tallies.push(t);
+    for t in &tallies {
+        println!("{t}");
+        written += t.acknowledged;
+    }
+    for t in &tallies {
+        assert!(t.clean(), "{t}");
+    }
+    assert_eq!(
+        dashboard_total(&sys).await,
+        written as i64,
+        "every write counted once"
+    );
+    let dead = &letters["dead_letters"].as_array().unwrap()[0];
+    assert!(
+        dead["error"].as_str().unwrap().contains("undecodable"),
+        "{letters}"
+    );
+    sys.stop().await;
+}
