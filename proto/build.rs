@@ -27,7 +27,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fds = protox::compile(&files, ["."])?;
     // The gateway speaks JSON with the same shapes as the gRPC messages; events stay
     // binary-only so their wire format is never confused with the public API.
-    let serde = "#[derive(serde::Serialize, serde::Deserialize)] #[serde(default)]";
+    // The JSON shapes are documented in the gateway's OpenAPI from these same types.
+    let serde =
+        "#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)] #[serde(default)]";
     tonic_prost_build::configure()
         .type_attribute(".cchc.catalogue", serde)
         .type_attribute(".cchc.activity", serde)

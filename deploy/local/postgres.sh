@@ -62,7 +62,7 @@ start() {
 case "${1:-start}" in
   start) start ;;
   stop) [ -f "$data/PG_VERSION" ] && as_owner "$(find_bin pg_ctl)" -D "$data" -m fast stop >&2 || true ;;
-  restart) as_owner "$(find_bin pg_ctl)" -D "$data" -m fast -w restart \
+  restart) as_owner "$(find_bin pg_ctl)" -D "$data" -l "$data/server.log" -m fast -w restart \
              -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=400" >&2 ;;
   *) echo "usage: $0 start|stop|restart" >&2; exit 2 ;;
 esac

@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Response};
 use cchc_platform::validation::{FieldError, field_errors};
 use serde::Serialize;
 
-#[derive(Debug, Serialize)]
+/// An error answer (RFC 9457, `application/problem+json`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,

@@ -23,7 +23,7 @@ pub const UNIT_KINDS: &[&str] = &[
 /// The key configured by the operator (`CCHC_BOOTSTRAP_TOKEN`) has this fixed id.
 pub const BOOTSTRAP_KEY_ID: Uuid = Uuid::from_u128(1);
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Unit {
     pub id: Uuid,
     pub name: String,
@@ -37,7 +37,7 @@ pub struct Unit {
 }
 
 /// A name a unit had, from a date on (`None`: since it was created).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct UnitName {
     pub name: String,
     pub valid_from: Option<chrono::NaiveDate>,
@@ -54,7 +54,7 @@ pub enum LifecycleError {
     Db(#[from] sqlx::Error),
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct KeyInfo {
     pub id: Uuid,
     pub unit_id: Uuid,

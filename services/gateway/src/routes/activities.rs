@@ -24,7 +24,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/activities/{id}/corrections", post(correct))
 }
 
-async fn record(
+#[utoipa::path(post, path = "/v1/activities", tag = "activities", summary = "Record an activity of the caller's unit (unit); Idempotency-Key honoured", request_body = RecordActivityRequest, responses((status = 201, description = "Success", body = Activity), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn record(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     headers: HeaderMap,
@@ -44,7 +45,8 @@ async fn record(
 
 /// `{items: [...]}`: each item is accepted or rejected on its own; the reply lists
 /// every item's outcome by index. With `Idempotency-Key`, a retried batch lands once.
-async fn record_batch(
+#[utoipa::path(post, path = "/v1/activities:batch", tag = "activities", summary = "Record many activities; each accepted or rejected on its own (unit)", request_body = RecordActivitiesRequest, responses((status = 200, description = "Success", body = RecordActivitiesResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn record_batch(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     headers: HeaderMap,
@@ -63,15 +65,16 @@ async fn record_batch(
 }
 
 /// The corrected activity, complete, with an optional `reason`.
-#[derive(Deserialize)]
-struct CorrectionBody {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct CorrectionBody {
     #[serde(default)]
     reason: String,
     #[serde(flatten)]
     activity: RecordActivityRequest,
 }
 
-async fn correct(
+#[utoipa::path(post, path = "/v1/activities/{id}/corrections", tag = "activities", summary = "Correct one of the caller's activities; the correction supersedes it (unit)", request_body = CorrectionBody, params(("id" = String, Path, description = "Activity id")), responses((status = 201, description = "Success", body = Activity), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn correct(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
@@ -95,8 +98,9 @@ async fn correct(
     Ok((StatusCode::CREATED, Reply(a.into_inner())))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
     unit_id: Option<String>,
     kind: Option<String>,
     from: Option<String>,
@@ -107,7 +111,8 @@ struct ListQuery {
     page_token: Option<String>,
 }
 
-async fn list(
+#[utoipa::path(get, path = "/v1/activities", tag = "activities", summary = "Activities; units see their own", params(ListQuery), responses((status = 200, description = "Success", body = ListActivitiesResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn list(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Query(q): Query<ListQuery>,

@@ -18,14 +18,16 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/v1/admin/dead-letters", get(dead_letters))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
     limit: Option<u32>,
 }
 
 /// The newest dead letters first, with the consumer that gave up, why, and after how
 /// many deliveries.
-async fn dead_letters(
+#[utoipa::path(get, path = "/v1/admin/dead-letters", tag = "operations", summary = "Events no consumer could apply, newest first (operator, office)", params(ListQuery), responses((status = 200, description = "Success", body = Object), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn dead_letters(
     State(s): State<AppState>,
     auth: Authenticated,
     Query(q): Query<ListQuery>,

@@ -15,12 +15,14 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/v1/dashboard", get(dashboard))
 }
 
-#[derive(Deserialize)]
-struct DashboardQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct DashboardQuery {
     year: Option<i32>,
 }
 
-async fn dashboard(
+#[utoipa::path(get, path = "/v1/dashboard", tag = "reports", summary = "Live counters from the read models (office, leader, operator)", params(DashboardQuery), responses((status = 200, description = "Success", body = Dashboard), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn dashboard(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Query(q): Query<DashboardQuery>,

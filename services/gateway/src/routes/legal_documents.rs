@@ -22,7 +22,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/legal-documents/{id}", get(read))
 }
 
-async fn create(
+#[utoipa::path(post, path = "/v1/legal-documents", tag = "legal-documents", summary = "Record a legal document (office)", request_body = CreateLegalDocumentRequest, responses((status = 201, description = "Success", body = LegalDocument), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn create(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Json(body): Json<CreateLegalDocumentRequest>,
@@ -36,8 +37,9 @@ async fn create(
     Ok((StatusCode::CREATED, Reply(r.into_inner())))
 }
 
-#[derive(Deserialize)]
-struct SearchQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SearchQuery {
     q: Option<String>,
     status: Option<String>,
     r#type: Option<String>,
@@ -45,7 +47,8 @@ struct SearchQuery {
     page_token: Option<String>,
 }
 
-async fn search(
+#[utoipa::path(get, path = "/v1/legal-documents", tag = "legal-documents", summary = "Search legal documents", params(SearchQuery), responses((status = 200, description = "Success", body = SearchLegalDocumentsResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security((), ("api_key" = [])))]
+pub(crate) async fn search(
     State(s): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     Query(q): Query<SearchQuery>,
@@ -66,7 +69,8 @@ async fn search(
     Ok(Reply(r.into_inner()))
 }
 
-async fn read(
+#[utoipa::path(get, path = "/v1/legal-documents/{id}", tag = "legal-documents", summary = "A legal document, what it amends or repeals and the procedures it bases", params(("id" = String, Path, description = "Document id")), responses((status = 200, description = "Success", body = LegalDocument), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security((), ("api_key" = [])))]
+pub(crate) async fn read(
     State(s): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     Path(id): Path<String>,

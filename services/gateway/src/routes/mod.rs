@@ -1,15 +1,16 @@
 //! The HTTP API. One file per resource; each handler checks the caller's role, then
 //! calls the owning service with the caller in gRPC metadata.
 
-mod activities;
-mod admin;
-mod dashboard;
-mod legal_documents;
-mod notifications;
-mod postings;
-mod procedures;
-mod submissions;
-mod units;
+pub(crate) mod activities;
+pub(crate) mod admin;
+pub(crate) mod dashboard;
+pub(crate) mod legal_documents;
+pub(crate) mod notifications;
+mod openapi;
+pub(crate) mod postings;
+pub(crate) mod procedures;
+pub(crate) mod submissions;
+pub(crate) mod units;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -53,6 +54,7 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
     let mut router = Router::new()
         .merge(cchc_platform::health::router(state.readiness.clone()))
         .route("/metrics", get(render_metrics).with_state(metrics.clone()))
+        .merge(openapi::routes())
         .merge(api)
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(from_fn(move |req, next| {

@@ -16,13 +16,15 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/v1/notifications", get(inbox))
 }
 
-#[derive(Deserialize)]
-struct InboxQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct InboxQuery {
     limit: Option<u32>,
     page_token: Option<String>,
 }
 
-async fn inbox(
+#[utoipa::path(get, path = "/v1/notifications", tag = "notifications", summary = "The caller's inbox", params(InboxQuery), responses((status = 200, description = "Success", body = ListInboxResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn inbox(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Query(q): Query<InboxQuery>,

@@ -19,7 +19,8 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/v1/postings", post(confirm).get(list))
 }
 
-async fn confirm(
+#[utoipa::path(post, path = "/v1/postings", tag = "postings", summary = "Confirm the caller's unit posted the current version of a procedure (unit)", request_body = ConfirmPostingRequest, responses((status = 201, description = "Success", body = Posting), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn confirm(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Json(body): Json<ConfirmPostingRequest>,
@@ -33,8 +34,9 @@ async fn confirm(
     Ok((StatusCode::CREATED, Reply(r.into_inner())))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
     unit_id: Option<String>,
     code: Option<String>,
     stale: Option<String>,
@@ -42,7 +44,8 @@ struct ListQuery {
     page_token: Option<String>,
 }
 
-async fn list(
+#[utoipa::path(get, path = "/v1/postings", tag = "postings", summary = "Postings; units see their own", params(ListQuery), responses((status = 200, description = "Success", body = ListPostingsResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn list(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Query(q): Query<ListQuery>,

@@ -24,7 +24,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/procedures/{code}/abolish", post(abolish))
 }
 
-async fn create(
+#[utoipa::path(post, path = "/v1/procedures", tag = "procedures", summary = "Create the draft of a procedure (office)", request_body = CreateProcedureRequest, responses((status = 201, description = "Success", body = ProcedureView), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn create(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Json(body): Json<CreateProcedureRequest>,
@@ -38,7 +39,8 @@ async fn create(
     Ok((StatusCode::CREATED, Reply(view.into_inner())))
 }
 
-async fn publish(
+#[utoipa::path(post, path = "/v1/procedures/{code}/publish", tag = "procedures", summary = "Publish the draft as the next version (office)", request_body = PublishProcedureRequest, params(("code" = String, Path, description = "Procedure code")), responses((status = 200, description = "Success", body = ProcedureView), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn publish(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Path(code): Path<String>,
@@ -60,7 +62,8 @@ async fn publish(
     Ok(Reply(view.into_inner()))
 }
 
-async fn abolish(
+#[utoipa::path(post, path = "/v1/procedures/{code}/abolish", tag = "procedures", summary = "Abolish the procedure with a decision (office)", request_body = PublishProcedureRequest, params(("code" = String, Path, description = "Procedure code")), responses((status = 200, description = "Success", body = ProcedureView), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn abolish(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Path(code): Path<String>,
@@ -77,12 +80,14 @@ async fn abolish(
     Ok(Reply(view.into_inner()))
 }
 
-#[derive(Deserialize)]
-struct VersionQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct VersionQuery {
     version: Option<u32>,
 }
 
-async fn read(
+#[utoipa::path(get, path = "/v1/procedures/{code}", tag = "procedures", summary = "A procedure's current version, or ?version=N", params(("code" = String, Path, description = "National procedure code, e.g. 1.012753.H19"), VersionQuery), responses((status = 200, description = "Success", body = ProcedureView), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security((), ("api_key" = [])))]
+pub(crate) async fn read(
     State(s): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     Path(code): Path<String>,
@@ -101,8 +106,9 @@ async fn read(
     Ok(Reply(view.into_inner()))
 }
 
-#[derive(Deserialize)]
-struct SearchQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SearchQuery {
     q: Option<String>,
     field: Option<String>,
     level: Option<String>,
@@ -112,7 +118,8 @@ struct SearchQuery {
     page_token: Option<String>,
 }
 
-async fn search(
+#[utoipa::path(get, path = "/v1/procedures", tag = "procedures", summary = "Search current procedures; q ignores diacritics and case", params(SearchQuery), responses((status = 200, description = "Success", body = SearchProceduresResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security((), ("api_key" = [])))]
+pub(crate) async fn search(
     State(s): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     Query(q): Query<SearchQuery>,
@@ -135,7 +142,8 @@ async fn search(
     Ok(Reply(r.into_inner()))
 }
 
-async fn draft(
+#[utoipa::path(get, path = "/v1/procedures/{code}/draft", tag = "procedures", summary = "The draft of the next version (office)", params(("code" = String, Path, description = "Procedure code")), responses((status = 200, description = "Success", body = ProcedureView), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn draft(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Path(code): Path<String>,
@@ -149,7 +157,8 @@ async fn draft(
     Ok(Reply(r.into_inner()))
 }
 
-async fn update_draft(
+#[utoipa::path(put, path = "/v1/procedures/{code}/draft", tag = "procedures", summary = "Save the draft; 409 when another save came first (office)", request_body = UpdateDraftRequest, params(("code" = String, Path, description = "Procedure code")), responses((status = 200, description = "Success", body = ProcedureView), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn update_draft(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Path(code): Path<String>,
@@ -165,7 +174,8 @@ async fn update_draft(
     Ok(Reply(r.into_inner()))
 }
 
-async fn versions(
+#[utoipa::path(get, path = "/v1/procedures/{code}/versions", tag = "procedures", summary = "Every version, oldest first", params(("code" = String, Path, description = "Procedure code")), responses((status = 200, description = "Success", body = ListVersionsResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security((), ("api_key" = [])))]
+pub(crate) async fn versions(
     State(s): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     Path(code): Path<String>,
@@ -179,13 +189,15 @@ async fn versions(
     Ok(Reply(r.into_inner()))
 }
 
-#[derive(Deserialize)]
-struct ExportQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ExportQuery {
     format: Option<String>,
 }
 
 /// The published catalogue as one document (`json`, or `jsonld` for CPSV-AP).
-async fn export(
+#[utoipa::path(get, path = "/v1/catalogue/export", tag = "procedures", summary = "The published catalogue as JSON or CPSV-AP JSON-LD", params(ExportQuery), responses((status = 200, description = "Success", body = Object), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security((), ("api_key" = [])))]
+pub(crate) async fn export(
     State(s): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     Query(q): Query<ExportQuery>,
@@ -204,7 +216,8 @@ async fn export(
     Ok(([(axum::http::header::CONTENT_TYPE, r.content_type)], r.body).into_response())
 }
 
-async fn import(
+#[utoipa::path(post, path = "/v1/procedures/import", tag = "procedures", summary = "Create or update drafts from rows; each row stands alone (office, operator)", request_body = ImportProceduresRequest, responses((status = 200, description = "Success", body = ImportProceduresResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn import(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Json(body): Json<ImportProceduresRequest>,

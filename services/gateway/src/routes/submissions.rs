@@ -30,7 +30,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The period comes from the path, whatever the body says.
-async fn submit_one_stop(
+#[utoipa::path(put, path = "/v1/one-stop-results/{period}", tag = "one-stop", summary = "Submit one-stop counters for a period (unit)", request_body = SubmitOneStopResultRequest, params(("period" = String, Path, description = "2020, 2020-H1, 2020-Q3 or 2020-07")), responses((status = 200, description = "Success", body = OneStopResult), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn submit_one_stop(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Path(period): Path<String>,
@@ -50,7 +51,8 @@ async fn submit_one_stop(
     Ok(Reply(r.into_inner()))
 }
 
-async fn submit_satisfaction(
+#[utoipa::path(put, path = "/v1/satisfaction/{period}", tag = "satisfaction", summary = "Submit satisfaction survey counts for a period (unit)", request_body = SubmitSatisfactionRequest, params(("period" = String, Path, description = "2020, 2020-H1, 2020-Q3 or 2020-07")), responses((status = 200, description = "Success", body = SatisfactionSurvey), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn submit_satisfaction(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Path(period): Path<String>,
@@ -70,8 +72,8 @@ async fn submit_satisfaction(
     Ok(Reply(r.into_inner()))
 }
 
-#[derive(Deserialize)]
-struct BudgetBody {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct BudgetBody {
     #[serde(default)]
     lines: Vec<BudgetLine>,
 }
@@ -83,7 +85,8 @@ fn year(s: &str) -> Result<i32, Problem> {
     }
 }
 
-async fn submit_budget_lines(
+#[utoipa::path(put, path = "/v1/budget-lines/{year}", tag = "budget", summary = "Submit a year's communication budget lines (unit)", request_body = BudgetBody, params(("year" = String, Path, description = "e.g. 2020")), responses((status = 200, description = "Success", body = BudgetLines), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn submit_budget_lines(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Path(y): Path<String>,
@@ -104,8 +107,9 @@ async fn submit_budget_lines(
     Ok(Reply(r.into_inner()))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
     unit_id: Option<String>,
     period: Option<String>,
     year: Option<String>,
@@ -127,7 +131,8 @@ impl ListQuery {
     }
 }
 
-async fn list_one_stop(
+#[utoipa::path(get, path = "/v1/one-stop-results", tag = "one-stop", summary = "One-stop results; units see their own", params(ListQuery), responses((status = 200, description = "Success", body = ListOneStopResultsResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn list_one_stop(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Query(q): Query<ListQuery>,
@@ -141,7 +146,8 @@ async fn list_one_stop(
     Ok(Reply(r.into_inner()))
 }
 
-async fn list_satisfaction(
+#[utoipa::path(get, path = "/v1/satisfaction", tag = "satisfaction", summary = "Satisfaction surveys; units see their own", params(ListQuery), responses((status = 200, description = "Success", body = ListSatisfactionResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn list_satisfaction(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Query(q): Query<ListQuery>,
@@ -155,7 +161,8 @@ async fn list_satisfaction(
     Ok(Reply(r.into_inner()))
 }
 
-async fn list_budget_lines(
+#[utoipa::path(get, path = "/v1/budget-lines", tag = "budget", summary = "Budget lines; units see their own", params(ListQuery), responses((status = 200, description = "Success", body = ListBudgetLinesResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn list_budget_lines(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Query(q): Query<ListQuery>,

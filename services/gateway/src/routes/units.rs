@@ -29,8 +29,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/api-keys/{key_id}", delete(revoke_key))
 }
 
-#[derive(Deserialize)]
-struct NewUnit {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct NewUnit {
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -42,7 +42,8 @@ fn unit_id(raw: &str) -> Result<Uuid, Problem> {
     raw.parse().map_err(|_| Problem::not_found("no such unit"))
 }
 
-async fn create(
+#[utoipa::path(post, path = "/v1/units", tag = "units", summary = "Create a unit (office)", request_body = NewUnit, responses((status = 201, description = "Success", body = crate::store::Unit), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn create(
     State(s): State<AppState>,
     auth: Authenticated,
     Json(body): Json<NewUnit>,
@@ -76,13 +77,15 @@ async fn create(
     Ok((StatusCode::CREATED, Reply(unit)))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
     limit: Option<u32>,
     page_token: Option<String>,
 }
 
-async fn list(
+#[utoipa::path(get, path = "/v1/units", tag = "units", summary = "List units", params(ListQuery), responses((status = 200, description = "Success", body = Object), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn list(
     State(s): State<AppState>,
     _auth: Authenticated,
     Query(q): Query<ListQuery>,
@@ -106,7 +109,8 @@ async fn list(
     ))
 }
 
-async fn read(
+#[utoipa::path(get, path = "/v1/units/{unit_id}", tag = "units", summary = "A unit with the names it has had", params(("unit_id" = String, Path, description = "Unit id")), responses((status = 200, description = "Success", body = Object), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn read(
     State(s): State<AppState>,
     _auth: Authenticated,
     Path(id): Path<String>,
@@ -137,8 +141,8 @@ impl From<LifecycleError> for Problem {
     }
 }
 
-#[derive(Deserialize)]
-struct Change {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct Change {
     #[serde(default)]
     name: String,
     into_unit_id: Option<String>,
@@ -153,7 +157,8 @@ fn effective(body: &Change) -> Result<chrono::NaiveDate, Problem> {
     d.ok_or_else(|| Problem::field("effective_date", "is required"))
 }
 
-async fn rename(
+#[utoipa::path(post, path = "/v1/units/{unit_id}/rename", tag = "units", summary = "Rename a unit from a date on (office)", request_body = Change, params(("unit_id" = String, Path, description = "Unit id")), responses((status = 200, description = "Success", body = crate::store::Unit), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn rename(
     State(s): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
@@ -174,7 +179,8 @@ async fn rename(
     ))
 }
 
-async fn merge(
+#[utoipa::path(post, path = "/v1/units/{unit_id}/merge", tag = "units", summary = "Merge a unit into another (office); its keys are revoked", request_body = Change, params(("unit_id" = String, Path, description = "Unit id")), responses((status = 200, description = "Success", body = crate::store::Unit), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn merge(
     State(s): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
@@ -193,7 +199,8 @@ async fn merge(
     ))
 }
 
-async fn close(
+#[utoipa::path(post, path = "/v1/units/{unit_id}/close", tag = "units", summary = "Close a unit (office); its keys are revoked", request_body = Change, params(("unit_id" = String, Path, description = "Unit id")), responses((status = 200, description = "Success", body = crate::store::Unit), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn close(
     State(s): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
@@ -205,14 +212,15 @@ async fn close(
     ))
 }
 
-#[derive(Deserialize)]
-struct NewKey {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct NewKey {
     #[serde(default)]
     role: String,
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-async fn issue_key(
+#[utoipa::path(post, path = "/v1/units/{unit_id}/api-keys", tag = "api-keys", summary = "Issue an API key (office, operator); the key is shown only in this answer", request_body = NewKey, params(("unit_id" = String, Path, description = "Unit id")), responses((status = 201, description = "Success", body = Object), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn issue_key(
     State(s): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
@@ -241,7 +249,8 @@ async fn issue_key(
     Ok((StatusCode::CREATED, Reply(reply)))
 }
 
-async fn list_keys(
+#[utoipa::path(get, path = "/v1/units/{unit_id}/api-keys", tag = "api-keys", summary = "A unit's keys: prefix, role, expiry, last use (office, operator)", params(("unit_id" = String, Path, description = "Unit id")), responses((status = 200, description = "Success", body = Object), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn list_keys(
     State(s): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
@@ -251,7 +260,8 @@ async fn list_keys(
     Ok(Reply(serde_json::json!({ "api_keys": keys })))
 }
 
-async fn revoke_key(
+#[utoipa::path(delete, path = "/v1/api-keys/{key_id}", tag = "api-keys", summary = "Revoke a key at once (office, operator)", params(("key_id" = String, Path, description = "Key id")), responses((status = 204, description = "Success"), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn revoke_key(
     State(s): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
