@@ -7,6 +7,7 @@ mod legal_documents;
 mod notifications;
 mod postings;
 mod procedures;
+mod recipients;
 mod submissions;
 mod units;
 
@@ -28,6 +29,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .merge(activities::routes())
         .merge(submissions::routes())
         .merge(notifications::routes())
+        .merge(recipients::routes())
         .merge(dashboard::routes())
         .fallback(|| async { Problem::not_found("no such resource") })
         .with_state(state.clone());

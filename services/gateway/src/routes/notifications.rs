@@ -1,10 +1,13 @@
-//! The caller's inbox (notification service).
+//! The caller's inbox, and the delivery record of any message (notification service).
 
-use axum::extract::State;
-use axum::routing::get;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
 use axum::{Json as Reply, Router};
 use cchc_platform::grpc::request;
-use cchc_proto::notification::v1::{ListInboxRequest, ListInboxResponse};
+use cchc_proto::notification::v1::{
+    DeliveryReport, InboxMessage, ListDeadLettersRequest, ListDeadLettersResponse,
+    ListInboxRequest, ListInboxResponse, MessageRef,
+};
 use serde::Deserialize;
 
 use super::page_limit;
@@ -13,11 +16,16 @@ use crate::auth::Authenticated;
 use crate::problem::{Problem, Query};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/notifications", get(inbox))
+    Router::new()
+        .route("/v1/notifications", get(inbox))
+        .route("/v1/notifications/dead-letters", get(dead_letters))
+        .route("/v1/notifications/{id}/read", post(mark_read))
+        .route("/v1/notifications/{id}/deliveries", get(deliveries))
+        .route("/v1/notifications/{id}/retry", post(retry))
 }
 
 #[derive(Deserialize)]
-struct InboxQuery {
+struct PageQuery {
     limit: Option<u32>,
     page_token: Option<String>,
 }
@@ -25,7 +33,7 @@ struct InboxQuery {
 async fn inbox(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
-    Query(q): Query<InboxQuery>,
+    Query(q): Query<PageQuery>,
 ) -> Result<Reply<ListInboxResponse>, Problem> {
     let req = ListInboxRequest {
         limit: page_limit(q.limit)?,
@@ -36,6 +44,66 @@ async fn inbox(
         .notification
         .clone()
         .list_inbox(request(req, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+async fn mark_read(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Reply<InboxMessage>, Problem> {
+    let r = s
+        .clients
+        .notification
+        .clone()
+        .mark_read(request(MessageRef { id }, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+async fn deliveries(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Reply<DeliveryReport>, Problem> {
+    let r = s
+        .clients
+        .notification
+        .clone()
+        .list_deliveries(request(MessageRef { id }, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+async fn retry(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Reply<DeliveryReport>, Problem> {
+    let r = s
+        .clients
+        .notification
+        .clone()
+        .retry_message(request(MessageRef { id }, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+async fn dead_letters(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(q): Query<PageQuery>,
+) -> Result<Reply<ListDeadLettersResponse>, Problem> {
+    let req = ListDeadLettersRequest {
+        limit: page_limit(q.limit)?,
+        page_token: q.page_token.unwrap_or_default(),
+    };
+    let r = s
+        .clients
+        .notification
+        .clone()
+        .list_dead_letters(request(req, Some(&caller)))
         .await?;
     Ok(Reply(r.into_inner()))
 }
