@@ -45,6 +45,12 @@ pub struct System {
 
 impl System {
     pub async fn start(name: &str) -> Self {
+        Self::start_with(name, &[]).await
+    }
+
+    /// Starts the system with extra environment for some processes:
+    /// `(process, variable, value)`, e.g. `("notification", "CCHC_SMTP_URL", url)`.
+    pub async fn start_with(name: &str, extra: &[(&str, &str, &str)]) -> Self {
         let nats = NatsServer::start().await;
         let logs = bin_dir()
             .join("e2e-logs")
@@ -97,6 +103,13 @@ impl System {
                 ready_url: format!("{gateway}/readyz"),
             },
         );
+        for (process, k, v) in extra {
+            let (_, p) = procs
+                .iter_mut()
+                .find(|(name, _)| **name == *process)
+                .unwrap_or_else(|| panic!("no process {process}"));
+            p.env.push(((*k).to_owned(), (*v).to_owned()));
+        }
         let mut system = Self {
             nats,
             procs,
