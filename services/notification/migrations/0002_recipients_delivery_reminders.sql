@@ -79,7 +79,7 @@ ALTER TABLE messages
     ADD COLUMN next_attempt_at TIMESTAMPTZ,
     ADD COLUMN last_error      TEXT,
     ADD COLUMN delivered_at    TIMESTAMPTZ;
-UPDATE messages SET delivered_at = created_at;
+UPDATE messages SET delivered_at = created_at, attempts = 1;
 ALTER TABLE messages ALTER COLUMN status DROP DEFAULT;
 CREATE INDEX messages_due ON messages (next_attempt_at)
     WHERE status IN ('created', 'temporary_failure', 'sending');

@@ -393,9 +393,14 @@ async fn killed_between_sending_and_recording_sends_again_only_that_message_with
 #[tokio::test]
 async fn a_slow_endpoint_does_not_hold_up_a_fast_one() {
     let slow = WebhookReceiver::start(SECRET).await;
-    slow.delay(Duration::from_secs(3));
+    slow.delay(Duration::from_secs(30));
     let fast = WebhookReceiver::start(SECRET).await;
-    let h = Harness::start(&[("CCHC_DELIVERY_ENDPOINT_CONCURRENCY", "2")]).await;
+    let h = Harness::start(&[
+        ("CCHC_DELIVERY_ENDPOINT_CONCURRENCY", "2"),
+        ("CCHC_WEBHOOK_TIMEOUT_SECS", "3"),
+        ("CCHC_DELIVERY_LEASE_SECS", "10"),
+    ])
+    .await;
     for (name, hook) in [("Chậm", &slow), ("Nhanh", &fast)] {
         let r = h
             .recipient(pb::RecipientInput {
@@ -427,10 +432,10 @@ async fn a_slow_endpoint_does_not_hold_up_a_fast_one() {
     }
     fast.wait_for_accepted(10, 30).await;
     let took = start.elapsed();
-    // The slow endpoint times out (1 s) two at a time; had it blocked the queue, ten
-    // of its messages would have taken five seconds before the fast ones.
+    // The slow endpoint times out (3 s) two at a time; had it held up the queue, ten
+    // of its messages would have taken fifteen seconds before the fast ones.
     assert!(
-        took < Duration::from_secs(4),
+        took < Duration::from_secs(8),
         "the fast endpoint waited {took:?}"
     );
     assert!(!slow.received().is_empty());
