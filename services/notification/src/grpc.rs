@@ -15,7 +15,8 @@ use uuid::Uuid;
 use crate::config::Settings;
 use crate::domain::recipient::{NewRecipient, NewSubscription};
 use crate::domain::{Kind, template};
-use crate::store::recipients::{RecipientError, page};
+use crate::store::page;
+use crate::store::recipients::RecipientError;
 use crate::store::{messages, recipients, subscriptions, templates};
 
 const EVERYONE: &[Role] = &[Role::Unit, Role::Office, Role::Leader, Role::Operator];

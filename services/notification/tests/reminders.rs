@@ -517,6 +517,34 @@ async fn subscriptions_by_field_and_group_and_recipients_checked() {
         .into_inner()
         .recipients;
     assert_eq!(listed.len(), 1);
+    // Pages, one recipient each, until an empty one.
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = c
+            .list_recipients(office(pb::ListRecipientsRequest {
+                limit: 1,
+                page_token: token.clone(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        seen.extend(page.recipients.into_iter().map(|r| r.id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(seen, vec![school.to_string(), person.id.clone()]);
+    let e = c
+        .list_recipients(office(pb::ListRecipientsRequest {
+            page_token: "nonsense".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
     let e = c
         .create_subscription(office(pb::SubscriptionInput {
             event_type: "report_due".into(),

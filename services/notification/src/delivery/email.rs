@@ -70,21 +70,9 @@ impl Mailer {
             Ok(_) => Outcome::Delivered,
             // 5xx: the server refused for good (no such mailbox, authentication failed).
             Err(err) if err.is_permanent() => Outcome::Permanent(format!("SMTP: {err}")),
-            Err(err) => Outcome::Temporary(format!("SMTP: {}", chain(&err))),
+            Err(err) => Outcome::Temporary(format!("SMTP: {}", super::error_chain(&err))),
         }
     }
-}
-
-/// An error with its causes (reqwest's and lettre's Display leave them out).
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

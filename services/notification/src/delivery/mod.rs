@@ -353,6 +353,18 @@ impl Worker {
     }
 }
 
+/// An error with its causes (lettre's and reqwest's Display leave them out).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
 fn release(busy: &mut HashMap<String, usize>, done: Result<String, tokio::task::JoinError>) {
     if let Ok(endpoint) = done
         && let Some(n) = busy.get_mut(&endpoint)

@@ -41,8 +41,8 @@ impl WebhookSender {
             Err(e) if e.is_timeout() => {
                 Outcome::Temporary(format!("no answer within {} s", self.timeout.as_secs_f64()))
             }
-            Err(e) if e.is_builder() => Outcome::Permanent(super::email::chain(&e)),
-            Err(e) => Outcome::Temporary(super::email::chain(&e)),
+            Err(e) if e.is_builder() => Outcome::Permanent(super::error_chain(&e)),
+            Err(e) => Outcome::Temporary(super::error_chain(&e)),
         }
     }
 }

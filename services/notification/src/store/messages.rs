@@ -5,7 +5,7 @@ use cchc_proto::notification::v1 as pb;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{rfc3339, rfc3339_opt};
+use super::{Position, next_page, rfc3339, rfc3339_opt};
 
 type Time = chrono::DateTime<chrono::Utc>;
 
@@ -41,7 +41,7 @@ pub async fn inbox(
     pool: &PgPool,
     unit_id: Uuid,
     limit: i64,
-    after: Option<(Time, Uuid)>,
+    after: Option<Position>,
 ) -> sqlx::Result<(Vec<pb::InboxMessage>, String)> {
     let (after_at, after_id) = after.unzip();
     let rows: Vec<InboxRow> = sqlx::query_as(
@@ -56,13 +56,7 @@ pub async fn inbox(
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    let next = if rows.len() as i64 == limit {
-        rows.last()
-            .map(|m| cchc_platform::validation::cursor(&rfc3339(m.created_at), &m.id.to_string()))
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
+    let next = next_page(rows.len(), limit, rows.last().map(|m| (m.created_at, m.id)));
     Ok((rows.into_iter().map(Into::into).collect(), next))
 }
 
@@ -181,7 +175,7 @@ pub async fn report(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<pb::Delivery
 pub async fn dead_letters(
     pool: &PgPool,
     limit: i64,
-    after: Option<(Time, Uuid)>,
+    after: Option<Position>,
 ) -> sqlx::Result<(Vec<pb::DeliveryReport>, String)> {
     let (after_at, after_id) = after.unzip();
     let rows: Vec<ReportRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -194,13 +188,7 @@ pub async fn dead_letters(
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    let next = if rows.len() as i64 == limit {
-        rows.last()
-            .map(|m| cchc_platform::validation::cursor(&rfc3339(m.created_at), &m.id.to_string()))
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
+    let next = next_page(rows.len(), limit, rows.last().map(|m| (m.created_at, m.id)));
     Ok((rows.into_iter().map(Into::into).collect(), next))
 }
 

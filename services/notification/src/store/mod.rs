@@ -21,6 +21,32 @@ pub fn rfc3339_opt(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
     t.map(rfc3339).unwrap_or_default()
 }
 
+/// A position in a list: the last row's time and id.
+pub type Position = (chrono::DateTime<chrono::Utc>, Uuid);
+
+/// Reads a page token; `None` for the first page.
+pub fn page(token: &str) -> Result<Option<Position>, tonic::Status> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    cchc_platform::validation::parse_cursor(token)
+        .map(Some)
+        .ok_or_else(|| {
+            tonic::Status::invalid_argument("page_token is not a token this service issued")
+        })
+}
+
+/// The token of the page after one that ended at `last`; empty when the page was not
+/// full, so there is nothing after it.
+pub fn next_page(len: usize, limit: i64, last: Option<Position>) -> String {
+    match last {
+        Some((at, id)) if len as i64 == limit => {
+            cchc_platform::validation::cursor(&rfc3339(at), &id.to_string())
+        }
+        _ => String::new(),
+    }
+}
+
 /// The subscriptions every database starts with: each notice goes to the recipients it
 /// concerns on every channel they have a contact for, and escalations to the group
 /// "leadership". Their ids are fixed so that a restart adds nothing.

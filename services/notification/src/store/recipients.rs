@@ -1,12 +1,11 @@
 //! Recipients and their contacts. A unit's recipient has the unit's id, so the
 //! gateway's unit events and the office's edits meet on the same row.
 
-use cchc_platform::validation::{cursor, parse_cursor};
 use cchc_proto::notification::v1 as pb;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::rfc3339;
+use super::{Position, next_page, rfc3339};
 use crate::domain::recipient::{NewRecipient, RecipientKind};
 
 #[derive(sqlx::FromRow)]
@@ -167,7 +166,7 @@ pub async fn list(
     kind: Option<&str>,
     group: Option<&str>,
     limit: i64,
-    after: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
+    after: Option<Position>,
 ) -> sqlx::Result<(Vec<pb::Recipient>, String)> {
     let (after_at, after_id) = after.unzip();
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -184,22 +183,6 @@ pub async fn list(
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    let next = if rows.len() as i64 == limit {
-        rows.last()
-            .map(|r| cursor(&rfc3339(r.created_at), &r.id.to_string()))
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
+    let next = next_page(rows.len(), limit, rows.last().map(|r| (r.created_at, r.id)));
     Ok((rows.into_iter().map(Into::into).collect(), next))
-}
-
-/// Reads a page token of [`list`].
-pub fn page(token: &str) -> Result<Option<(chrono::DateTime<chrono::Utc>, Uuid)>, tonic::Status> {
-    if token.is_empty() {
-        return Ok(None);
-    }
-    parse_cursor(token).map(Some).ok_or_else(|| {
-        tonic::Status::invalid_argument("page_token is not a token this service issued")
-    })
 }
