@@ -52,8 +52,10 @@ impl System {
         Self::start_with(name, &[]).await
     }
 
-    /// Starts a system whose processes all get `extra_env` besides their usual settings.
-    pub async fn start_with(name: &str, extra_env: &[(&str, &str)]) -> Self {
+    /// Starts the system with extra environment for some processes:
+    /// `(process, variable, value)`, e.g. `("notification", "CCHC_SMTP_URL", url)`;
+    /// process `"*"` means every process.
+    pub async fn start_with(name: &str, extra: &[(&str, &str, &str)]) -> Self {
         let nats = NatsServer::start().await;
         let logs = bin_dir()
             .join("e2e-logs")
@@ -97,18 +99,6 @@ impl System {
             ("CCHC_BOOTSTRAP_TOKEN".into(), office_key.clone()),
         ];
         env.extend(urls);
-        procs.values_mut().for_each(|p: &mut Proc| {
-            p.env.extend(
-                extra_env
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string())),
-            )
-        });
-        env.extend(
-            extra_env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
         let gateway = format!("http://127.0.0.1:{port}");
         procs.insert(
             "gateway",
@@ -118,6 +108,17 @@ impl System {
                 ready_url: format!("{gateway}/readyz"),
             },
         );
+        for (process, k, v) in extra {
+            let mut matched = false;
+            for (_, p) in procs
+                .iter_mut()
+                .filter(|(name, _)| *process == "*" || **name == *process)
+            {
+                p.env.push(((*k).to_owned(), (*v).to_owned()));
+                matched = true;
+            }
+            assert!(matched, "no process {process}");
+        }
         let mut system = Self {
             nats,
             procs,

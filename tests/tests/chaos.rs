@@ -10,7 +10,7 @@ use cchc_e2e::chaos::{
 
 #[tokio::test]
 async fn faults_lose_nothing_and_apply_nothing_twice() {
-    let mut sys = System::start_with("chaos", &[("CCHC_DUPLICATE_WINDOW_SECONDS", "1")]).await;
+    let mut sys = System::start_with("chaos", &[("*", "CCHC_DUPLICATE_WINDOW_SECONDS", "1")]).await;
     let (_, key) = sys
         .unit_with_key("Trường THPT Thử lỗi", "high_school", "unit")
         .await;

@@ -204,10 +204,10 @@ async fn rate_body_limits_and_cors_behave_as_documented() {
     let sys = System::start_with(
         "limits",
         &[
-            ("CCHC_RATE_LIMIT_PER_MINUTE", "60"),
-            ("CCHC_RATE_LIMIT_BURST", "5"),
-            ("CCHC_BODY_LIMIT_BYTES", "2048"),
-            ("CCHC_CORS_ORIGINS", "https://sgddt.example.vn"),
+            ("gateway", "CCHC_RATE_LIMIT_PER_MINUTE", "60"),
+            ("gateway", "CCHC_RATE_LIMIT_BURST", "5"),
+            ("gateway", "CCHC_BODY_LIMIT_BYTES", "2048"),
+            ("gateway", "CCHC_CORS_ORIGINS", "https://sgddt.example.vn"),
         ],
     )
     .await;

@@ -1,32 +1,51 @@
-//! The notification service: tells recipients what happened. Events enter in
-//! [`events`]; the inbox is read through [`grpc`].
+//! The notification service: tells recipients what happened, by inbox, e-mail and
+//! signed webhook — once.
+//!
+//! Events enter in [`events`] (and the calendar in [`scheduler`]); [`store::fanout`]
+//! turns each into one message per recipient and channel; the [`delivery`] worker sends
+//! them and records every attempt. Recipients, subscriptions, templates, the inbox and
+//! the delivery record are served by [`grpc`].
 
+pub mod config;
+pub mod delivery;
+pub mod domain;
 pub mod events;
 pub mod grpc;
+pub mod scheduler;
+pub mod store;
 
 use std::sync::Arc;
 
 use cchc_platform::config::ServiceSettings;
 use cchc_platform::consumer::{self, ConsumerSpec};
+use cchc_platform::events::Event;
 use cchc_platform::service::Runtime;
+use cchc_proto::events::v1::{ActivityRecorded, OneStopResultSubmitted};
 use cchc_proto::notification::v1::notification_service_server::NotificationServiceServer;
 use tokio_util::sync::CancellationToken;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
 pub async fn run(
-    settings: ServiceSettings,
-    _config: cchc_platform::Config,
+    service: ServiceSettings,
+    config: cchc_platform::Config,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut rt = Runtime::start(settings, &MIGRATOR, shutdown).await?;
-    let handler = Arc::new(events::Notifier);
-    for (durable, producer) in [
-        ("notification-gateway", "gateway"),
-        ("notification-catalogue", "catalogue"),
-    ] {
+    let settings = Arc::new(config::Settings::load(&config)?);
+    let mut rt = Runtime::start(service, &MIGRATOR, shutdown).await?;
+    store::ensure_defaults(&rt.pool).await?;
+    let worker = delivery::Worker::new(rt.pool.clone(), settings.delivery.clone())?;
+    let handler = Arc::new(events::Notifier::new(settings.clone()));
+    let consumers = [
+        ConsumerSpec::new("notification-gateway", "gateway"),
+        ConsumerSpec::new("notification-catalogue", "catalogue"),
+        ConsumerSpec::new("notification-reporting", "reporting"),
+        ConsumerSpec::new("notification-activity", "activity")
+            .subjects(&[ActivityRecorded::TYPE, OneStopResultSubmitted::TYPE]),
+    ];
+    for spec in consumers {
         let task = consumer::run(
-            ConsumerSpec::new(durable, producer),
+            spec,
             rt.js.clone(),
             rt.pool.clone(),
             handler.clone(),
@@ -34,8 +53,13 @@ pub async fn run(
         );
         rt.tasks.spawn(task);
     }
-    let routes = tonic::service::Routes::new(NotificationServiceServer::new(grpc::Inbox::new(
+    let shutdown = rt.shutdown.clone();
+    rt.tasks.spawn(worker.run(shutdown.clone()));
+    let scheduler = scheduler::Scheduler::new(rt.pool.clone(), settings.clone());
+    rt.tasks.spawn(scheduler.run(shutdown));
+    let routes = tonic::service::Routes::new(NotificationServiceServer::new(grpc::Api::new(
         rt.pool.clone(),
+        settings,
     )));
     rt.serve(routes).await
 }

@@ -1,9 +1,16 @@
 //! Test support against real parts: a `nats-server` process with JetStream per test
-//! (its store deleted on drop), and a fresh PostgreSQL database per test.
+//! (its store deleted on drop), a fresh PostgreSQL database per test, a real SMTP server
+//! ([`mail::SmtpSink`]) and a real webhook receiver ([`webhook::WebhookReceiver`]).
 //!
 //! `CCHC_NATS_SERVER` names the nats-server binary (default: the project's
 //! `.tools/bin/nats-server`, then `PATH`); `CCHC_TEST_DATABASE_URL` names a server where
 //! tests may create databases (`make test` provides both).
+
+pub mod mail;
+pub mod webhook;
+
+pub use mail::{ReceivedMail, SmtpSink};
+pub use webhook::WebhookReceiver;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

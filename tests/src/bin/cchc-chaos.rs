@@ -41,7 +41,8 @@ async fn main() -> anyhow::Result<()> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
     let window = Duration::from_secs(2);
-    let mut sys = System::start_with("chaos-full", &[("CCHC_DUPLICATE_WINDOW_SECONDS", "2")]).await;
+    let mut sys =
+        System::start_with("chaos-full", &[("*", "CCHC_DUPLICATE_WINDOW_SECONDS", "2")]).await;
     let (_, key) = sys
         .unit_with_key("Trường THPT Thử lỗi", "high_school", "unit")
         .await;

@@ -9,6 +9,7 @@ pub(crate) mod notifications;
 mod openapi;
 pub(crate) mod postings;
 pub(crate) mod procedures;
+pub(crate) mod recipients;
 pub(crate) mod submissions;
 pub(crate) mod units;
 
@@ -42,6 +43,7 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .merge(activities::routes())
         .merge(submissions::routes())
         .merge(notifications::routes())
+        .merge(recipients::routes())
         .merge(dashboard::routes())
         .merge(admin::routes())
         .fallback(|| async { Problem::not_found("no such resource") })

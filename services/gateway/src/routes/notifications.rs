@@ -1,10 +1,13 @@
-//! The caller's inbox (notification service).
+//! The caller's inbox, and the delivery record of any message (notification service).
 
-use axum::extract::State;
-use axum::routing::get;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
 use axum::{Json as Reply, Router};
 use cchc_platform::grpc::request;
-use cchc_proto::notification::v1::{ListInboxRequest, ListInboxResponse};
+use cchc_proto::notification::v1::{
+    DeliveryReport, InboxMessage, ListDeadLettersRequest, ListDeadLettersResponse,
+    ListInboxRequest, ListInboxResponse, MessageRef,
+};
 use serde::Deserialize;
 
 use super::page_limit;
@@ -13,21 +16,26 @@ use crate::auth::Authenticated;
 use crate::problem::{Problem, Query};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/notifications", get(inbox))
+    Router::new()
+        .route("/v1/notifications", get(inbox))
+        .route("/v1/notifications/dead-letters", get(dead_letters))
+        .route("/v1/notifications/{id}/read", post(mark_read))
+        .route("/v1/notifications/{id}/deliveries", get(deliveries))
+        .route("/v1/notifications/{id}/retry", post(retry))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(crate) struct InboxQuery {
+pub(crate) struct PageQuery {
     limit: Option<u32>,
     page_token: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/notifications", tag = "notifications", summary = "The caller's inbox", params(InboxQuery), responses((status = 200, description = "Success", body = ListInboxResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/notifications", tag = "notifications", summary = "The caller's inbox", params(PageQuery), responses((status = 200, description = "Success", body = ListInboxResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
 pub(crate) async fn inbox(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
-    Query(q): Query<InboxQuery>,
+    Query(q): Query<PageQuery>,
 ) -> Result<Reply<ListInboxResponse>, Problem> {
     let req = ListInboxRequest {
         limit: page_limit(q.limit)?,
@@ -38,6 +46,66 @@ pub(crate) async fn inbox(
         .notification
         .clone()
         .list_inbox(request(req, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+async fn mark_read(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Reply<InboxMessage>, Problem> {
+    let r = s
+        .clients
+        .notification
+        .clone()
+        .mark_read(request(MessageRef { id }, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+async fn deliveries(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Reply<DeliveryReport>, Problem> {
+    let r = s
+        .clients
+        .notification
+        .clone()
+        .list_deliveries(request(MessageRef { id }, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+async fn retry(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Reply<DeliveryReport>, Problem> {
+    let r = s
+        .clients
+        .notification
+        .clone()
+        .retry_message(request(MessageRef { id }, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+async fn dead_letters(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(q): Query<PageQuery>,
+) -> Result<Reply<ListDeadLettersResponse>, Problem> {
+    let req = ListDeadLettersRequest {
+        limit: page_limit(q.limit)?,
+        page_token: q.page_token.unwrap_or_default(),
+    };
+    let r = s
+        .clients
+        .notification
+        .clone()
+        .list_dead_letters(request(req, Some(&caller)))
         .await?;
     Ok(Reply(r.into_inner()))
 }

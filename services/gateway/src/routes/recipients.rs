@@ -1,0 +1,167 @@
+//! Who is told what, by which channel: recipients, subscriptions and templates
+//! (notification service; the office manages them).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{post, put};
+use axum::{Json as Reply, Router};
+use cchc_platform::grpc::request;
+use cchc_proto::notification::v1::{
+    ListRecipientsRequest, ListRecipientsResponse, ListSubscriptionsRequest,
+    ListSubscriptionsResponse, ListTemplatesRequest, ListTemplatesResponse, Recipient,
+    RecipientInput, Subscription, SubscriptionInput, Template, TemplateInput,
+    UpdateRecipientRequest,
+};
+use serde::Deserialize;
+
+use super::page_limit;
+use crate::AppState;
+use crate::auth::Authenticated;
+use crate::problem::{Json, Problem, Query};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/recipients",
+            post(create_recipient).get(list_recipients),
+        )
+        .route("/v1/recipients/{id}", put(update_recipient))
+        .route(
+            "/v1/subscriptions",
+            post(create_subscription).get(list_subscriptions),
+        )
+        .route("/v1/templates", post(save_template).get(list_templates))
+}
+
+async fn create_recipient(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Json(body): Json<RecipientInput>,
+) -> Result<(StatusCode, Reply<Recipient>), Problem> {
+    let r = s
+        .clients
+        .notification
+        .clone()
+        .create_recipient(request(body, Some(&caller)))
+        .await?;
+    Ok((StatusCode::CREATED, Reply(r.into_inner())))
+}
+
+async fn update_recipient(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    Json(body): Json<RecipientInput>,
+) -> Result<Reply<Recipient>, Problem> {
+    let req = UpdateRecipientRequest {
+        id,
+        recipient: Some(body),
+    };
+    let r = s
+        .clients
+        .notification
+        .clone()
+        .update_recipient(request(req, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+#[derive(Deserialize)]
+struct RecipientsQuery {
+    kind: Option<String>,
+    group: Option<String>,
+    limit: Option<u32>,
+    page_token: Option<String>,
+}
+
+async fn list_recipients(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(q): Query<RecipientsQuery>,
+) -> Result<Reply<ListRecipientsResponse>, Problem> {
+    let req = ListRecipientsRequest {
+        kind: q.kind.unwrap_or_default(),
+        group: q.group.unwrap_or_default(),
+        limit: page_limit(q.limit)?,
+        page_token: q.page_token.unwrap_or_default(),
+    };
+    let r = s
+        .clients
+        .notification
+        .clone()
+        .list_recipients(request(req, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+async fn create_subscription(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Json(body): Json<SubscriptionInput>,
+) -> Result<(StatusCode, Reply<Subscription>), Problem> {
+    let r = s
+        .clients
+        .notification
+        .clone()
+        .create_subscription(request(body, Some(&caller)))
+        .await?;
+    Ok((StatusCode::CREATED, Reply(r.into_inner())))
+}
+
+#[derive(Deserialize)]
+struct SubscriptionsQuery {
+    event_type: Option<String>,
+}
+
+async fn list_subscriptions(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(q): Query<SubscriptionsQuery>,
+) -> Result<Reply<ListSubscriptionsResponse>, Problem> {
+    let req = ListSubscriptionsRequest {
+        event_type: q.event_type.unwrap_or_default(),
+    };
+    let r = s
+        .clients
+        .notification
+        .clone()
+        .list_subscriptions(request(req, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}
+
+async fn save_template(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Json(body): Json<TemplateInput>,
+) -> Result<(StatusCode, Reply<Template>), Problem> {
+    let r = s
+        .clients
+        .notification
+        .clone()
+        .save_template(request(body, Some(&caller)))
+        .await?;
+    Ok((StatusCode::CREATED, Reply(r.into_inner())))
+}
+
+#[derive(Deserialize)]
+struct TemplatesQuery {
+    key: Option<String>,
+}
+
+async fn list_templates(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(q): Query<TemplatesQuery>,
+) -> Result<Reply<ListTemplatesResponse>, Problem> {
+    let req = ListTemplatesRequest {
+        key: q.key.unwrap_or_default(),
+    };
+    let r = s
+        .clients
+        .notification
+        .clone()
+        .list_templates(request(req, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
+}

@@ -1,0 +1,409 @@
+//! The delivery worker: claims due messages (`FOR UPDATE SKIP LOCKED`, so several
+//! workers can run), sends each on its channel, records every attempt, retries
+//! temporary failures with backoff and jitter, and dead-letters a message after a
+//! permanent failure or its last attempt.
+//!
+//! Sends run concurrently, at most `per_endpoint` to one endpoint (a webhook's origin,
+//! or the SMTP relay) and `in_flight` in all; endpoints at their limit are left out of
+//! the next claim, and every send has a timeout, so one slow or failing endpoint never
+//! holds up the others.
+//!
+//! Never twice. A message is one row per (cause, recipient, channel), so a redelivered
+//! event adds none. Each attempt is recorded as `sending` (with a lease) and committed
+//! *before* anything is sent, and its outcome recorded after; a delivered message is
+//! never claimed again. If the process dies between sending and recording, the message
+//! stays `sending` until its lease ends; then it is claimed again and sent again — the
+//! interrupted attempt is recorded as such. The copy carries the same identity as the
+//! first: e-mail the same `Message-ID` (derived from the message id), webhooks the same
+//! `Webhook-Id` (the message id), so receivers recognise and drop it. That window
+//! (after the receiver accepted, before our commit) is the only way a receiver can see
+//! a message twice, and it sees the same id both times.
+
+pub mod email;
+pub mod webhook;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::config::DeliverySettings;
+use crate::domain::Channel;
+use crate::domain::delivery::{Outcome, backoff};
+use crate::store::fanout::WAKE_CHANNEL;
+
+pub struct Worker {
+    pool: PgPool,
+    settings: DeliverySettings,
+    mailer: Option<email::Mailer>,
+    webhooks: webhook::WebhookSender,
+}
+
+/// A message taken for one attempt.
+#[derive(Debug, sqlx::FromRow)]
+struct Claimed {
+    id: Uuid,
+    attempts: i32,
+    endpoint: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct Content {
+    channel: String,
+    kind: String,
+    event_id: Uuid,
+    event_type: String,
+    subject: String,
+    body: String,
+    html: String,
+    data: serde_json::Value,
+    created_at: chrono::DateTime<chrono::Utc>,
+    recipient_id: Uuid,
+    recipient_name: Option<String>,
+    emails: Option<Vec<String>>,
+    webhook_url: Option<String>,
+    webhook_secret: Option<String>,
+}
+
+impl Worker {
+    pub fn new(pool: PgPool, settings: DeliverySettings) -> anyhow::Result<Self> {
+        let mailer = match &settings.smtp_url {
+            Some(url) => Some(email::Mailer::new(
+                url,
+                &settings.mail_from,
+                settings.smtp_timeout,
+            )?),
+            None => None,
+        };
+        let webhooks = webhook::WebhookSender::new(settings.webhook_timeout)?;
+        Ok(Self {
+            pool,
+            settings,
+            mailer,
+            webhooks,
+        })
+    }
+
+    /// Delivers until `shutdown`, then lets the sends in flight finish and record
+    /// their outcome (each is bounded by its timeout).
+    pub async fn run(self, shutdown: CancellationToken) {
+        let worker = Arc::new(self);
+        let mut listener = worker.listen().await;
+        let mut tasks: JoinSet<String> = JoinSet::new();
+        let mut busy: HashMap<String, usize> = HashMap::new();
+        let mut failures = 0u32;
+        loop {
+            let room = worker.settings.in_flight.saturating_sub(tasks.len());
+            let mut claimed_any = false;
+            if room > 0 && !shutdown.is_cancelled() {
+                match worker.claim(&busy, room).await {
+                    Ok(claimed) => {
+                        failures = 0;
+                        claimed_any = !claimed.is_empty();
+                        for c in claimed {
+                            *busy.entry(c.endpoint.clone()).or_default() += 1;
+                            tasks.spawn(worker.clone().deliver(c));
+                        }
+                    }
+                    Err(e) => {
+                        failures += 1;
+                        tracing::warn!(error = %format!("{e:#}"), "claiming deliveries failed");
+                    }
+                }
+            }
+            // More may be due right away (endpoints that were full are left out).
+            if claimed_any && tasks.len() < worker.settings.in_flight {
+                continue;
+            }
+            let pause = worker.settings.poll * (1 << failures.min(4));
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    release(&mut busy, done);
+                }
+                _ = wake(&mut listener) => {}
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            release(&mut busy, done);
+        }
+    }
+
+    async fn listen(&self) -> Option<PgListener> {
+        let mut l = PgListener::connect_with(&self.pool).await.ok()?;
+        l.listen(WAKE_CHANNEL).await.ok()?;
+        Some(l)
+    }
+
+    /// Takes up to `room` due messages, skipping endpoints already at their limit, and
+    /// records an attempt `sending` for each before anything is sent.
+    async fn claim(
+        &self,
+        busy: &HashMap<String, usize>,
+        room: usize,
+    ) -> sqlx::Result<Vec<Claimed>> {
+        let per = self.settings.per_endpoint;
+        let full: Vec<&str> = busy
+            .iter()
+            .filter(|(_, n)| **n >= per)
+            .map(|(e, _)| e.as_str())
+            .collect();
+        let mut tx = self.pool.begin().await?;
+        let due: Vec<(Uuid, String, String)> = sqlx::query_as(
+            "SELECT id, endpoint, status FROM messages
+             WHERE status IN ('created', 'temporary_failure', 'sending') AND next_attempt_at <= now()
+               AND endpoint <> ALL($1)
+             ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(&full)
+        .bind((room * 4).max(50) as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut taken: HashMap<&str, usize> = HashMap::new();
+        let mut ids = Vec::new();
+        let mut interrupted = Vec::new();
+        for (id, endpoint, status) in &due {
+            if ids.len() == room {
+                break;
+            }
+            let n = taken.entry(endpoint).or_default();
+            if busy.get(endpoint).copied().unwrap_or(0) + *n >= per {
+                continue;
+            }
+            *n += 1;
+            ids.push(*id);
+            if status == "sending" {
+                interrupted.push(*id);
+            }
+        }
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        if !interrupted.is_empty() {
+            tracing::warn!(
+                messages = interrupted.len(),
+                "attempts interrupted before their outcome was recorded; sending again with the same id"
+            );
+            sqlx::query(
+                "UPDATE delivery_attempts SET status = 'temporary_failure', finished_at = now(),
+                     reason = 'interrupted: the outcome was not recorded (the process stopped?); sent again with the same id'
+                 WHERE message_id = ANY($1) AND status = 'sending'",
+            )
+            .bind(&interrupted)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let claimed: Vec<Claimed> = sqlx::query_as(
+            "UPDATE messages SET status = 'sending', attempts = attempts + 1,
+                 tries_left = GREATEST(tries_left - 1, 0),
+                 next_attempt_at = now() + make_interval(secs => $2)
+             WHERE id = ANY($1) RETURNING id, attempts, endpoint",
+        )
+        .bind(&ids)
+        .bind(self.settings.lease.as_secs_f64())
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO delivery_attempts (message_id, attempt, status)
+             SELECT m.id, m.attempts, 'sending' FROM messages m WHERE m.id = ANY($1)",
+        )
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    /// One attempt: send, then record the outcome. Returns the endpoint, to release.
+    async fn deliver(self: Arc<Self>, c: Claimed) -> String {
+        let outcome = match self.send(&c).await {
+            Ok(o) => o,
+            Err(e) => Outcome::Temporary(format!("{e:#}")),
+        };
+        let mut wait = Duration::from_millis(200);
+        for _ in 0..5 {
+            match self.record(&c, &outcome).await {
+                Ok(()) => return c.endpoint,
+                Err(e) => {
+                    // Unrecorded, the attempt is taken again when its lease ends.
+                    tracing::warn!(message = %c.id, error = %e, "recording a delivery failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+            }
+        }
+        c.endpoint
+    }
+
+    async fn send(&self, c: &Claimed) -> anyhow::Result<Outcome> {
+        let m: Content = sqlx::query_as(
+            "SELECT m.channel, m.kind, m.event_id, m.event_type, m.subject, m.body, m.html, m.data,
+                 m.created_at, m.recipient_id, r.name AS recipient_name, r.emails, r.webhook_url,
+                 r.webhook_secret
+             FROM messages m LEFT JOIN recipients r ON r.id = m.recipient_id WHERE m.id = $1",
+        )
+        .bind(c.id)
+        .fetch_one(&self.pool)
+        .await?;
+        let outcome = match Channel::parse(&m.channel) {
+            Some(Channel::Email) => {
+                let to = m.emails.clone().unwrap_or_default();
+                match &self.mailer {
+                    _ if to.is_empty() => {
+                        Outcome::Permanent("the recipient has no e-mail address any more".into())
+                    }
+                    None => Outcome::Permanent(
+                        "e-mail is not configured: set CCHC_SMTP_URL (and CCHC_MAIL_FROM)".into(),
+                    ),
+                    Some(mailer) => {
+                        let email = email::Email {
+                            message_id: c.id,
+                            to: &to,
+                            subject: &m.subject,
+                            text: &m.body,
+                            html: &m.html,
+                        };
+                        // lettre's own timeout covers each command; this bounds the whole.
+                        let limit = self.settings.smtp_timeout * 2;
+                        match tokio::time::timeout(limit, mailer.send(&email)).await {
+                            Ok(o) => o,
+                            Err(_) => Outcome::Temporary(format!(
+                                "SMTP: no answer within {} s",
+                                limit.as_secs()
+                            )),
+                        }
+                    }
+                }
+            }
+            Some(Channel::Webhook) => match (&m.webhook_url, &m.webhook_secret) {
+                (Some(url), Some(secret)) => {
+                    let body = webhook_body(c.id, &m);
+                    self.webhooks
+                        .send(url, secret, &c.id.to_string(), body)
+                        .await
+                }
+                _ => Outcome::Permanent("the recipient has no webhook endpoint any more".into()),
+            },
+            // Inbox messages are delivered when written and never claimed.
+            _ => Outcome::Delivered,
+        };
+        Ok(outcome)
+    }
+
+    async fn record(&self, c: &Claimed, outcome: &Outcome) -> sqlx::Result<()> {
+        let status = outcome.status();
+        let reason = outcome.reason();
+        let retry_in = backoff(
+            c.attempts.max(1) as u32,
+            self.settings.backoff_base,
+            self.settings.backoff_max,
+            rand::random::<f64>(),
+        );
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE delivery_attempts SET status = $3, reason = $4, finished_at = now()
+             WHERE message_id = $1 AND attempt = $2 AND status = 'sending'",
+        )
+        .bind(c.id)
+        .bind(c.attempts)
+        .bind(status)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
+        // Only the attempt that holds the message may move it on.
+        let now: Option<String> = sqlx::query_scalar(
+            "UPDATE messages SET
+                 status = CASE WHEN $3 = 'delivered' THEN 'delivered'
+                               WHEN $3 = 'temporary_failure' AND tries_left > 0 THEN 'temporary_failure'
+                               ELSE 'dead_lettered' END,
+                 delivered_at = CASE WHEN $3 = 'delivered' THEN now() END,
+                 next_attempt_at = CASE WHEN $3 = 'temporary_failure' AND tries_left > 0
+                                        THEN now() + make_interval(secs => $5) END,
+                 last_error = CASE WHEN $3 = 'delivered' THEN NULL
+                                   WHEN $3 = 'permanent_failure' THEN 'permanent failure: ' || $4
+                                   WHEN tries_left > 0 THEN $4
+                                   ELSE 'gave up after ' || attempts || ' attempts: ' || $4 END
+             WHERE id = $1 AND attempts = $2 AND status = 'sending'
+             RETURNING status",
+        )
+        .bind(c.id)
+        .bind(c.attempts)
+        .bind(status)
+        .bind(reason)
+        .bind(retry_in.as_secs_f64())
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        match (now.as_deref(), reason) {
+            (Some("dead_lettered"), Some(r)) => {
+                tracing::warn!(message = %c.id, attempt = c.attempts, reason = r, "message dead-lettered")
+            }
+            (Some("temporary_failure"), Some(r)) => {
+                tracing::info!(message = %c.id, attempt = c.attempts, reason = r, ?retry_in, "delivery failed; will retry")
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// An error with its causes (lettre's and reqwest's Display leave them out).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+fn release(busy: &mut HashMap<String, usize>, done: Result<String, tokio::task::JoinError>) {
+    if let Ok(endpoint) = done
+        && let Some(n) = busy.get_mut(&endpoint)
+    {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            busy.remove(&endpoint);
+        }
+    }
+}
+
+/// Resolves when a committed transaction announces new messages; never, when there
+/// is no listener (polling covers it).
+async fn wake(listener: &mut Option<PgListener>) {
+    match listener {
+        Some(l) => {
+            if l.recv().await.is_err() {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// The JSON a webhook receives; the same bytes on every attempt.
+fn webhook_body(id: Uuid, m: &Content) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "id": id.to_string(),
+        "type": m.kind,
+        "event_id": m.event_id.to_string(),
+        "event_type": m.event_type,
+        "created_at": crate::store::rfc3339(m.created_at),
+        "recipient": {
+            "id": m.recipient_id.to_string(),
+            "name": m.recipient_name.clone().unwrap_or_default(),
+        },
+        "subject": m.subject,
+        "text": m.body,
+        "data": m.data,
+    }))
+    .expect("JSON values serialise")
+}

@@ -1,0 +1,172 @@
+//! The notification domain: kinds of notices and the placeholders each offers, channels,
+//! checked recipients and subscriptions, templates, and the rules of delivery.
+
+pub mod delivery;
+pub mod recipient;
+pub mod template;
+
+/// What a notice is about. Subscriptions and templates are keyed by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A procedure was published, amended, replaced or abolished.
+    ProcedureChanged,
+    /// A unit's posting (niêm yết) stayed out of date.
+    PostingStale,
+    /// A reporting period's due date approaches and the unit has not reported.
+    ReportDue,
+    /// A due date passed; leadership hears which units are late.
+    ReportOverdue,
+    /// A report is ready.
+    ReportGenerated,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::ProcedureChanged,
+        Kind::PostingStale,
+        Kind::ReportDue,
+        Kind::ReportOverdue,
+        Kind::ReportGenerated,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::ProcedureChanged => "procedure_changed",
+            Kind::PostingStale => "posting_stale",
+            Kind::ReportDue => "report_due",
+            Kind::ReportOverdue => "report_overdue",
+            Kind::ReportGenerated => "report_generated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The placeholders a template of this kind may use, besides [`template::COMMON`].
+    pub fn placeholders(self) -> &'static [&'static str] {
+        match self {
+            Kind::ProcedureChanged => &[
+                "code",
+                "name",
+                "field",
+                "level",
+                "agency",
+                "change_type",
+                "change",
+                "decision_number",
+                "effective_date",
+                "version",
+            ],
+            Kind::PostingStale => &[
+                "code",
+                "procedure_name",
+                "posted_version",
+                "current_version",
+                "stale_since",
+                "days_stale",
+            ],
+            Kind::ReportDue => &[
+                "plan_number",
+                "plan_title",
+                "plan_year",
+                "period",
+                "period_title",
+                "period_start",
+                "period_end",
+                "due_date",
+                "days_left",
+            ],
+            Kind::ReportOverdue => &[
+                "plan_number",
+                "plan_title",
+                "plan_year",
+                "period",
+                "period_title",
+                "due_date",
+                "late_count",
+                "late_units",
+            ],
+            Kind::ReportGenerated => &[
+                "plan_number",
+                "period",
+                "title",
+                "report_id",
+                "as_of",
+                "export_links",
+            ],
+        }
+    }
+
+    pub fn offers(self, name: &str) -> bool {
+        self.placeholders().contains(&name) || template::COMMON.contains(&name)
+    }
+}
+
+/// How a message reaches its recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Channel {
+    /// The in-app inbox, read through `GET /v1/notifications`.
+    Inbox,
+    Email,
+    Webhook,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 3] = [Channel::Inbox, Channel::Email, Channel::Webhook];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Inbox => "inbox",
+            Channel::Email => "email",
+            Channel::Webhook => "webhook",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// `2020-03-05` as the Department writes it, `05/03/2020`.
+pub fn vietnamese_date(iso: &str) -> String {
+    chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
+        .map(|d| d.format("%d/%m/%Y").to_string())
+        .unwrap_or_else(|_| iso.to_owned())
+}
+
+/// The words for a change type, as a unit reads them.
+pub fn change_words(change_type: &str) -> &'static str {
+    match change_type {
+        "amended" => "sửa đổi, bổ sung",
+        "replaced" => "thay thế",
+        "abolished" => "bãi bỏ",
+        _ => "công bố mới",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_channels_round_trip() {
+        for k in Kind::ALL {
+            assert_eq!(Kind::parse(k.as_str()), Some(k));
+        }
+        for c in Channel::ALL {
+            assert_eq!(Channel::parse(c.as_str()), Some(c));
+        }
+        assert_eq!(Kind::parse("procedure_published"), None);
+        assert!(Kind::ReportOverdue.offers("recipient_name"));
+        assert!(!Kind::ReportOverdue.offers("code"));
+    }
+
+    #[test]
+    fn dates_and_change_words() {
+        assert_eq!(vietnamese_date("2020-03-05"), "05/03/2020");
+        assert_eq!(vietnamese_date("soon"), "soon");
+        assert_eq!(change_words("abolished"), "bãi bỏ");
+        assert_eq!(change_words("new"), "công bố mới");
+    }
+}

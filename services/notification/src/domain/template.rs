@@ -1,0 +1,252 @@
+//! Templates: text with `{{placeholder}}`s, one set of placeholders per kind of notice,
+//! checked when a template is saved so that rendering can never meet an unknown one.
+
+use std::collections::BTreeMap;
+
+use super::Kind;
+
+/// The placeholder values of one notice, by name.
+pub type Values = BTreeMap<&'static str, String>;
+
+/// Every placeholder is offered for every recipient.
+pub const COMMON: &[&str] = &["recipient_name"];
+
+/// A template that refers to something it may not.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("unknown placeholder {{{{{name}}}}}; {kind} offers: {offered}")]
+    Unknown {
+        name: String,
+        kind: &'static str,
+        offered: String,
+    },
+    #[error("a {{{{ is not closed by }}}}")]
+    Unclosed,
+    #[error("{{{{{0}}}}} is not a placeholder name (lower-case letters and _)")]
+    BadName(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece<'a> {
+    Text(&'a str),
+    Field(&'a str),
+}
+
+fn parse(text: &str) -> Result<Vec<Piece<'_>>, TemplateError> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        if open > 0 {
+            out.push(Piece::Text(&rest[..open]));
+        }
+        let after = &rest[open + 2..];
+        let close = after.find("}}").ok_or(TemplateError::Unclosed)?;
+        let name = after[..close].trim();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            return Err(TemplateError::BadName(name.to_owned()));
+        }
+        out.push(Piece::Field(name));
+        rest = &after[close + 2..];
+    }
+    if !rest.is_empty() {
+        out.push(Piece::Text(rest));
+    }
+    Ok(out)
+}
+
+/// Checks that `text` refers only to placeholders `kind` offers.
+pub fn check(kind: Kind, text: &str) -> Result<(), TemplateError> {
+    for piece in parse(text)? {
+        if let Piece::Field(name) = piece
+            && !kind.offers(name)
+        {
+            let mut offered: Vec<&str> = kind.placeholders().to_vec();
+            offered.extend_from_slice(COMMON);
+            return Err(TemplateError::Unknown {
+                name: name.to_owned(),
+                kind: kind.as_str(),
+                offered: offered.join(", "),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Fills `text` with `values`; `escape` is applied to each value (HTML).
+pub fn render(text: &str, values: &Values, escape: fn(&str) -> String) -> String {
+    match parse(text) {
+        Ok(pieces) => pieces
+            .into_iter()
+            .map(|p| match p {
+                Piece::Text(t) => t.to_owned(),
+                Piece::Field(f) => escape(values.get(f).map(String::as_str).unwrap_or("")),
+            })
+            .collect(),
+        // Saved templates were checked; a broken one still renders as written.
+        Err(_) => text.to_owned(),
+    }
+}
+
+pub fn plain(s: &str) -> String {
+    s.to_owned()
+}
+
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The HTML part when a template has none: the text, escaped, paragraph by paragraph.
+pub fn html_from_text(subject: &str, text: &str) -> String {
+    let paragraphs: String = text
+        .split("\n\n")
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| format!("<p>{}</p>\n", html_escape(p.trim()).replace('\n', "<br>\n")))
+        .collect();
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\"><title>{}</title></head>\n<body>\n{paragraphs}</body></html>\n",
+        html_escape(subject)
+    )
+}
+
+/// A template as stored: one version of one kind in one language.
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub key: String,
+    pub language: String,
+    pub version: i32,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// What a template gives for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Template {
+    pub fn render(&self, values: &Values) -> Rendered {
+        // A subject is one line, whatever a value holds.
+        let subject = render(&self.subject, values, plain).replace(['\r', '\n'], " ");
+        let text = render(&self.text, values, plain);
+        let html = if self.html.trim().is_empty() {
+            html_from_text(&subject, &text)
+        } else {
+            render(&self.html, values, html_escape)
+        };
+        Rendered {
+            subject,
+            text,
+            html,
+        }
+    }
+}
+
+/// The Vietnamese templates every database starts with (version 1 of each kind).
+pub fn defaults() -> Vec<(Kind, &'static str, &'static str)> {
+    vec![
+        (
+            Kind::ProcedureChanged,
+            "Thủ tục hành chính {{change}}: {{name}}",
+            "Thủ tục \"{{name}}\" (mã {{code}}, lĩnh vực {{field}}) được {{change}} theo Quyết định số {{decision_number}}, có hiệu lực từ ngày {{effective_date}}. \
+             Đề nghị đơn vị niêm yết phiên bản {{version}} tại trụ sở và xác nhận niêm yết.",
+        ),
+        (
+            Kind::PostingStale,
+            "Nhắc niêm yết lại thủ tục: {{procedure_name}}",
+            "Kính gửi {{recipient_name}},\n\n\
+             Thủ tục \"{{procedure_name}}\" (mã {{code}}) đã có phiên bản {{current_version}}; đơn vị đang niêm yết phiên bản {{posted_version}} \
+             từ ngày {{stale_since}} ({{days_stale}} ngày). Đề nghị đơn vị niêm yết phiên bản mới tại trụ sở và xác nhận niêm yết.",
+        ),
+        (
+            Kind::ReportDue,
+            "Nhắc báo cáo {{period_title}} – hạn {{due_date}}",
+            "Kính gửi {{recipient_name}},\n\n\
+             Theo Kế hoạch số {{plan_number}} ({{plan_title}}), đơn vị báo cáo kết quả {{period_title}} (từ {{period_start}} đến {{period_end}}) \
+             chậm nhất ngày {{due_date}}, còn {{days_left}} ngày. Đến nay đơn vị chưa ghi nhận hoạt động hay kết quả một cửa nào cho kỳ này.",
+        ),
+        (
+            Kind::ReportOverdue,
+            "Đơn vị chưa báo cáo {{period_title}} – Kế hoạch số {{plan_number}}",
+            "Kính gửi {{recipient_name}},\n\n\
+             Đã quá hạn báo cáo {{period_title}} ngày {{due_date}} theo Kế hoạch số {{plan_number}} ({{plan_title}}). \
+             {{late_count}} đơn vị chưa báo cáo:\n\n{{late_units}}",
+        ),
+        (
+            Kind::ReportGenerated,
+            "Báo cáo {{period}} – Kế hoạch số {{plan_number}}",
+            "Kính gửi {{recipient_name}},\n\n\
+             Báo cáo \"{{title}}\" (kỳ {{period}}, số liệu đến {{as_of}}) đã sẵn sàng. Tải về:\n\n{{export_links}}",
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_template_uses_only_what_its_kind_offers() {
+        for (kind, subject, text) in defaults() {
+            check(kind, subject).unwrap();
+            check(kind, text).unwrap();
+        }
+        assert_eq!(defaults().len(), Kind::ALL.len());
+    }
+
+    #[test]
+    fn unknown_and_malformed_placeholders_are_named() {
+        let e = check(Kind::ProcedureChanged, "Thủ tục {{ten_thu_tuc}}").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("unknown placeholder {{ten_thu_tuc}}"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("decision_number"), "{e}");
+        assert_eq!(
+            check(Kind::ProcedureChanged, "a {{name"),
+            Err(TemplateError::Unclosed)
+        );
+        assert!(matches!(
+            check(Kind::ProcedureChanged, "{{Name}}"),
+            Err(TemplateError::BadName(_))
+        ));
+        check(Kind::ReportDue, "{{ due_date }} {{recipient_name}}").unwrap();
+    }
+
+    #[test]
+    fn html_values_are_escaped_and_subjects_stay_on_one_line() {
+        let t = Template {
+            key: "procedure_changed".into(),
+            language: "vi".into(),
+            version: 3,
+            subject: "Thủ tục {{name}}".into(),
+            text: "Mã {{code}}".into(),
+            html: "<b>{{name}}</b>".into(),
+        };
+        let values = Values::from([("name", "A <b>&\nB".to_owned()), ("code", "1.0".to_owned())]);
+        let r = t.render(&values);
+        assert_eq!(r.subject, "Thủ tục A <b>& B");
+        assert_eq!(r.text, "Mã 1.0");
+        assert_eq!(r.html, "<b>A &lt;b&gt;&amp;\nB</b>");
+        let plain_html = html_from_text("S", "one\n\ntwo <x>\nthree");
+        assert!(
+            plain_html.contains("<p>one</p>") && plain_html.contains("two &lt;x&gt;<br>"),
+            "{plain_html}"
+        );
+    }
+}
