@@ -231,7 +231,12 @@ async fn dead_lettered_after_the_limit_then_retried_by_the_operator() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(r.status, "created");
+    // The worker may already have taken it by the time the answer is read.
+    assert!(
+        ["created", "sending", "delivered"].contains(&r.status.as_str()),
+        "{}",
+        r.status
+    );
     let r = h.wait_status(id, "delivered", 20).await;
     assert_eq!(r.attempts.len(), 4);
     assert_eq!(r.attempts[3].status, "delivered");
