@@ -43,6 +43,8 @@ pub struct System {
     procs: HashMap<&'static str, Proc>,
     pub gateway: String,
     pub office_key: String,
+    /// The first operator key (`CCHC_OPERATOR_TOKEN`).
+    pub operator_key: String,
     pub http: reqwest::Client,
     logs: PathBuf,
 }
@@ -62,6 +64,7 @@ impl System {
             .join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&logs).expect("log directory");
         let office_key = format!("cchc_test_{}", uuid::Uuid::new_v4().simple());
+        let operator_key = format!("cchc_test_op_{}", uuid::Uuid::new_v4().simple());
         let mut procs = HashMap::new();
         let mut urls = Vec::new();
         for svc in SERVICES {
@@ -97,6 +100,7 @@ impl System {
             ("NATS_URL".into(), nats.url()),
             ("CCHC_GATEWAY_ADDR".into(), format!("127.0.0.1:{port}")),
             ("CCHC_BOOTSTRAP_TOKEN".into(), office_key.clone()),
+            ("CCHC_OPERATOR_TOKEN".into(), operator_key.clone()),
         ];
         env.extend(urls);
         let gateway = format!("http://127.0.0.1:{port}");
@@ -124,6 +128,7 @@ impl System {
             procs,
             gateway,
             office_key,
+            operator_key,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()

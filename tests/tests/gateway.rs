@@ -83,6 +83,18 @@ async fn key_lifecycle_idempotency_and_unit_changes() {
         )
         .await;
     assert_eq!(s, 403, "only an operator issues operator keys");
+    let (s, k) = sys
+        .post(
+            &format!("/v1/units/{unit_id}/api-keys"),
+            Some(&sys.operator_key),
+            &json!({"role": "operator"}),
+        )
+        .await;
+    assert_eq!(
+        (s, k["role"].as_str()),
+        (201, Some("operator")),
+        "the configured operator key issues operator keys"
+    );
 
     // The same write with the same Idempotency-Key lands once.
     let post = |body: serde_json::Value, idem: &'static str| {

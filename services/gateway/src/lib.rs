@@ -36,6 +36,8 @@ pub struct Settings {
     pub reporting_url: String,
     /// The first office key, from the operator's configuration.
     pub bootstrap_token: Option<String>,
+    /// The first operator key (IT staff: health, keys, replays), also from configuration.
+    pub operator_token: Option<String>,
     pub body_limit: usize,
     /// Requests a key may make per minute, and how many at once above that pace.
     pub rate_per_minute: u32,
@@ -52,16 +54,18 @@ impl Settings {
             c.optional(&format!("CCHC_{}_URL", name.to_uppercase()))
                 .unwrap_or_else(|| format!("http://127.0.0.1:{port}"))
         };
-        let bootstrap_token = c.optional("CCHC_BOOTSTRAP_TOKEN");
-        if let Some(t) = &bootstrap_token
-            && t.len() < 16
-        {
-            return Err(ConfigError::Invalid {
-                name: "CCHC_BOOTSTRAP_TOKEN".into(),
-                value: "(hidden)".into(),
-                reason: "must be at least 16 characters".into(),
-            });
-        }
+        let token = |name: &str| -> Result<Option<String>, ConfigError> {
+            match c.optional(name) {
+                Some(t) if t.len() < 16 => Err(ConfigError::Invalid {
+                    name: name.into(),
+                    value: "(hidden)".into(),
+                    reason: "must be at least 16 characters".into(),
+                }),
+                t => Ok(t),
+            }
+        };
+        let bootstrap_token = token("CCHC_BOOTSTRAP_TOKEN")?;
+        let operator_token = token("CCHC_OPERATOR_TOKEN")?;
         Ok(Self {
             addr: c.parse_or(
                 "CCHC_GATEWAY_ADDR",
@@ -76,6 +80,7 @@ impl Settings {
             notification_url: svc("notification", 50053),
             reporting_url: svc("reporting", 50054),
             bootstrap_token,
+            operator_token,
             body_limit: c.parse_or("CCHC_BODY_LIMIT_BYTES", 1 << 20)?,
             rate_per_minute: c.parse_or("CCHC_RATE_LIMIT_PER_MINUTE", 1200)?,
             rate_burst: c.parse_or("CCHC_RATE_LIMIT_BURST", 200)?,
@@ -167,8 +172,13 @@ impl Application {
         .await?;
         let store = store::Store::new(backbone.pool.clone(), backbone.outbox.clone());
         match &settings.bootstrap_token {
-            Some(token) => store.bootstrap(token).await?,
+            Some(token) => store.bootstrap(token, cchc_platform::Role::Office).await?,
             None => tracing::warn!("CCHC_BOOTSTRAP_TOKEN is not set: no office key is configured"),
+        }
+        if let Some(token) = &settings.operator_token {
+            store
+                .bootstrap(token, cchc_platform::Role::Operator)
+                .await?;
         }
         let channels = [
             (

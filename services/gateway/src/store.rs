@@ -22,6 +22,8 @@ pub const UNIT_KINDS: &[&str] = &[
 
 /// The key configured by the operator (`CCHC_BOOTSTRAP_TOKEN`) has this fixed id.
 pub const BOOTSTRAP_KEY_ID: Uuid = Uuid::from_u128(1);
+/// And `CCHC_OPERATOR_TOKEN`, the first operator key, this one.
+pub const BOOTSTRAP_OPERATOR_KEY_ID: Uuid = Uuid::from_u128(2);
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Unit {
@@ -82,9 +84,10 @@ impl Store {
         Self { pool, outbox }
     }
 
-    /// Makes the operator's token an office key of the Department (created when absent).
+    /// Makes a configured token a key of the Department (created when absent) with
+    /// `role` (office for `CCHC_BOOTSTRAP_TOKEN`, operator for `CCHC_OPERATOR_TOKEN`).
     /// A token that was revoked stays revoked; a new token replaces the old one.
-    pub async fn bootstrap(&self, token: &str) -> anyhow::Result<()> {
+    pub async fn bootstrap(&self, token: &str, role: Role) -> anyhow::Result<()> {
         let department: Option<Uuid> = sqlx::query_scalar(
             "SELECT id FROM units WHERE kind = 'department' ORDER BY created_at LIMIT 1",
         )
@@ -99,13 +102,17 @@ impl Store {
             }
         };
         sqlx::query(
-            "INSERT INTO api_keys (id, unit_id, role, prefix, hash) VALUES ($1, $2, 'office', 'bootstrap', $3)
+            "INSERT INTO api_keys (id, unit_id, role, prefix, hash) VALUES ($1, $2, $4, 'bootstrap', $3)
              ON CONFLICT (id) DO UPDATE SET hash = EXCLUDED.hash,
                revoked_at = CASE WHEN api_keys.hash = EXCLUDED.hash THEN api_keys.revoked_at ELSE NULL END",
         )
-        .bind(BOOTSTRAP_KEY_ID)
+        .bind(match role {
+            Role::Operator => BOOTSTRAP_OPERATOR_KEY_ID,
+            _ => BOOTSTRAP_KEY_ID,
+        })
         .bind(department)
         .bind(hash_key(token))
+        .bind(role.as_str())
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -16,6 +16,9 @@ use crate::problem::Problem;
 pub struct Idempotency {
     pub pool: PgPool,
     pub body_limit: usize,
+    /// A claim still unanswered after this long lost its request (the gateway stopped,
+    /// or its database went away before the answer was recorded): a retry may go ahead.
+    pub abandoned_after: std::time::Duration,
 }
 
 const MAX_KEY: usize = 200;
@@ -70,7 +73,15 @@ pub async fn replay(State(idem): State<Idempotency>, req: Request, next: Next) -
     h.update(&bytes);
     let request_hash = h.finalize().to_vec();
 
-    match claim(&idem.pool, &caller, &key, &request_hash).await {
+    match claim(
+        &idem.pool,
+        &caller,
+        &key,
+        idem.abandoned_after,
+        &request_hash,
+    )
+    .await
+    {
         Err(e) => return Problem::from(e).into_response(),
         Ok(Claim::Replay {
             same_request: false,
@@ -150,18 +161,21 @@ async fn claim(
     pool: &PgPool,
     caller: &[u8],
     key: &str,
+    abandoned_after: std::time::Duration,
     request_hash: &[u8],
 ) -> Result<Claim, sqlx::Error> {
     // Keys older than a day are forgotten, and so is a claim whose request never got an
     // answer recorded (the gateway stopped mid-way), so the retry can go ahead.
     sqlx::query(
         "DELETE FROM idempotency_keys WHERE key_hash = $1 AND idem_key = $2
-         AND (created_at < now() - interval '1 day' OR (status IS NULL AND created_at < now() - interval '2 minutes'))",
+         AND (created_at < now() - interval '1 day'
+              OR (status IS NULL AND created_at < now() - make_interval(secs => $3)))",
     )
-        .bind(caller)
-        .bind(key)
-        .execute(pool)
-        .await?;
+    .bind(caller)
+    .bind(key)
+    .bind(abandoned_after.as_secs_f64())
+    .execute(pool)
+    .await?;
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (key_hash, idem_key, request_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )

@@ -32,6 +32,8 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
     let idempotency = Idempotency {
         pool: state.pool.clone(),
         body_limit: settings.body_limit,
+        // Past the time limit a request has been answered (503) or has died.
+        abandoned_after: settings.request_timeout + std::time::Duration::from_secs(5),
     };
     let metrics = state.metrics.clone();
     let timeout = settings.request_timeout;
