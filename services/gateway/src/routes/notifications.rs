@@ -50,7 +50,8 @@ pub(crate) async fn inbox(
     Ok(Reply(r.into_inner()))
 }
 
-async fn mark_read(
+#[utoipa::path(post, path = "/v1/notifications/{id}/read", tag = "notifications", summary = "Mark one of the caller's messages read", params(("id" = String, Path, description = "Message id")), responses((status = 200, description = "Success", body = InboxMessage), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn mark_read(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
@@ -64,7 +65,8 @@ async fn mark_read(
     Ok(Reply(r.into_inner()))
 }
 
-async fn deliveries(
+#[utoipa::path(get, path = "/v1/notifications/{id}/deliveries", tag = "notifications", summary = "Every delivery attempt of a message (office, operator)", params(("id" = String, Path, description = "Message id")), responses((status = 200, description = "Success", body = DeliveryReport), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn deliveries(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
@@ -78,7 +80,8 @@ async fn deliveries(
     Ok(Reply(r.into_inner()))
 }
 
-async fn retry(
+#[utoipa::path(post, path = "/v1/notifications/{id}/retry", tag = "notifications", summary = "Send a dead-lettered message again (operator)", params(("id" = String, Path, description = "Message id")), responses((status = 200, description = "Success", body = DeliveryReport), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn retry(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
@@ -92,7 +95,8 @@ async fn retry(
     Ok(Reply(r.into_inner()))
 }
 
-async fn dead_letters(
+#[utoipa::path(get, path = "/v1/notifications/dead-letters", tag = "notifications", summary = "Messages that gave up, for the operator", params(PageQuery), responses((status = 200, description = "Success", body = ListDeadLettersResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn dead_letters(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Query(q): Query<PageQuery>,

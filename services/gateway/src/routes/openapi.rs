@@ -44,7 +44,11 @@ impl Modify for ApiKey {
         activities::record, activities::record_batch, activities::correct, activities::list,
         submissions::submit_one_stop, submissions::list_one_stop, submissions::submit_satisfaction,
         submissions::list_satisfaction, submissions::submit_budget_lines, submissions::list_budget_lines,
-        notifications::inbox, dashboard::dashboard, admin::dead_letters,
+        notifications::inbox, notifications::mark_read, notifications::deliveries, notifications::retry,
+        notifications::dead_letters, recipients::create_recipient, recipients::update_recipient,
+        recipients::list_recipients, recipients::create_subscription, recipients::list_subscriptions,
+        recipients::save_template, recipients::list_templates,
+        dashboard::dashboard, admin::dead_letters,
     ),
     modifiers(&ApiKey),
     tags(

@@ -33,7 +33,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/templates", post(save_template).get(list_templates))
 }
 
-async fn create_recipient(
+#[utoipa::path(post, path = "/v1/recipients", tag = "notifications", summary = "Add a recipient with its contacts (office)", request_body = RecipientInput, responses((status = 201, description = "Success", body = Recipient), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn create_recipient(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Json(body): Json<RecipientInput>,
@@ -47,7 +48,8 @@ async fn create_recipient(
     Ok((StatusCode::CREATED, Reply(r.into_inner())))
 }
 
-async fn update_recipient(
+#[utoipa::path(put, path = "/v1/recipients/{id}", tag = "notifications", summary = "Change a recipient and its contacts (office)", request_body = RecipientInput, params(("id" = String, Path, description = "Recipient id")), responses((status = 200, description = "Success", body = Recipient), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn update_recipient(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
@@ -66,15 +68,17 @@ async fn update_recipient(
     Ok(Reply(r.into_inner()))
 }
 
-#[derive(Deserialize)]
-struct RecipientsQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct RecipientsQuery {
     kind: Option<String>,
     group: Option<String>,
     limit: Option<u32>,
     page_token: Option<String>,
 }
 
-async fn list_recipients(
+#[utoipa::path(get, path = "/v1/recipients", tag = "notifications", summary = "Recipients (office)", params(RecipientsQuery), responses((status = 200, description = "Success", body = ListRecipientsResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn list_recipients(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Query(q): Query<RecipientsQuery>,
@@ -94,7 +98,8 @@ async fn list_recipients(
     Ok(Reply(r.into_inner()))
 }
 
-async fn create_subscription(
+#[utoipa::path(post, path = "/v1/subscriptions", tag = "notifications", summary = "Who is told what, by which channels (office)", request_body = SubscriptionInput, responses((status = 201, description = "Success", body = Subscription), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn create_subscription(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Json(body): Json<SubscriptionInput>,
@@ -108,12 +113,14 @@ async fn create_subscription(
     Ok((StatusCode::CREATED, Reply(r.into_inner())))
 }
 
-#[derive(Deserialize)]
-struct SubscriptionsQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SubscriptionsQuery {
     event_type: Option<String>,
 }
 
-async fn list_subscriptions(
+#[utoipa::path(get, path = "/v1/subscriptions", tag = "notifications", summary = "Subscriptions (office)", params(SubscriptionsQuery), responses((status = 200, description = "Success", body = ListSubscriptionsResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn list_subscriptions(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Query(q): Query<SubscriptionsQuery>,
@@ -130,7 +137,8 @@ async fn list_subscriptions(
     Ok(Reply(r.into_inner()))
 }
 
-async fn save_template(
+#[utoipa::path(post, path = "/v1/templates", tag = "notifications", summary = "Save a new version of a message template; unknown placeholders are refused (office)", request_body = TemplateInput, responses((status = 201, description = "Success", body = Template), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn save_template(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Json(body): Json<TemplateInput>,
@@ -144,12 +152,14 @@ async fn save_template(
     Ok((StatusCode::CREATED, Reply(r.into_inner())))
 }
 
-#[derive(Deserialize)]
-struct TemplatesQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct TemplatesQuery {
     key: Option<String>,
 }
 
-async fn list_templates(
+#[utoipa::path(get, path = "/v1/templates", tag = "notifications", summary = "Templates and their versions (office)", params(TemplatesQuery), responses((status = 200, description = "Success", body = ListTemplatesResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+pub(crate) async fn list_templates(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Query(q): Query<TemplatesQuery>,
