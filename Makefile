@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo "cargo nextest run" || echo "cargo test")
 
-.PHONY: help run test build tools lint fmt unit e2e bench chaos compose-config clean
+.PHONY: help run test build tools lint fmt unit e2e bench chaos fuzz-api compose-config clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ bench: ## Load figures beside raw baselines, measured in one run (release build;
 
 chaos: build ## The full fault suite: kills NATS, each service, restarts PostgreSQL; nothing lost or doubled
 	deploy/local/with-infra.sh "$${CARGO_TARGET_DIR:-target}/debug/cchc-chaos"
+
+fuzz-api: build ## Schema-driven fuzzing of the HTTP API from its OpenAPI document (no 5xx allowed)
+	CCHC_FUZZ_EXAMPLES=$${CCHC_FUZZ_EXAMPLES:-100} deploy/local/with-infra.sh $(NEXTEST) -p cchc-e2e -E 'binary(api_fuzz)' --no-capture
 
 compose-config: ## Check the compose file (needs the docker compose plugin)
 	POSTGRES_PASSWORD=check CCHC_BOOTSTRAP_TOKEN=check-token-0123456789 docker compose -f deploy/compose.yaml --profile observability config --quiet

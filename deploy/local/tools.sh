@@ -37,3 +37,13 @@ if [ ! -f "$root/.tools/py/aiosmtpd-$smtpd_version.dist-info/METADATA" ]; then
   # Pinned with its two dependencies, so nothing else is resolved.
   pip_install "aiosmtpd==$smtpd_version" "atpublic==5.1" "attrs==24.2.0"
 fi
+
+# schemathesis drives the gateway from its OpenAPI document (the API fuzz test).
+st_version=4.32.5
+if [ ! -f "$root/.tools/schemathesis/schemathesis-$st_version.dist-info/METADATA" ]; then
+  echo "installing schemathesis $st_version into .tools/schemathesis ..." >&2
+  need_python schemathesis
+  rm -rf "$root/.tools/schemathesis"
+  "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    --target "$root/.tools/schemathesis" "schemathesis==$st_version" >&2
+fi
