@@ -84,10 +84,17 @@ where
     while acked.load(Ordering::Relaxed) < n / 3 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let started = Instant::now();
     fault(sys).await;
+    let fault_took = started.elapsed();
     while let Some(r) = writers.join_next().await {
         r.expect("writer");
     }
+    eprintln!(
+        "{tag}: fault over in {:.1} s, every write acknowledged {:.1} s after it began",
+        fault_took.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
     acked.load(Ordering::Relaxed)
 }
 
@@ -125,6 +132,7 @@ pub async fn tally(sys: &System, scenario: &str, tag: &str, acknowledged: usize)
                 .expect("counting projections");
         let found = titles.min(projected) as usize;
         if found >= acknowledged || Instant::now() > deadline {
+            eprintln!("{tag}: {records} records, {titles} titles, {projected} projected");
             return Tally {
                 scenario: scenario.to_owned(),
                 acknowledged,
