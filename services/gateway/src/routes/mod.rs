@@ -2,11 +2,14 @@
 //! calls the owning service with the caller in gRPC metadata.
 
 mod activities;
+mod admin;
 mod dashboard;
 mod legal_documents;
 mod notifications;
+mod plans;
 mod postings;
 mod procedures;
+mod reports;
 mod submissions;
 mod units;
 
@@ -29,6 +32,9 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .merge(submissions::routes())
         .merge(notifications::routes())
         .merge(dashboard::routes())
+        .merge(plans::routes())
+        .merge(reports::routes())
+        .merge(admin::routes())
         .fallback(|| async { Problem::not_found("no such resource") })
         .with_state(state.clone());
     Router::new()
