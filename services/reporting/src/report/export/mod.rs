@@ -83,7 +83,8 @@ pub fn render(s: &Snapshot, format: &str) -> Result<Rendered, ExportError> {
     })
 }
 
-/// A rate in percent as a fraction for a cell formatted "0.0%".
+/// A rate in percent (one decimal) as a fraction for a cell formatted "0.0%": tenths
+/// over 1000, so 90.6 is exactly the double nearest 0.906.
 fn fraction(rate: Option<f64>) -> Option<f64> {
-    rate.map(|r| r / 100.0)
+    rate.map(|r| (r * 10.0).round() / 1000.0)
 }
