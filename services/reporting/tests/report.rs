@@ -1013,7 +1013,11 @@ async fn exports_are_reproducible_and_read_back() {
             export(&svc, &first.id, "xlsx").await,
         )
         .unwrap();
-        for (file, to) in [("r.docx", "pdf"), ("r.xlsx", "csv")] {
+        // 76 is UTF-8 in LibreOffice's CSV filter options.
+        for (file, to) in [
+            ("r.docx", "pdf"),
+            ("r.xlsx", "csv:Text - txt - csv (StarCalc):44,34,76"),
+        ] {
             let out = std::process::Command::new(soffice)
                 .args(["--headless", "--convert-to", to, "--outdir"])
                 .arg(dir.path())
@@ -1026,6 +1030,12 @@ async fn exports_are_reproducible_and_read_back() {
         assert!(dir.path().join("r.pdf").metadata().unwrap().len() > 1000);
         let csv = std::fs::read_to_string(dir.path().join("r.csv")).unwrap();
         assert!(csv.contains("Số đơn vị đã báo cáo"), "{csv}");
+        // Keep the rendered files for a person to look at, when asked to.
+        if let Some(keep) = std::env::var_os("CCHC_KEEP_REPORT_FILES") {
+            for f in ["r.docx", "r.xlsx", "r.pdf"] {
+                std::fs::copy(dir.path().join(f), std::path::Path::new(&keep).join(f)).unwrap();
+            }
+        }
     } else {
         eprintln!("LibreOffice is not installed: the conversion check is skipped");
     }

@@ -47,7 +47,7 @@ fn heading(text: &str) -> Paragraph {
         .keep_next(true)
 }
 
-fn cell(text: &str, width: usize, bold: bool, align: AlignmentType) -> TableCell {
+fn cell(text: &str, width: usize, bold: bool, align: AlignmentType, keep: bool) -> TableCell {
     let mut r = run(text).size(24);
     if bold {
         r = r.bold();
@@ -57,49 +57,72 @@ fn cell(text: &str, width: usize, bold: bool, align: AlignmentType) -> TableCell
             Paragraph::new()
                 .add_run(r)
                 .align(align)
-                .line_spacing(LineSpacing::new().before(40).after(40)),
+                .line_spacing(LineSpacing::new().before(40).after(40))
+                // A header row stays on the page of the first row under it.
+                .keep_next(keep),
         )
         .width(width, WidthType::Dxa)
 }
 
 /// A bordered table: a bold header row, the rows, and a bold last row when `total`.
-/// The first column is text, the others numbers (right-aligned), unless `text_columns`
-/// says more columns hold text.
+/// `align` has a letter per column: `L`eft (text), `C`entre, `R`ight (figures). Rows
+/// never break across pages.
 fn table(
     headers: &[&str],
     widths: &[usize],
     rows: Vec<Vec<String>>,
     total: bool,
-    text_columns: usize,
+    align: &str,
 ) -> Table {
-    let mut out = vec![TableRow::new(
-        headers
-            .iter()
-            .zip(widths)
-            .map(|(h, w)| cell(h, *w, true, AlignmentType::Center))
-            .collect(),
-    )];
+    let aligns: Vec<AlignmentType> = align
+        .chars()
+        .map(|c| match c {
+            'L' => AlignmentType::Left,
+            'C' => AlignmentType::Center,
+            _ => AlignmentType::Right,
+        })
+        .collect();
+    let mut out = vec![
+        TableRow::new(
+            headers
+                .iter()
+                .zip(widths)
+                .map(|(h, w)| cell(h, *w, true, AlignmentType::Center, true))
+                .collect(),
+        )
+        .cant_split(),
+    ];
     let last = rows.len();
     for (i, row) in rows.into_iter().enumerate() {
         let bold = total && i + 1 == last;
-        out.push(TableRow::new(
-            row.iter()
-                .zip(widths)
-                .enumerate()
-                .map(|(c, (v, w))| {
-                    let align = if c < text_columns {
-                        AlignmentType::Left
-                    } else {
-                        AlignmentType::Right
-                    };
-                    cell(v, *w, bold, align)
-                })
-                .collect(),
-        ));
+        out.push(
+            TableRow::new(
+                row.iter()
+                    .zip(widths)
+                    .zip(&aligns)
+                    .map(|((v, w), a)| cell(v, *w, bold, *a, false))
+                    .collect(),
+            )
+            .cant_split(),
+        );
     }
     Table::new(out)
         .set_grid(widths.to_vec())
         .width(widths.iter().sum(), WidthType::Dxa)
+}
+
+/// A numbered part of a section, kept on the page of what follows it.
+fn part(text: &str) -> Paragraph {
+    body(text)
+        .line_spacing(LineSpacing::new().before(120).after(60))
+        .keep_next(true)
+}
+
+/// `2020-03-01` as `01/03/2020`.
+fn date(iso: &str) -> String {
+    chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
+        .map(|d| d.format("%d/%m/%Y").to_string())
+        .unwrap_or_else(|_| iso.to_owned())
 }
 
 fn rate(r: Option<f64>) -> String {
@@ -110,7 +133,7 @@ fn rate(r: Option<f64>) -> String {
 /// borderless), as in Decree 30/2020's layout.
 fn top(s: &Snapshot) -> Table {
     let d = &s.document;
-    let left_w = 3800;
+    let left_w = 4155;
     let right_w = TEXT_WIDTH - left_w;
     let mut left = TableCell::new().width(left_w, WidthType::Dxa);
     if !d.governing_body.is_empty() {
@@ -225,7 +248,7 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
     // II. Activities.
     doc = doc
         .add_paragraph(heading("II. HOẠT ĐỘNG TUYÊN TRUYỀN CẢI CÁCH HÀNH CHÍNH"))
-        .add_paragraph(body("1. Số hoạt động theo hình thức tuyên truyền"));
+        .add_paragraph(part("1. Số hoạt động theo hình thức tuyên truyền"));
     let mut rows: Vec<Vec<String>> = o
         .by_kind
         .iter()
@@ -245,10 +268,10 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
         &[5155, 2100, 2100],
         rows,
         true,
-        1,
+        "LRR",
     ));
     if !s.targets.is_empty() {
-        doc = doc.add_paragraph(body("2. Kết quả thực hiện chỉ tiêu"));
+        doc = doc.add_paragraph(part("2. Kết quả thực hiện chỉ tiêu"));
         let rows = s
             .targets
             .iter()
@@ -273,10 +296,10 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
             &[3555, 1450, 1450, 1450, 1450],
             rows,
             false,
-            1,
+            "LCRRR",
         ));
     }
-    doc = doc.add_paragraph(body(if s.targets.is_empty() {
+    doc = doc.add_paragraph(part(if s.targets.is_empty() {
         "2. Kết quả của từng đơn vị"
     } else {
         "3. Kết quả của từng đơn vị"
@@ -310,14 +333,14 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
         &[700, 3655, 1400, 1400, 2200],
         rows,
         false,
-        2,
+        "CLRRL",
     ));
 
     // III. Catalogue currency.
     let c = &s.catalogue;
     doc = doc
         .add_paragraph(heading("III. CẬP NHẬT, CÔNG KHAI THỦ TỤC HÀNH CHÍNH"))
-        .add_paragraph(body(
+        .add_paragraph(part(
             "1. Thủ tục hành chính được công bố, sửa đổi, bãi bỏ trong kỳ",
         ));
     if c.changes.is_empty() {
@@ -331,7 +354,7 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
                     ch.code.clone(),
                     ch.name.clone(),
                     super::xlsx::change_label(&ch.change_type).to_owned(),
-                    ch.effective_date.clone(),
+                    date(&ch.effective_date),
                 ]
             })
             .collect();
@@ -340,10 +363,10 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
             &[1800, 4355, 1700, 1500],
             rows,
             false,
-            3,
+            "LLLC",
         ));
     }
-    doc = doc.add_paragraph(body("2. Niêm yết thủ tục hành chính tại đơn vị"));
+    doc = doc.add_paragraph(part("2. Niêm yết thủ tục hành chính tại đơn vị"));
     let mut rows: Vec<Vec<String>> = s
         .units
         .iter()
@@ -368,7 +391,7 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
         &[700, 4655, 2000, 2000],
         rows,
         true,
-        2,
+        "CLRR",
     ));
 
     // IV. One-stop results and satisfaction.
@@ -426,7 +449,7 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
                 ],
             ],
             false,
-            1,
+            "LR",
         ));
     let rows: Vec<Vec<String>> = s
         .units
@@ -446,7 +469,7 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
         .collect();
     if !rows.is_empty() {
         doc = doc
-            .add_paragraph(body("Kết quả của từng đơn vị:"))
+            .add_paragraph(part("Kết quả của từng đơn vị:"))
             .add_table(table(
                 &[
                     "Đơn vị",
@@ -459,7 +482,7 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
                 &[3355, 1200, 1200, 1300, 1100, 1200],
                 rows,
                 false,
-                1,
+                "LRRRRR",
             ));
     }
     if !s.satisfaction.criteria.is_empty() {
@@ -478,7 +501,7 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
             })
             .collect();
         doc = doc
-            .add_paragraph(body("Sự hài lòng theo tiêu chí:"))
+            .add_paragraph(part("Sự hài lòng theo tiêu chí:"))
             .add_table(table(
                 &[
                     "Tiêu chí",
@@ -490,7 +513,7 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
                 &[3755, 1400, 1400, 1400, 1400],
                 rows,
                 false,
-                1,
+                "LRRRR",
             ));
     }
 
@@ -527,7 +550,7 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
         &[3955, 2100, 2100, 1200],
         rows,
         true,
-        1,
+        "LRRR",
     ));
 
     // VI. Units that reported nothing.

@@ -70,6 +70,13 @@ fn sheet(
         ws.write_string_with_format(0, c as u16, *h, &f.header)?;
     }
     ws.set_freeze_panes(1, 0)?;
+    // Printed on A4, as wide as the page, the header row on every page.
+    ws.set_paper_size(9);
+    ws.set_print_fit_to_pages(1, 0);
+    ws.set_repeat_rows(0, 0)?;
+    if headers.len() > 6 {
+        ws.set_landscape();
+    }
     let last = rows.len();
     for (i, row) in rows.into_iter().enumerate() {
         let r = (i + 1) as u32;
