@@ -25,6 +25,26 @@ struct Running {
     tasks: JoinSet<()>,
 }
 
+fn spawn(
+    js: &jetstream::Context,
+    pool: &PgPool,
+    handler: &Arc<ReadModels>,
+    shutdown: &CancellationToken,
+) -> Running {
+    let token = shutdown.child_token();
+    let mut tasks = JoinSet::new();
+    for producer in PRODUCERS {
+        tasks.spawn(consumer::run(
+            ConsumerSpec::new(durable(producer), *producer),
+            js.clone(),
+            pool.clone(),
+            handler.clone(),
+            token.clone(),
+        ));
+    }
+    Running { token, tasks }
+}
+
 /// The running consumers that feed the read models.
 pub struct Consumers {
     js: jetstream::Context,
@@ -55,37 +75,19 @@ impl Progress {
 impl Consumers {
     /// Starts one consumer per producer; they stop with `shutdown`.
     pub fn start(js: jetstream::Context, pool: PgPool, shutdown: CancellationToken) -> Arc<Self> {
-        let this = Arc::new(Self {
+        let handler = Arc::new(ReadModels);
+        let first = spawn(&js, &pool, &handler, &shutdown);
+        Arc::new(Self {
             js,
             pool,
-            handler: Arc::new(ReadModels),
-            running: tokio::sync::Mutex::new(Running {
-                token: CancellationToken::new(),
-                tasks: JoinSet::new(),
-            }),
+            handler,
+            running: tokio::sync::Mutex::new(first),
             shutdown,
-        });
-        let first = this.spawn();
-        *this
-            .running
-            .try_lock()
-            .expect("nobody else holds the lock yet") = first;
-        this
+        })
     }
 
     fn spawn(&self) -> Running {
-        let token = self.shutdown.child_token();
-        let mut tasks = JoinSet::new();
-        for producer in PRODUCERS {
-            tasks.spawn(consumer::run(
-                ConsumerSpec::new(durable(producer), *producer),
-                self.js.clone(),
-                self.pool.clone(),
-                self.handler.clone(),
-                token.clone(),
-            ));
-        }
-        Running { token, tasks }
+        spawn(&self.js, &self.pool, &self.handler, &self.shutdown)
     }
 
     /// Waits for the consumers to stop after shutdown.

@@ -831,6 +831,31 @@ async fn exports_are_reproducible_and_read_back() {
         assert!(a == b, "{format} differs between two generations");
     }
 
+    // The stored JSON is the whole snapshot: rendering it again, any number of times,
+    // gives the stored bytes of every format; zip entries carry no clock time.
+    let snapshot: Snapshot =
+        serde_json::from_slice(&export(&svc, &first.id, "json").await).unwrap();
+    for format in ["json", "csv", "xlsx", "docx"] {
+        let stored = export(&svc, &first.id, format).await;
+        for _ in 0..3 {
+            let again = cchc_reporting::report::export::render(&snapshot, format).unwrap();
+            assert!(again.content == stored, "{format} renders differently");
+        }
+        if format == "xlsx" || format == "docx" {
+            let mut zip = zip::ZipArchive::new(Cursor::new(stored)).unwrap();
+            for i in 0..zip.len() {
+                let entry = zip.by_index(i).unwrap();
+                let t = entry.last_modified().unwrap_or_default();
+                assert_eq!(
+                    (t.year(), t.month(), t.day()),
+                    (1980, 1, 1),
+                    "{format}: {} carries a time",
+                    entry.name()
+                );
+            }
+        }
+    }
+
     // CSV: a row per unit and the total.
     let csv = String::from_utf8(export(&svc, &first.id, "csv").await).unwrap();
     let rows: Vec<&str> = csv.lines().collect();

@@ -11,6 +11,14 @@ use super::{Reporting, id, limit};
 use crate::domain::plan::check;
 use crate::report::compute::rfc3339;
 
+fn invalid(e: cchc_platform::validation::Errors) -> Status {
+    cchc_platform::validation::status(
+        tonic::Code::InvalidArgument,
+        "the plan is not valid",
+        e.into_vec(),
+    )
+}
+
 const ALL: &[Role] = &[Role::Unit, Role::Office, Role::Leader, Role::Operator];
 
 impl Reporting {
@@ -20,10 +28,7 @@ impl Reporting {
     ) -> Result<Plan, Status> {
         let caller = Caller::require(&req, &[Role::Office])?;
         let r = req.into_inner();
-        let checked = check(&r.plan.unwrap_or_default()).map_err(|e| {
-            e.finish(tonic::Code::InvalidArgument, "the plan is not valid")
-                .unwrap_err()
-        })?;
+        let checked = check(&r.plan.unwrap_or_default()).map_err(invalid)?;
         let key = Some(r.idempotency_key.trim()).filter(|k| !k.is_empty());
         Ok(self
             .store
@@ -49,10 +54,7 @@ impl Reporting {
                 }],
             ));
         }
-        let checked = check(&plan).map_err(|e| {
-            e.finish(tonic::Code::InvalidArgument, "the plan is not valid")
-                .unwrap_err()
-        })?;
+        let checked = check(&plan).map_err(invalid)?;
         Ok(self
             .store
             .update_plan(plan_id, r.expected_revision, &checked)

@@ -24,8 +24,8 @@ impl Reporting {
         let caller = Caller::require(&req, &[Role::Office])?;
         let r = req.into_inner();
         let mut e = Errors::new();
-        let plan_id = r.plan_id.trim().parse::<uuid::Uuid>().ok();
-        e.check(plan_id.is_some(), "plan_id", "must be a plan id (UUID)");
+        let plan_id = r.plan_id.trim().parse::<uuid::Uuid>();
+        e.check(plan_id.is_ok(), "plan_id", "must be a plan id (UUID)");
         e.check(!r.period.trim().is_empty(), "period", "is required");
         let report_date = if r.report_date.trim().is_empty() {
             None
@@ -46,7 +46,7 @@ impl Reporting {
             tonic::Code::InvalidArgument,
             "the report request is not valid",
         )?;
-        let plan_id = plan_id.expect("checked above");
+        let plan_id = plan_id.map_err(|_| Status::invalid_argument("plan_id is not a UUID"))?;
         let (plan, _) = self
             .store
             .plan(plan_id)
@@ -112,10 +112,14 @@ impl Reporting {
             None
         } else {
             Some(parse_cursor(&r.page_token).ok_or_else(|| {
-                let mut e = Errors::new();
-                e.add("page_token", "was not issued by this list");
-                e.finish(tonic::Code::InvalidArgument, "the page token is not valid")
-                    .unwrap_err()
+                cchc_platform::validation::status(
+                    tonic::Code::InvalidArgument,
+                    "the page token is not valid",
+                    vec![cchc_platform::validation::FieldError {
+                        field: "page_token".into(),
+                        message: "was not issued by this list".into(),
+                    }],
+                )
             })?)
         };
         let n = limit(r.limit);
