@@ -188,3 +188,10 @@ CREATE TABLE replays (
 );
 -- One replay at a time.
 CREATE UNIQUE INDEX replays_one_running ON replays (state) WHERE state = 'running';
+
+-- A database that already consumed events did so before these read models existed, so
+-- the events they need were passed by: rebuild everything by replaying the streams when
+-- the service starts (a fresh database has nothing to rebuild).
+INSERT INTO replays (id, requested_by)
+SELECT gen_random_uuid(), '00000000-0000-0000-0000-000000000000'
+WHERE EXISTS (SELECT 1 FROM cchc_processed_events WHERE consumer LIKE 'reporting-%');

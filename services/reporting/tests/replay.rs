@@ -359,3 +359,67 @@ async fn replaying_the_streams_rebuilds_the_same_read_models() {
         .into_inner();
     assert_eq!(latest.id, started.id);
 }
+
+#[tokio::test]
+async fn an_upgraded_database_is_rebuilt_when_the_service_starts() {
+    // A database of the first version, which had consumed events before the read
+    // models of this version existed.
+    let url = cchc_testkit::fresh_database("reporting").await;
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    std::fs::copy(
+        migrations.join("0001_read_models.sql"),
+        dir.path().join("0001_read_models.sql"),
+    )
+    .unwrap();
+    let first = sqlx::migrate::Migrator::new(dir.path()).await.unwrap();
+    let pool = cchc_platform::db::connect_and_migrate(&url, &first)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO cchc_processed_events (consumer, event_id) VALUES ('reporting-activity', $1)",
+    )
+    .bind(Uuid::new_v4())
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let pool = cchc_platform::db::connect_and_migrate(&url, &cchc_reporting::MIGRATOR)
+        .await
+        .unwrap();
+    let pending: Vec<String> = sqlx::query_scalar("SELECT state FROM replays")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(pending, ["running"], "the upgrade asks for a rebuild");
+    // Starting, the service runs it to the end.
+    let nats = cchc_testkit::NatsServer::start().await;
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let consumers = cchc_reporting::replay::Consumers::start(js, pool.clone(), shutdown.clone());
+    let replays = cchc_reporting::replay::Replays::new(pool.clone(), consumers, shutdown.clone());
+    replays.resume().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = replays.get(None).await.unwrap().unwrap();
+        if r.state == "completed" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the rebuild did not finish: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let processed: i64 = sqlx::query_scalar("SELECT count(*) FROM cchc_processed_events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(processed, 0, "the old records went with the rebuild");
+    shutdown.cancel();
+
+    // A fresh database asks for none.
+    let svc = service().await;
+    assert_eq!(svc.count("replays").await, 0);
+}
