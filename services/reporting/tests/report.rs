@@ -1116,6 +1116,32 @@ async fn jobs_survive_a_crash_and_refuse_what_they_cannot_do() {
     svc.work_reports().await;
     assert_eq!(get(&svc, &held.id).await.state, "completed");
 
+    // A retried request with the same key is the same job; another body with it is refused.
+    let keyed = |period: &str| {
+        as_office(StartReportRequest {
+            plan_id: p.id.clone(),
+            period: period.into(),
+            idempotency_key: "bc-2020-h1".into(),
+            ..Default::default()
+        })
+    };
+    let once = svc
+        .api
+        .start_report(keyed("2020-H1"))
+        .await
+        .unwrap()
+        .into_inner();
+    let twice = svc
+        .api
+        .start_report(keyed("2020-h1"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(once.id, twice.id);
+    let e = svc.api.start_report(keyed("2020")).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::AlreadyExists);
+    svc.work_reports().await;
+
     // Bad requests are answered, not queued.
     let bad = |plan_id: &str, period: &str| {
         as_office(StartReportRequest {
