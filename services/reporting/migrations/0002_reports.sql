@@ -129,6 +129,8 @@ CREATE TABLE plans (
     created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
     idempotency_key TEXT,
+    -- SHA-256 of the document first created, to recognise a retry by its key.
+    request_hash    TEXT NOT NULL DEFAULT '',
     CONSTRAINT plans_number_year UNIQUE (number_symbol, year),
     CONSTRAINT plans_idempotency UNIQUE (created_by, idempotency_key)
 );
@@ -143,6 +145,8 @@ CREATE TABLE reports (
     period          TEXT NOT NULL,
     number_symbol   TEXT NOT NULL DEFAULT '',
     report_date     DATE,
+    -- The title asked for (empty: derived); `title` becomes the one the report carries.
+    requested_title TEXT NOT NULL DEFAULT '',
     title           TEXT NOT NULL DEFAULT '',
     state           TEXT NOT NULL DEFAULT 'queued',
     percent         INT NOT NULL DEFAULT 0,

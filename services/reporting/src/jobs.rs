@@ -168,7 +168,7 @@ impl Worker {
             period,
             number_symbol: row.number_symbol.clone(),
             report_date: row.report_date,
-            title: row.title.clone(),
+            title: row.requested_title.clone(),
             plan_saved_at: saved_at,
         };
         let snapshot = compute(pool, &input, &progress).await?;

@@ -88,6 +88,14 @@ fn document(p: &Plan) -> Plan {
     }
 }
 
+/// SHA-256 of a plan document's JSON (the fields serialise in a fixed order).
+fn request_hash(doc: &Plan) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(
+        serde_json::to_vec(doc).unwrap_or_default(),
+    ))
+}
+
 fn plan_saved(p: &Plan) -> PlanSaved {
     PlanSaved {
         plan_id: p.id.clone(),
@@ -126,6 +134,8 @@ pub struct ReportRow {
     pub period: String,
     pub number_symbol: String,
     pub report_date: Option<NaiveDate>,
+    /// The title asked for (empty: derived); `title` is the one the report carries.
+    pub requested_title: String,
     pub title: String,
     pub state: String,
     pub percent: i32,
@@ -139,7 +149,7 @@ pub struct ReportRow {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
-pub const REPORT_COLUMNS: &str = "id, plan_id, plan_revision, period, number_symbol, report_date, title, state, percent, step, error,
+pub const REPORT_COLUMNS: &str = "id, plan_id, plan_revision, period, number_symbol, report_date, requested_title, title, state, percent, step, error,
     attempts, as_of, summary, headline, requested_at, completed_at";
 
 /// Gateway paths of a report's exports.
@@ -218,24 +228,26 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let doc = document(&checked.plan);
         if let Some(key) = key {
-            let seen: Option<PlanRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {PLAN_COLUMNS} FROM plans WHERE created_by = $1 AND idempotency_key = $2"
-            )))
+            let seen: Option<(Uuid, String)> = sqlx::query_as(
+                "SELECT id, request_hash FROM plans WHERE created_by = $1 AND idempotency_key = $2",
+            )
             .bind(caller)
             .bind(key)
             .fetch_optional(&mut *tx)
             .await?;
-            if let Some(row) = seen {
-                // A retry returns the plan it made, as long as it asks for the same.
-                let first = row.into_plan();
-                let same = serde_json::to_value(document(&first)).ok()
-                    == serde_json::to_value(&doc).ok()
-                    && first.revision == 1;
-                return if same {
-                    Ok(first)
-                } else {
-                    Err(Error::KeyReused)
-                };
+            if let Some((id, hash)) = seen {
+                // A retry returns the plan it made (as it is now), as long as it asks
+                // for the same.
+                if hash != request_hash(&doc) {
+                    return Err(Error::KeyReused);
+                }
+                let row: PlanRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {PLAN_COLUMNS} FROM plans WHERE id = $1"
+                )))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+                return Ok(row.into_plan());
             }
         }
         let unknown = self.unknown_units(&mut tx, &checked.unit_ids).await?;
@@ -246,8 +258,8 @@ impl Store {
             });
         }
         let inserted: Result<PlanRow, sqlx::Error> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO plans (id, revision, number_symbol, year, document, created_by, idempotency_key)
-             VALUES ($1, 1, $2, $3, $4, $5, $6) RETURNING {PLAN_COLUMNS}"
+            "INSERT INTO plans (id, revision, number_symbol, year, document, created_by, idempotency_key, request_hash)
+             VALUES ($1, 1, $2, $3, $4, $5, $6, $7) RETURNING {PLAN_COLUMNS}"
         )))
         .bind(Uuid::now_v7())
         .bind(&doc.number_symbol)
@@ -255,6 +267,7 @@ impl Store {
         .bind(sqlx::types::Json(&doc))
         .bind(caller)
         .bind(key)
+        .bind(request_hash(&doc))
         .fetch_one(&mut *tx)
         .await;
         let plan = match inserted {
@@ -389,13 +402,13 @@ impl Store {
                     && row.period == r.period
                     && row.number_symbol == r.number_symbol
                     && row.report_date == r.report_date
-                    && row.title == r.title;
+                    && row.requested_title == r.title;
                 return if same { Ok(row) } else { Err(Error::KeyReused) };
             }
         }
         let row: ReportRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO reports (id, plan_id, plan_revision, period, number_symbol, report_date, title, requested_by, idempotency_key)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {REPORT_COLUMNS}"
+            "INSERT INTO reports (id, plan_id, plan_revision, period, number_symbol, report_date, title, requested_title, requested_by, idempotency_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) RETURNING {REPORT_COLUMNS}"
         )))
         .bind(Uuid::now_v7())
         .bind(r.plan_id)

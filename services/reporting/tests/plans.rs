@@ -403,6 +403,14 @@ async fn duplicates_retries_revisions_and_the_list() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::Aborted);
+    // The first request retried now returns the plan it made, as it now is.
+    let retried = svc
+        .api
+        .create_plan(with_key("k1", plan_109(&ids)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(retried, updated);
     let events: Vec<PlanSaved> = svc.payloads().await;
     assert_eq!(events.len(), 2);
     assert_eq!(events[1].revision, 2);

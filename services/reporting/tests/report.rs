@@ -1141,6 +1141,13 @@ async fn jobs_survive_a_crash_and_refuse_what_they_cannot_do() {
     let e = svc.api.start_report(keyed("2020")).await.unwrap_err();
     assert_eq!(e.code(), tonic::Code::AlreadyExists);
     svc.work_reports().await;
+    let later = svc
+        .api
+        .start_report(keyed("2020-H1"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((later.id, later.state.as_str()), (once.id, "completed"));
 
     // Bad requests are answered, not queued.
     let bad = |plan_id: &str, period: &str| {
