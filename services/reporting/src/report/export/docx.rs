@@ -133,14 +133,14 @@ fn rate(r: Option<f64>) -> String {
 /// borderless), as in Decree 30/2020's layout.
 fn top(s: &Snapshot) -> Table {
     let d = &s.document;
-    let left_w = 4155;
+    let left_w = 3755;
     let right_w = TEXT_WIDTH - left_w;
     let mut left = TableCell::new().width(left_w, WidthType::Dxa);
     if !d.governing_body.is_empty() {
-        left = left.add_paragraph(centered(run(d.governing_body.to_uppercase()).size(26)));
+        left = left.add_paragraph(centered(run(d.governing_body.to_uppercase()).size(24)));
     }
     left = left
-        .add_paragraph(centered(run(d.issuing_body.to_uppercase()).size(26).bold()))
+        .add_paragraph(centered(run(d.issuing_body.to_uppercase()).size(24).bold()))
         .add_paragraph(centered(run("________").size(26)))
         .add_paragraph(
             centered(run(format!("Số: {}", d.number_symbol)).size(26))
