@@ -70,6 +70,13 @@ enum Command {
     },
     /// Revoke an API key at once.
     RevokeKey { key_id: String },
+    /// Rebuild reporting's read models from scratch by replaying the event streams
+    /// (operator key); shows progress until done.
+    ReplayReadModels {
+        /// Start it and return without waiting.
+        #[arg(long)]
+        no_wait: bool,
+    },
 }
 
 struct Api {
@@ -198,6 +205,56 @@ async fn import(api: &Api, file: &std::path::Path, batch: usize) -> anyhow::Resu
     Ok(rejected.is_empty())
 }
 
+/// Starts a replay (or joins the one running) and follows it to the end.
+async fn replay(api: &Api, wait: bool) -> anyhow::Result<bool> {
+    let (_, r) = api
+        .send(reqwest::Method::POST, "/v1/admin/replay", Some(&json!({})))
+        .await?;
+    let r = r.json()?;
+    let id = r["id"].as_str().unwrap_or("").to_owned();
+    eprintln!("replay {id} started");
+    if !wait {
+        println!("{id}");
+        return Ok(true);
+    }
+    let bar = indicatif::ProgressBar::new(100);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos:>3}% {msg}")
+            .expect("valid template"),
+    );
+    loop {
+        let (_, r) = api
+            .send(
+                reqwest::Method::GET,
+                &format!("/v1/admin/replay/{id}"),
+                None,
+            )
+            .await?;
+        let r = r.json()?;
+        bar.set_position(r["percent"].as_u64().unwrap_or(0));
+        bar.set_message(format!(
+            "{} of {} events",
+            r["applied"].as_i64().unwrap_or(0),
+            r["total"].as_i64().unwrap_or(0)
+        ));
+        match r["state"].as_str().unwrap_or("") {
+            "completed" => {
+                bar.finish_with_message("done");
+                println!(
+                    "read models rebuilt from {} events",
+                    r["total"].as_i64().unwrap_or(0)
+                );
+                return Ok(true);
+            }
+            "failed" => {
+                bar.abandon();
+                anyhow::bail!("the replay failed: {}", r["error"].as_str().unwrap_or(""));
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+        }
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<bool> {
     let api = Api {
         http: reqwest::Client::new(),
@@ -206,6 +263,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     };
     match &cli.command {
         Command::ImportCatalogue { file, batch } => return import(&api, file, *batch).await,
+        Command::ReplayReadModels { no_wait } => return replay(&api, !no_wait).await,
         Command::ExportCatalogue { format, output } => {
             let (_, body) = api
                 .send(

@@ -1,13 +1,17 @@
-//! The reporting service: read models built from events ([`events`]) and what is read
-//! from them ([`grpc`]).
+//! The reporting service: read models built from the other services' events
+//! ([`events`], rebuilt on demand by [`replay`]), plans and report jobs ([`store`],
+//! worked by [`jobs`]), reports computed and rendered from the read models
+//! ([`report`]), and the gRPC API over all of it ([`grpc`]).
 
+pub mod domain;
 pub mod events;
 pub mod grpc;
-
-use std::sync::Arc;
+pub mod jobs;
+pub mod replay;
+pub mod report;
+pub mod store;
 
 use cchc_platform::config::ServiceSettings;
-use cchc_platform::consumer::{self, ConsumerSpec};
 use cchc_platform::service::Runtime;
 use cchc_proto::reporting::v1::reporting_service_server::ReportingServiceServer;
 use tokio_util::sync::CancellationToken;
@@ -20,19 +24,20 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut rt = Runtime::start(settings, &MIGRATOR, shutdown).await?;
-    let handler = Arc::new(events::ReadModels);
-    for producer in ["gateway", "catalogue", "activity"] {
-        let task = consumer::run(
-            ConsumerSpec::new(format!("reporting-{producer}"), producer),
-            rt.js.clone(),
-            rt.pool.clone(),
-            handler.clone(),
-            rt.shutdown.clone(),
-        );
-        rt.tasks.spawn(task);
-    }
+    let consumers = replay::Consumers::start(rt.js.clone(), rt.pool.clone(), rt.shutdown.clone());
+    let replays = replay::Replays::new(rt.pool.clone(), consumers.clone(), rt.shutdown.clone());
+    replays.resume().await?;
+    let store = store::Store::new(rt.pool.clone(), rt.outbox.clone());
+    let worker = jobs::Worker::new(store.clone());
+    let shutdown = rt.shutdown.clone();
+    rt.tasks.spawn(worker.clone().run(shutdown.clone()));
+    // The consumers stop with the runtime's shutdown; wait for them with the other tasks.
+    rt.tasks.spawn(async move {
+        shutdown.cancelled().await;
+        consumers.join().await;
+    });
     let routes = tonic::service::Routes::new(ReportingServiceServer::new(grpc::Reporting::new(
-        rt.pool.clone(),
+        store, worker, replays,
     )));
     rt.serve(routes).await
 }

@@ -7,9 +7,12 @@ pub(crate) mod dashboard;
 pub(crate) mod legal_documents;
 pub(crate) mod notifications;
 mod openapi;
+pub(crate) mod plans;
 pub(crate) mod postings;
 pub(crate) mod procedures;
 pub(crate) mod recipients;
+pub(crate) mod replay;
+pub(crate) mod reports;
 pub(crate) mod submissions;
 pub(crate) mod units;
 
@@ -47,7 +50,10 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .merge(notifications::routes())
         .merge(recipients::routes())
         .merge(dashboard::routes())
+        .merge(plans::routes())
+        .merge(reports::routes())
         .merge(admin::routes())
+        .merge(replay::routes())
         .fallback(|| async { Problem::not_found("no such resource") })
         .with_state(state.clone())
         .layer(from_fn_with_state(

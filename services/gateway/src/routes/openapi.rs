@@ -48,7 +48,9 @@ impl Modify for ApiKey {
         notifications::dead_letters, recipients::create_recipient, recipients::update_recipient,
         recipients::list_recipients, recipients::create_subscription, recipients::list_subscriptions,
         recipients::save_template, recipients::list_templates,
-        dashboard::dashboard, admin::dead_letters,
+        plans::create, plans::update, plans::read, plans::list,
+        reports::start, reports::read, reports::list, reports::export,
+        dashboard::dashboard, admin::dead_letters, replay::start, replay::latest, replay::read,
     ),
     modifiers(&ApiKey),
     tags(

@@ -1,0 +1,183 @@
+//! Report jobs: the office starts one for a plan and a period; the office and the
+//! leadership follow it and fetch its exports.
+
+use cchc_platform::validation::{Errors, cursor, internal, parse_cursor, parse_date};
+use cchc_platform::{Caller, Role};
+use cchc_proto::reporting::v1::{
+    ExportReportRequest, GetReportRequest, ListReportsRequest, ListReportsResponse, Report,
+    ReportFile, StartReportRequest,
+};
+use tonic::{Request, Status};
+
+use super::{Reporting, id, limit};
+use crate::report::compute::rfc3339;
+use crate::report::export::FORMATS;
+use crate::store::NewReport;
+
+const READERS: &[Role] = &[Role::Office, Role::Leader];
+
+impl Reporting {
+    pub(super) async fn start_report(
+        &self,
+        req: Request<StartReportRequest>,
+    ) -> Result<Report, Status> {
+        let caller = Caller::require(&req, &[Role::Office])?;
+        let r = req.into_inner();
+        let mut e = Errors::new();
+        let plan_id = r.plan_id.trim().parse::<uuid::Uuid>();
+        e.check(plan_id.is_ok(), "plan_id", "must be a plan id (UUID)");
+        e.check(!r.period.trim().is_empty(), "period", "is required");
+        let report_date = if r.report_date.trim().is_empty() {
+            None
+        } else {
+            parse_date(&mut e, "report_date", r.report_date.trim())
+        };
+        e.check(
+            r.number_symbol.chars().count() <= 100,
+            "number_symbol",
+            "must be at most 100 characters",
+        );
+        e.check(
+            r.title.chars().count() <= 1000,
+            "title",
+            "must be at most 1000 characters",
+        );
+        e.finish(
+            tonic::Code::InvalidArgument,
+            "the report request is not valid",
+        )?;
+        let plan_id = plan_id.map_err(|_| Status::invalid_argument("plan_id is not a UUID"))?;
+        let (plan, _) = self
+            .store
+            .plan(plan_id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| Status::not_found("no such plan"))?;
+        let period = r.period.trim().to_uppercase();
+        if !plan.periods.iter().any(|p| p.key == period) {
+            let keys: Vec<&str> = plan.periods.iter().map(|p| p.key.as_str()).collect();
+            let mut e = Errors::new();
+            e.add(
+                "period",
+                format!("must be one of the plan's periods: {}", keys.join(", ")),
+            );
+            e.finish(tonic::Code::InvalidArgument, "the plan has no such period")?;
+        }
+        let key = Some(r.idempotency_key.trim()).filter(|k| !k.is_empty());
+        let row = self
+            .store
+            .start_report(
+                caller.unit_id,
+                &NewReport {
+                    plan_id,
+                    period: &period,
+                    number_symbol: r.number_symbol.trim(),
+                    report_date,
+                    title: r.title.trim(),
+                },
+                plan.revision,
+                key,
+            )
+            .await?;
+        self.worker.wake();
+        Ok(row.into())
+    }
+
+    pub(super) async fn get_report(
+        &self,
+        req: Request<GetReportRequest>,
+    ) -> Result<Report, Status> {
+        Caller::require(&req, READERS)?;
+        let report_id = id(&req.get_ref().report_id, "report")?;
+        self.store
+            .report(report_id)
+            .await
+            .map_err(internal)?
+            .map(Into::into)
+            .ok_or_else(|| Status::not_found("no such report"))
+    }
+
+    pub(super) async fn list_reports(
+        &self,
+        req: Request<ListReportsRequest>,
+    ) -> Result<ListReportsResponse, Status> {
+        Caller::require(&req, READERS)?;
+        let r = req.into_inner();
+        let plan_id = if r.plan_id.is_empty() {
+            None
+        } else {
+            Some(id(&r.plan_id, "plan")?)
+        };
+        let after = if r.page_token.is_empty() {
+            None
+        } else {
+            Some(parse_cursor(&r.page_token).ok_or_else(|| {
+                cchc_platform::validation::status(
+                    tonic::Code::InvalidArgument,
+                    "the page token is not valid",
+                    vec![cchc_platform::validation::FieldError {
+                        field: "page_token".into(),
+                        message: "was not issued by this list".into(),
+                    }],
+                )
+            })?)
+        };
+        let n = limit(r.limit);
+        let mut rows = self
+            .store
+            .reports(plan_id, n + 1, after)
+            .await
+            .map_err(internal)?;
+        let next = if rows.len() as i64 > n {
+            rows.truncate(n as usize);
+            rows.last()
+                .map(|r| cursor(&rfc3339(r.requested_at), &r.id.to_string()))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(ListReportsResponse {
+            reports: rows.into_iter().map(Into::into).collect(),
+            next_page_token: next,
+        })
+    }
+
+    pub(super) async fn export_report(
+        &self,
+        req: Request<ExportReportRequest>,
+    ) -> Result<ReportFile, Status> {
+        Caller::require(&req, READERS)?;
+        let r = req.into_inner();
+        let report_id = id(&r.report_id, "report")?;
+        let format = r.format.trim().to_lowercase();
+        if !FORMATS.contains(&format.as_str()) {
+            let mut e = Errors::new();
+            e.add("format", format!("must be one of {}", FORMATS.join(", ")));
+            e.finish(tonic::Code::InvalidArgument, "unknown export format")?;
+        }
+        let row = self
+            .store
+            .report(report_id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| Status::not_found("no such report"))?;
+        if row.state != "completed" {
+            return Err(Status::failed_precondition(format!(
+                "the report is {} ({}%); exports exist once it is completed",
+                row.state, row.percent
+            )));
+        }
+        let (content_type, file_name, content, sha256) = self
+            .store
+            .report_file(report_id, &format)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| Status::internal("the completed report has no such file"))?;
+        Ok(ReportFile {
+            content_type,
+            file_name,
+            content,
+            sha256,
+        })
+    }
+}

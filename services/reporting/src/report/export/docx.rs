@@ -1,0 +1,594 @@
+//! DOCX: the report as an administrative document laid out per Decree 30/2020
+//! (Nghị định 30/2020/NĐ-CP): A4, Times New Roman; the issuing body and the national
+//! motto side by side at the top, the number and symbol, place and date; the title;
+//! the sections with their tables; the recipients ("Nơi nhận") and the signature at
+//! the end.
+
+use std::io::Cursor;
+
+use docx_rs::{
+    AlignmentType, Docx, LineSpacing, PageMargin, Paragraph, Run, RunFonts, SpecialIndentType,
+    Table, TableCell, TableRow, WidthType,
+};
+
+use crate::domain::{kind_label, number_vi, per_label, percent_vi};
+use crate::report::Snapshot;
+
+const FONT: &str = "Times New Roman";
+/// Text width of an A4 page with 30 mm left and 15 mm right margins, in twips.
+const TEXT_WIDTH: usize = 9355;
+
+fn run(text: impl Into<String>) -> Run {
+    Run::new().add_text(text)
+}
+
+/// A body paragraph: justified, first line indented 1 cm, 6 pt after.
+fn body(text: &str) -> Paragraph {
+    Paragraph::new()
+        .add_run(run(text))
+        .align(AlignmentType::Both)
+        .indent(None, Some(SpecialIndentType::FirstLine(567)), None, None)
+        .line_spacing(LineSpacing::new().before(0).after(120))
+}
+
+fn centered(r: Run) -> Paragraph {
+    Paragraph::new()
+        .add_run(r)
+        .align(AlignmentType::Center)
+        .line_spacing(LineSpacing::new().before(0).after(0))
+}
+
+fn heading(text: &str) -> Paragraph {
+    Paragraph::new()
+        .add_run(run(text).bold())
+        .align(AlignmentType::Both)
+        .indent(None, Some(SpecialIndentType::FirstLine(567)), None, None)
+        .line_spacing(LineSpacing::new().before(120).after(120))
+        .keep_next(true)
+}
+
+fn cell(text: &str, width: usize, bold: bool, align: AlignmentType, keep: bool) -> TableCell {
+    let mut r = run(text).size(24);
+    if bold {
+        r = r.bold();
+    }
+    TableCell::new()
+        .add_paragraph(
+            Paragraph::new()
+                .add_run(r)
+                .align(align)
+                .line_spacing(LineSpacing::new().before(40).after(40))
+                // A header row stays on the page of the first row under it.
+                .keep_next(keep),
+        )
+        .width(width, WidthType::Dxa)
+}
+
+/// A bordered table: a bold header row, the rows, and a bold last row when `total`.
+/// `align` has a letter per column: `L`eft (text), `C`entre, `R`ight (figures). Rows
+/// never break across pages.
+fn table(
+    headers: &[&str],
+    widths: &[usize],
+    rows: Vec<Vec<String>>,
+    total: bool,
+    align: &str,
+) -> Table {
+    let aligns: Vec<AlignmentType> = align
+        .chars()
+        .map(|c| match c {
+            'L' => AlignmentType::Left,
+            'C' => AlignmentType::Center,
+            _ => AlignmentType::Right,
+        })
+        .collect();
+    let mut out = vec![
+        TableRow::new(
+            headers
+                .iter()
+                .zip(widths)
+                .map(|(h, w)| cell(h, *w, true, AlignmentType::Center, true))
+                .collect(),
+        )
+        .cant_split(),
+    ];
+    let last = rows.len();
+    for (i, row) in rows.into_iter().enumerate() {
+        let bold = total && i + 1 == last;
+        out.push(
+            TableRow::new(
+                row.iter()
+                    .zip(widths)
+                    .zip(&aligns)
+                    .map(|((v, w), a)| cell(v, *w, bold, *a, false))
+                    .collect(),
+            )
+            .cant_split(),
+        );
+    }
+    Table::new(out)
+        .set_grid(widths.to_vec())
+        .width(widths.iter().sum(), WidthType::Dxa)
+}
+
+/// A numbered part of a section, kept on the page of what follows it.
+fn part(text: &str) -> Paragraph {
+    body(text)
+        .line_spacing(LineSpacing::new().before(120).after(60))
+        .keep_next(true)
+}
+
+/// `2020-03-01` as `01/03/2020`.
+fn date(iso: &str) -> String {
+    chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
+        .map(|d| d.format("%d/%m/%Y").to_string())
+        .unwrap_or_else(|_| iso.to_owned())
+}
+
+fn rate(r: Option<f64>) -> String {
+    r.map(percent_vi).unwrap_or_else(|| "-".to_owned())
+}
+
+/// The top of the first page: issuing body left, national motto right (both
+/// borderless), as in Decree 30/2020's layout.
+fn top(s: &Snapshot) -> Table {
+    let d = &s.document;
+    let left_w = 3755;
+    let right_w = TEXT_WIDTH - left_w;
+    let mut left = TableCell::new().width(left_w, WidthType::Dxa);
+    if !d.governing_body.is_empty() {
+        left = left.add_paragraph(centered(run(d.governing_body.to_uppercase()).size(24)));
+    }
+    left = left
+        .add_paragraph(centered(run(d.issuing_body.to_uppercase()).size(24).bold()))
+        .add_paragraph(centered(run("________").size(26)))
+        .add_paragraph(
+            centered(run(format!("Số: {}", d.number_symbol)).size(26))
+                .line_spacing(LineSpacing::new().before(120).after(0)),
+        );
+    let right = TableCell::new()
+        .width(right_w, WidthType::Dxa)
+        .add_paragraph(centered(
+            run("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM").size(24).bold(),
+        ))
+        .add_paragraph(centered(run("Độc lập - Tự do - Hạnh phúc").size(26).bold()))
+        .add_paragraph(centered(run("______________________").size(26)))
+        .add_paragraph(
+            centered(run(&d.place_and_date).size(28).italic())
+                .line_spacing(LineSpacing::new().before(120).after(0)),
+        );
+    Table::without_borders(vec![TableRow::new(vec![left, right])])
+        .set_grid(vec![left_w, right_w])
+        .width(TEXT_WIDTH, WidthType::Dxa)
+}
+
+/// The end: recipients left, signature right.
+fn end(s: &Snapshot) -> Table {
+    let d = &s.document;
+    let left_w = 4400;
+    let right_w = TEXT_WIDTH - left_w;
+    let mut left = TableCell::new()
+        .width(left_w, WidthType::Dxa)
+        .add_paragraph(
+            Paragraph::new()
+                .add_run(run("Nơi nhận:").size(24).bold().italic())
+                .line_spacing(LineSpacing::new().before(0).after(0)),
+        );
+    let n = s.recipients.len();
+    for (i, r) in s.recipients.iter().enumerate() {
+        let end = if i + 1 == n { "." } else { ";" };
+        let line = if r.ends_with('.') || r.ends_with(';') {
+            format!("- {r}")
+        } else {
+            format!("- {r}{end}")
+        };
+        left = left.add_paragraph(
+            Paragraph::new()
+                .add_run(run(line).size(22))
+                .line_spacing(LineSpacing::new().before(0).after(0)),
+        );
+    }
+    let mut right = TableCell::new().width(right_w, WidthType::Dxa);
+    for line in d.signer_title.lines() {
+        right = right.add_paragraph(centered(run(line.to_uppercase()).size(28).bold()));
+    }
+    // Room for the signature and seal.
+    for _ in 0..4 {
+        right = right.add_paragraph(centered(run("")));
+    }
+    if !d.signer_name.is_empty() {
+        right = right.add_paragraph(centered(run(&d.signer_name).size(28).bold()));
+    }
+    Table::without_borders(vec![TableRow::new(vec![left, right])])
+        .set_grid(vec![left_w, right_w])
+        .width(TEXT_WIDTH, WidthType::Dxa)
+}
+
+fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
+    let as_of = chrono::DateTime::parse_from_rfc3339(&s.as_of)
+        .map_err(|e| format!("as of {:?}: {e}", s.as_of))?;
+    let stamp = as_of.to_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let local = as_of.with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).expect("offset"));
+    let o = &s.overall;
+    let fonts = RunFonts::new()
+        .ascii(FONT)
+        .hi_ansi(FONT)
+        .cs(FONT)
+        .east_asia(FONT);
+    let mut doc = Docx::new()
+        .page_size(11906, 16838)
+        .page_margin(
+            PageMargin::new()
+                .top(1134)
+                .bottom(1134)
+                .left(1701)
+                .right(850)
+                .header(720)
+                .footer(720),
+        )
+        .default_fonts(fonts)
+        .default_size(28)
+        .created_at(&stamp)
+        .updated_at(&stamp)
+        .add_table(top(s))
+        .add_paragraph(
+            centered(run("BÁO CÁO").bold()).line_spacing(LineSpacing::new().before(360).after(0)),
+        )
+        .add_paragraph(centered(run(&s.document.title).bold()))
+        .add_paragraph(
+            centered(run("__________")).line_spacing(LineSpacing::new().before(0).after(240)),
+        );
+
+    // I. Overall results, in words.
+    doc = doc.add_paragraph(heading("I. KẾT QUẢ CHUNG"));
+    for p in &s.narrative {
+        doc = doc.add_paragraph(body(p));
+    }
+
+    // II. Activities.
+    doc = doc
+        .add_paragraph(heading("II. HOẠT ĐỘNG TUYÊN TRUYỀN CẢI CÁCH HÀNH CHÍNH"))
+        .add_paragraph(part("1. Số hoạt động theo hình thức tuyên truyền"));
+    let mut rows: Vec<Vec<String>> = o
+        .by_kind
+        .iter()
+        .map(|k| vec![k.label.clone(), number_vi(k.count), number_vi(k.head_count)])
+        .collect();
+    rows.push(vec![
+        "Tổng cộng".into(),
+        number_vi(o.activities_total),
+        number_vi(o.head_count_total),
+    ]);
+    doc = doc.add_table(table(
+        &[
+            "Hình thức tuyên truyền",
+            "Số hoạt động",
+            "Lượt người tham dự",
+        ],
+        &[5155, 2100, 2100],
+        rows,
+        true,
+        "LRR",
+    ));
+    if !s.targets.is_empty() {
+        doc = doc.add_paragraph(part("2. Kết quả thực hiện chỉ tiêu"));
+        let rows = s
+            .targets
+            .iter()
+            .map(|t| {
+                vec![
+                    t.label.clone(),
+                    format!("{}/{}", number_vi(t.min_per_unit), per_label(&t.per)),
+                    number_vi(t.required),
+                    number_vi(t.units_meeting),
+                    number_vi(t.units_below),
+                ]
+            })
+            .collect();
+        doc = doc.add_table(table(
+            &[
+                "Hình thức",
+                "Chỉ tiêu mỗi đơn vị",
+                "Yêu cầu trong kỳ",
+                "Số đơn vị đạt",
+                "Số đơn vị chưa đạt",
+            ],
+            &[3555, 1450, 1450, 1450, 1450],
+            rows,
+            false,
+            "LCRRR",
+        ));
+    }
+    doc = doc.add_paragraph(part(if s.targets.is_empty() {
+        "2. Kết quả của từng đơn vị"
+    } else {
+        "3. Kết quả của từng đơn vị"
+    }));
+    let rows = s
+        .units
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            vec![
+                (i + 1).to_string(),
+                u.name.clone(),
+                number_vi(u.activities_total),
+                number_vi(u.head_count),
+                u.below_target
+                    .iter()
+                    .map(|k| kind_label(k))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ]
+        })
+        .collect();
+    doc = doc.add_table(table(
+        &[
+            "STT",
+            "Đơn vị",
+            "Số hoạt động",
+            "Lượt người tham dự",
+            "Chưa đạt chỉ tiêu",
+        ],
+        &[700, 3655, 1400, 1400, 2200],
+        rows,
+        false,
+        "CLRRL",
+    ));
+
+    // III. Catalogue currency.
+    let c = &s.catalogue;
+    doc = doc
+        .add_paragraph(heading("III. CẬP NHẬT, CÔNG KHAI THỦ TỤC HÀNH CHÍNH"))
+        .add_paragraph(part(
+            "1. Thủ tục hành chính được công bố, sửa đổi, bãi bỏ trong kỳ",
+        ));
+    if c.changes.is_empty() {
+        doc = doc.add_paragraph(body("Trong kỳ không có thủ tục hành chính thay đổi."));
+    } else {
+        let rows = c
+            .changes
+            .iter()
+            .map(|ch| {
+                vec![
+                    ch.code.clone(),
+                    ch.name.clone(),
+                    super::xlsx::change_label(&ch.change_type).to_owned(),
+                    date(&ch.effective_date),
+                ]
+            })
+            .collect();
+        doc = doc.add_table(table(
+            &["Mã thủ tục", "Tên thủ tục", "Nội dung", "Ngày hiệu lực"],
+            &[1800, 4355, 1700, 1500],
+            rows,
+            false,
+            "LLLC",
+        ));
+    }
+    doc = doc.add_paragraph(part("2. Niêm yết thủ tục hành chính tại đơn vị"));
+    let mut rows: Vec<Vec<String>> = s
+        .units
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            vec![
+                (i + 1).to_string(),
+                u.name.clone(),
+                number_vi(u.postings_current),
+                number_vi(u.postings_stale),
+            ]
+        })
+        .collect();
+    rows.push(vec![
+        String::new(),
+        "Tổng cộng".into(),
+        number_vi(c.postings_current),
+        number_vi(c.postings_stale),
+    ]);
+    doc = doc.add_table(table(
+        &["STT", "Đơn vị", "Đúng phiên bản hiện hành", "Chưa cập nhật"],
+        &[700, 4655, 2000, 2000],
+        rows,
+        true,
+        "CLRR",
+    ));
+
+    // IV. One-stop results and satisfaction.
+    let f = &s.one_stop.figures;
+    doc = doc
+        .add_paragraph(heading(
+            "IV. KẾT QUẢ THỰC HIỆN CƠ CHẾ MỘT CỬA, MỘT CỬA LIÊN THÔNG VÀ SỰ HÀI LÒNG",
+        ))
+        .add_table(table(
+            &["Chỉ tiêu", "Số lượng"],
+            &[6355, 3000],
+            vec![
+                vec![
+                    "Số đơn vị báo cáo".into(),
+                    number_vi(s.one_stop.units_submitted),
+                ],
+                vec![
+                    "Tổng số hồ sơ tiếp nhận".into(),
+                    number_vi(f.received_total),
+                ],
+                vec![
+                    "- Tiếp nhận trực tuyến".into(),
+                    number_vi(f.received_online),
+                ],
+                vec![
+                    "- Tiếp nhận trực tiếp và qua bưu chính".into(),
+                    number_vi(f.received_in_person_or_post),
+                ],
+                vec![
+                    "- Kỳ trước chuyển sang".into(),
+                    number_vi(f.received_carried_over),
+                ],
+                vec!["Số hồ sơ đã giải quyết".into(), number_vi(f.resolved_total)],
+                vec!["- Trước hạn".into(), number_vi(f.resolved_early)],
+                vec!["- Đúng hạn".into(), number_vi(f.resolved_on_time)],
+                vec!["- Quá hạn".into(), number_vi(f.resolved_late)],
+                vec![
+                    "Số hồ sơ đang giải quyết".into(),
+                    number_vi(f.pending_total),
+                ],
+                vec!["- Trong hạn".into(), number_vi(f.pending_within_time)],
+                vec!["- Quá hạn".into(), number_vi(f.pending_overdue)],
+                vec![
+                    "Số hồ sơ trả lại, rút hồ sơ".into(),
+                    number_vi(f.returned_withdrawn),
+                ],
+                vec!["Tỷ lệ giải quyết đúng hạn".into(), rate(f.on_time_rate)],
+                vec![
+                    "Số phiếu khảo sát sự hài lòng".into(),
+                    number_vi(s.satisfaction.figures.responses),
+                ],
+                vec![
+                    "Tỷ lệ hài lòng và rất hài lòng".into(),
+                    rate(s.satisfaction.figures.rate),
+                ],
+            ],
+            false,
+            "LR",
+        ));
+    let rows: Vec<Vec<String>> = s
+        .units
+        .iter()
+        .filter_map(|u| {
+            u.one_stop.as_ref().map(|o| {
+                vec![
+                    u.name.clone(),
+                    number_vi(o.received_total),
+                    number_vi(o.resolved_total),
+                    number_vi(o.resolved_early + o.resolved_on_time),
+                    number_vi(o.resolved_late),
+                    rate(o.on_time_rate),
+                ]
+            })
+        })
+        .collect();
+    if !rows.is_empty() {
+        doc = doc
+            .add_paragraph(part("Kết quả của từng đơn vị:"))
+            .add_table(table(
+                &[
+                    "Đơn vị",
+                    "Tiếp nhận",
+                    "Đã giải quyết",
+                    "Trước hạn, đúng hạn",
+                    "Quá hạn",
+                    "Tỷ lệ đúng hạn",
+                ],
+                &[3355, 1200, 1200, 1300, 1100, 1200],
+                rows,
+                false,
+                "LRRRRR",
+            ));
+    }
+    if !s.satisfaction.criteria.is_empty() {
+        let rows = s
+            .satisfaction
+            .criteria
+            .iter()
+            .map(|k| {
+                vec![
+                    k.name.clone(),
+                    number_vi(k.very_satisfied),
+                    number_vi(k.satisfied),
+                    number_vi(k.dissatisfied),
+                    rate(k.rate),
+                ]
+            })
+            .collect();
+        doc = doc
+            .add_paragraph(part("Sự hài lòng theo tiêu chí:"))
+            .add_table(table(
+                &[
+                    "Tiêu chí",
+                    "Rất hài lòng",
+                    "Hài lòng",
+                    "Không hài lòng",
+                    "Tỷ lệ hài lòng",
+                ],
+                &[3755, 1400, 1400, 1400, 1400],
+                rows,
+                false,
+                "LRRRR",
+            ));
+    }
+
+    // V. Budget.
+    let b = &s.budget;
+    doc = doc.add_paragraph(heading("V. KINH PHÍ TUYÊN TRUYỀN"));
+    let mut rows: Vec<Vec<String>> = s
+        .units
+        .iter()
+        .filter_map(|u| {
+            u.budget.as_ref().map(|x| {
+                vec![
+                    u.name.clone(),
+                    number_vi(x.planned_vnd),
+                    number_vi(x.spent_vnd),
+                    rate(x.execution_rate),
+                ]
+            })
+        })
+        .collect();
+    rows.push(vec![
+        "Tổng cộng".into(),
+        number_vi(b.figures.planned_vnd),
+        number_vi(b.figures.spent_vnd),
+        rate(b.figures.execution_rate),
+    ]);
+    doc = doc.add_table(table(
+        &[
+            "Đơn vị",
+            &format!("Dự toán năm {} (đồng)", b.year),
+            "Đã chi (đồng)",
+            "Tỷ lệ",
+        ],
+        &[3955, 2100, 2100, 1200],
+        rows,
+        true,
+        "LRRR",
+    ));
+
+    // VI. Units that reported nothing.
+    doc = doc.add_paragraph(heading("VI. ĐƠN VỊ CHƯA BÁO CÁO"));
+    if o.silent_units.is_empty() {
+        doc = doc.add_paragraph(body("Tất cả các đơn vị đã báo cáo."));
+    } else {
+        for (i, u) in o.silent_units.iter().enumerate() {
+            doc = doc.add_paragraph(body(&format!("{}. {}", i + 1, u.name)));
+        }
+    }
+    doc = doc
+        .add_paragraph(
+            Paragraph::new()
+                .add_run(
+                    run(format!(
+                        "Số liệu tổng hợp đến {} ngày {}.",
+                        local.format("%H giờ %M"),
+                        local.format("%d/%m/%Y")
+                    ))
+                    .italic(),
+                )
+                .align(AlignmentType::Both)
+                .indent(None, Some(SpecialIndentType::FirstLine(567)), None, None)
+                .line_spacing(LineSpacing::new().before(120).after(240)),
+        )
+        .add_table(end(s));
+
+    let mut out = Cursor::new(Vec::new());
+    doc.build().pack(&mut out).map_err(|e| e.to_string())?;
+    Ok(out.into_inner())
+}
+
+/// Renders on a thread of its own: docx-rs numbers paragraphs with a per-thread
+/// counter, so a fresh thread gives the same numbers every time.
+pub fn render(s: &Snapshot) -> Result<Vec<u8>, String> {
+    let s = s.clone();
+    std::thread::spawn(move || build(&s))
+        .join()
+        .map_err(|_| "the document renderer panicked".to_owned())?
+}
