@@ -9,7 +9,7 @@ use cchc_platform::consumer::{HandleError, Handler};
 use cchc_platform::events::{Event, occurred_at, payload};
 use cchc_proto::events::v1::{
     ActivityRecorded, Envelope, OneStopResultSubmitted, PlanSaved, PostingConfirmed, PostingStale,
-    ProcedurePublished, ReportGenerated, UnitCreated,
+    ProcedurePublished, ReportGenerated, UnitCreated, UnitRenamed,
 };
 use chrono::NaiveDate;
 use sqlx::PgConnection;
@@ -110,6 +110,13 @@ impl Handler for Notifier {
             let u = u.map_err(permanent)?;
             let id: Uuid = u.unit_id.parse().map_err(permanent)?;
             recipients::upsert_unit(tx, id, &u.name, &u.kind).await?;
+        } else if let Some(r) = payload::<UnitRenamed>(env) {
+            let r = r.map_err(permanent)?;
+            sqlx::query("UPDATE recipients SET name = $2, updated_at = now() WHERE id = $1 AND kind = 'unit'")
+                .bind(r.unit_id.parse::<Uuid>().map_err(permanent)?)
+                .bind(&r.new_name)
+                .execute(&mut *tx)
+                .await?;
         } else if let Some(p) = payload::<ProcedurePublished>(env) {
             let p = p.map_err(permanent)?;
             fan_out(tx, &procedure_notice(event_id, &p), max_attempts).await?;

@@ -8,7 +8,7 @@ use cchc_platform::events::{occurred_at, payload};
 use cchc_proto::events::v1::{
     ActivityRecorded, BudgetSubmitted, Envelope, LegalDocumentChanged, LegalDocumentIssued,
     OneStopResultSubmitted, PostingConfirmed, PostingStale, ProcedurePublished,
-    SatisfactionSubmitted, UnitCreated,
+    SatisfactionSubmitted, UnitCreated, UnitRenamed,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
@@ -59,6 +59,8 @@ impl Handler for ReadModels {
         let at = occurred_at(env);
         if let Some(e) = payload::<UnitCreated>(env) {
             unit_created(tx, &e.map_err(permanent)?, at).await
+        } else if let Some(e) = payload::<UnitRenamed>(env) {
+            unit_renamed(tx, &e.map_err(permanent)?).await
         } else if let Some(e) = payload::<ProcedurePublished>(env) {
             procedure_published(tx, &e.map_err(permanent)?, at).await
         } else if let Some(e) = payload::<LegalDocumentIssued>(env) {
@@ -117,6 +119,30 @@ async fn unit_created(
     .bind(at)
     .execute(&mut *tx)
     .await?;
+    Ok(())
+}
+
+/// A new name from its effective date on: periods that ended before it keep the old
+/// name in their reports.
+async fn unit_renamed(tx: &mut PgConnection, r: &UnitRenamed) -> Result<(), HandleError> {
+    let id = uuid(&r.unit_id)?;
+    let from = NaiveDate::parse_from_str(&r.effective_date, "%Y-%m-%d").map_err(permanent)?;
+    // Midnight in Vietnam (UTC+7) of the effective date.
+    let since = from.and_hms_opt(0, 0, 0).expect("midnight").and_utc() - chrono::Duration::hours(7);
+    sqlx::query(
+        "INSERT INTO rm_unit_names (unit_id, name, kind, event_at)
+         SELECT unit_id, $2, kind, $3 FROM rm_units WHERE unit_id = $1 ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(&r.new_name)
+    .bind(since)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE rm_units SET name = $2 WHERE unit_id = $1")
+        .bind(id)
+        .bind(&r.new_name)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 
