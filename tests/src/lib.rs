@@ -4,7 +4,9 @@
 //! The binaries must be built first (`cargo build --bins`; `make test` does it).
 
 pub mod chaos;
+pub mod fanout;
 pub mod load;
+pub mod report_bench;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -186,6 +186,32 @@ async fn raw_jetstream(url: &str, n: usize) -> anyhow::Result<f64> {
     Ok(n as f64 / t.elapsed().as_secs_f64())
 }
 
+/// The raw publish rate of a nats-server that fsyncs every write (the deployment's
+/// `sync_interval: always`), measured the same way as the default.
+async fn raw_jetstream_sync_always(n: usize) -> anyhow::Result<f64> {
+    let dir = tempfile::tempdir()?;
+    let port = cchc_testkit::free_port();
+    let conf = dir.path().join("nats.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listen: 127.0.0.1:{port}\njetstream {{ store_dir: \"{}\", sync_interval: always }}\n",
+            dir.path().join("js").display()
+        ),
+    )?;
+    let mut server = tokio::process::Command::new(cchc_testkit::nats_server_bin())
+        .arg("-c")
+        .arg(&conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    cchc_testkit::wait_for_port(port).await;
+    let rate = raw_jetstream(&format!("nats://127.0.0.1:{port}"), n).await;
+    let _ = server.kill().await;
+    rate
+}
+
 async fn raw_postgres(url: &str, n: usize) -> anyhow::Result<f64> {
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(16)
@@ -302,7 +328,15 @@ async fn main() -> anyhow::Result<()> {
     let rate: f64 = env_or("CCHC_BENCH_RATE", 400.0);
     let d = Duration::from_secs(seconds);
 
-    let sys = System::start("bench").await;
+    // Rate limits are set out of reach: this measures throughput, not the limiter.
+    let sys = System::start_with(
+        "bench",
+        &[
+            ("gateway", "CCHC_RATE_LIMIT_BURST", "100000000"),
+            ("gateway", "CCHC_RATE_LIMIT_PER_MINUTE", "100000000"),
+        ],
+    )
+    .await;
     memory(&sys, "idle");
     seed(&sys, procedures).await?;
 
@@ -454,7 +488,66 @@ async fn main() -> anyhow::Result<()> {
         "| ratio: end-to-end / raw PostgreSQL | {:.3} |",
         projected / pg_rate
     );
+    let (replayed, replay_rate) = cchc_e2e::report_bench::replay_rate(&sys).await?;
+    println!(
+        "| read models rebuilt by replaying the streams | {replayed} events, {replay_rate:.0} events/s |"
+    );
+    let js_always = raw_jetstream_sync_always(50_000).await?;
+    println!(
+        "| raw JetStream async publish, sync_interval: always | {js_always:.0} msg/s ({:.2} of the default) |",
+        js_always / js_rate
+    );
     drop(hello);
     sys.stop().await;
+
+    let recipients: usize = env_or("CCHC_BENCH_RECIPIENTS", 10_000);
+    let f = cchc_e2e::fanout::run(recipients).await?;
+    println!("\n| notification fan-out | figure |");
+    println!("|---|---:|");
+    println!(
+        "| recipients (units) | {} ({} e-mails, {} webhooks, {} inbox messages) |",
+        f.recipients, f.emails, f.webhooks, f.inbox
+    );
+    println!(
+        "| one catalogue change until every message delivered | {:.1} s ({:.0} messages/s) |",
+        f.seconds_to_delivered,
+        (f.inbox as f64 + f.emails as f64 + f.webhooks as f64) / f.seconds_to_delivered
+    );
+    println!(
+        "| duplicates (service, SMTP server, webhook receiver) | {} |",
+        f.duplicates
+    );
+    println!(
+        "| setting up the recipients through the API | {:.1} s |",
+        f.setup_seconds
+    );
+
+    let units: usize = env_or("CCHC_BENCH_UNITS", 500);
+    let activities: usize = env_or("CCHC_BENCH_ACTIVITIES", 1_000_000);
+    let r = cchc_e2e::report_bench::run(units, activities).await?;
+    println!(
+        "\n| report ({} units, {} activities) | seconds | size |",
+        r.units, r.activities
+    );
+    println!("|---|---:|---:|");
+    println!(
+        "| generation (job: read models → snapshot → every format) | {:.2} | |",
+        r.generation_seconds
+    );
+    for (format, secs, bytes) in &r.exports {
+        println!("| export {format} (stored, served) | {secs:.3} | {bytes} B |");
+    }
+    println!(
+        "| plain SQL aggregate over the same rows (units × kinds) | {:.2} | |",
+        r.sql_aggregate_seconds
+    );
+    println!(
+        "| ratio: generation / plain aggregate | {:.1} | |",
+        r.generation_seconds / r.sql_aggregate_seconds
+    );
+    println!(
+        "| loading the rows into the read model (for reference) | {:.1} | |",
+        r.load_seconds
+    );
     Ok(())
 }
