@@ -464,6 +464,28 @@ async fn a_half_year_reported_exported_and_replayed() {
         assert!(z == documents[i], "{format} differs after the replay");
     }
 
+    // The office generates it with the cchc command too, and gets the same document.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bao-cao.docx");
+    let out = Command::new(bin_dir().join("cchc"))
+        .args([
+            "report", "--plan", &plan_id, "--period", "2020-H1", "--format", "docx", "-o",
+        ])
+        .arg(&file)
+        .env("CCHC_URL", &sys.gateway)
+        .env("CCHC_KEY", &office)
+        .output()
+        .expect("the cchc binary is built (cargo build --bins)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::read(&file).unwrap() == documents[3],
+        "the command's DOCX is the report's"
+    );
+
     for (name, code) in sys.stop().await {
         assert_eq!(code, Some(0), "{name} did not exit cleanly");
     }

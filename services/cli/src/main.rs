@@ -72,6 +72,19 @@ enum Command {
     RevokeKey { key_id: String },
     /// Rebuild reporting's read models from scratch by replaying the event streams
     /// (operator key); shows progress until done.
+    /// Generate the report of a plan for a period, with progress; optionally save an export.
+    Report {
+        #[arg(long)]
+        plan: String,
+        /// 2020-H1, 2020, ...
+        #[arg(long)]
+        period: String,
+        /// json, csv, xlsx or docx
+        #[arg(long, default_value = "docx")]
+        format: String,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     ReplayReadModels {
         /// Start it and return without waiting.
         #[arg(long)]
@@ -206,53 +219,95 @@ async fn import(api: &Api, file: &std::path::Path, batch: usize) -> anyhow::Resu
 }
 
 /// Starts a replay (or joins the one running) and follows it to the end.
-async fn replay(api: &Api, wait: bool) -> anyhow::Result<bool> {
-    let (_, r) = api
-        .send(reqwest::Method::POST, "/v1/admin/replay", Some(&json!({})))
-        .await?;
-    let r = r.json()?;
-    let id = r["id"].as_str().unwrap_or("").to_owned();
-    eprintln!("replay {id} started");
-    if !wait {
-        println!("{id}");
-        return Ok(true);
-    }
+/// Follows a job at `path` (a report or a replay) with a progress bar until it ends;
+/// returns its final state.
+async fn follow(api: &Api, path: &str, detail: fn(&Value) -> String) -> anyhow::Result<Value> {
     let bar = indicatif::ProgressBar::new(100);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos:>3}% {msg}")
             .expect("valid template"),
     );
     loop {
-        let (_, r) = api
-            .send(
-                reqwest::Method::GET,
-                &format!("/v1/admin/replay/{id}"),
-                None,
-            )
-            .await?;
+        let (_, r) = api.send(reqwest::Method::GET, path, None).await?;
         let r = r.json()?;
         bar.set_position(r["percent"].as_u64().unwrap_or(0));
-        bar.set_message(format!(
-            "{} of {} events",
-            r["applied"].as_i64().unwrap_or(0),
-            r["total"].as_i64().unwrap_or(0)
-        ));
+        bar.set_message(detail(&r));
         match r["state"].as_str().unwrap_or("") {
             "completed" => {
                 bar.finish_with_message("done");
-                println!(
-                    "read models rebuilt from {} events",
-                    r["total"].as_i64().unwrap_or(0)
-                );
-                return Ok(true);
+                return Ok(r);
             }
             "failed" => {
                 bar.abandon();
-                anyhow::bail!("the replay failed: {}", r["error"].as_str().unwrap_or(""));
+                anyhow::bail!("failed: {}", r["error"].as_str().unwrap_or(""));
             }
             _ => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
         }
     }
+}
+
+async fn replay(api: &Api, wait: bool) -> anyhow::Result<bool> {
+    let (_, r) = api
+        .send(reqwest::Method::POST, "/v1/admin/replay", Some(&json!({})))
+        .await?;
+    let id = r.json()?["id"].as_str().unwrap_or("").to_owned();
+    eprintln!("replay {id} started");
+    if !wait {
+        println!("{id}");
+        return Ok(true);
+    }
+    let r = follow(api, &format!("/v1/admin/replay/{id}"), |r| {
+        format!(
+            "{} of {} events",
+            r["applied"].as_i64().unwrap_or(0),
+            r["total"].as_i64().unwrap_or(0)
+        )
+    })
+    .await?;
+    println!(
+        "read models rebuilt from {} events",
+        r["total"].as_i64().unwrap_or(0)
+    );
+    Ok(true)
+}
+
+/// Generates a plan's report for a period, follows it, and saves an export.
+async fn report(
+    api: &Api,
+    plan: &str,
+    period: &str,
+    format: &str,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<bool> {
+    let (_, r) = api
+        .send(
+            reqwest::Method::POST,
+            "/v1/reports",
+            Some(&json!({"plan_id": plan, "period": period})),
+        )
+        .await?;
+    let id = r.json()?["id"].as_str().unwrap_or("").to_owned();
+    eprintln!("report {id} started");
+    let r = follow(api, &format!("/v1/reports/{id}"), |r| {
+        r["step"].as_str().unwrap_or("").to_owned()
+    })
+    .await?;
+    if let Some(summary) = r["summary"].as_str() {
+        eprintln!("{summary}");
+    }
+    if let Some(path) = output {
+        let (_, body) = api
+            .send(
+                reqwest::Method::GET,
+                &format!("/v1/reports/{id}/export?format={format}"),
+                None,
+            )
+            .await?;
+        std::fs::write(path, &body.0).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("{} written", path.display());
+    }
+    println!("{id}");
+    Ok(true)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<bool> {
@@ -264,6 +319,14 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     match &cli.command {
         Command::ImportCatalogue { file, batch } => return import(&api, file, *batch).await,
         Command::ReplayReadModels { no_wait } => return replay(&api, !no_wait).await,
+        Command::Report {
+            plan,
+            period,
+            format,
+            output,
+        } => {
+            return report(&api, plan, period, format, output.as_deref()).await;
+        }
         Command::ExportCatalogue { format, output } => {
             let (_, body) = api
                 .send(

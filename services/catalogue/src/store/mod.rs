@@ -527,8 +527,10 @@ impl Store {
         let phrase = words.join(" ");
         let folded = |s: &str| (!s.is_empty()).then(|| fold(s));
         let rows: Vec<(String, i32, serde_json::Value, String, chrono::NaiveDate, i64)> = sqlx::query_as(
+            // Rank and page on the light columns first; only the page's rows bring their
+            // content (a large JSON document) along.
             "WITH hits AS (
-               SELECT p.code, v.version, v.content, p.status, v.effective_date,
+               SELECT p.code, v.version, p.status, v.effective_date, v.search_name,
                  CASE WHEN $2 <> '' AND position(' ' || $2 || ' ' IN ' ' || v.search_name || ' ') > 0 THEN 3
                       WHEN v.name_words @> $1::text[] THEN 2
                       ELSE 1 END AS rank
@@ -539,9 +541,14 @@ impl Store {
                  AND ($4::text IS NULL OR v.content->>'level' = $4)
                  AND ($5::text IS NULL OR v.search_field = $5)
                  AND ($6::text IS NULL OR position($6 IN v.search_agency) > 0)
+             ),
+             page AS (
+               SELECT *, count(*) OVER () AS total FROM hits
+               ORDER BY rank DESC, search_name, code LIMIT $7 OFFSET $8
              )
-             SELECT code, version, content, status, effective_date, count(*) OVER () FROM hits
-             ORDER BY rank DESC, content->>'name', code LIMIT $7 OFFSET $8",
+             SELECT page.code, page.version, v.content, page.status, page.effective_date, page.total
+             FROM page JOIN procedure_versions v ON v.code = page.code AND v.version = page.version
+             ORDER BY page.rank DESC, page.search_name, page.code",
         )
         .bind(&words)
         .bind(&phrase)
