@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo "cargo nextest run" || echo "cargo test")
 
-.PHONY: help run test build tools lint fmt unit e2e bench chaos fuzz-api compose-config clean
+.PHONY: help run test build tools lint fmt unit e2e bench chaos fuzz fuzz-api compose-config clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -39,6 +39,14 @@ bench: ## Load figures beside raw baselines, measured in one run (release build;
 
 chaos: build ## The full fault suite: kills NATS, each service, restarts PostgreSQL; nothing lost or doubled
 	deploy/local/with-infra.sh "$${CARGO_TARGET_DIR:-target}/debug/cchc-chaos"
+
+FUZZ_TARGETS := activity_json procedure_json period catalogue_csv template
+fuzz: ## Coverage-guided fuzzing (libFuzzer) of every parser of untrusted input, CCHC_FUZZ_SECONDS each (default 60)
+	@command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --version 0.13.2
+	@# cargo-fuzz passes unstable flags; without a sanitizer the stable compiler accepts them.
+	set -e; for t in $(FUZZ_TARGETS); do \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir tests/fuzz -s none $$t -- -max_total_time=$${CCHC_FUZZ_SECONDS:-60}; \
+	done
 
 fuzz-api: build ## Schema-driven fuzzing of the HTTP API from its OpenAPI document (no 5xx allowed)
 	CCHC_FUZZ_EXAMPLES=$${CCHC_FUZZ_EXAMPLES:-100} deploy/local/with-infra.sh $(NEXTEST) -p cchc-e2e -E 'binary(api_fuzz)' --no-capture

@@ -1,7 +1,7 @@
 //! `cchc`: the operator and office command line. Every command goes through the
 //! gateway's HTTP API with an API key, like any other client.
 
-mod sheet;
+use cchc_cli::sheet;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
