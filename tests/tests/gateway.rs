@@ -187,6 +187,21 @@ async fn key_lifecycle_idempotency_and_unit_changes() {
         )
         .await;
     assert_eq!(s, 422, "a merged unit cannot change again");
+    // The other services hear of it: the notification service stops writing to it.
+    let notification = sqlx::PgPool::connect(&sys.database_url("notification").unwrap())
+        .await
+        .unwrap();
+    let hk_id: uuid::Uuid = hk.parse().unwrap();
+    sys.eventually(30, "the merged unit to be told nothing more", || async {
+        let active: Option<bool> =
+            sqlx::query_scalar("SELECT active FROM recipients WHERE id = $1")
+                .bind(hk_id)
+                .fetch_optional(&notification)
+                .await
+                .unwrap();
+        (active == Some(false)).then_some(())
+    })
+    .await;
 
     // Metrics by route.
     let text = sys

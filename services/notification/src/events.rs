@@ -9,7 +9,7 @@ use cchc_platform::consumer::{HandleError, Handler};
 use cchc_platform::events::{Event, occurred_at, payload};
 use cchc_proto::events::v1::{
     ActivityRecorded, Envelope, OneStopResultSubmitted, PlanSaved, PostingConfirmed, PostingStale,
-    ProcedurePublished, ReportGenerated, UnitCreated, UnitRenamed,
+    ProcedurePublished, ReportGenerated, UnitClosed, UnitCreated, UnitMerged, UnitRenamed,
 };
 use chrono::NaiveDate;
 use sqlx::PgConnection;
@@ -102,6 +102,17 @@ pub fn report_notice(event_id: Uuid, r: &ReportGenerated, public_url: &str) -> N
     }
 }
 
+/// A merged or closed unit is told nothing more.
+async fn deactivate(tx: &mut PgConnection, unit_id: &str) -> Result<(), HandleError> {
+    sqlx::query(
+        "UPDATE recipients SET active = false, updated_at = now() WHERE id = $1 AND kind = 'unit'",
+    )
+    .bind(unit_id.parse::<Uuid>().map_err(permanent)?)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 impl Handler for Notifier {
     async fn handle(&self, tx: &mut PgConnection, env: &Envelope) -> Result<(), HandleError> {
         let event_id: Uuid = env.id.parse().map_err(permanent)?;
@@ -110,6 +121,10 @@ impl Handler for Notifier {
             let u = u.map_err(permanent)?;
             let id: Uuid = u.unit_id.parse().map_err(permanent)?;
             recipients::upsert_unit(tx, id, &u.name, &u.kind).await?;
+        } else if let Some(m) = payload::<UnitMerged>(env) {
+            deactivate(tx, &m.map_err(permanent)?.unit_id).await?;
+        } else if let Some(c) = payload::<UnitClosed>(env) {
+            deactivate(tx, &c.map_err(permanent)?.unit_id).await?;
         } else if let Some(r) = payload::<UnitRenamed>(env) {
             let r = r.map_err(permanent)?;
             sqlx::query("UPDATE recipients SET name = $2, updated_at = now() WHERE id = $1 AND kind = 'unit'")

@@ -81,32 +81,34 @@ async fn audience(
     let q = |sql: &'static str| sqlx::query_scalar::<_, Uuid>(sql);
     match audience {
         Audience::Recipient(id) => {
-            q("SELECT id FROM recipients WHERE id = $1")
+            q("SELECT id FROM recipients WHERE id = $1 AND active")
                 .bind(*id)
                 .fetch_all(&mut *tx)
                 .await
         }
         Audience::Group(g) => {
-            q("SELECT id FROM recipients WHERE $1 = ANY(groups)
-                 OR (kind = 'unit' AND ($1 = 'units' OR unit_kind = $1))")
+            q(
+                "SELECT id FROM recipients WHERE active AND ($1 = ANY(groups)
+                 OR (kind = 'unit' AND ($1 = 'units' OR unit_kind = $1)))",
+            )
             .bind(g)
             .fetch_all(&mut *tx)
             .await
         }
         Audience::Affected => match affected {
             Affected::AllUnits => {
-                q("SELECT id FROM recipients WHERE kind = 'unit'")
+                q("SELECT id FROM recipients WHERE kind = 'unit' AND active")
                     .fetch_all(&mut *tx)
                     .await
             }
             Affected::Units(units) => {
-                q("SELECT id FROM recipients WHERE kind = 'unit' AND unit_id = ANY($1)")
+                q("SELECT id FROM recipients WHERE kind = 'unit' AND active AND unit_id = ANY($1)")
                     .bind(units)
                     .fetch_all(&mut *tx)
                     .await
             }
             Affected::Recipients(rs) => {
-                q("SELECT id FROM recipients WHERE id = ANY($1)")
+                q("SELECT id FROM recipients WHERE active AND id = ANY($1)")
                     .bind(rs)
                     .fetch_all(&mut *tx)
                     .await
