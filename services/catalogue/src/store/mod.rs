@@ -257,6 +257,22 @@ impl Store {
             .bind(status)
             .execute(&mut *tx)
             .await?;
+        sqlx::query(
+            "INSERT INTO procedure_search (code, version, status, level, effective_date, search_name, name_words,
+                                           search_words, search_field, search_agency)
+             SELECT code, version, $3, coalesce(content->>'level', ''), effective_date, search_name, name_words,
+                    search_words, search_field, search_agency
+             FROM procedure_versions WHERE code = $1 AND version = $2
+             ON CONFLICT (code) DO UPDATE SET version = EXCLUDED.version, status = EXCLUDED.status,
+               level = EXCLUDED.level, effective_date = EXCLUDED.effective_date, search_name = EXCLUDED.search_name,
+               name_words = EXCLUDED.name_words, search_words = EXCLUDED.search_words,
+               search_field = EXCLUDED.search_field, search_agency = EXCLUDED.search_agency",
+        )
+        .bind(code)
+        .bind(version)
+        .bind(status)
+        .execute(&mut *tx)
+        .await?;
         let c = content_of(v.content);
         // Postings of the version that was current are now out of date.
         let stale: Vec<uuid::Uuid> = sqlx::query_scalar(
@@ -527,20 +543,19 @@ impl Store {
         let phrase = words.join(" ");
         let folded = |s: &str| (!s.is_empty()).then(|| fold(s));
         let rows: Vec<(String, i32, serde_json::Value, String, chrono::NaiveDate, i64)> = sqlx::query_as(
-            // Rank and page on the light columns first; only the page's rows bring their
+            // Rank and page on the narrow search table; only the page's rows bring their
             // content (a large JSON document) along.
             "WITH hits AS (
-               SELECT p.code, v.version, p.status, v.effective_date, v.search_name,
-                 CASE WHEN $2 <> '' AND position(' ' || $2 || ' ' IN ' ' || v.search_name || ' ') > 0 THEN 3
-                      WHEN v.name_words @> $1::text[] THEN 2
+               SELECT s.code, s.version, s.status, s.effective_date, s.search_name,
+                 CASE WHEN $2 <> '' AND position(' ' || $2 || ' ' IN ' ' || s.search_name || ' ') > 0 THEN 3
+                      WHEN s.name_words @> $1::text[] THEN 2
                       ELSE 1 END AS rank
-               FROM procedures p JOIN procedure_versions v ON v.code = p.code AND v.version = p.current_version
-               WHERE p.current_version > 0
-                 AND v.search_words @> $1::text[]
-                 AND ($3::text IS NULL OR p.status = $3)
-                 AND ($4::text IS NULL OR v.content->>'level' = $4)
-                 AND ($5::text IS NULL OR v.search_field = $5)
-                 AND ($6::text IS NULL OR position($6 IN v.search_agency) > 0)
+               FROM procedure_search s
+               WHERE s.search_words @> $1::text[]
+                 AND ($3::text IS NULL OR s.status = $3)
+                 AND ($4::text IS NULL OR s.level = $4)
+                 AND ($5::text IS NULL OR s.search_field = $5)
+                 AND ($6::text IS NULL OR position($6 IN s.search_agency) > 0)
              ),
              page AS (
                SELECT *, count(*) OVER () AS total FROM hits
