@@ -11,6 +11,7 @@ pub mod grpc;
 pub mod health;
 pub mod nats;
 pub mod outbox;
+pub mod period;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
