@@ -219,21 +219,15 @@ pub async fn relay_outlasts_duplicate_window(
         republished >= acked as u64,
         "the relay republished {republished} of {acked}"
     );
-    // Give the consumers time to see every copy.
-    let processed_deadline = Instant::now() + Duration::from_secs(60);
-    let consumer_state = async || {
-        let mut s = async_nats::jetstream::new(async_nats::connect(sys.nats.url()).await.unwrap())
-            .get_stream("CCHC_ACTIVITY")
-            .await
-            .unwrap();
-        let last = s.info().await.unwrap().state.last_sequence;
-        let c: async_nats::jetstream::consumer::PullConsumer =
-            s.get_consumer("reporting-activity").await.unwrap();
-        let mut c = c;
-        let info = c.info().await.unwrap();
-        info.ack_floor.stream_sequence >= last
-    };
-    while !consumer_state().await && Instant::now() < processed_deadline {
+    // Wait until reporting's consumer has acknowledged every copy.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+        stream.get_consumer("reporting-activity").await.unwrap();
+    while Instant::now() < deadline {
+        let last = stream.info().await.unwrap().state.last_sequence;
+        if consumer.info().await.unwrap().ack_floor.stream_sequence >= last {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let after = dashboard_total(sys).await;
