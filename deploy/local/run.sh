@@ -14,12 +14,15 @@ pids=()
 stop_all() {
   trap - INT TERM EXIT
   echo "stopping ..." >&2
+  # The services first, NATS after them, so they can flush on the way out.
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "${nats_pid:-}" ]; then kill -TERM "$nats_pid" 2>/dev/null || true; wait "$nats_pid" 2>/dev/null || true; fi
   if [ "${started_pg:-0}" = 1 ]; then "$root/deploy/local/postgres.sh" stop || true; fi
   echo "stopped" >&2
 }
-trap stop_all INT TERM EXIT
+trap stop_all EXIT
+trap 'stop_all; exit 0' INT TERM
 
 # NATS: the configured server, or a private one with JetStream on its own port and store.
 if [ -z "${NATS_URL:-}" ]; then
@@ -27,7 +30,7 @@ if [ -z "${NATS_URL:-}" ]; then
   nats_port=${CCHC_NATS_PORT:-4222}
   mkdir -p "$root/.data/nats"
   "$root/.tools/bin/nats-server" -js -a 127.0.0.1 -p "$nats_port" -sd "$root/.data/nats" >"$logs/nats.log" 2>&1 &
-  pids+=($!)
+  nats_pid=$!
   export NATS_URL="nats://127.0.0.1:$nats_port"
 fi
 
@@ -75,7 +78,7 @@ cchc is up.
 Press Ctrl-C to stop.
 MSG
     # Stay in the foreground until a process dies or a signal arrives.
-    wait -n "${pids[@]}" || true
+    wait -n "${pids[@]}" ${nats_pid:+"$nats_pid"} || true
     echo "a process stopped; see .data/logs/" >&2
     exit 1
   fi

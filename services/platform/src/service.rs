@@ -63,7 +63,8 @@ impl Backbone {
     pub async fn stop(mut self) {
         self.shutdown.cancel();
         while self.tasks.join_next().await.is_some() {}
-        let _ = self.nats.flush().await;
+        // Bounded: with NATS already gone, a flush would wait for it forever.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), self.nats.flush()).await;
         self.pool.close().await;
     }
 }
