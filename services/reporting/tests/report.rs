@@ -13,7 +13,7 @@ use cchc_platform::events::Event;
 use cchc_proto::events::v1::{
     ActivityRecorded, BudgetLineFigures, BudgetSubmitted, LegalDocumentIssued,
     OneStopResultSubmitted, PostingConfirmed, PostingStale, ProcedurePublished, ReportGenerated,
-    SatisfactionCriterion, SatisfactionSubmitted, UnitCreated,
+    SatisfactionCriterion, SatisfactionSubmitted, UnitCreated, UnitRenamed,
 };
 use cchc_proto::reporting::v1::reporting_service_server::ReportingService;
 use cchc_proto::reporting::v1::{
@@ -402,14 +402,14 @@ async fn fixture(svc: &Service) -> (Units, DateTime<Utc>) {
         )
         .await;
 
-    // After the half-year: C renamed in August, A's training in September.
+    // After the half-year: C renamed from August, A's training in September.
     f.send_at(
         "gateway",
-        &UnitCreated {
+        &UnitRenamed {
             unit_id: u.c.to_string(),
-            name: "Trường THPT Ngô Quyền - Hải Phòng".into(),
-            kind: "high_school".into(),
-            parent_id: String::new(),
+            old_name: String::new(),
+            new_name: "Trường THPT Ngô Quyền - Hải Phòng".into(),
+            effective_date: "2020-08-01".into(),
         },
         Utc.with_ymd_and_hms(2020, 8, 1, 0, 0, 0).unwrap(),
     )
