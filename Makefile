@@ -52,7 +52,7 @@ fuzz-api: build ## Schema-driven fuzzing of the HTTP API from its OpenAPI docume
 	CCHC_FUZZ_EXAMPLES=$${CCHC_FUZZ_EXAMPLES:-100} deploy/local/with-infra.sh $(NEXTEST) -p cchc-e2e -E 'binary(api_fuzz)' --no-capture
 
 compose-config: ## Check the compose file (needs the docker compose plugin)
-	POSTGRES_PASSWORD=check CCHC_BOOTSTRAP_TOKEN=check-token-0123456789 docker compose -f deploy/compose.yaml --profile observability config --quiet
+	POSTGRES_PASSWORD=check CCHC_BOOTSTRAP_TOKEN=check-token-0123456789 CCHC_INTERNAL_TOKEN=check-internal-0123456789 docker compose -f deploy/compose.yaml --profile observability config --quiet
 
 clean: ## Stop the private PostgreSQL and remove build output and local data
 	-deploy/local/postgres.sh stop
