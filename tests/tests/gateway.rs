@@ -62,7 +62,7 @@ async fn key_lifecycle_idempotency_and_unit_changes() {
     assert_eq!((s, p["status"].as_u64()), (401, Some(401)));
 
     // Expired: refused once its time has passed.
-    let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(5)).to_rfc3339();
     let (s, k) = sys
         .post(
             &format!("/v1/units/{unit_id}/api-keys"),
@@ -73,7 +73,7 @@ async fn key_lifecycle_idempotency_and_unit_changes() {
     assert_eq!(s, 201, "{k}");
     let short = k["key"].as_str().unwrap().to_owned();
     assert_eq!(sys.get("/v1/notifications", Some(&short)).await.0, 200);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(5500)).await;
     assert_eq!(sys.get("/v1/notifications", Some(&short)).await.0, 401);
     let (s, _) = sys
         .post(
@@ -231,7 +231,7 @@ async fn rate_body_limits_and_cors_behave_as_documented() {
     let sys = System::start_with(
         "limits",
         &[
-            ("gateway", "CCHC_RATE_LIMIT_PER_MINUTE", "60"),
+            ("gateway", "CCHC_RATE_LIMIT_PER_MINUTE", "6"),
             ("gateway", "CCHC_RATE_LIMIT_BURST", "5"),
             ("gateway", "CCHC_BODY_LIMIT_BYTES", "2048"),
             ("gateway", "CCHC_CORS_ORIGINS", "https://sgddt.example.vn"),
