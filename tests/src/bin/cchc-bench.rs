@@ -366,95 +366,50 @@ async fn main() -> anyhow::Result<()> {
                 .is_ok_and(|r| r.status().is_success())
         }
     };
+    // Each path in each mode; the bare endpoint first, so it is every row's baseline.
+    type UrlOf = Arc<dyn Fn(usize) -> String + Send + Sync>;
     let g = sys.gateway.clone();
+    let targets: Vec<(&str, UrlOf)> = vec![
+        (
+            "bare HTTP hello (baseline)",
+            Arc::new(move |_| hello_url.clone()),
+        ),
+        ("GET /v1/procedures/{code}", {
+            let g = g.clone();
+            Arc::new(move |i| format!("{g}/v1/procedures/{}", code(i % procedures)))
+        }),
+        ("GET /v1/procedures?q= (search)", {
+            let g = g.clone();
+            Arc::new(move |i| format!("{g}/v1/procedures?q={}", QUERIES[i % QUERIES.len()]))
+        }),
+    ];
     let mut rows = Vec::new();
-
-    let h = hello_url.clone();
-    let hello_closed = closed_loop(workers, d, {
-        let get = get.clone();
-        move |_| get(h.clone())
-    })
-    .await;
-    let base_closed = hello_closed.rate();
-    rows.push(Row {
-        path: "bare HTTP hello (baseline)".into(),
-        mode: format!("closed, {workers} workers"),
-        stats: hello_closed,
-        baseline: None,
-    });
-    let gg = g.clone();
-    let by_code = closed_loop(workers, d, {
-        let get = get.clone();
-        move |i| get(format!("{gg}/v1/procedures/{}", code(i % procedures)))
-    })
-    .await;
-    rows.push(Row {
-        path: "GET /v1/procedures/{code}".into(),
-        mode: format!("closed, {workers} workers"),
-        stats: by_code,
-        baseline: Some(base_closed),
-    });
-    memory(&sys, "under load (after get-by-code)");
-    let gg = g.clone();
-    let search = closed_loop(workers, d, {
-        let get = get.clone();
-        move |i| {
-            get(format!(
-                "{gg}/v1/procedures?q={}",
-                QUERIES[i % QUERIES.len()]
-            ))
+    for open in [false, true] {
+        let mut baseline = None;
+        for (path, url) in &targets {
+            let (get, url) = (get.clone(), url.clone());
+            let op = move |i| get(url(i));
+            let (mode, stats) = if open {
+                (format!("open, {rate} req/s"), open_loop(rate, d, op).await)
+            } else {
+                (
+                    format!("closed, {workers} workers"),
+                    closed_loop(workers, d, op).await,
+                )
+            };
+            let measured = stats.rate();
+            rows.push(Row {
+                path: (*path).to_owned(),
+                mode,
+                stats,
+                baseline,
+            });
+            baseline.get_or_insert(measured);
         }
-    })
-    .await;
-    rows.push(Row {
-        path: "GET /v1/procedures?q= (search)".into(),
-        mode: format!("closed, {workers} workers"),
-        stats: search,
-        baseline: Some(base_closed),
-    });
-
-    let h = hello_url.clone();
-    let hello_open = open_loop(rate, d, {
-        let get = get.clone();
-        move |_| get(h.clone())
-    })
-    .await;
-    let base_open = hello_open.rate();
-    rows.push(Row {
-        path: "bare HTTP hello (baseline)".into(),
-        mode: format!("open, {rate} req/s"),
-        stats: hello_open,
-        baseline: None,
-    });
-    let gg = g.clone();
-    let by_code = open_loop(rate, d, {
-        let get = get.clone();
-        move |i| get(format!("{gg}/v1/procedures/{}", code(i % procedures)))
-    })
-    .await;
-    rows.push(Row {
-        path: "GET /v1/procedures/{code}".into(),
-        mode: format!("open, {rate} req/s"),
-        stats: by_code,
-        baseline: Some(base_open),
-    });
-    let gg = g.clone();
-    let search = open_loop(rate, d, {
-        let get = get.clone();
-        move |i| {
-            get(format!(
-                "{gg}/v1/procedures?q={}",
-                QUERIES[i % QUERIES.len()]
-            ))
+        if !open {
+            memory(&sys, "under load (after the closed-loop catalogue run)");
         }
-    })
-    .await;
-    rows.push(Row {
-        path: "GET /v1/procedures?q= (search)".into(),
-        mode: format!("open, {rate} req/s"),
-        stats: search,
-        baseline: Some(base_open),
-    });
+    }
 
     let js_rate = raw_jetstream(&sys.nats.url(), 50_000).await?;
     let pg_rate = raw_postgres(
