@@ -54,18 +54,8 @@ impl Settings {
             c.optional(&format!("CCHC_{}_URL", name.to_uppercase()))
                 .unwrap_or_else(|| format!("http://127.0.0.1:{port}"))
         };
-        let token = |name: &str| -> Result<Option<String>, ConfigError> {
-            match c.optional(name) {
-                Some(t) if t.len() < 16 => Err(ConfigError::Invalid {
-                    name: name.into(),
-                    value: "(hidden)".into(),
-                    reason: "must be at least 16 characters".into(),
-                }),
-                t => Ok(t),
-            }
-        };
-        let bootstrap_token = token("CCHC_BOOTSTRAP_TOKEN")?;
-        let operator_token = token("CCHC_OPERATOR_TOKEN")?;
+        let bootstrap_token = cchc_platform::config::secret(c, "CCHC_BOOTSTRAP_TOKEN")?;
+        let operator_token = cchc_platform::config::secret(c, "CCHC_OPERATOR_TOKEN")?;
         Ok(Self {
             addr: c.parse_or(
                 "CCHC_GATEWAY_ADDR",

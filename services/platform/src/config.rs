@@ -137,15 +137,21 @@ pub fn database_url(config: &Config, name: &str) -> Result<String, ConfigError> 
 /// `CCHC_INTERNAL_TOKEN`: the secret the gateway signs callers with and the services
 /// verify them by (see [`crate::caller`]).
 pub fn internal_token(config: &Config) -> Result<String, ConfigError> {
-    let token = config.required("CCHC_INTERNAL_TOKEN")?;
-    if token.len() < 16 {
-        return Err(ConfigError::Invalid {
-            name: "CCHC_INTERNAL_TOKEN".into(),
+    secret(config, "CCHC_INTERNAL_TOKEN")?
+        .ok_or_else(|| ConfigError::Missing("CCHC_INTERNAL_TOKEN".into()))
+}
+
+/// An optional secret (token, key) of at least 16 characters; its value is never
+/// shown in the error.
+pub fn secret(config: &Config, name: &str) -> Result<Option<String>, ConfigError> {
+    match config.optional(name) {
+        Some(t) if t.len() < 16 => Err(ConfigError::Invalid {
+            name: name.into(),
             value: "(hidden)".into(),
             reason: "must be at least 16 characters".into(),
-        });
+        }),
+        t => Ok(t),
     }
-    Ok(token)
 }
 
 /// The settings every service needs, read once at start.
@@ -210,6 +216,19 @@ mod tests {
             e.contains("CCHC_GRPC_ADDR") && e.contains("not-an-addr"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn secrets_are_long_enough_and_never_echoed() {
+        let c = Config::from_pairs([("T", "short-secret"), ("U", "a-long-enough-secret")]);
+        let e = secret(&c, "T").unwrap_err().to_string();
+        assert!(e.contains("T") && !e.contains("short-secret"), "{e}");
+        assert_eq!(
+            secret(&c, "U").unwrap().as_deref(),
+            Some("a-long-enough-secret")
+        );
+        assert_eq!(secret(&c, "V").unwrap(), None);
+        assert!(internal_token(&c).is_err());
     }
 
     #[test]
