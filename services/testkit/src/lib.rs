@@ -130,19 +130,9 @@ pub fn admin_database_url() -> String {
         .expect("CCHC_TEST_DATABASE_URL is not set; run tests with `make test`")
 }
 
-/// `url` with its database replaced.
+/// `url` with its database replaced (the services' own rule).
 fn with_database(url: &str, db: &str) -> String {
-    let (head, query) = url
-        .split_once('?')
-        .map_or((url, None), |(h, q)| (h, Some(q)));
-    let cut = head[head.find("://").map_or(0, |i| i + 3)..]
-        .find('/')
-        .map(|i| i + head.find("://").map_or(0, |j| j + 3))
-        .unwrap_or(head.len());
-    match query {
-        Some(q) => format!("{}/{db}?{q}", &head[..cut]),
-        None => format!("{}/{db}", &head[..cut]),
-    }
+    cchc_platform::db::with_database(url, db).expect("a postgres:// URL")
 }
 
 /// A URL naming a database that does not exist yet (services create their own).
