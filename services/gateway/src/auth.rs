@@ -1,15 +1,22 @@
 //! Who is calling: the API key in `Authorization: Bearer` names one unit and one role.
-//! Keys are random, shown once, and stored only as a SHA-256 hash.
+//! Keys are random, shown once, and stored only as a SHA-256 hash. A request is
+//! authenticated once, by [`authenticate`], before the idempotency layer and the handlers.
 
-use axum::extract::FromRequestParts;
-use axum::http::header;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use cchc_platform::{Caller, Role};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::AppState;
+use crate::middleware::rate_limit::RateLimiter;
 use crate::problem::Problem;
+use crate::store::Store;
 
 /// A new key: `cchc_` and 64 hex characters (256 random bits).
 pub fn generate_key() -> String {
@@ -27,38 +34,144 @@ pub fn prefix_of(key: &str) -> String {
     key.chars().take(12).collect()
 }
 
+/// Who a request's credential stands for: the caller carried to the services, and the
+/// key it was made with.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub caller: Caller,
+    pub key_id: uuid::Uuid,
+}
+
+/// What [`authenticate`] found, in the request's extensions: `None` for an anonymous
+/// request.
+#[derive(Debug, Clone)]
+pub struct Authn(pub Option<Identity>);
+
+/// The credential in `Authorization: Bearer <credential>`: `Ok(None)` when there is no
+/// such header, `Err` when there is one of another shape. The limiter and
+/// authentication read it through here, so both see the same credential.
+pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, MalformedAuthorization> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(Some)
+        .ok_or(MalformedAuthorization)
+}
+
+/// An `Authorization` header that is not `Bearer <credential>`.
+#[derive(Debug)]
+pub struct MalformedAuthorization;
+
+/// What authentication needs: the keys, and a budget of failures per address.
+#[derive(Clone)]
+pub struct Authenticator {
+    pub store: Store,
+    /// Failed authentications per client address. A guessing client is refused before
+    /// its guesses cost a database lookup each.
+    pub failures: RateLimiter,
+}
+
+/// Authenticates the request once, before anything else reads it (so an idempotent
+/// replay is never given to a revoked key), and leaves [`Authn`] for the handlers.
+pub async fn authenticate(
+    State(auth): State<Authenticator>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let address = client_address(&req);
+    let token = match bearer(req.headers()) {
+        Ok(None) => {
+            req.extensions_mut().insert(Authn(None));
+            return next.run(req).await;
+        }
+        Ok(Some(t)) => Some(t.to_owned()),
+        Err(MalformedAuthorization) => None,
+    };
+    let now = Instant::now();
+    if let Some(wait) = auth.failures.exhausted(address, now) {
+        return throttled(wait);
+    }
+    let found = match token {
+        Some(t) => match auth.store.caller_for_key(&hash_key(&t)).await {
+            Ok(found) => found,
+            Err(e) => return Problem::from(e).into_response(),
+        },
+        None => {
+            let _ = auth.failures.take(address, now);
+            return Problem::unauthorized("use Authorization: Bearer <api-key>").into_response();
+        }
+    };
+    match found {
+        Some((key_id, caller)) => {
+            req.extensions_mut()
+                .insert(Authn(Some(Identity { caller, key_id })));
+            next.run(req).await
+        }
+        None => {
+            let _ = auth.failures.take(address, now);
+            Problem::unauthorized("the API key is unknown, revoked or expired").into_response()
+        }
+    }
+}
+
+fn throttled(wait: Duration) -> Response {
+    let secs = wait.as_secs().max(1);
+    Problem {
+        retry_after: Some(secs),
+        ..Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many failed sign-ins",
+            format!("too many failed authentications from this address; retry in {secs} s"),
+        )
+    }
+    .into_response()
+}
+
+/// The client's address as a limiter bucket.
+pub fn client_address(req: &Request) -> [u8; 16] {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default();
+    let mut h = Sha256::new();
+    h.update(b"address:");
+    h.update(ip.as_bytes());
+    h.finalize()[..16].try_into().expect("16 bytes")
+}
+
 /// An authenticated caller, or anonymous (`None`).
 pub struct MaybeCaller(pub Option<Caller>);
 
 /// An authenticated caller; anonymous requests are refused with 401.
 pub struct Authenticated(pub Caller);
 
-impl FromRequestParts<AppState> for MaybeCaller {
+impl<S: Send + Sync> FromRequestParts<S> for MaybeCaller {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Ok(MaybeCaller(None));
-        };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(|| Problem::unauthorized("use Authorization: Bearer <api-key>"))?;
-        let caller = state
-            .store
-            .caller_for_key(&hash_key(token))
-            .await?
-            .ok_or_else(|| Problem::unauthorized("the API key is unknown, revoked or expired"))?;
-        Ok(MaybeCaller(Some(caller)))
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        match parts.extensions.get::<Authn>() {
+            Some(Authn(identity)) => Ok(MaybeCaller(identity.as_ref().map(|i| i.caller.clone()))),
+            None => {
+                // Every API route is behind `authenticate`; a route that is not has a bug.
+                tracing::error!("a handler asked for the caller of an unauthenticated route");
+                Err(Problem::internal())
+            }
+        }
     }
 }
 
-impl FromRequestParts<AppState> for Authenticated {
+impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
         match MaybeCaller::from_request_parts(parts, state).await?.0 {
             Some(c) => Ok(Authenticated(c)),
             None => Err(Problem::unauthorized("an API key is required")),

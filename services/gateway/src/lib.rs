@@ -9,6 +9,7 @@ pub mod auth;
 pub mod middleware;
 pub mod problem;
 pub mod routes;
+pub mod serve;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -45,6 +46,11 @@ pub struct Settings {
     pub request_timeout: std::time::Duration,
     /// Origins allowed by CORS (the Department website); empty, none.
     pub cors_origins: Vec<String>,
+    /// Header-read timeout and connection caps.
+    pub connections: serve::Limits,
+    /// Failed authentications an address may make per minute, and at once above that.
+    pub auth_failures_per_minute: u32,
+    pub auth_failure_burst: u32,
 }
 
 impl Settings {
@@ -86,6 +92,15 @@ impl Settings {
                         .collect()
                 })
                 .unwrap_or_default(),
+            connections: serve::Limits {
+                header_read_timeout: std::time::Duration::from_secs(
+                    c.parse_or("CCHC_HEADER_READ_TIMEOUT_SECONDS", 10)?,
+                ),
+                max_connections: c.parse_or("CCHC_MAX_CONNECTIONS", 2048)?,
+                max_per_address: c.parse_or("CCHC_MAX_CONNECTIONS_PER_ADDRESS", 256)?,
+            },
+            auth_failures_per_minute: c.parse_or("CCHC_AUTH_FAILURES_PER_MINUTE", 30)?,
+            auth_failure_burst: c.parse_or("CCHC_AUTH_FAILURE_BURST", 20)?,
         })
     }
 }
@@ -114,6 +129,8 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     backbone: Backbone,
     router: axum::Router,
+    connections: serve::Limits,
+    request_timeout: std::time::Duration,
 }
 
 fn grpc_ready(
@@ -234,6 +251,8 @@ impl Application {
             listener,
             backbone,
             router,
+            connections: settings.connections,
+            request_timeout: settings.request_timeout,
         })
     }
 
@@ -245,13 +264,15 @@ impl Application {
     pub async fn run(self) -> anyhow::Result<()> {
         tracing::info!(addr = %self.listener.local_addr()?, "gateway serving");
         let shutdown = self.backbone.shutdown.clone();
-        // Anonymous callers are rate-limited by address.
-        let app = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
+        let served = serve::serve(
+            self.listener,
+            self.router,
+            self.connections,
+            shutdown,
+            // Requests in flight are answered within their time limit.
+            self.request_timeout + std::time::Duration::from_secs(1),
+        )
+        .await;
         self.backbone.stop().await;
         Ok(served?)
     }

@@ -16,6 +16,9 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Seconds a client should wait before trying again (`Retry-After`).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -26,6 +29,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -72,6 +76,19 @@ impl Problem {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
     }
 
+    /// A transient failure: 503 with `Retry-After`, so clients retry.
+    pub fn unavailable() -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+                "a service is unavailable; try again shortly",
+            )
+        }
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -90,6 +107,10 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         res
     }
 }
@@ -119,14 +140,14 @@ impl From<tonic::Status> for Problem {
                 "Too many requests",
                 msg,
             ),
-            Code::Unavailable | Code::DeadlineExceeded => {
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
                 tracing::warn!(code = ?s.code(), message = %msg, "service unavailable");
-                Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "Service unavailable",
-                    "a service is unavailable; try again shortly",
-                )
+                Problem::unavailable()
+            }
+            _ if lost_in_transport(&s) => {
+                // The service went away mid-request (killed, restarting): worth a retry.
+                tracing::warn!(code = ?s.code(), message = %msg, "service connection lost");
+                Problem::unavailable()
             }
             _ => {
                 tracing::error!(code = ?s.code(), message = %msg, "service failed");
@@ -136,6 +157,23 @@ impl From<tonic::Status> for Problem {
     }
 }
 
+/// Whether a status was made on this side of the connection, from a broken transport
+/// (the service's answer never arrived), rather than sent by the service.
+fn lost_in_transport(s: &tonic::Status) -> bool {
+    use std::error::Error;
+    if s.message().starts_with("h2 protocol error") {
+        return true;
+    }
+    let mut source = s.source();
+    while let Some(e) = source {
+        if e.is::<tonic::transport::Error>() || e.is::<hyper::Error>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
 impl From<sqlx::Error> for Problem {
     fn from(e: sqlx::Error) -> Self {
         tracing::error!(error = %e, "database failed");
@@ -143,8 +181,64 @@ impl From<sqlx::Error> for Problem {
     }
 }
 
-/// JSON body extractor whose rejections are problem+json (413 when too large).
+/// JSON body extractor whose rejections are problem+json (413 when too large); a string
+/// holding a control character is refused with 400 naming its field, before it can reach
+/// a service or a database.
 pub struct Json<T>(pub T);
+
+/// [`Json`] for a batch `{items: [...]}`: the items' texts are left to the service, which
+/// refuses a bad item on its own while the others are recorded.
+pub struct BatchJson<T>(pub T);
+
+async fn json_body<T, S>(
+    req: axum::extract::Request,
+    state: &S,
+    items_checked_by_service: bool,
+) -> Result<T, Problem>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    let value = match <axum::Json<serde_json::Value> as axum::extract::FromRequest<S>>::from_request(req, state).await {
+        Ok(axum::Json(v)) => v,
+        Err(rej) => {
+            let status = rej.status();
+            return Err(if status == StatusCode::PAYLOAD_TOO_LARGE {
+                Problem::new(
+                    status,
+                    "too-large",
+                    "Request body too large",
+                    rej.body_text(),
+                )
+            } else if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+                Problem::new(
+                    status,
+                    "unsupported-media-type",
+                    "Unsupported media type",
+                    "send Content-Type: application/json",
+                )
+            } else {
+                Problem::bad_request(rej.body_text(), Vec::new())
+            });
+        }
+    };
+    let skip = if items_checked_by_service {
+        Some("items")
+    } else {
+        None
+    };
+    if let Some(field) = control_character_field(&value, String::new(), skip) {
+        return Err(Problem::field(&field, CONTROL_CHARACTERS));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        let message = e.inner().to_string();
+        Problem::bad_request(
+            format!("Failed to deserialize the JSON body into the target type: {field}: {message}"),
+            vec![FieldError { field, message }],
+        )
+    })
+}
 
 impl<T, S> axum::extract::FromRequest<S> for Json<T>
 where
@@ -154,29 +248,60 @@ where
     type Rejection = Problem;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(rej) => {
-                let status = rej.status();
-                Err(if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    Problem::new(
-                        status,
-                        "too-large",
-                        "Request body too large",
-                        rej.body_text(),
-                    )
-                } else if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-                    Problem::new(
-                        status,
-                        "unsupported-media-type",
-                        "Unsupported media type",
-                        "send Content-Type: application/json",
-                    )
-                } else {
-                    Problem::bad_request(rej.body_text(), Vec::new())
-                })
+        json_body(req, state, false).await.map(Json)
+    }
+}
+
+impl<T, S> axum::extract::FromRequest<S> for BatchJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        json_body(req, state, true).await.map(BatchJson)
+    }
+}
+
+pub const CONTROL_CHARACTERS: &str = "must not contain control characters";
+
+/// Control characters a text may not hold anywhere: all but tab, line feed and carriage
+/// return, which multi-line texts use. (PostgreSQL refuses NUL in text outright; the
+/// services refuse line breaks in single-line fields themselves.)
+pub fn forbidden_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// The path ("items[2].title") of the first string or object key in `v` holding a
+/// [`forbidden_control`] character; `skip` names a top-level array whose items are not
+/// looked into.
+fn control_character_field(
+    v: &serde_json::Value,
+    path: String,
+    skip: Option<&str>,
+) -> Option<String> {
+    use serde_json::Value;
+    match v {
+        Value::String(t) => t.chars().any(forbidden_control).then_some(path),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+            control_character_field(item, format!("{path}[{i}]"), None)
+        }),
+        Value::Object(fields) => fields.iter().find_map(|(k, item)| {
+            let here = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.chars().any(forbidden_control) {
+                return Some(here);
             }
-        }
+            if path.is_empty() && skip == Some(k.as_str()) && item.is_array() {
+                return None;
+            }
+            control_character_field(item, here, None)
+        }),
+        _ => None,
     }
 }
 
@@ -198,5 +323,34 @@ where
             .await
             .map(|axum::extract::Query(v)| Query(v))
             .map_err(|rej| Problem::bad_request(rej.body_text(), Vec::new()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_found_with_their_field() {
+        let v = serde_json::json!({
+            "title": "Họp giao ban\nthứ hai",
+            "evidence": [{"url": "https://a.vn"}, {"url": "https://b.vn/\u{0}x"}],
+        });
+        assert_eq!(
+            control_character_field(&v, String::new(), None).as_deref(),
+            Some("evidence[1].url")
+        );
+        let v = serde_json::json!({"items": [{"title": "a\u{0}"}], "idempotency_key": "k"});
+        assert_eq!(control_character_field(&v, String::new(), Some("items")), None);
+        assert_eq!(
+            control_character_field(&v, String::new(), None).as_deref(),
+            Some("items[0].title")
+        );
+        let v = serde_json::json!({"na\u{7}me": "x"});
+        assert_eq!(
+            control_character_field(&v, String::new(), None).as_deref(),
+            Some("na\u{7}me")
+        );
+        assert!(!forbidden_control('\t') && forbidden_control('\u{1b}'));
     }
 }

@@ -38,6 +38,14 @@ pub struct Unit {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
+impl Unit {
+    /// Whether the unit still acts: a merged or closed unit keeps its records but can
+    /// no longer write, and no key can be issued for it.
+    pub fn acts(&self) -> bool {
+        !matches!(self.status.as_str(), "merged" | "closed")
+    }
+}
+
 /// A name a unit had, from a date on (`None`: since it was created).
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct UnitName {
@@ -86,10 +94,15 @@ impl Store {
 
     /// Makes a configured token a key of the Department (created when absent) with
     /// `role` (office for `CCHC_BOOTSTRAP_TOKEN`, operator for `CCHC_OPERATOR_TOKEN`).
-    /// A token that was revoked stays revoked; a new token replaces the old one.
+    /// The configuration is the operator's last word: a configured key revoked through
+    /// the API works again after a restart (so no API key can lock everyone out), and a
+    /// new token replaces the old one. To end a configured key, change the configuration.
     pub async fn bootstrap(&self, token: &str, role: Role) -> anyhow::Result<()> {
         let department: Option<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM units WHERE kind = 'department' ORDER BY created_at LIMIT 1",
+            // One that still acts: a Department closed before closing it was refused is
+            // replaced, so the configured keys work again.
+            "SELECT id FROM units WHERE kind = 'department' AND status NOT IN ('merged', 'closed')
+             ORDER BY created_at LIMIT 1",
         )
         .fetch_optional(&self.pool)
         .await?;
@@ -103,8 +116,8 @@ impl Store {
         };
         sqlx::query(
             "INSERT INTO api_keys (id, unit_id, role, prefix, hash) VALUES ($1, $2, $4, 'bootstrap', $3)
-             ON CONFLICT (id) DO UPDATE SET hash = EXCLUDED.hash,
-               revoked_at = CASE WHEN api_keys.hash = EXCLUDED.hash THEN api_keys.revoked_at ELSE NULL END",
+             ON CONFLICT (id) DO UPDATE SET hash = EXCLUDED.hash, unit_id = EXCLUDED.unit_id,
+               role = EXCLUDED.role, revoked_at = NULL, expires_at = NULL",
         )
         .bind(match role {
             Role::Operator => BOOTSTRAP_OPERATOR_KEY_ID,
@@ -218,12 +231,17 @@ impl Store {
             == 1)
     }
 
-    /// The caller a key hash stands for, when the key is live. Records its use (at most
-    /// once a minute, to spare writes on every request).
-    pub async fn caller_for_key(&self, hash: &[u8]) -> Result<Option<Caller>, sqlx::Error> {
+    /// The key id and caller a key hash stands for, when the key is live and its unit
+    /// still acts (not merged or closed). Records its use (at most once a minute, to spare
+    /// writes on every request).
+    pub async fn caller_for_key(
+        &self,
+        hash: &[u8],
+    ) -> Result<Option<(Uuid, Caller)>, sqlx::Error> {
         let row: Option<(Uuid, Uuid, String)> = sqlx::query_as(
-            "SELECT id, unit_id, role FROM api_keys
-             WHERE hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
+            "SELECT k.id, k.unit_id, k.role FROM api_keys k JOIN units u ON u.id = k.unit_id
+             WHERE k.hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
+               AND u.status NOT IN ('merged', 'closed')",
         )
         .bind(hash)
         .fetch_optional(&self.pool)
@@ -238,7 +256,16 @@ impl Store {
         .bind(id)
         .execute(&self.pool)
         .await?;
-        Ok(Role::parse(&role).map(|role| Caller { unit_id, role }))
+        Ok(Role::parse(&role).map(|role| (id, Caller { unit_id, role })))
+    }
+
+    /// A key's role, when there is such a key.
+    pub async fn key_role(&self, id: Uuid) -> Result<Option<Role>, sqlx::Error> {
+        let role: Option<String> = sqlx::query_scalar("SELECT role FROM api_keys WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(role.as_deref().and_then(Role::parse))
     }
 
     pub async fn unit_names(&self, id: Uuid) -> Result<Vec<UnitName>, sqlx::Error> {
@@ -257,11 +284,23 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(LifecycleError::NotFound)?;
-        if matches!(unit.status.as_str(), "merged" | "closed") {
+        if !unit.acts() {
             return Err(LifecycleError::Rule(format!(
                 "the unit is {} and can no longer change",
                 unit.status
             )));
+        }
+        Ok(unit)
+    }
+
+    /// Locks an active unit that is to end (merge, close): never the Department itself,
+    /// whose keys are the office's and the operators' way in.
+    async fn ending_unit(tx: &mut sqlx::PgConnection, id: Uuid) -> Result<Unit, LifecycleError> {
+        let unit = Self::active_unit(tx, id).await?;
+        if unit.kind == "department" {
+            return Err(LifecycleError::Rule(
+                "the Department's own unit cannot be merged or closed".into(),
+            ));
         }
         Ok(unit)
     }
@@ -320,7 +359,7 @@ impl Store {
             ));
         }
         let mut tx = self.pool.begin().await?;
-        Self::active_unit(&mut tx, id).await?;
+        Self::ending_unit(&mut tx, id).await?;
         Self::active_unit(&mut tx, into)
             .await
             .map_err(|e| match e {
@@ -353,7 +392,7 @@ impl Store {
         from: chrono::NaiveDate,
     ) -> Result<Unit, LifecycleError> {
         let mut tx = self.pool.begin().await?;
-        Self::active_unit(&mut tx, id).await?;
+        Self::ending_unit(&mut tx, id).await?;
         let unit = self.end_unit(&mut tx, id, "closed", None, from).await?;
         self.outbox
             .enqueue(

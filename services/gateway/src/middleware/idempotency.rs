@@ -23,6 +23,11 @@ pub struct Idempotency {
 
 const MAX_KEY: usize = 200;
 
+/// A response extension: the body to keep for replays instead of the one sent, for an
+/// answer that shows a secret once (an issued API key). A retry gets the answer without it.
+#[derive(Clone)]
+pub struct ReplayWithout(pub Vec<u8>);
+
 pub async fn replay(State(idem): State<Idempotency>, req: Request, next: Next) -> Response {
     let write = matches!(
         *req.method(),
@@ -44,14 +49,13 @@ pub async fn replay(State(idem): State<Idempotency>, req: Request, next: Next) -
             .into_response();
         }
     };
-    // Scope: who is asking (the API key, hashed) — two callers may pick the same key.
-    let caller = Sha256::digest(
-        req.headers()
-            .get(header::AUTHORIZATION)
-            .map(|v| v.as_bytes())
-            .unwrap_or_default(),
-    )
-    .to_vec();
+    // Scope: who is asking (the key that authenticated the request) — two callers may
+    // pick the same key. Authentication ran before this layer, so a key revoked since
+    // never sees its earlier answers again.
+    let caller = match req.extensions().get::<crate::auth::Authn>() {
+        Some(crate::auth::Authn(Some(identity))) => identity.key_id.as_bytes().to_vec(),
+        _ => b"anonymous".to_vec(),
+    };
     let (parts, body) = req.into_parts();
     let bytes = match to_bytes(body, idem.body_limit).await {
         Ok(b) => b,
@@ -123,8 +127,14 @@ pub async fn replay(State(idem): State<Idempotency>, req: Request, next: Next) -
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
     let status = res.status();
-    let (rparts, rbody) = res.into_parts();
+    let (mut rparts, rbody) = res.into_parts();
     let rbytes = to_bytes(rbody, usize::MAX).await.unwrap_or_default();
+    // An answer holding a secret is kept without it.
+    let kept = rparts
+        .extensions
+        .remove::<ReplayWithout>()
+        .map(|r| r.0)
+        .unwrap_or_else(|| rbytes.to_vec());
     let stored = if status.is_server_error() {
         sqlx::query("DELETE FROM idempotency_keys WHERE key_hash = $1 AND idem_key = $2")
             .bind(&caller)
@@ -137,7 +147,7 @@ pub async fn replay(State(idem): State<Idempotency>, req: Request, next: Next) -
             .bind(&key)
             .bind(status.as_u16() as i16)
             .bind(rparts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()))
-            .bind(rbytes.as_ref())
+            .bind(kept)
             .execute(&idem.pool)
             .await
     };

@@ -50,3 +50,73 @@ pub async fn timeout(limit: Duration, req: Request, next: Next) -> Response {
         .into_response(),
     }
 }
+
+/// Refuses a path or query that carries a percent-encoded control character (`%00`
+/// reaches PostgreSQL as an error otherwise) with 400 naming the parameter.
+pub async fn refuse_control_characters(req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    if has_control(uri.path()) {
+        return Problem::field("path", crate::problem::CONTROL_CHARACTERS).into_response();
+    }
+    if let Some(query) = uri.query() {
+        for pair in query.split('&') {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if has_control(name) || has_control(value) {
+                let name = decode(name);
+                let field = if name.chars().any(crate::problem::forbidden_control) {
+                    "query".to_owned()
+                } else {
+                    name
+                };
+                return Problem::field(&field, crate::problem::CONTROL_CHARACTERS)
+                    .into_response();
+            }
+        }
+    }
+    next.run(req).await
+}
+
+/// Percent-decoded (and `+` as space, as forms send it), lossily.
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (escaped, bytes[i]) {
+            (Some(b), _) => {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+            (None, b'+') => out.push(b' '),
+            (None, b) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn has_control(s: &str) -> bool {
+    s.contains('%') && decode(s).chars().any(crate::problem::forbidden_control)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_control_characters_are_seen() {
+        assert!(has_control("/v1/procedures/x%00y"));
+        assert!(has_control("q=a%1Bb"));
+        assert!(!has_control("/v1/procedures/1.012753.H19"));
+        assert!(!has_control("q=c%E1%BA%A5p+b%E1%BA%A3n%20sao"));
+        assert!(!has_control("q=%0a"), "line feeds are texts' own");
+        assert_eq!(decode("c%E1%BA%A5p+b"), "cấp b");
+        assert_eq!(decode("50%"), "50%");
+    }
+}

@@ -2,12 +2,11 @@
 //! Over the limit, 429 with `Retry-After`.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
@@ -36,8 +35,17 @@ impl RateLimiter {
         }
     }
 
+    /// How long until `who` has a token again, when it has none now (takes nothing).
+    pub fn exhausted(&self, who: [u8; 16], now: Instant) -> Option<Duration> {
+        let buckets = self.buckets.lock().expect("rate limiter lock");
+        let b = buckets.get(&who)?;
+        let tokens =
+            (b.tokens + now.duration_since(b.at).as_secs_f64() * self.per_second).min(self.burst);
+        (tokens < 1.0).then(|| Duration::from_secs_f64((1.0 - tokens) / self.per_second))
+    }
+
     /// Takes one token; `Err(wait)` when none is left.
-    fn take(&self, who: [u8; 16], now: Instant) -> Result<(), Duration> {
+    pub fn take(&self, who: [u8; 16], now: Instant) -> Result<(), Duration> {
         let mut buckets = self.buckets.lock().expect("rate limiter lock");
         if buckets.len() > 100_000 {
             // Forget callers whose buckets have refilled: they lose nothing.
@@ -60,20 +68,18 @@ impl RateLimiter {
     }
 }
 
+/// The bucket of a request: its credential as authentication will read it (so padding
+/// the header does not make a new caller), else its address.
 fn caller_id(req: &Request) -> [u8; 16] {
-    let mut h = Sha256::new();
-    match req.headers().get(header::AUTHORIZATION) {
-        Some(v) => h.update(v.as_bytes()),
-        None => {
-            let addr = req
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string());
-            h.update(b"anonymous:");
-            h.update(addr.unwrap_or_default().as_bytes());
+    match crate::auth::bearer(req.headers()) {
+        Ok(Some(token)) => {
+            let mut h = Sha256::new();
+            h.update(b"credential:");
+            h.update(token.as_bytes());
+            h.finalize()[..16].try_into().expect("16 bytes")
         }
+        _ => crate::auth::client_address(req),
     }
-    h.finalize()[..16].try_into().expect("16 bytes")
 }
 
 pub async fn limit(State(limiter): State<RateLimiter>, req: Request, next: Next) -> Response {
@@ -81,16 +87,16 @@ pub async fn limit(State(limiter): State<RateLimiter>, req: Request, next: Next)
         Ok(()) => next.run(req).await,
         Err(wait) => {
             let secs = wait.as_secs().max(1);
-            let mut res = Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate-limited",
-                "Too many requests",
-                format!("this key's request rate is over its limit; retry in {secs} s"),
-            )
-            .into_response();
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-            res
+            Problem {
+                retry_after: Some(secs),
+                ..Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "Too many requests",
+                    format!("this key's request rate is over its limit; retry in {secs} s"),
+                )
+            }
+            .into_response()
         }
     }
 }
@@ -115,6 +121,11 @@ mod tests {
         assert!(
             l.take([2; 16], t).is_ok(),
             "another caller has its own bucket"
+        );
+        assert!(l.exhausted(who, t).is_some(), "an empty bucket is seen empty");
+        assert!(
+            l.exhausted([2; 16], t).is_none(),
+            "an unknown caller is not"
         );
         assert!(
             l.take(who, t + Duration::from_secs(1)).is_ok(),

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::{idempotency_key, page_limit};
 use crate::AppState;
 use crate::auth::Authenticated;
-use crate::problem::{Json, Problem, Query};
+use crate::problem::{BatchJson, Json, Problem, Query};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -50,7 +50,7 @@ pub(crate) async fn record_batch(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     headers: HeaderMap,
-    Json(mut body): Json<RecordActivitiesRequest>,
+    BatchJson(mut body): BatchJson<RecordActivitiesRequest>,
 ) -> Result<Reply<RecordActivitiesResponse>, Problem> {
     if let Some(key) = idempotency_key(&headers)? {
         body.idempotency_key = key;

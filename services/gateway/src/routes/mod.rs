@@ -38,6 +38,13 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         // Past the time limit a request has been answered (503) or has died.
         abandoned_after: settings.request_timeout + std::time::Duration::from_secs(5),
     };
+    let authenticator = crate::auth::Authenticator {
+        store: state.store.clone(),
+        failures: RateLimiter::new(
+            settings.auth_failures_per_minute,
+            settings.auth_failure_burst,
+        ),
+    };
     let metrics = state.metrics.clone();
     let timeout = settings.request_timeout;
     let api = Router::new()
@@ -56,10 +63,13 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .merge(replay::routes())
         .fallback(|| async { Problem::not_found("no such resource") })
         .with_state(state.clone())
+        // Outermost first: the rate limit, then texts, then who is calling, then replay.
         .layer(from_fn_with_state(
             idempotency,
             middleware::idempotency::replay,
         ))
+        .layer(from_fn_with_state(authenticator, crate::auth::authenticate))
+        .layer(from_fn(middleware::refuse_control_characters))
         .layer(from_fn_with_state(limiter, middleware::rate_limit::limit));
     let mut router = Router::new()
         .merge(cchc_platform::health::router(state.readiness.clone()))

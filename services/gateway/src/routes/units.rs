@@ -2,6 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json as Reply, Router};
 use cchc_platform::Role;
@@ -12,6 +13,7 @@ use uuid::Uuid;
 use super::page_limit;
 use crate::AppState;
 use crate::auth::Authenticated;
+use crate::middleware::idempotency::ReplayWithout;
 use crate::problem::{Json, Problem, Query};
 use crate::store::{KeyInfo, LifecycleError, UNIT_KINDS, Unit};
 
@@ -225,13 +227,19 @@ pub(crate) async fn issue_key(
     auth: Authenticated,
     Path(id): Path<String>,
     Json(body): Json<NewKey>,
-) -> Result<(StatusCode, Reply<serde_json::Value>), Problem> {
+) -> Result<Response, Problem> {
     let caller = auth.require(&[Role::Office, Role::Operator])?;
     let unit = s
         .store
         .unit(unit_id(&id)?)
         .await?
         .ok_or_else(|| Problem::not_found("no such unit"))?;
+    if !unit.acts() {
+        return Err(Problem::from(LifecycleError::Rule(format!(
+            "the unit is {}: no key can be issued for it",
+            unit.status
+        ))));
+    }
     let role = Role::parse(&body.role)
         .ok_or_else(|| Problem::field("role", "must be one of unit, office, leader, operator"))?;
     if role == Role::Operator && caller.role != Role::Operator {
@@ -244,9 +252,13 @@ pub(crate) async fn issue_key(
     }
     let (info, key) = s.store.issue_key(unit.id, role, body.expires_at).await?;
     let mut reply = serde_json::to_value(&info).unwrap_or_default();
+    // A retry with the same Idempotency-Key gets the key's record, never the key again.
+    let replayed = serde_json::to_vec(&reply).unwrap_or_default();
     // The only time the key is shown.
     reply["key"] = key.into();
-    Ok((StatusCode::CREATED, Reply(reply)))
+    let mut res = (StatusCode::CREATED, Reply(reply)).into_response();
+    res.extensions_mut().insert(ReplayWithout(replayed));
+    Ok(res)
 }
 
 #[utoipa::path(get, path = "/v1/units/{unit_id}/api-keys", tag = "api-keys", summary = "A unit's keys: prefix, role, expiry, last use (office, operator)", params(("unit_id" = String, Path, description = "Unit id")), responses((status = 200, description = "Success", body = Object), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
@@ -266,8 +278,12 @@ pub(crate) async fn revoke_key(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    auth.require(&[Role::Office, Role::Operator])?;
+    let caller = auth.require(&[Role::Office, Role::Operator])?;
     let id: Uuid = id.parse().map_err(|_| Problem::not_found("no such key"))?;
+    // The office runs the Department's work; the operators' keys are the operators' own.
+    if s.store.key_role(id).await? == Some(Role::Operator) && caller.role != Role::Operator {
+        return Err(Problem::forbidden("only an operator may revoke operator keys"));
+    }
     if s.store.revoke_key(id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
