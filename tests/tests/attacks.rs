@@ -98,7 +98,11 @@ async fn ended_units_lockouts_texts_and_replays() {
     // The Department's own unit can be neither closed nor merged.
     let department = department_id(&sys).await;
     let (s, refused) = sys
-        .post(&format!("/v1/units/{department}/close"), Some(&office), &close)
+        .post(
+            &format!("/v1/units/{department}/close"),
+            Some(&office),
+            &close,
+        )
         .await;
     assert_eq!(s, 422, "{refused}");
     let (s, _) = sys
@@ -201,7 +205,10 @@ async fn ended_units_lockouts_texts_and_replays() {
             .send()
     };
     let first: Value = issue("key-once").await.unwrap().json().await.unwrap();
-    let key = first["key"].as_str().expect("shown the first time").to_owned();
+    let key = first["key"]
+        .as_str()
+        .expect("shown the first time")
+        .to_owned();
     let again = issue("key-once").await.unwrap();
     assert_eq!(again.status(), 201);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
@@ -442,7 +449,10 @@ async fn a_service_dying_mid_request_is_a_503_to_retry() {
     );
     let unavailable: Vec<_> = seen.iter().filter(|(s, _)| *s == 503).collect();
     assert!(!unavailable.is_empty(), "the dead service is noticed");
-    assert!(unavailable.iter().all(|(_, r)| *r), "503 says when to retry");
+    assert!(
+        unavailable.iter().all(|(_, r)| *r),
+        "503 says when to retry"
+    );
     sys.restart("activity").await;
     sys.stop().await;
 }

@@ -199,29 +199,34 @@ where
     T: serde::de::DeserializeOwned,
     S: Send + Sync,
 {
-    let value = match <axum::Json<serde_json::Value> as axum::extract::FromRequest<S>>::from_request(req, state).await {
-        Ok(axum::Json(v)) => v,
-        Err(rej) => {
-            let status = rej.status();
-            return Err(if status == StatusCode::PAYLOAD_TOO_LARGE {
-                Problem::new(
-                    status,
-                    "too-large",
-                    "Request body too large",
-                    rej.body_text(),
-                )
-            } else if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-                Problem::new(
-                    status,
-                    "unsupported-media-type",
-                    "Unsupported media type",
-                    "send Content-Type: application/json",
-                )
-            } else {
-                Problem::bad_request(rej.body_text(), Vec::new())
-            });
-        }
-    };
+    let value =
+        match <axum::Json<serde_json::Value> as axum::extract::FromRequest<S>>::from_request(
+            req, state,
+        )
+        .await
+        {
+            Ok(axum::Json(v)) => v,
+            Err(rej) => {
+                let status = rej.status();
+                return Err(if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    Problem::new(
+                        status,
+                        "too-large",
+                        "Request body too large",
+                        rej.body_text(),
+                    )
+                } else if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+                    Problem::new(
+                        status,
+                        "unsupported-media-type",
+                        "Unsupported media type",
+                        "send Content-Type: application/json",
+                    )
+                } else {
+                    Problem::bad_request(rej.body_text(), Vec::new())
+                });
+            }
+        };
     let skip = if items_checked_by_service {
         Some("items")
     } else {
@@ -284,9 +289,10 @@ fn control_character_field(
     use serde_json::Value;
     match v {
         Value::String(t) => t.chars().any(forbidden_control).then_some(path),
-        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
-            control_character_field(item, format!("{path}[{i}]"), None)
-        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| control_character_field(item, format!("{path}[{i}]"), None)),
         Value::Object(fields) => fields.iter().find_map(|(k, item)| {
             let here = if path.is_empty() {
                 k.clone()
@@ -341,7 +347,10 @@ mod tests {
             Some("evidence[1].url")
         );
         let v = serde_json::json!({"items": [{"title": "a\u{0}"}], "idempotency_key": "k"});
-        assert_eq!(control_character_field(&v, String::new(), Some("items")), None);
+        assert_eq!(
+            control_character_field(&v, String::new(), Some("items")),
+            None
+        );
         assert_eq!(
             control_character_field(&v, String::new(), None).as_deref(),
             Some("items[0].title")

@@ -215,6 +215,9 @@ mod tests {
         let _third = a.admit(two).expect("another address");
         assert!(a.admit("192.0.2.3".parse().unwrap()).is_none(), "total cap");
         drop(first);
-        assert!(a.admit(one).is_some(), "a closed connection gives its place back");
+        assert!(
+            a.admit(one).is_some(),
+            "a closed connection gives its place back"
+        );
     }
 }

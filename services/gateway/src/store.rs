@@ -234,10 +234,7 @@ impl Store {
     /// The key id and caller a key hash stands for, when the key is live and its unit
     /// still acts (not merged or closed). Records its use (at most once a minute, to spare
     /// writes on every request).
-    pub async fn caller_for_key(
-        &self,
-        hash: &[u8],
-    ) -> Result<Option<(Uuid, Caller)>, sqlx::Error> {
+    pub async fn caller_for_key(&self, hash: &[u8]) -> Result<Option<(Uuid, Caller)>, sqlx::Error> {
         let row: Option<(Uuid, Uuid, String)> = sqlx::query_as(
             "SELECT k.id, k.unit_id, k.role FROM api_keys k JOIN units u ON u.id = k.unit_id
              WHERE k.hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())

@@ -68,8 +68,7 @@ pub async fn refuse_control_characters(req: Request, next: Next) -> Response {
                 } else {
                     name
                 };
-                return Problem::field(&field, crate::problem::CONTROL_CHARACTERS)
-                    .into_response();
+                return Problem::field(&field, crate::problem::CONTROL_CHARACTERS).into_response();
             }
         }
     }

@@ -122,7 +122,10 @@ mod tests {
             l.take([2; 16], t).is_ok(),
             "another caller has its own bucket"
         );
-        assert!(l.exhausted(who, t).is_some(), "an empty bucket is seen empty");
+        assert!(
+            l.exhausted(who, t).is_some(),
+            "an empty bucket is seen empty"
+        );
         assert!(
             l.exhausted([2; 16], t).is_none(),
             "an unknown caller is not"

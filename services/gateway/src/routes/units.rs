@@ -282,7 +282,9 @@ pub(crate) async fn revoke_key(
     let id: Uuid = id.parse().map_err(|_| Problem::not_found("no such key"))?;
     // The office runs the Department's work; the operators' keys are the operators' own.
     if s.store.key_role(id).await? == Some(Role::Operator) && caller.role != Role::Operator {
-        return Err(Problem::forbidden("only an operator may revoke operator keys"));
+        return Err(Problem::forbidden(
+            "only an operator may revoke operator keys",
+        ));
     }
     if s.store.revoke_key(id).await? {
         Ok(StatusCode::NO_CONTENT)
