@@ -2,10 +2,9 @@
 //! Keys are random, shown once, and stored only as a SHA-256 hash. A request is
 //! authenticated once, by [`authenticate`], before the idempotency layer and the handlers.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
@@ -16,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::middleware::rate_limit::RateLimiter;
 use crate::problem::Problem;
+use crate::serve::ClientIp;
 use crate::store::Store;
 
 /// A new key: `cchc_` and 64 hex characters (256 random bits).
@@ -138,8 +138,8 @@ fn throttled(wait: Duration) -> Response {
 pub fn client_address(req: &Request) -> [u8; 16] {
     let ip = req
         .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+        .get::<ClientIp>()
+        .map(|c| c.0.to_string())
         .unwrap_or_default();
     let mut h = Sha256::new();
     h.update(b"address:");

@@ -98,6 +98,20 @@ impl Settings {
                 ),
                 max_connections: c.parse_or("CCHC_MAX_CONNECTIONS", 2048)?,
                 max_per_address: c.parse_or("CCHC_MAX_CONNECTIONS_PER_ADDRESS", 256)?,
+                trusted_proxies: match c.optional("CCHC_TRUSTED_PROXIES") {
+                    None => Vec::new(),
+                    Some(v) => v
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|n| !n.is_empty())
+                        .map(str::parse)
+                        .collect::<Result<_, String>>()
+                        .map_err(|reason| ConfigError::Invalid {
+                            name: "CCHC_TRUSTED_PROXIES".into(),
+                            value: v.clone(),
+                            reason,
+                        })?,
+                },
             },
             auth_failures_per_minute: c.parse_or("CCHC_AUTH_FAILURES_PER_MINUTE", 30)?,
             auth_failure_burst: c.parse_or("CCHC_AUTH_FAILURE_BURST", 20)?,
@@ -251,7 +265,7 @@ impl Application {
             listener,
             backbone,
             router,
-            connections: settings.connections,
+            connections: settings.connections.clone(),
             request_timeout: settings.request_timeout,
         })
     }
