@@ -2,14 +2,18 @@
 //! superseding records), one-stop results, satisfaction surveys and budget lines.
 //!
 //! A request enters in [`grpc`], is checked by [`domain`], and is stored by [`store`]
-//! together with its event (outbox) in one transaction.
+//! together with its event (outbox) in one transaction. Units the gateway closed or
+//! merged (its events, kept by [`cchc_platform::ended_units`]) write nothing.
 
 pub mod domain;
 pub mod grpc;
 pub mod store;
 
+use std::sync::Arc;
+
 use cchc_platform::config::ServiceSettings;
 use cchc_platform::service::Runtime;
+use cchc_platform::{consumer, ended_units};
 use cchc_proto::activity::v1::activity_service_server::ActivityServiceServer;
 use tokio_util::sync::CancellationToken;
 
@@ -20,7 +24,17 @@ pub async fn run(
     _config: cchc_platform::Config,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let rt = Runtime::start(settings, &MIGRATOR, shutdown).await?;
+    let mut rt = Runtime::start(settings, &MIGRATOR, shutdown).await?;
+    // Closures and merges announced by the gateway, so a closed unit's writes are
+    // refused here too.
+    let ended = consumer::run(
+        ended_units::consumer("activity"),
+        rt.js.clone(),
+        rt.pool.clone(),
+        Arc::new(ended_units::EndedUnits),
+        rt.shutdown.clone(),
+    );
+    rt.tasks.spawn(ended);
     let store = store::Store::new(rt.pool.clone(), rt.outbox.clone());
     let routes =
         tonic::service::Routes::new(ActivityServiceServer::new(grpc::Activities::new(store)));

@@ -1,7 +1,7 @@
 //! Rules of the catalogue: what a procedure code looks like, what a complete record is
 //! (Decree 63/2010 Art. 8), and which changes a version may announce.
 
-use cchc_platform::validation::{Errors, parse_date};
+use cchc_platform::validation::{Errors, Lines, MAX_VND, parse_date};
 use cchc_proto::catalogue::v1::{ProcedureContent, PublishProcedureRequest};
 
 pub const LEVELS: &[&str] = &["province", "district", "commune"];
@@ -19,8 +19,42 @@ pub fn valid_code(code: &str) -> bool {
         && parts[0].chars().all(|c| c.is_ascii_digit())
 }
 
+/// Refuses control characters in every free text of a record (the level and channels
+/// are checked against their lists): names and list entries are one line; steps,
+/// requirements, the result and notes may run over several.
+fn check_characters(errors: &mut Errors, c: &ProcedureContent) {
+    errors.single_line("content.name", &c.name);
+    errors.single_line("content.field", &c.field);
+    errors.single_line("content.implementing_agency", &c.implementing_agency);
+    errors.multi_line("content.result", &c.result);
+    let lists: [(&str, &[String], Lines); 6] = [
+        ("applicants", &c.applicants, Lines::One),
+        ("steps", &c.steps, Lines::Many),
+        ("requirements", &c.requirements, Lines::Many),
+        ("forms", &c.forms, Lines::One),
+        ("legal_basis", &c.legal_basis, Lines::One),
+        ("keywords", &c.keywords, Lines::One),
+    ];
+    for (name, values, lines) in lists {
+        for (i, v) in values.iter().enumerate() {
+            errors.characters(&format!("content.{name}[{i}]"), v, lines);
+        }
+    }
+    for (i, d) in c.dossier.iter().enumerate() {
+        errors.single_line(&format!("content.dossier[{i}].name"), &d.name);
+        errors.single_line(
+            &format!("content.dossier[{i}].form_template"),
+            &d.form_template,
+        );
+    }
+    for (i, f) in c.fees.iter().enumerate() {
+        errors.multi_line(&format!("content.fees[{i}].note"), &f.note);
+    }
+}
+
 /// Problems that make a draft unsaveable (shape, not completeness).
 pub fn check_draft(errors: &mut Errors, c: &ProcedureContent) {
+    check_characters(errors, c);
     errors.check(
         c.name.chars().count() <= 1000,
         "content.name",
@@ -45,6 +79,11 @@ pub fn check_draft(errors: &mut Errors, c: &ProcedureContent) {
             f.amount_vnd >= 0,
             &format!("content.fees[{i}].amount_vnd"),
             "must not be negative",
+        );
+        errors.check(
+            f.amount_vnd <= MAX_VND,
+            &format!("content.fees[{i}].amount_vnd"),
+            format!("must be at most {MAX_VND} VND"),
         );
         if !CHANNELS.contains(&f.channel.as_str()) {
             errors.add(
@@ -145,6 +184,9 @@ pub fn check_publication(
         "decision.signer",
         "the decision's signer is required",
     );
+    errors.single_line("decision.number", &d.number);
+    errors.single_line("decision.signer", &d.signer);
+    errors.multi_line("change_note", &r.change_note);
     let decision_date = parse_date(errors, "decision.date", &d.date);
     let effective_date = parse_date(errors, "effective_date", &r.effective_date);
     let change_type = if abolish {
@@ -235,6 +277,9 @@ pub fn check_legal_document(
         "issuer",
         "the issuer is required",
     );
+    errors.single_line("number_symbol", &r.number_symbol);
+    errors.multi_line("summary", &r.summary);
+    errors.single_line("issuer", &r.issuer);
     let signed = parse_date(errors, "signed_date", &r.signed_date);
     let effective = parse_date(errors, "effective_date", &r.effective_date);
     let ids = |errors: &mut Errors, field: &str, v: &[String]| -> Vec<uuid::Uuid> {

@@ -1,5 +1,5 @@
-//! The catalogue's gRPC API. Writes need the office role; reads are public for published
-//! versions.
+//! The catalogue's gRPC API. Writes need the office role (postings the unit role) and a
+//! unit that was neither closed nor merged; reads are public for published versions.
 
 use cchc_platform::validation::{Errors, is_http_url, parse_date, today};
 use cchc_platform::{Caller, Role};
@@ -51,6 +51,26 @@ fn reader(req_md: &tonic::metadata::MetadataMap) -> Result<bool, Status> {
         .is_some_and(|c| matches!(c.role, Role::Office | Role::Leader)))
 }
 
+/// A code to look up: one with a control character names nothing and is refused before
+/// it reaches the database (PostgreSQL refuses NUL in text).
+fn check_lookup_code(code: &str) -> Result<(), Status> {
+    let mut errors = Errors::new();
+    errors.single_line("code", code);
+    errors.finish(
+        tonic::Code::InvalidArgument,
+        "the procedure code is not valid",
+    )
+}
+
+impl Catalogue {
+    /// The caller making a write: one of `roles`, of a unit that still acts.
+    async fn writer<T>(&self, req: &Request<T>, roles: &[Role]) -> Result<Caller, Status> {
+        let caller = Caller::require(req, roles)?;
+        self.store.ensure_active(caller.unit_id).await?;
+        Ok(caller)
+    }
+}
+
 fn check_code(errors: &mut Errors, code: &str) {
     errors.check(
         domain::valid_code(code),
@@ -65,7 +85,7 @@ impl CatalogueService for Catalogue {
         &self,
         req: Request<CreateProcedureRequest>,
     ) -> Result<Response<ProcedureView>, Status> {
-        Caller::require(&req, &[Role::Office])?;
+        self.writer(&req, &[Role::Office]).await?;
         let r = req.into_inner();
         let content = r.content.unwrap_or_default();
         let mut errors = Errors::new();
@@ -79,7 +99,7 @@ impl CatalogueService for Catalogue {
         &self,
         req: Request<PublishProcedureRequest>,
     ) -> Result<Response<ProcedureView>, Status> {
-        Caller::require(&req, &[Role::Office])?;
+        self.writer(&req, &[Role::Office]).await?;
         let r = req.into_inner();
         let abolish = r.change_type == "abolished";
         let mut errors = Errors::new();
@@ -99,6 +119,7 @@ impl CatalogueService for Catalogue {
     ) -> Result<Response<ProcedureView>, Status> {
         let office = reader(req.metadata())?;
         let r = req.into_inner();
+        check_lookup_code(&r.code)?;
         Ok(Response::new(
             self.store.get(&r.code, r.version, office).await?,
         ))
@@ -109,19 +130,20 @@ impl CatalogueService for Catalogue {
         req: Request<GetDraftRequest>,
     ) -> Result<Response<ProcedureView>, Status> {
         Caller::require(&req, &[Role::Office])?;
-        Ok(Response::new(
-            self.store.draft(&req.into_inner().code).await?,
-        ))
+        let code = req.into_inner().code;
+        check_lookup_code(&code)?;
+        Ok(Response::new(self.store.draft(&code).await?))
     }
 
     async fn update_draft(
         &self,
         req: Request<UpdateDraftRequest>,
     ) -> Result<Response<ProcedureView>, Status> {
-        Caller::require(&req, &[Role::Office])?;
+        self.writer(&req, &[Role::Office]).await?;
         let r = req.into_inner();
         let content = r.content.unwrap_or_default();
         let mut errors = Errors::new();
+        errors.single_line("code", &r.code);
         errors.check(
             r.revision > 0,
             "revision",
@@ -141,7 +163,9 @@ impl CatalogueService for Catalogue {
         req: Request<ListVersionsRequest>,
     ) -> Result<Response<ListVersionsResponse>, Status> {
         let office = reader(req.metadata())?;
-        let versions = self.store.versions(&req.into_inner().code, office).await?;
+        let code = req.into_inner().code;
+        check_lookup_code(&code)?;
+        let versions = self.store.versions(&code, office).await?;
         Ok(Response::new(ListVersionsResponse { versions }))
     }
 
@@ -181,7 +205,7 @@ impl CatalogueService for Catalogue {
         &self,
         req: Request<CreateLegalDocumentRequest>,
     ) -> Result<Response<LegalDocument>, Status> {
-        Caller::require(&req, &[Role::Office])?;
+        self.writer(&req, &[Role::Office]).await?;
         let r = req.into_inner();
         let mut errors = Errors::new();
         let doc = domain::check_legal_document(&mut errors, &r);
@@ -245,7 +269,7 @@ impl CatalogueService for Catalogue {
         &self,
         req: Request<ConfirmPostingRequest>,
     ) -> Result<Response<Posting>, Status> {
-        let caller = Caller::require(&req, &[Role::Unit])?;
+        let caller = self.writer(&req, &[Role::Unit]).await?;
         let r = req.into_inner();
         let mut errors = Errors::new();
         check_code(&mut errors, &r.code);
@@ -260,6 +284,7 @@ impl CatalogueService for Catalogue {
             "location",
             "must be at most 500 characters",
         );
+        errors.single_line("location", &r.location);
         let posted_on = parse_date(&mut errors, "posted_on", &r.posted_on);
         if let Some(d) = posted_on {
             errors.check(d <= today(), "posted_on", "must not be in the future");
@@ -303,6 +328,7 @@ impl CatalogueService for Catalogue {
                 .map_err(|_| errors.add("unit_id", "must be a unit id"))
                 .ok()
         };
+        errors.single_line("code", &r.code);
         let stale = match r.stale.as_str() {
             "" => None,
             "true" => Some(true),
@@ -366,7 +392,7 @@ impl CatalogueService for Catalogue {
         &self,
         req: Request<ImportProceduresRequest>,
     ) -> Result<Response<ImportProceduresResponse>, Status> {
-        Caller::require(&req, &[Role::Office, Role::Operator])?;
+        self.writer(&req, &[Role::Office, Role::Operator]).await?;
         let rows = req.into_inner().rows;
         if rows.len() > 1000 {
             return Err(Status::invalid_argument("at most 1000 rows per request"));

@@ -717,3 +717,228 @@ async fn search_ignores_diacritics_case_and_unicode_form() {
         0
     );
 }
+
+/// The fields a refusal names, in order.
+fn fields(e: &tonic::Status) -> Vec<String> {
+    field_errors(e).into_iter().map(|f| f.field).collect()
+}
+
+fn invalid<T: std::fmt::Debug>(r: Result<tonic::Response<T>, tonic::Status>, expected: &[&str]) {
+    let e = r.expect_err("refused");
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    assert_eq!(fields(&e), expected, "{e:?}");
+}
+
+#[tokio::test]
+async fn control_characters_are_refused_naming_the_field_and_lookups_never_fail() {
+    let f = fixture("controls").await;
+    let code = "1.000500.H19";
+    let mut bad = content("Xét\0tuyển");
+    bad.steps = vec!["Nộp hồ sơ".into(), "Bước\u{1}2".into()];
+    bad.dossier[0].name = "\0Đơn".into();
+    bad.fees[0].note = "phí\u{7f}".into();
+    bad.legal_basis = vec!["Thông tư\n19/2015".into()];
+    invalid(
+        f.svc
+            .create_procedure(req(
+                CreateProcedureRequest {
+                    code: code.into(),
+                    content: Some(bad.clone()),
+                },
+                &f.office,
+            ))
+            .await,
+        &[
+            "content.name",
+            "content.steps[1]",
+            "content.legal_basis[0]",
+            "content.dossier[0].name",
+            "content.fees[0].note",
+        ],
+    );
+    // Steps may run over several lines.
+    let mut good = content("Xét tuyển");
+    good.steps = vec!["Nộp hồ sơ:\r\n\t- trực tiếp\n\t- qua mạng".into()];
+    f.svc
+        .create_procedure(req(
+            CreateProcedureRequest {
+                code: code.into(),
+                content: Some(good.clone()),
+            },
+            &f.office,
+        ))
+        .await
+        .unwrap();
+    invalid(
+        f.svc
+            .update_draft(req(
+                UpdateDraftRequest {
+                    code: "1.0\0".into(),
+                    revision: 1,
+                    content: Some(good.clone()),
+                },
+                &f.office,
+            ))
+            .await,
+        &["code"],
+    );
+    let mut p = publication(code, "new", "2020-02-01");
+    p.decision.as_mut().unwrap().number = "100/QĐ\0".into();
+    p.change_note = "ghi\u{0}chú".into();
+    invalid(
+        f.svc.publish_procedure(req(p, &f.office)).await,
+        &["decision.number", "change_note"],
+    );
+    f.publish(code, "new", "2020-02-01").await.unwrap();
+
+    // Anonymous lookups by a code holding NUL answer 400, not an internal error.
+    let lookup = || GetProcedureRequest {
+        code: "x\0y".into(),
+        version: 0,
+    };
+    invalid(f.svc.get_procedure(Request::new(lookup())).await, &["code"]);
+    invalid(
+        f.svc
+            .list_versions(Request::new(ListVersionsRequest {
+                code: "x\0y".into(),
+            }))
+            .await,
+        &["code"],
+    );
+    invalid(
+        f.svc
+            .get_draft(req(
+                GetDraftRequest {
+                    code: "x\0y".into(),
+                },
+                &f.office,
+            ))
+            .await,
+        &["code"],
+    );
+    let e = f
+        .svc
+        .get_procedure(Request::new(GetProcedureRequest {
+            code: "x y".into(),
+            version: 0,
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+
+    invalid(
+        f.svc
+            .create_legal_document(req(
+                CreateLegalDocumentRequest {
+                    number_symbol: "19/2015\0".into(),
+                    r#type: "circular".into(),
+                    summary: "Ban hành\u{0} quy chế".into(),
+                    issuer: "Bộ\tGiáo dục".into(),
+                    signed_date: "2015-08-14".into(),
+                    effective_date: "2015-10-01".into(),
+                    ..Default::default()
+                },
+                &f.office,
+            ))
+            .await,
+        &["number_symbol", "summary", "issuer"],
+    );
+
+    let u = unit();
+    invalid(
+        f.svc
+            .confirm_posting(req(
+                ConfirmPostingRequest {
+                    code: code.into(),
+                    version: 1,
+                    location: "Bảng\0niêm yết".into(),
+                    posted_on: "2020-02-03".into(),
+                    evidence_url: String::new(),
+                },
+                &u,
+            ))
+            .await,
+        &["location"],
+    );
+    invalid(
+        f.svc
+            .list_postings(req(
+                ListPostingsRequest {
+                    code: "1.0\0".into(),
+                    ..Default::default()
+                },
+                &u,
+            ))
+            .await,
+        &["code"],
+    );
+
+    // An imported row with a NUL is rejected alone; the other rows are imported.
+    let r = f
+        .svc
+        .import_procedures(req(
+            ImportProceduresRequest {
+                rows: vec![
+                    ImportRow {
+                        row: 2,
+                        code: "1.000501.H19".into(),
+                        content: Some(content("Chuyển trường")),
+                    },
+                    ImportRow {
+                        row: 3,
+                        code: "1.000502.H19".into(),
+                        content: Some(content("Cấp\0bằng")),
+                    },
+                ],
+            },
+            &f.office,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let outcomes: Vec<(&str, Vec<&str>)> = r
+        .results
+        .iter()
+        .map(|x| {
+            (
+                x.outcome.as_str(),
+                x.errors.iter().map(|e| e.field.as_str()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [("created", vec![]), ("rejected", vec!["content.name"])]
+    );
+}
+
+#[tokio::test]
+async fn a_fee_is_bounded_like_any_amount_of_money() {
+    let f = fixture("fees").await;
+    let mut c = content("Xét tuyển");
+    // 10^13 VND (10 trillion dong) is the most any amount may state.
+    c.fees[0].amount_vnd = 10_000_000_000_001;
+    invalid(
+        f.svc
+            .create_procedure(req(
+                CreateProcedureRequest {
+                    code: "1.000600.H19".into(),
+                    content: Some(c.clone()),
+                },
+                &f.office,
+            ))
+            .await,
+        &["content.fees[0].amount_vnd"],
+    );
+    c.fees[0].amount_vnd = 10_000_000_000_000;
+    f.svc
+        .create_procedure(req(
+            CreateProcedureRequest {
+                code: "1.000600.H19".into(),
+                content: Some(c),
+            },
+            &f.office,
+        ))
+        .await
+        .unwrap();
+}

@@ -6,6 +6,7 @@ pub mod caller;
 pub mod config;
 pub mod consumer;
 pub mod db;
+pub mod ended_units;
 pub mod events;
 pub mod grpc;
 pub mod health;

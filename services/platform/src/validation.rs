@@ -32,6 +32,25 @@ impl Errors {
         }
     }
 
+    /// Refuses a control character `value` may not hold as a text of `lines`
+    /// ([`stray_control`]), naming where it is.
+    pub fn characters(&mut self, field: &str, value: &str, lines: Lines) {
+        if let Some(found) = stray_control(value, lines) {
+            self.add(field, found.message(lines));
+        }
+    }
+
+    /// Refuses a control character in a one-line text: a title, name, code or key.
+    pub fn single_line(&mut self, field: &str, value: &str) {
+        self.characters(field, value, Lines::One);
+    }
+
+    /// Refuses a control character other than tab and line breaks in a text that may
+    /// run over several lines: a description, a note, a step.
+    pub fn multi_line(&mut self, field: &str, value: &str) {
+        self.characters(field, value, Lines::Many);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -49,6 +68,65 @@ impl Errors {
             Err(status(code, message, self.0))
         }
     }
+}
+
+/// The most money one entered figure may state: 10^13 VND (10 trillion dong). A
+/// provincial Department of Education's whole yearly budget is of that order, and what
+/// a unit spends on communication is a small part of it, so no true figure comes near;
+/// yet a million such figures still add up far below `i64::MAX` (about 9.2 × 10^18),
+/// so sums over every unit and line of a report cannot overflow.
+pub const MAX_VND: i64 = 10_000_000_000_000;
+
+/// The most one entered count may state (dossiers, responses, people): 10^9, above
+/// any province's population, and summed over a million entries still far below
+/// `i64::MAX`.
+pub const MAX_COUNT: i64 = 1_000_000_000;
+
+/// Whether a text is written on one line or may run over several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lines {
+    One,
+    Many,
+}
+
+/// A control character where a text may not hold one, and where it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StrayControl {
+    pub character: char,
+    /// 1-based, counted in characters.
+    pub position: usize,
+}
+
+impl StrayControl {
+    fn message(self, lines: Lines) -> String {
+        let allowed = match lines {
+            Lines::One => "",
+            Lines::Many => " other than tab and line breaks",
+        };
+        format!(
+            "must not contain control characters{allowed} (U+{:04X} at character {})",
+            u32::from(self.character),
+            self.position
+        )
+    }
+}
+
+/// The one rule for characters in entered text, for every service: no control
+/// characters (C0, DEL, C1), except that a text of several lines may hold tab, line
+/// feed and carriage return. PostgreSQL refuses NUL in text and JSON outright, so a NUL
+/// that got through would fail the whole write as an internal error; the other
+/// controls are invisible in a document or a report and only ever arrive by mistake or
+/// malice.
+pub fn stray_control(value: &str, lines: Lines) -> Option<StrayControl> {
+    let line_break_or_tab = |c: char| matches!(c, '\t' | '\n' | '\r');
+    value
+        .chars()
+        .enumerate()
+        .find(|&(_, c)| c.is_control() && !(lines == Lines::Many && line_break_or_tab(c)))
+        .map(|(i, character)| StrayControl {
+            character,
+            position: i + 1,
+        })
 }
 
 /// A status carrying field errors.
@@ -131,6 +209,40 @@ mod tests {
             .unwrap_err();
         assert_eq!(field_errors(&s).len(), 2);
         assert_eq!(field_errors(&s)[0].field, "title");
+    }
+
+    #[test]
+    fn control_characters_are_refused_by_shape() {
+        assert_eq!(stray_control("Tuyên truyền CCHC", Lines::One), None);
+        assert_eq!(
+            stray_control("a\u{0}b", Lines::One),
+            Some(StrayControl {
+                character: '\0',
+                position: 2
+            })
+        );
+        // Tab and line breaks belong in a text of several lines, not in a title.
+        let multi = "Bước 1:\tnộp hồ sơ\r\nBước 2: nhận kết quả\n";
+        assert_eq!(stray_control(multi, Lines::Many), None);
+        assert!(stray_control(multi, Lines::One).is_some());
+        for c in ['\0', '\u{1b}', '\u{7f}', '\u{85}', '\u{9f}'] {
+            let s = format!("x{c}");
+            assert!(stray_control(&s, Lines::Many).is_some(), "{c:?}");
+        }
+        let mut e = Errors::new();
+        e.single_line("title", "Hội\u{0}nghị");
+        e.multi_line("description", "dòng 1\ndòng 2");
+        e.multi_line("note", "ghi\u{7}chú");
+        let fields: Vec<_> = e.0.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["title", "note"]);
+        assert_eq!(
+            e.0[0].message,
+            "must not contain control characters (U+0000 at character 4)"
+        );
+        assert_eq!(
+            e.0[1].message,
+            "must not contain control characters other than tab and line breaks (U+0007 at character 4)"
+        );
     }
 
     #[test]

@@ -22,6 +22,8 @@ const MAX_SHORT: usize = 500;
 const MAX_LINKS: usize = 50;
 const MAX_CODES: usize = 100;
 const MAX_REASON: usize = 2_000;
+/// More people than any one activity reaches; a larger figure is a typing slip.
+const MAX_HEAD_COUNT: i64 = 10_000_000;
 /// Most activities one batch may carry.
 pub const MAX_BATCH: usize = 500;
 
@@ -106,11 +108,15 @@ pub fn check(r: &RecordActivityRequest) -> Result<NewActivity, Errors> {
         "audience",
         format!("must be at most {MAX_SHORT} characters"),
     );
+    e.single_line("title", title);
+    e.multi_line("description", &r.description);
+    e.single_line("channel", &r.channel);
+    e.single_line("audience", &r.audience);
     e.check(r.head_count >= 0, "head_count", "must not be negative");
     e.check(
-        r.head_count <= 10_000_000,
+        r.head_count <= MAX_HEAD_COUNT,
         "head_count",
-        "is implausibly large",
+        format!("must be at most {MAX_HEAD_COUNT}"),
     );
     e.check(
         r.evidence_links.len() <= MAX_LINKS,
@@ -131,16 +137,12 @@ pub fn check(r: &RecordActivityRequest) -> Result<NewActivity, Errors> {
     );
     for (i, c) in r.procedure_codes.iter().enumerate() {
         e.check(
-            !c.trim().is_empty() && c.len() <= 40,
+            !c.trim().is_empty() && c.len() <= 40 && !c.chars().any(char::is_control),
             &format!("procedure_codes[{i}]"),
             "must be a procedure code",
         );
     }
-    e.check(
-        r.idempotency_key.len() <= 200,
-        "idempotency_key",
-        "must be at most 200 characters",
-    );
+    super::check_idempotency_key(&mut e, &r.idempotency_key);
     match (e.is_empty(), date) {
         (true, Some(date)) => Ok(NewActivity {
             kind: r.kind.clone(),
@@ -169,6 +171,7 @@ pub fn check_reason(e: &mut Errors, reason: &str) -> String {
         "reason",
         format!("must be at most {MAX_REASON} characters"),
     );
+    e.multi_line("reason", reason);
     reason.to_owned()
 }
 

@@ -94,12 +94,14 @@ pub fn check(
             &field("funding_source"),
             format!("must be at most {MAX_SOURCE} characters"),
         );
+        e.single_line(&field("item"), item);
+        e.single_line(&field("funding_source"), source);
         for (name, n) in [("planned_vnd", l.planned_vnd), ("spent_vnd", l.spent_vnd)] {
             e.check(n >= 0, &field(name), "must not be negative");
             e.check(
                 n <= MAX_VND,
                 &field(name),
-                format!("must be at most {MAX_VND}"),
+                format!("must be at most {MAX_VND} VND"),
             );
         }
         if !item.is_empty()
@@ -116,6 +118,27 @@ pub fn check(
             planned_vnd: l.planned_vnd,
             spent_vnd: l.spent_vnd,
         });
+    }
+    // A unit's year is bounded like one line, so the totals of every unit together
+    // stay far from overflow too. Each line is at most MAX_VND and there are at most
+    // MAX_LINES of them, so these sums cannot overflow themselves.
+    if e.is_empty() {
+        for (field, total) in [
+            (
+                "planned_total_vnd",
+                lines.iter().map(|l| l.planned_vnd).sum::<i64>(),
+            ),
+            (
+                "spent_total_vnd",
+                lines.iter().map(|l| l.spent_vnd).sum::<i64>(),
+            ),
+        ] {
+            e.check(
+                total <= MAX_VND,
+                field,
+                format!("the lines add up to {total} VND; a year may total at most {MAX_VND} VND"),
+            );
+        }
     }
     super::check_idempotency_key(&mut e, &r.idempotency_key);
     if !e.is_empty() {

@@ -55,6 +55,7 @@ pub fn check_idempotency_key(e: &mut Errors, key: &str) {
         "idempotency_key",
         "must be at most 200 characters",
     );
+    e.single_line("idempotency_key", key);
 }
 
 /// `part / whole`, or `None` when `whole` is zero.
@@ -62,6 +63,6 @@ pub fn rate(part: i64, whole: i64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
-/// Largest count or amount accepted, far above any real figure and far below overflow.
-pub const MAX_COUNT: i64 = 1_000_000_000;
-pub const MAX_VND: i64 = 1_000_000_000_000_000;
+/// Largest count or amount accepted, far above any real figure and far below overflow
+/// (the platform's bounds, which say why).
+pub use cchc_platform::validation::{MAX_COUNT, MAX_VND};

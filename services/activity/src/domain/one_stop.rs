@@ -161,6 +161,7 @@ pub fn check(
         "note",
         format!("must be at most {MAX_NOTE} characters"),
     );
+    e.multi_line("note", &r.note);
     super::check_idempotency_key(&mut e, &r.idempotency_key);
     let Some(period) = period.filter(|_| e.is_empty()) else {
         return Err(Rejection::invalid("the one-stop result is not valid", e));

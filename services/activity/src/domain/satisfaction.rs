@@ -112,6 +112,7 @@ pub fn check(
             &field("name"),
             format!("must be at most {MAX_NAME} characters"),
         );
+        e.single_line(&field("name"), name);
         if !name.is_empty()
             && let Some(first) = seen.insert(name.to_lowercase(), i)
         {

@@ -1,7 +1,7 @@
 //! Recording, correcting and listing activities.
 
+use cchc_platform::Caller;
 use cchc_platform::validation::{Errors, parse_date};
-use cchc_platform::{Caller, Role};
 use cchc_proto::activity::v1::{
     Activity, BatchItemResult, CorrectActivityRequest, FieldError, ListActivitiesRequest,
     ListActivitiesResponse, RecordActivitiesRequest, RecordActivitiesResponse,
@@ -10,7 +10,7 @@ use cchc_proto::activity::v1::{
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{READERS, key, next_token, page, visible_unit};
+use super::{READERS, key, next_token, page, visible_unit, writer};
 use crate::domain::activity::{self, MAX_BATCH};
 use crate::domain::{KINDS, Period, Rejection};
 use crate::store::{Error, Filter, Store};
@@ -23,7 +23,7 @@ pub async fn record(
     store: &Store,
     req: Request<RecordActivityRequest>,
 ) -> Result<Response<Activity>, Status> {
-    let caller = Caller::require(&req, &[Role::Unit])?;
+    let caller = writer(store, &req).await?;
     let r = req.into_inner();
     let new = activity::check(&r).map_err(invalid)?;
     let a = store
@@ -38,7 +38,7 @@ pub async fn record_many(
     store: &Store,
     req: Request<RecordActivitiesRequest>,
 ) -> Result<Response<RecordActivitiesResponse>, Status> {
-    let caller = Caller::require(&req, &[Role::Unit])?;
+    let caller = writer(store, &req).await?;
     let r = req.into_inner();
     let mut e = Errors::new();
     e.check(
@@ -52,6 +52,7 @@ pub async fn record_many(
         "idempotency_key",
         "must be at most 190 characters",
     );
+    e.single_line("idempotency_key", &r.idempotency_key);
     if !e.is_empty() {
         return Err(Rejection::invalid("the batch is not valid", e).into());
     }
@@ -123,7 +124,7 @@ pub async fn correct(
     store: &Store,
     req: Request<CorrectActivityRequest>,
 ) -> Result<Response<Activity>, Status> {
-    let caller = Caller::require(&req, &[Role::Unit])?;
+    let caller = writer(store, &req).await?;
     let r = req.into_inner();
     let original: Uuid = r
         .activity_id

@@ -1,5 +1,6 @@
 //! The activity service's gRPC API: one file per group of RPCs. The unit of a write is
-//! the caller's, never the message's; reads by a unit are limited to its own records.
+//! the caller's, never the message's, and a closed or merged unit writes nothing; reads
+//! by a unit are limited to its own records.
 
 mod activities;
 mod submissions;
@@ -100,6 +101,13 @@ impl ActivityService for Activities {
     ) -> Result<Response<ListBudgetLinesResponse>, Status> {
         submissions::list_budgets(&self.store, req).await
     }
+}
+
+/// The unit making a write: a unit's caller, whose unit was neither closed nor merged.
+async fn writer<T>(store: &Store, req: &Request<T>) -> Result<Caller, Status> {
+    let caller = Caller::require(req, &[Role::Unit])?;
+    store.ensure_active(caller.unit_id).await?;
+    Ok(caller)
 }
 
 /// Roles that read the lists.

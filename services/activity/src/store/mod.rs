@@ -23,6 +23,11 @@ impl Store {
     pub fn new(pool: PgPool, outbox: Outbox) -> Self {
         Self { pool, outbox }
     }
+
+    /// Refuses a unit that was closed or merged into another.
+    pub async fn ensure_active(&self, unit_id: Uuid) -> Result<(), tonic::Status> {
+        cchc_platform::ended_units::ensure_active(&self.pool, unit_id).await
+    }
 }
 
 /// What a write can run into besides bad input.

@@ -131,6 +131,11 @@ impl Store {
         Self { pool, outbox }
     }
 
+    /// Refuses a unit that was closed or merged into another.
+    pub async fn ensure_active(&self, unit_id: uuid::Uuid) -> Result<(), tonic::Status> {
+        cchc_platform::ended_units::ensure_active(&self.pool, unit_id).await
+    }
+
     pub async fn create(
         &self,
         code: &str,
