@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use cchc_platform::validation::{FieldError, field_errors};
+use cchc_platform::validation::{Errors, FieldError, Lines, field_errors, stray_control};
 use serde::Serialize;
 
 /// An error answer (RFC 9457, `application/problem+json`).
@@ -232,8 +232,8 @@ where
     } else {
         None
     };
-    if let Some(field) = control_character_field(&value, String::new(), skip) {
-        return Err(Problem::field(&field, CONTROL_CHARACTERS));
+    if let Some((field, text)) = control_character_field(&value, String::new(), skip) {
+        return Err(stray_control_problem(&field, text));
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let field = e.path().to_string();
@@ -269,26 +269,33 @@ where
     }
 }
 
-pub const CONTROL_CHARACTERS: &str = "must not contain control characters";
-
-/// Control characters a text may not hold anywhere: all but tab, line feed and carriage
-/// return, which multi-line texts use. (PostgreSQL refuses NUL in text outright; the
-/// services refuse line breaks in single-line fields themselves.)
-pub fn forbidden_control(c: char) -> bool {
-    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+/// Whether a text holds a control character no text may hold anywhere (the platform's
+/// one rule for several-line texts; services refuse line breaks in one-line fields).
+pub fn has_stray_control(text: &str) -> bool {
+    stray_control(text, Lines::Many).is_some()
 }
 
-/// The path ("items[2].title") of the first string or object key in `v` holding a
-/// [`forbidden_control`] character; `skip` names a top-level array whose items are not
-/// looked into.
-fn control_character_field(
-    v: &serde_json::Value,
+/// 400 naming `field`, with the platform's words for what is wrong in `text`.
+pub fn stray_control_problem(field: &str, text: &str) -> Problem {
+    let mut e = Errors::new();
+    e.characters(field, text, Lines::Many);
+    Problem::bad_request(
+        format!("{field} must not contain control characters"),
+        e.into_vec(),
+    )
+}
+
+/// The path ("items[2].title") and text of the first string or object key in `v`
+/// holding a stray control character; `skip` names a top-level array whose items are
+/// not looked into.
+fn control_character_field<'v>(
+    v: &'v serde_json::Value,
     path: String,
     skip: Option<&str>,
-) -> Option<String> {
+) -> Option<(String, &'v str)> {
     use serde_json::Value;
     match v {
-        Value::String(t) => t.chars().any(forbidden_control).then_some(path),
+        Value::String(t) => has_stray_control(t).then_some((path, t.as_str())),
         Value::Array(items) => items
             .iter()
             .enumerate()
@@ -299,8 +306,8 @@ fn control_character_field(
             } else {
                 format!("{path}.{k}")
             };
-            if k.chars().any(forbidden_control) {
-                return Some(here);
+            if has_stray_control(k) {
+                return Some((here, k.as_str()));
             }
             if path.is_empty() && skip == Some(k.as_str()) && item.is_array() {
                 return None;
@@ -342,24 +349,16 @@ mod tests {
             "title": "Họp giao ban\nthứ hai",
             "evidence": [{"url": "https://a.vn"}, {"url": "https://b.vn/\u{0}x"}],
         });
-        assert_eq!(
-            control_character_field(&v, String::new(), None).as_deref(),
-            Some("evidence[1].url")
-        );
+        let field = |v| control_character_field(v, String::new(), None).map(|(f, _)| f);
+        assert_eq!(field(&v).as_deref(), Some("evidence[1].url"));
         let v = serde_json::json!({"items": [{"title": "a\u{0}"}], "idempotency_key": "k"});
         assert_eq!(
             control_character_field(&v, String::new(), Some("items")),
             None
         );
-        assert_eq!(
-            control_character_field(&v, String::new(), None).as_deref(),
-            Some("items[0].title")
-        );
+        assert_eq!(field(&v).as_deref(), Some("items[0].title"));
         let v = serde_json::json!({"na\u{7}me": "x"});
-        assert_eq!(
-            control_character_field(&v, String::new(), None).as_deref(),
-            Some("na\u{7}me")
-        );
-        assert!(!forbidden_control('\t') && forbidden_control('\u{1b}'));
+        assert_eq!(field(&v).as_deref(), Some("na\u{7}me"));
+        assert!(!has_stray_control("a\tb") && has_stray_control("\u{1b}[31m"));
     }
 }

@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
-use crate::problem::Problem;
+use crate::problem::{Problem, has_stray_control, stray_control_problem};
 
 /// The route template of a request ("/v1/units/{unit_id}"), never its raw path, so
 /// labels stay few.
@@ -56,19 +56,19 @@ pub async fn timeout(limit: Duration, req: Request, next: Next) -> Response {
 pub async fn refuse_control_characters(req: Request, next: Next) -> Response {
     let uri = req.uri();
     if has_control(uri.path()) {
-        return Problem::field("path", crate::problem::CONTROL_CHARACTERS).into_response();
+        return stray_control_problem("path", &decode(uri.path())).into_response();
     }
     if let Some(query) = uri.query() {
         for pair in query.split('&') {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             if has_control(name) || has_control(value) {
                 let name = decode(name);
-                let field = if name.chars().any(crate::problem::forbidden_control) {
+                let field = if has_stray_control(&name) {
                     "query".to_owned()
                 } else {
                     name
                 };
-                return Problem::field(&field, crate::problem::CONTROL_CHARACTERS).into_response();
+                return stray_control_problem(&field, &decode(value)).into_response();
             }
         }
     }
@@ -101,7 +101,7 @@ fn decode(s: &str) -> String {
 }
 
 fn has_control(s: &str) -> bool {
-    s.contains('%') && decode(s).chars().any(crate::problem::forbidden_control)
+    s.contains('%') && has_stray_control(&decode(s))
 }
 
 #[cfg(test)]
