@@ -223,3 +223,54 @@ async fn recipients_subscriptions_templates_delivery_dead_letter_and_retry() {
     assert_eq!(b["messages"].as_array().unwrap().len(), 1);
     sys.stop().await;
 }
+
+#[tokio::test]
+async fn webhooks_to_internal_addresses_or_with_credentials_are_refused() {
+    // As deployed: no network allowed beyond public addresses.
+    let sys = System::start_with(
+        "notification-addresses",
+        &[("notification", "CCHC_WEBHOOK_ALLOW_NETWORKS", "")],
+    )
+    .await;
+    let office = sys.office_key.clone();
+    let (_, leader) = sys
+        .unit_with_key("Ban Giám đốc Sở", "department", "leader")
+        .await;
+    let recipient = |url: &str| {
+        json!({"kind": "body", "name": "Ủy ban nhân dân thành phố",
+               "contacts": [{"channel": "webhook", "url": url, "secret": SECRET}]})
+    };
+    for url in [
+        "http://2130706433:4222/",
+        "http://0x7f000001:5432/",
+        "http://[::ffff:127.0.0.1]:50053/",
+        "http://localhost/",
+        "http://169.254.169.254/latest/meta-data/",
+        "https://vanthu:mat-khau@ubnd.example.vn/hooks/cchc",
+    ] {
+        let (s, p) = sys
+            .post("/v1/recipients", Some(&office), &recipient(url))
+            .await;
+        assert_eq!(s, 400, "{url}: {p}");
+        assert_eq!(p["errors"][0]["field"], "contacts[0].url", "{url}: {p}");
+    }
+
+    // The leadership sees where notices go, not the path (often a token) or the secret.
+    let url = "https://hooks.ubnd.example.vn/services/T0/B0/XXXX";
+    let (s, created) = sys
+        .post("/v1/recipients", Some(&office), &recipient(url))
+        .await;
+    assert_eq!(s, 201, "{created}");
+    for (key, shown) in [(&leader, "https://hooks.ubnd.example.vn"), (&office, url)] {
+        let (s, list) = sys.get("/v1/recipients", Some(key)).await;
+        assert_eq!(s, 200, "{list}");
+        let r = list["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == created["id"])
+            .unwrap();
+        assert_eq!(r["contacts"][0]["url"], shown, "{r}");
+        assert_eq!(r["contacts"][0]["secret"], "", "{r}");
+    }
+}

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use cchc_platform::{Config, ConfigError};
 
+use crate::domain::address::AddressPolicy;
+
 pub const DEFAULT_MAIL_FROM: &str = "Sở GD&ĐT <no-reply@sgddt.example.vn>";
 
 /// How messages are delivered.
@@ -19,6 +21,9 @@ pub struct DeliverySettings {
     pub smtp_timeout: Duration,
     /// `CCHC_WEBHOOK_TIMEOUT_SECS`
     pub webhook_timeout: Duration,
+    /// `CCHC_WEBHOOK_ALLOW_NETWORKS`: besides public addresses, the networks webhooks
+    /// may go to (a comma-separated CIDR list; empty by default).
+    pub webhook_addresses: AddressPolicy,
     /// `CCHC_DELIVERY_MAX_ATTEMPTS`: attempts before a message is dead-lettered.
     pub max_attempts: u32,
     /// `CCHC_DELIVERY_BACKOFF_MS` and `CCHC_DELIVERY_BACKOFF_MAX_MS`
@@ -107,11 +112,21 @@ impl Settings {
                 .parse_or("CCHC_DELIVERY_BACKOFF_MAX_MS", 3_600_000u64)?
                 .max(backoff_base.as_millis() as u64),
         );
+        let allow = config
+            .optional("CCHC_WEBHOOK_ALLOW_NETWORKS")
+            .unwrap_or_default();
+        let webhook_addresses =
+            AddressPolicy::parse(&allow).map_err(|reason| ConfigError::Invalid {
+                name: "CCHC_WEBHOOK_ALLOW_NETWORKS".into(),
+                value: allow.clone(),
+                reason,
+            })?;
         let delivery = DeliverySettings {
             smtp_url,
             mail_from,
             smtp_timeout,
             webhook_timeout,
+            webhook_addresses,
             max_attempts: positive(
                 "CCHC_DELIVERY_MAX_ATTEMPTS",
                 config.parse_or("CCHC_DELIVERY_MAX_ATTEMPTS", 8u32)?,
@@ -178,6 +193,7 @@ mod tests {
         assert_eq!(s.reminders.days_before, 7);
         assert_eq!(s.reminders.stale_posting_days, 3);
         assert!(s.delivery.lease > s.delivery.smtp_timeout);
+        assert!(s.delivery.webhook_addresses.allowed().is_empty());
 
         let e = Settings::load(&Config::from_pairs([("CCHC_SMTP_URL", "gopher://x")]))
             .unwrap_err()
@@ -197,5 +213,22 @@ mod tests {
         )]))
         .unwrap();
         assert!(ok.delivery.smtp_url.is_some());
+
+        let e = Settings::load(&Config::from_pairs([(
+            "CCHC_WEBHOOK_ALLOW_NETWORKS",
+            "10.1.0.0/16,lan",
+        )]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("CCHC_WEBHOOK_ALLOW_NETWORKS") && e.contains("lan"),
+            "{e}"
+        );
+        let lan = Settings::load(&Config::from_pairs([(
+            "CCHC_WEBHOOK_ALLOW_NETWORKS",
+            "10.1.0.0/16, 127.0.0.1/32",
+        )]))
+        .unwrap();
+        assert_eq!(lan.delivery.webhook_addresses.allowed().len(), 2);
     }
 }

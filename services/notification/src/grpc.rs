@@ -13,6 +13,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::config::Settings;
+use crate::domain::address::origin_only;
 use crate::domain::recipient::{NewRecipient, NewSubscription};
 use crate::domain::{Kind, template};
 use crate::store::page;
@@ -64,6 +65,19 @@ impl From<RecipientError> for Status {
     }
 }
 
+/// A recipient as the leadership sees it: where its webhook goes (the origin) but not
+/// the path and query, which are often the receiver's own access token. The office,
+/// which enters them, and operators, who fix deliveries, see the whole URL; nobody sees
+/// the secret.
+fn for_reader(mut r: pb::Recipient) -> pb::Recipient {
+    for c in &mut r.contacts {
+        if !c.url.is_empty() {
+            c.url = origin_only(&c.url);
+        }
+    }
+    r
+}
+
 #[tonic::async_trait]
 impl NotificationService for Api {
     async fn list_inbox(
@@ -105,7 +119,7 @@ impl NotificationService for Api {
         req: Request<pb::RecipientInput>,
     ) -> Result<Response<pb::Recipient>, Status> {
         Caller::require(&req, &[Role::Office])?;
-        let r = NewRecipient::parse(req.get_ref())?;
+        let r = NewRecipient::parse(req.get_ref(), &self.settings.delivery.webhook_addresses)?;
         Ok(Response::new(recipients::create(&self.pool, &r).await?))
     }
 
@@ -116,7 +130,10 @@ impl NotificationService for Api {
         Caller::require(&req, &[Role::Office])?;
         let body = req.into_inner();
         let id = id_of("id", &body.id)?;
-        let r = NewRecipient::parse(&body.recipient.unwrap_or_default())?;
+        let r = NewRecipient::parse(
+            &body.recipient.unwrap_or_default(),
+            &self.settings.delivery.webhook_addresses,
+        )?;
         Ok(Response::new(recipients::update(&self.pool, id, &r).await?))
     }
 
@@ -124,7 +141,7 @@ impl NotificationService for Api {
         &self,
         req: Request<pb::ListRecipientsRequest>,
     ) -> Result<Response<pb::ListRecipientsResponse>, Status> {
-        Caller::require(&req, &[Role::Office, Role::Leader, Role::Operator])?;
+        let caller = Caller::require(&req, &[Role::Office, Role::Leader, Role::Operator])?;
         let r = req.into_inner();
         let nonempty = |s: &String| (!s.is_empty()).then_some(s.clone());
         let (recipients, next_page_token) = recipients::list(
@@ -136,6 +153,11 @@ impl NotificationService for Api {
         )
         .await
         .map_err(internal)?;
+        let recipients = if caller.role == Role::Leader {
+            recipients.into_iter().map(for_reader).collect()
+        } else {
+            recipients
+        };
         Ok(Response::new(pb::ListRecipientsResponse {
             recipients,
             next_page_token,

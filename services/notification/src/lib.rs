@@ -31,10 +31,27 @@ pub async fn run(
     config: cchc_platform::Config,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    run_with_lookup(
+        service,
+        config,
+        shutdown,
+        Arc::new(delivery::webhook::SystemLookup),
+    )
+    .await
+}
+
+/// [`run`], with webhook hosts resolved by `lookup` instead of the system's resolver
+/// (tests use it to make a name resolve to an address of their choosing).
+pub async fn run_with_lookup(
+    service: ServiceSettings,
+    config: cchc_platform::Config,
+    shutdown: CancellationToken,
+    lookup: Arc<dyn delivery::webhook::Lookup>,
+) -> anyhow::Result<()> {
     let settings = Arc::new(config::Settings::load(&config)?);
     let mut rt = Runtime::start(service, &MIGRATOR, shutdown).await?;
     store::ensure_defaults(&rt.pool).await?;
-    let worker = delivery::Worker::new(rt.pool.clone(), settings.delivery.clone())?;
+    let worker = delivery::Worker::new(rt.pool.clone(), settings.delivery.clone(), lookup)?;
     let handler = Arc::new(events::Notifier::new(settings.clone()));
     let consumers = [
         ConsumerSpec::new("notification-gateway", "gateway"),

@@ -19,6 +19,8 @@ pub struct Received {
     pub timestamp: String,
     pub signature_valid: bool,
     pub body: serde_json::Value,
+    /// The `Authorization` header, if one came.
+    pub authorization: Option<String>,
     /// What the receiver answered.
     pub status: u16,
 }
@@ -92,6 +94,9 @@ async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
             timestamp,
             signature_valid: valid,
             body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+            authorization: headers
+                .get("authorization")
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
             status,
         });
         (status, b.delay)

@@ -71,7 +71,12 @@ struct Content {
 }
 
 impl Worker {
-    pub fn new(pool: PgPool, settings: DeliverySettings) -> anyhow::Result<Self> {
+    /// A worker sending webhooks to the addresses `lookup` gives for their host names.
+    pub fn new(
+        pool: PgPool,
+        settings: DeliverySettings,
+        lookup: Arc<dyn webhook::Lookup>,
+    ) -> anyhow::Result<Self> {
         let mailer = match &settings.smtp_url {
             Some(url) => Some(email::Mailer::new(
                 url,
@@ -80,7 +85,11 @@ impl Worker {
             )?),
             None => None,
         };
-        let webhooks = webhook::WebhookSender::new(settings.webhook_timeout)?;
+        let webhooks = webhook::WebhookSender::new(
+            settings.webhook_timeout,
+            settings.webhook_addresses.clone(),
+            lookup,
+        )?;
         Ok(Self {
             pool,
             settings,

@@ -1,6 +1,8 @@
 //! The notification domain: kinds of notices and the placeholders each offers, channels,
-//! checked recipients and subscriptions, templates, and the rules of delivery.
+//! checked recipients and subscriptions, templates, the rules of delivery, and the
+//! addresses webhooks may go to.
 
+pub mod address;
 pub mod delivery;
 pub mod recipient;
 pub mod template;

@@ -5,6 +5,7 @@ use cchc_platform::validation::{Errors, is_http_url};
 use cchc_proto::notification::v1 as pb;
 use uuid::Uuid;
 
+use super::address::{AddressPolicy, UrlProblem, check_webhook_url};
 use super::{Channel, Kind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +84,12 @@ fn is_group(s: &str) -> bool {
 }
 
 impl NewRecipient {
-    pub fn parse(input: &pb::RecipientInput) -> Result<Self, tonic::Status> {
+    /// Checks the office's input; webhook URLs against `addresses`, the networks
+    /// webhooks may go to.
+    pub fn parse(
+        input: &pb::RecipientInput,
+        addresses: &AddressPolicy,
+    ) -> Result<Self, tonic::Status> {
         let mut e = Errors::new();
         let kind = RecipientKind::parse(&input.kind);
         e.check(kind.is_some(), "kind", "must be unit, body or person");
@@ -131,8 +137,14 @@ impl NewRecipient {
                     }
                 }
                 Some(Channel::Webhook) => {
-                    if !is_http_url(c.url.trim()) {
-                        e.add(format!("contacts[{i}].url"), "must be an http(s) URL");
+                    let url = c.url.trim();
+                    let problem = if is_http_url(url) {
+                        check_webhook_url(url, addresses).err()
+                    } else {
+                        Some(UrlProblem::NotHttp)
+                    };
+                    if let Some(problem) = problem {
+                        e.add(format!("contacts[{i}].url"), problem.to_string());
                     }
                     if c.secret.len() < 16 || c.secret.len() > 200 {
                         e.add(
@@ -329,25 +341,28 @@ mod tests {
 
     #[test]
     fn a_recipient_with_every_contact() {
-        let r = NewRecipient::parse(&pb::RecipientInput {
-            kind: "body".into(),
-            name: " UBND thành phố ".into(),
-            groups: vec!["outside".into(), "outside".into()],
-            contacts: vec![
-                pb::Contact {
-                    channel: "email".into(),
-                    address: "vanthu@ubnd.example.vn".into(),
-                    ..Default::default()
-                },
-                pb::Contact {
-                    channel: "webhook".into(),
-                    url: "https://ubnd.example.vn/hooks/cchc".into(),
-                    secret: "0123456789abcdef".into(),
-                    ..Default::default()
-                },
-            ],
-            ..Default::default()
-        })
+        let r = NewRecipient::parse(
+            &pb::RecipientInput {
+                kind: "body".into(),
+                name: " UBND thành phố ".into(),
+                groups: vec!["outside".into(), "outside".into()],
+                contacts: vec![
+                    pb::Contact {
+                        channel: "email".into(),
+                        address: "vanthu@ubnd.example.vn".into(),
+                        ..Default::default()
+                    },
+                    pb::Contact {
+                        channel: "webhook".into(),
+                        url: "https://ubnd.example.vn/hooks/cchc".into(),
+                        secret: "0123456789abcdef".into(),
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            },
+            &AddressPolicy::default(),
+        )
         .unwrap();
         assert_eq!(r.name, "UBND thành phố");
         assert_eq!(r.groups, vec!["outside"]);
@@ -358,30 +373,33 @@ mod tests {
 
     #[test]
     fn every_recipient_problem_is_named() {
-        let e = NewRecipient::parse(&pb::RecipientInput {
-            kind: "unit".into(),
-            name: "".into(),
-            unit_id: Uuid::new_v4().to_string(),
-            groups: vec!["Lãnh đạo".into()],
-            contacts: vec![
-                pb::Contact {
-                    channel: "email".into(),
-                    address: "not an address".into(),
-                    ..Default::default()
-                },
-                pb::Contact {
-                    channel: "webhook".into(),
-                    url: "ftp://x".into(),
-                    secret: "short".into(),
-                    ..Default::default()
-                },
-                pb::Contact {
-                    channel: "fax".into(),
-                    ..Default::default()
-                },
-            ],
-            language: "fr".into(),
-        })
+        let e = NewRecipient::parse(
+            &pb::RecipientInput {
+                kind: "unit".into(),
+                name: "".into(),
+                unit_id: Uuid::new_v4().to_string(),
+                groups: vec!["Lãnh đạo".into()],
+                contacts: vec![
+                    pb::Contact {
+                        channel: "email".into(),
+                        address: "not an address".into(),
+                        ..Default::default()
+                    },
+                    pb::Contact {
+                        channel: "webhook".into(),
+                        url: "ftp://x".into(),
+                        secret: "short".into(),
+                        ..Default::default()
+                    },
+                    pb::Contact {
+                        channel: "fax".into(),
+                        ..Default::default()
+                    },
+                ],
+                language: "fr".into(),
+            },
+            &AddressPolicy::default(),
+        )
         .unwrap_err();
         assert_eq!(
             fields(e),

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::address::without_credentials;
 use crate::domain::delivery::{EMAIL_ENDPOINT, webhook_endpoint};
 use crate::domain::recipient::{Audience, Filters};
 use crate::domain::template::{Template, Values};
@@ -228,7 +229,10 @@ pub async fn fan_out(
                     (EMAIL_ENDPOINT.to_owned(), r.emails.join(", "))
                 }
                 Channel::Webhook => match &r.webhook_url {
-                    Some(url) => (webhook_endpoint(url), url.clone()),
+                    Some(url) => {
+                        let url = without_credentials(url);
+                        (webhook_endpoint(&url), url)
+                    }
                     None => continue,
                 },
                 // No contact on this channel: nothing to deliver.

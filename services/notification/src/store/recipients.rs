@@ -6,6 +6,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{Position, next_page, rfc3339};
+use crate::domain::address::without_credentials;
 use crate::domain::recipient::{NewRecipient, RecipientKind};
 
 #[derive(sqlx::FromRow)]
@@ -37,10 +38,11 @@ impl From<Row> for pb::Recipient {
             })
             .collect();
         if let Some(url) = r.webhook_url {
-            // The secret is write-only.
+            // The secret is write-only; a user name and password (refused now, but a
+            // URL saved earlier may hold them) are never shown.
             contacts.push(pb::Contact {
                 channel: "webhook".into(),
-                url,
+                url: without_credentials(&url),
                 ..Default::default()
             });
         }

@@ -6,10 +6,12 @@
 
 #![allow(dead_code)]
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use cchc_notification::config::Settings;
+use cchc_notification::delivery::webhook::{Lookup, SystemLookup};
 use cchc_platform::config::ServiceSettings;
 use cchc_platform::events::{self, Event};
 use cchc_platform::{Caller, Config, Role};
@@ -31,6 +33,9 @@ pub struct Harness {
     pub pool: PgPool,
     pub config: Vec<(String, String)>,
     pub grpc_url: String,
+    /// How the service resolves webhook hosts (the system's resolver unless a test
+    /// gives fixed answers).
+    pub lookup: Arc<dyn Lookup>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     shutdown: CancellationToken,
 }
@@ -43,11 +48,18 @@ pub const FAST: &[(&str, &str)] = &[
     ("CCHC_SMTP_TIMEOUT_SECS", "2"),
     ("CCHC_DELIVERY_LEASE_SECS", "3"),
     ("CCHC_SCHEDULER_INTERVAL_SECS", "3600"),
+    // The tests' webhook receivers listen on loopback, which is refused unless allowed.
+    ("CCHC_WEBHOOK_ALLOW_NETWORKS", "127.0.0.1/32"),
 ];
 
 impl Harness {
     /// Starts NATS, a database and the service with `FAST` and `extra` settings.
     pub async fn start(extra: &[(&str, &str)]) -> Self {
+        Self::start_with_lookup(extra, Arc::new(SystemLookup)).await
+    }
+
+    /// As [`Harness::start`], with webhook host names resolved by `lookup`.
+    pub async fn start_with_lookup(extra: &[(&str, &str)], lookup: Arc<dyn Lookup>) -> Self {
         let nats = NatsServer::start().await;
         let client = async_nats::connect(nats.url()).await.unwrap();
         let js = jetstream::new(client);
@@ -68,6 +80,7 @@ impl Harness {
             database_url,
             config,
             grpc_url: String::new(),
+            lookup,
             task: None,
             shutdown: CancellationToken::new(),
         };
@@ -91,10 +104,11 @@ impl Harness {
         };
         self.shutdown = CancellationToken::new();
         let config = Config::from_pairs(self.config.clone());
-        self.task = Some(tokio::spawn(cchc_notification::run(
+        self.task = Some(tokio::spawn(cchc_notification::run_with_lookup(
             service,
             config,
             self.shutdown.clone(),
+            self.lookup.clone(),
         )));
         self.grpc_url = format!("http://127.0.0.1:{grpc}");
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -280,6 +294,10 @@ pub fn office<T>(message: T) -> tonic::Request<T> {
 
 pub fn operator<T>(message: T) -> tonic::Request<T> {
     from(Uuid::nil(), Role::Operator, message)
+}
+
+pub fn leader<T>(message: T) -> tonic::Request<T> {
+    from(Uuid::nil(), Role::Leader, message)
 }
 
 pub fn email(address: &str) -> pb::Contact {
