@@ -20,15 +20,16 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
 pub async fn run(
     settings: ServiceSettings,
-    _config: cchc_platform::Config,
+    config: cchc_platform::Config,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let limits = jobs::Limits::from_config(&config)?;
     let mut rt = Runtime::start(settings, &MIGRATOR, shutdown).await?;
     let consumers = replay::Consumers::start(rt.js.clone(), rt.pool.clone(), rt.shutdown.clone());
     let replays = replay::Replays::new(rt.pool.clone(), consumers.clone(), rt.shutdown.clone());
     replays.resume().await?;
     let store = store::Store::new(rt.pool.clone(), rt.outbox.clone());
-    let worker = jobs::Worker::new(store.clone());
+    let worker = jobs::Worker::with_limits(store.clone(), limits);
     let shutdown = rt.shutdown.clone();
     rt.tasks.spawn(worker.clone().run(shutdown.clone()));
     // The consumers stop with the runtime's shutdown; wait for them with the other tasks.
@@ -36,8 +37,13 @@ pub async fn run(
         shutdown.cancelled().await;
         consumers.join().await;
     });
+    // A stuck or stopped report worker makes the service not ready, naming the job.
+    let readiness = rt.readiness().check("report_worker", {
+        let worker = worker.clone();
+        move || std::future::ready(worker.ready())
+    });
     let routes = tonic::service::Routes::new(ReportingServiceServer::new(grpc::Reporting::new(
         store, worker, replays,
     )));
-    rt.serve(routes).await
+    rt.serve_with(routes, readiness).await
 }

@@ -3,6 +3,7 @@
 //! transaction so the sections agree with each other.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use cchc_proto::reporting::v1::{Plan, PlanPeriod};
 use chrono::{DateTime, Days, FixedOffset, NaiveDate, TimeZone, Utc};
@@ -12,6 +13,7 @@ use uuid::Uuid;
 use super::*;
 use crate::domain::period::Period;
 use crate::domain::{KINDS, date_vi, kind_label, rate, required_in};
+use crate::jobs::Heartbeat;
 
 /// What a report is computed for.
 #[derive(Debug, Clone)]
@@ -28,9 +30,9 @@ pub struct Input {
     pub plan_saved_at: DateTime<Utc>,
 }
 
-/// Where a running job reports how far it got.
+/// Where a running job reports how far it got: its row, and the worker's heartbeat.
 pub struct Progress {
-    job: Option<(PgPool, Uuid)>,
+    job: Option<(PgPool, Uuid, Arc<Heartbeat>)>,
 }
 
 impl Progress {
@@ -38,14 +40,15 @@ impl Progress {
         Self { job: None }
     }
 
-    pub fn job(pool: PgPool, report_id: Uuid) -> Self {
+    pub fn job(pool: PgPool, report_id: Uuid, heartbeat: Arc<Heartbeat>) -> Self {
         Self {
-            job: Some((pool, report_id)),
+            job: Some((pool, report_id, heartbeat)),
         }
     }
 
     pub async fn step(&self, percent: i32, step: &str) {
-        if let Some((pool, id)) = &self.job {
+        if let Some((pool, id, heartbeat)) = &self.job {
+            heartbeat.step(percent, step);
             let r = sqlx::query(
                 "UPDATE reports SET percent = $2, step = $3 WHERE id = $1 AND state = 'running'",
             )
@@ -117,8 +120,29 @@ struct UnitAcc {
     budget: Option<BudgetFigures>,
 }
 
-/// Computes the snapshot. Fails only when the database does; a plan whose units are
-/// unknown to the read models still gives a report (their names fall back to ids).
+/// `sum` (a numeric expression) as a bigint, or NULL when it does not fit one: the read
+/// models hold whatever the events carried, and PostgreSQL would stop the whole query
+/// with "bigint out of range". [`fits`] turns the NULL into the figure's [`Overflow`].
+fn bigint(sum: &str) -> String {
+    format!(
+        "(CASE WHEN ({sum}) BETWEEN {} AND {} THEN ({sum})::bigint END)",
+        i64::MIN,
+        i64::MAX
+    )
+}
+
+/// A sum from [`bigint`], or the [`Overflow`] of `figure` at the unit named `unit`.
+fn fits(sum: Option<i64>, figure: &'static str, unit: &str) -> Result<i64, Overflow> {
+    sum.ok_or_else(|| Overflow {
+        figure,
+        unit: Some(unit.to_owned()),
+    })
+}
+
+/// Computes the snapshot. Fails when the database does, or with an [`Overflow`] when a
+/// sum does not fit (every sum is checked: a wrong total is worse than none). A plan
+/// whose units are unknown to the read models still gives a report (their names fall
+/// back to ids).
 // Rows are read as tuples in the order the queries name their columns.
 #[allow(clippy::type_complexity)]
 pub async fn compute(
@@ -182,31 +206,37 @@ pub async fn compute(
 
     progress.step(25, "activities").await;
     // Current records only: one that a correction superseded no longer counts.
-    let rows: Vec<(Uuid, String, i64, i64, i64, Option<DateTime<Utc>>)> = sqlx::query_as(
-        "SELECT a.unit_id, a.kind, count(*), coalesce(sum(a.head_count), 0)::bigint,
+    let rows: Vec<(Uuid, String, i64, Option<i64>, i64, Option<DateTime<Utc>>)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT a.unit_id, a.kind, count(*), {},
                 count(*) FILTER (WHERE a.supersedes IS NOT NULL), max(a.event_at)
          FROM rm_activities a
          WHERE a.unit_id = ANY($1) AND a.date BETWEEN $2 AND $3
            AND NOT EXISTS (SELECT 1 FROM rm_activities s WHERE s.supersedes = a.activity_id)
          GROUP BY a.unit_id, a.kind",
-    )
-    .bind(&units)
-    .bind(start)
-    .bind(end)
-    .fetch_all(&mut *conn)
-    .await?;
+            bigint("coalesce(sum(a.head_count), 0)")
+        )))
+        .bind(&units)
+        .bind(start)
+        .bind(end)
+        .fetch_all(&mut *conn)
+        .await?;
     for (unit, kind, n, heads, corrections, at) in rows {
         seen(at);
         if let Some(u) = acc.get_mut(&unit) {
+            let heads = fits(heads, figure::HEAD_COUNT, &u.name)?;
             let kind = if KINDS.contains(&kind.as_str()) {
                 kind
             } else {
                 "other".to_owned()
             };
+            // Kinds reports do not know are added up under "other".
             let e = u.activities.entry(kind).or_default();
-            e.0 += n;
-            e.1 += heads;
-            u.corrections += corrections;
+            let at_unit = |o: Overflow| o.at(&u.name);
+            e.0 = plus(e.0, n, figure::ACTIVITIES).map_err(at_unit)?;
+            e.1 = plus(e.1, heads, figure::HEAD_COUNT).map_err(at_unit)?;
+            u.corrections =
+                plus(u.corrections, corrections, figure::CORRECTIONS).map_err(at_unit)?;
         }
     }
 
@@ -344,28 +374,34 @@ pub async fn compute(
     type OneStopRow = (
         Uuid,
         Vec<String>,
+        Option<i64>,
+        Option<i64>,
+        i64,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
         i64,
         i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
+        Option<i64>,
         Option<DateTime<Utc>>,
     );
     let rows: Vec<OneStopRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{}
          SELECT unit_id, array_agg(period ORDER BY period_start),
-           sum(received_online)::bigint, sum(received_in_person_or_post)::bigint,
+           {}, {},
            (array_agg(received_carried_over ORDER BY period_start))[1],
-           sum(resolved_early)::bigint, sum(resolved_on_time)::bigint, sum(resolved_late)::bigint,
+           {}, {}, {},
            (array_agg(pending_within_time ORDER BY period_start DESC))[1],
            (array_agg(pending_overdue ORDER BY period_start DESC))[1],
-           sum(returned_withdrawn)::bigint, max(event_at)
+           {}, max(event_at)
          FROM chosen GROUP BY unit_id",
-        CHOSEN.replace("{table}", "rm_one_stop")
+        CHOSEN.replace("{table}", "rm_one_stop"),
+        bigint("sum(received_online)"),
+        bigint("sum(received_in_person_or_post)"),
+        bigint("sum(resolved_early)"),
+        bigint("sum(resolved_on_time)"),
+        bigint("sum(resolved_late)"),
+        bigint("sum(returned_withdrawn)"),
     )))
     .bind(&units)
     .bind(start)
@@ -389,35 +425,48 @@ pub async fn compute(
     {
         seen(at);
         if let Some(u) = acc.get_mut(&unit) {
+            let sum = |v| fits(v, figure::ONE_STOP, &u.name);
             let mut f = OneStopFigures {
                 periods,
-                received_online: online,
-                received_in_person_or_post: in_person,
+                received_online: sum(online)?,
+                received_in_person_or_post: sum(in_person)?,
                 received_carried_over: carried,
-                resolved_early: early,
-                resolved_on_time: on_time,
-                resolved_late: late,
+                resolved_early: sum(early)?,
+                resolved_on_time: sum(on_time)?,
+                resolved_late: sum(late)?,
                 pending_within_time: within,
                 pending_overdue: overdue,
-                returned_withdrawn: returned,
+                returned_withdrawn: sum(returned)?,
                 ..Default::default()
             };
-            f.derive();
+            f.derive().map_err(|o| o.at(&u.name))?;
             u.one_stop = Some(f);
         }
     }
     let sat_chosen = CHOSEN.replace("{table}", "rm_satisfaction");
-    type SatRow = (Uuid, Vec<String>, i64, i64, i64, i64, Option<DateTime<Utc>>);
+    type SatRow = (
+        Uuid,
+        Vec<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<DateTime<Utc>>,
+    );
     let rows: Vec<SatRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{sat_chosen}
-         SELECT s.unit_id, array_agg(s.period ORDER BY s.period_start), sum(s.responses)::bigint,
-           coalesce(sum(k.v), 0)::bigint, coalesce(sum(k.s), 0)::bigint, coalesce(sum(k.d), 0)::bigint,
+         SELECT s.unit_id, array_agg(s.period ORDER BY s.period_start), {},
+           {}, {}, {},
            max(s.event_at)
          FROM chosen s LEFT JOIN LATERAL (
            SELECT sum(very_satisfied) AS v, sum(satisfied) AS s, sum(dissatisfied) AS d
            FROM rm_satisfaction_criteria WHERE submission_id = s.submission_id
          ) k ON true
-         GROUP BY s.unit_id"
+         GROUP BY s.unit_id",
+        bigint("sum(s.responses)"),
+        bigint("coalesce(sum(k.v), 0)"),
+        bigint("coalesce(sum(k.s), 0)"),
+        bigint("coalesce(sum(k.d), 0)"),
     )))
     .bind(&units)
     .bind(start)
@@ -427,29 +476,46 @@ pub async fn compute(
     for (unit, periods, responses, very, sat, dis, at) in rows {
         seen(at);
         if let Some(u) = acc.get_mut(&unit) {
+            let sum = |v| fits(v, figure::SATISFACTION, &u.name);
             let mut f = SatisfactionFigures {
                 periods,
-                responses,
-                very_satisfied: very,
-                satisfied: sat,
-                dissatisfied: dis,
+                responses: sum(responses)?,
+                very_satisfied: sum(very)?,
+                satisfied: sum(sat)?,
+                dissatisfied: sum(dis)?,
                 rate: None,
             };
-            f.derive();
+            f.derive().map_err(|o| o.at(&u.name))?;
             u.satisfaction = Some(f);
         }
     }
-    let criteria: Vec<(String, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{sat_chosen}
-         SELECT k.name, sum(k.very_satisfied)::bigint, sum(k.satisfied)::bigint, sum(k.dissatisfied)::bigint
+    let criteria: Vec<(String, Option<i64>, Option<i64>, Option<i64>)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{sat_chosen}
+         SELECT k.name, {}, {}, {}
          FROM chosen s JOIN rm_satisfaction_criteria k USING (submission_id)
-         GROUP BY k.name ORDER BY k.name"
-    )))
-    .bind(&units)
-    .bind(start)
-    .bind(end)
-    .fetch_all(&mut *conn)
-    .await?;
+         GROUP BY k.name ORDER BY k.name",
+            bigint("sum(k.very_satisfied)"),
+            bigint("sum(k.satisfied)"),
+            bigint("sum(k.dissatisfied)"),
+        )))
+        .bind(&units)
+        .bind(start)
+        .bind(end)
+        .fetch_all(&mut *conn)
+        .await?;
+    let criteria = criteria
+        .into_iter()
+        .map(|(name, v, s, d)| {
+            let sum = |x: Option<i64>| {
+                x.ok_or(Overflow {
+                    figure: figure::SATISFACTION,
+                    unit: None,
+                })
+            };
+            Ok((name, sum(v)?, sum(s)?, sum(d)?))
+        })
+        .collect::<Result<Vec<_>, Overflow>>()?;
 
     progress.step(80, "budget").await;
     let rows: Vec<(Uuid, i64, i64, DateTime<Utc>)> = sqlx::query_as(
@@ -474,7 +540,7 @@ pub async fn compute(
 
     progress.step(85, "figures").await;
     let as_of = as_of.unwrap_or(input.plan_saved_at);
-    let mut snapshot = assemble(input, &period, acc, catalogue, stale, criteria, as_of);
+    let mut snapshot = assemble(input, &period, acc, catalogue, stale, criteria, as_of)?;
     snapshot.narrative = super::narrative::write(&snapshot);
     Ok(snapshot)
 }
@@ -488,7 +554,7 @@ fn assemble(
     stale: Vec<(Uuid, String, String, i32, i32)>,
     criteria: Vec<(String, i64, i64, i64)>,
     as_of: DateTime<Utc>,
-) -> Snapshot {
+) -> Result<Snapshot, Overflow> {
     let plan = &input.plan;
     let months = period.month_count();
     let mut ordered: Vec<(Uuid, UnitAcc)> = acc.into_iter().collect();
@@ -541,6 +607,7 @@ fn assemble(
     };
     let mut units = Vec::with_capacity(ordered.len());
     for (id, u) in ordered {
+        let at_unit = |o: Overflow| o.at(&u.name);
         let activities: Vec<KindCount> = KINDS
             .iter()
             .map(|k| KindCount {
@@ -548,12 +615,21 @@ fn assemble(
                 count: u.activities.get(*k).map_or(0, |c| c.0),
             })
             .collect();
-        let total: i64 = activities.iter().map(|k| k.count).sum();
-        let heads: i64 = u.activities.values().map(|c| c.1).sum();
+        let total = activities
+            .iter()
+            .try_fold(0, |t, k| plus(t, k.count, figure::ACTIVITIES))
+            .map_err(at_unit)?;
+        // Every kind is one of KINDS (others were filed under "other"), so these are
+        // the heads of the same activities.
+        let heads = KINDS
+            .iter()
+            .filter_map(|k| u.activities.get(*k))
+            .try_fold(0, |t, c| plus(t, c.1, figure::HEAD_COUNT))
+            .map_err(at_unit)?;
         for (fig, k) in overall.by_kind.iter_mut().zip(KINDS) {
             if let Some((n, h)) = u.activities.get(*k) {
-                fig.count += n;
-                fig.head_count += h;
+                fig.count = plus(fig.count, *n, figure::ACTIVITIES).map_err(at_unit)?;
+                fig.head_count = plus(fig.head_count, *h, figure::HEAD_COUNT).map_err(at_unit)?;
             }
         }
         let mut below = Vec::new();
@@ -580,29 +656,42 @@ fn assemble(
         if !below.is_empty() {
             overall.below_target_units.push(r);
         }
-        overall.activities_total += total;
-        overall.head_count_total += heads;
-        overall.corrections += u.corrections;
-        catalogue.postings_current += u.postings_current;
-        catalogue.postings_stale += u.postings_stale;
+        overall.activities_total =
+            plus(overall.activities_total, total, figure::ACTIVITIES).map_err(at_unit)?;
+        overall.head_count_total =
+            plus(overall.head_count_total, heads, figure::HEAD_COUNT).map_err(at_unit)?;
+        overall.corrections =
+            plus(overall.corrections, u.corrections, figure::CORRECTIONS).map_err(at_unit)?;
+        catalogue.postings_current = plus(
+            catalogue.postings_current,
+            u.postings_current,
+            figure::POSTINGS,
+        )
+        .map_err(at_unit)?;
+        catalogue.postings_stale =
+            plus(catalogue.postings_stale, u.postings_stale, figure::POSTINGS).map_err(at_unit)?;
         if u.postings_stale > 0 {
             catalogue.units_with_stale += 1;
         }
         if let Some(o) = &u.one_stop {
             one_stop.units_submitted += 1;
-            one_stop.figures.add(o);
+            one_stop.figures.add(o).map_err(at_unit)?;
         }
         if let Some(s) = &u.satisfaction {
             satisfaction.units_submitted += 1;
-            satisfaction.figures.responses += s.responses;
-            satisfaction.figures.very_satisfied += s.very_satisfied;
-            satisfaction.figures.satisfied += s.satisfied;
-            satisfaction.figures.dissatisfied += s.dissatisfied;
+            let t = &mut satisfaction.figures;
+            let sum = |a, b| plus(a, b, figure::SATISFACTION).map_err(at_unit);
+            t.responses = sum(t.responses, s.responses)?;
+            t.very_satisfied = sum(t.very_satisfied, s.very_satisfied)?;
+            t.satisfied = sum(t.satisfied, s.satisfied)?;
+            t.dissatisfied = sum(t.dissatisfied, s.dissatisfied)?;
         }
         if let Some(b) = &u.budget {
             budget.units_submitted += 1;
-            budget.figures.planned_vnd += b.planned_vnd;
-            budget.figures.spent_vnd += b.spent_vnd;
+            let t = &mut budget.figures;
+            t.planned_vnd =
+                plus(t.planned_vnd, b.planned_vnd, figure::BUDGET_PLANNED).map_err(at_unit)?;
+            t.spent_vnd = plus(t.spent_vnd, b.spent_vnd, figure::BUDGET_SPENT).map_err(at_unit)?;
         }
         units.push(UnitRow {
             unit_id: id.to_string(),
@@ -622,18 +711,20 @@ fn assemble(
     }
     overall.units_silent = overall.silent_units.len() as i64;
     overall.units_below_target = overall.below_target_units.len() as i64;
-    one_stop.figures.derive();
-    satisfaction.figures.derive();
+    one_stop.figures.derive()?;
+    satisfaction.figures.derive()?;
     satisfaction.criteria = criteria
         .into_iter()
-        .map(|(name, v, s, d)| CriterionFigure {
-            name,
-            very_satisfied: v,
-            satisfied: s,
-            dissatisfied: d,
-            rate: rate(v + s, v + s + d),
+        .map(|(name, v, s, d)| {
+            Ok(CriterionFigure {
+                rate: satisfaction_rate(v, s, d)?,
+                name,
+                very_satisfied: v,
+                satisfied: s,
+                dissatisfied: d,
+            })
         })
-        .collect();
+        .collect::<Result<_, Overflow>>()?;
     budget.figures.execution_rate = rate(budget.figures.spent_vnd, budget.figures.planned_vnd);
 
     // Stale postings in the units' order, then by procedure code.
@@ -684,7 +775,7 @@ fn assemble(
     } else {
         input.title.trim().to_owned()
     };
-    Snapshot {
+    Ok(Snapshot {
         format: FORMAT.to_owned(),
         document: DocumentInfo {
             governing_body: plan.governing_body.clone(),
@@ -722,7 +813,7 @@ fn assemble(
         satisfaction,
         budget,
         recipients: plan.recipients.iter().map(|r| r.name.clone()).collect(),
-    }
+    })
 }
 
 fn capitalise(s: &str) -> String {

@@ -12,6 +12,65 @@ use serde::{Deserialize, Serialize};
 /// The snapshot's format name, written into the JSON export.
 pub const FORMAT: &str = "cchc.report.v1";
 
+/// What the figures are called when one does not fit, in the office's words.
+pub mod figure {
+    pub const ACTIVITIES: &str = "số hoạt động tuyên truyền";
+    pub const HEAD_COUNT: &str = "số lượt người tham dự";
+    pub const CORRECTIONS: &str = "số hoạt động được điều chỉnh";
+    pub const POSTINGS: &str = "số lượt niêm yết thủ tục hành chính";
+    pub const ONE_STOP: &str = "số liệu tiếp nhận, giải quyết hồ sơ một cửa";
+    pub const SATISFACTION: &str = "số phiếu khảo sát sự hài lòng";
+    pub const BUDGET_PLANNED: &str = "tổng kinh phí dự kiến";
+    pub const BUDGET_SPENT: &str = "tổng kinh phí đã chi";
+}
+
+/// A figure whose sum does not fit the 64-bit integer a report carries (the read
+/// models hold whatever the events carried). The report cannot be right, so its job
+/// fails with this as its reason, shown to the office as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overflow {
+    /// What the figure is called (one of [`figure`]).
+    pub figure: &'static str,
+    /// The unit whose figures were being added, when known.
+    pub unit: Option<String>,
+}
+
+impl std::fmt::Display for Overflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Không lập được báo cáo: {} vượt quá giới hạn tính toán ({})",
+            self.figure,
+            crate::domain::number_vi(i64::MAX)
+        )?;
+        if let Some(unit) = &self.unit {
+            write!(f, " khi cộng số liệu của đơn vị «{unit}»")?;
+        }
+        write!(
+            f,
+            ". Đề nghị kiểm tra lại số liệu các đơn vị đã gửi. \
+             (The report cannot be computed: a total does not fit a 64-bit integer.)"
+        )
+    }
+}
+
+impl std::error::Error for Overflow {}
+
+impl Overflow {
+    /// The same overflow, naming the unit whose figures were being added.
+    pub fn at(self, unit: &str) -> Self {
+        Self {
+            unit: Some(unit.to_owned()),
+            ..self
+        }
+    }
+}
+
+/// `a + b`, or the [`Overflow`] of `figure`.
+pub fn plus(a: i64, b: i64, figure: &'static str) -> Result<i64, Overflow> {
+    a.checked_add(b).ok_or(Overflow { figure, unit: None })
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub format: String,
@@ -159,29 +218,38 @@ pub struct OneStopFigures {
 }
 
 impl OneStopFigures {
-    pub fn add(&mut self, o: &OneStopFigures) {
-        self.received_online += o.received_online;
-        self.received_in_person_or_post += o.received_in_person_or_post;
-        self.received_carried_over += o.received_carried_over;
-        self.resolved_early += o.resolved_early;
-        self.resolved_on_time += o.resolved_on_time;
-        self.resolved_late += o.resolved_late;
-        self.pending_within_time += o.pending_within_time;
-        self.pending_overdue += o.pending_overdue;
-        self.returned_withdrawn += o.returned_withdrawn;
-        self.derive();
+    pub fn add(&mut self, o: &OneStopFigures) -> Result<(), Overflow> {
+        const F: &str = figure::ONE_STOP;
+        self.received_online = plus(self.received_online, o.received_online, F)?;
+        self.received_in_person_or_post = plus(
+            self.received_in_person_or_post,
+            o.received_in_person_or_post,
+            F,
+        )?;
+        self.received_carried_over = plus(self.received_carried_over, o.received_carried_over, F)?;
+        self.resolved_early = plus(self.resolved_early, o.resolved_early, F)?;
+        self.resolved_on_time = plus(self.resolved_on_time, o.resolved_on_time, F)?;
+        self.resolved_late = plus(self.resolved_late, o.resolved_late, F)?;
+        self.pending_within_time = plus(self.pending_within_time, o.pending_within_time, F)?;
+        self.pending_overdue = plus(self.pending_overdue, o.pending_overdue, F)?;
+        self.returned_withdrawn = plus(self.returned_withdrawn, o.returned_withdrawn, F)?;
+        self.derive()
     }
 
-    /// Fills the totals and the rate from the counters.
-    pub fn derive(&mut self) {
-        self.received_total =
-            self.received_online + self.received_in_person_or_post + self.received_carried_over;
-        self.resolved_total = self.resolved_early + self.resolved_on_time + self.resolved_late;
-        self.pending_total = self.pending_within_time + self.pending_overdue;
-        self.on_time_rate = crate::domain::rate(
-            self.resolved_early + self.resolved_on_time,
-            self.resolved_total,
-        );
+    /// Fills the totals and the rate from the counters. Early plus on time is summed
+    /// first, so the documents may add those two again without overflowing.
+    pub fn derive(&mut self) -> Result<(), Overflow> {
+        const F: &str = figure::ONE_STOP;
+        self.received_total = plus(
+            plus(self.received_online, self.received_in_person_or_post, F)?,
+            self.received_carried_over,
+            F,
+        )?;
+        let in_time = plus(self.resolved_early, self.resolved_on_time, F)?;
+        self.resolved_total = plus(in_time, self.resolved_late, F)?;
+        self.pending_total = plus(self.pending_within_time, self.pending_overdue, F)?;
+        self.on_time_rate = crate::domain::rate(in_time, self.resolved_total);
+        Ok(())
     }
 }
 
@@ -203,12 +271,23 @@ pub struct SatisfactionFigures {
 }
 
 impl SatisfactionFigures {
-    pub fn derive(&mut self) {
-        self.rate = crate::domain::rate(
-            self.very_satisfied + self.satisfied,
-            self.very_satisfied + self.satisfied + self.dissatisfied,
-        );
+    pub fn derive(&mut self) -> Result<(), Overflow> {
+        self.rate = satisfaction_rate(self.very_satisfied, self.satisfied, self.dissatisfied)?;
+        Ok(())
     }
+}
+
+/// Very satisfied or satisfied, of all answers, in percent.
+pub fn satisfaction_rate(
+    very: i64,
+    satisfied: i64,
+    dissatisfied: i64,
+) -> Result<Option<f64>, Overflow> {
+    let content = plus(very, satisfied, figure::SATISFACTION)?;
+    Ok(crate::domain::rate(
+        content,
+        plus(content, dissatisfied, figure::SATISFACTION)?,
+    ))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,38 +1,85 @@
 //! CSV: one row per covered unit with every figure, then the overall row. Headers are
 //! stable machine names; rates are percentages with one decimal and a dot.
+//!
+//! Text cells hold what offices and units typed (unit names above all). A spreadsheet
+//! opening the file would run a cell starting with `=`, `+`, `-`, `@`, tab or carriage
+//! return as a formula, so such a cell is written as OWASP's CSV Injection sheet says:
+//! a single quote in front, the cell quoted. Figures are written by the program and
+//! stay numbers, negative ones too.
 
 use crate::domain::KINDS;
 use crate::report::{OneStopFigures, SatisfactionFigures, Snapshot};
 
-fn rate(r: Option<f64>) -> String {
-    r.map(|r| format!("{r:.1}")).unwrap_or_default()
+/// Cells a spreadsheet would read as the start of a formula (or, for tab and carriage
+/// return, as padding before one).
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A cell of a row: text someone typed, or a figure the report computed.
+enum Cell {
+    Text(String),
+    Figure(String),
 }
 
-fn one_stop_cells(o: Option<&OneStopFigures>) -> Vec<String> {
+fn t(s: &str) -> Cell {
+    Cell::Text(s.to_owned())
+}
+
+fn n(v: impl ToString) -> Cell {
+    Cell::Figure(v.to_string())
+}
+
+/// Writes one record as RFC 4180 does: a cell is quoted when it holds a comma, a quote
+/// or a line break (its quotes doubled), and a text cell that could start a formula is
+/// prefixed with a single quote and quoted.
+fn write_row(out: &mut Vec<u8>, row: &[Cell]) {
+    for (i, cell) in row.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let (value, neutralised) = match cell {
+            Cell::Text(s) if s.starts_with(FORMULA_START) => (format!("'{s}"), true),
+            Cell::Text(s) | Cell::Figure(s) => (s.clone(), false),
+        };
+        if neutralised || value.contains([',', '"', '\n', '\r']) {
+            out.push(b'"');
+            out.extend_from_slice(value.replace('"', "\"\"").as_bytes());
+            out.push(b'"');
+        } else {
+            out.extend_from_slice(value.as_bytes());
+        }
+    }
+    out.push(b'\n');
+}
+
+fn rate(r: Option<f64>) -> Cell {
+    n(r.map(|r| format!("{r:.1}")).unwrap_or_default())
+}
+
+fn one_stop_cells(o: Option<&OneStopFigures>) -> Vec<Cell> {
     match o {
         Some(o) => vec![
-            o.received_total.to_string(),
-            o.resolved_early.to_string(),
-            o.resolved_on_time.to_string(),
-            o.resolved_late.to_string(),
-            o.pending_total.to_string(),
-            o.pending_overdue.to_string(),
+            n(o.received_total),
+            n(o.resolved_early),
+            n(o.resolved_on_time),
+            n(o.resolved_late),
+            n(o.pending_total),
+            n(o.pending_overdue),
             rate(o.on_time_rate),
         ],
-        None => vec![String::new(); 7],
+        None => (0..7).map(|_| n("")).collect(),
     }
 }
 
-fn satisfaction_cells(s: Option<&SatisfactionFigures>) -> Vec<String> {
+fn satisfaction_cells(s: Option<&SatisfactionFigures>) -> Vec<Cell> {
     match s {
-        Some(s) => vec![s.responses.to_string(), rate(s.rate)],
-        None => vec![String::new(); 2],
+        Some(s) => vec![n(s.responses), rate(s.rate)],
+        None => vec![n(""), n("")],
     }
 }
 
 pub fn render(s: &Snapshot) -> Result<Vec<u8>, String> {
-    let mut w = ::csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<String> = [
+    let mut out = Vec::new();
+    let mut header: Vec<Cell> = [
         "unit_id",
         "unit_name",
         "unit_kind",
@@ -41,9 +88,9 @@ pub fn render(s: &Snapshot) -> Result<Vec<u8>, String> {
         "head_count",
     ]
     .iter()
-    .map(|h| (*h).to_owned())
+    .map(|h| t(h))
     .collect();
-    header.extend(KINDS.iter().map(|k| format!("activities_{k}")));
+    header.extend(KINDS.iter().map(|k| Cell::Text(format!("activities_{k}"))));
     header.extend(
         [
             "below_target",
@@ -62,50 +109,85 @@ pub fn render(s: &Snapshot) -> Result<Vec<u8>, String> {
             "budget_spent_vnd",
         ]
         .iter()
-        .map(|h| (*h).to_owned()),
+        .map(|h| t(h)),
     );
-    w.write_record(&header).map_err(|e| e.to_string())?;
+    write_row(&mut out, &header);
     for u in &s.units {
         let mut row = vec![
-            u.unit_id.clone(),
-            u.name.clone(),
-            u.kind.clone(),
-            u.reported.to_string(),
-            u.activities_total.to_string(),
-            u.head_count.to_string(),
+            t(&u.unit_id),
+            t(&u.name),
+            t(&u.kind),
+            n(u.reported),
+            n(u.activities_total),
+            n(u.head_count),
         ];
-        row.extend(u.activities.iter().map(|k| k.count.to_string()));
-        row.push(u.below_target.join(";"));
-        row.push(u.postings_current.to_string());
-        row.push(u.postings_stale.to_string());
+        row.extend(u.activities.iter().map(|k| n(k.count)));
+        row.push(t(&u.below_target.join(";")));
+        row.push(n(u.postings_current));
+        row.push(n(u.postings_stale));
         row.extend(one_stop_cells(u.one_stop.as_ref()));
         row.extend(satisfaction_cells(u.satisfaction.as_ref()));
         match &u.budget {
             Some(b) => {
-                row.push(b.planned_vnd.to_string());
-                row.push(b.spent_vnd.to_string());
+                row.push(n(b.planned_vnd));
+                row.push(n(b.spent_vnd));
             }
-            None => row.extend([String::new(), String::new()]),
+            None => row.extend([n(""), n("")]),
         }
-        w.write_record(&row).map_err(|e| e.to_string())?;
+        write_row(&mut out, &row);
     }
     let o = &s.overall;
     let mut row = vec![
-        String::new(),
-        "TỔNG CỘNG".to_owned(),
-        String::new(),
-        format!("{}/{}", o.units_reported, o.units_covered),
-        o.activities_total.to_string(),
-        o.head_count_total.to_string(),
+        n(""),
+        t("TỔNG CỘNG"),
+        n(""),
+        n(format!("{}/{}", o.units_reported, o.units_covered)),
+        n(o.activities_total),
+        n(o.head_count_total),
     ];
-    row.extend(o.by_kind.iter().map(|k| k.count.to_string()));
-    row.push(o.units_below_target.to_string());
-    row.push(s.catalogue.postings_current.to_string());
-    row.push(s.catalogue.postings_stale.to_string());
+    row.extend(o.by_kind.iter().map(|k| n(k.count)));
+    row.push(n(o.units_below_target));
+    row.push(n(s.catalogue.postings_current));
+    row.push(n(s.catalogue.postings_stale));
     row.extend(one_stop_cells(Some(&s.one_stop.figures)));
     row.extend(satisfaction_cells(Some(&s.satisfaction.figures)));
-    row.push(s.budget.figures.planned_vnd.to_string());
-    row.push(s.budget.figures.spent_vnd.to_string());
-    w.write_record(&row).map_err(|e| e.to_string())?;
-    w.into_inner().map_err(|e| e.to_string())
+    row.push(n(s.budget.figures.planned_vnd));
+    row.push(n(s.budget.figures.spent_vnd));
+    write_row(&mut out, &row);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(row: &[Cell]) -> String {
+        let mut out = Vec::new();
+        write_row(&mut out, row);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn text_that_could_start_a_formula_is_quoted_behind_a_single_quote() {
+        assert_eq!(
+            line(&[
+                t("=1+1"),
+                t("@SUM(1)"),
+                t("+1"),
+                t("-1"),
+                t("\tx"),
+                t("\rx")
+            ]),
+            "\"'=1+1\",\"'@SUM(1)\",\"'+1\",\"'-1\",\"'\tx\",\"'\rx\"\n"
+        );
+        assert_eq!(
+            line(&[t("=HYPERLINK(\"u\",\"a\")")]),
+            "\"'=HYPERLINK(\"\"u\"\",\"\"a\"\")\"\n"
+        );
+        // Ordinary text is written as RFC 4180 asks, and figures stay numbers.
+        assert_eq!(
+            line(&[t("Trường A-1"), t("a, b"), t(""), n(-5_000_000), n("87.5")]),
+            "Trường A-1,\"a, b\",,-5000000,87.5\n"
+        );
+    }
 }
