@@ -195,6 +195,24 @@ async fn ended_units_lockouts_texts_and_replays() {
         "{batch}"
     );
 
+    // Many bad items are one clear 400 (the first errors), not a broken answer.
+    let lines: Vec<Value> = (0..300)
+        .map(|i| {
+            json!({"item": format!("Tờ rơi {i}"), "funding_source": "Ngân sách nhà nước",
+                        "planned_vnd": 1_000_000_000_000_000i64, "spent_vnd": 0})
+        })
+        .collect();
+    let (s, p) = sys
+        .call(
+            Method::PUT,
+            "/v1/budget-lines/2020",
+            Some(&writer),
+            Some(&json!({"lines": lines})),
+        )
+        .await;
+    assert_eq!(s, 400, "{p}");
+    assert_eq!(p["errors"].as_array().map(Vec::len), Some(50), "{p}");
+
     // A replayed key issuance never shows the key again, and the key is not kept.
     let issue = |idem: &'static str| {
         sys.http

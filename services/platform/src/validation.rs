@@ -130,10 +130,23 @@ pub fn stray_control(value: &str, lines: Lines) -> Option<StrayControl> {
 }
 
 /// A status carrying field errors.
-pub fn status(code: tonic::Code, message: &str, errors: Vec<FieldError>) -> tonic::Status {
+pub fn status(code: tonic::Code, message: &str, mut errors: Vec<FieldError>) -> tonic::Status {
+    // The details travel in one HTTP/2 header, which a peer refuses past 16 KiB (the
+    // whole answer then fails as a protocol error): the first errors tell the client
+    // enough to fix its request.
+    let total = errors.len();
+    errors.truncate(MAX_FIELD_ERRORS);
+    let message = if total > MAX_FIELD_ERRORS {
+        format!("{message} (the first {MAX_FIELD_ERRORS} of {total} errors)")
+    } else {
+        message.to_owned()
+    };
     let details = serde_json::to_vec(&errors).unwrap_or_default();
     tonic::Status::with_details(code, message, details.into())
 }
+
+/// Field errors carried by one status at most.
+pub const MAX_FIELD_ERRORS: usize = 50;
 
 /// The field errors a status carries (empty when none).
 pub fn field_errors(status: &tonic::Status) -> Vec<FieldError> {
@@ -198,6 +211,27 @@ pub fn parse_cursor(token: &str) -> Option<(chrono::DateTime<chrono::Utc>, uuid:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_carries_at_most_its_share_of_field_errors() {
+        let errors = (0..200)
+            .map(|i| FieldError {
+                field: format!("lines[{i}].planned_vnd"),
+                message: format!("must be at most {MAX_VND}"),
+            })
+            .collect();
+        let s = status(
+            tonic::Code::InvalidArgument,
+            "the budget is not valid",
+            errors,
+        );
+        assert_eq!(field_errors(&s).len(), MAX_FIELD_ERRORS);
+        assert!(s.details().len() < 8 * 1024, "{} bytes", s.details().len());
+        assert_eq!(
+            s.message(),
+            "the budget is not valid (the first 50 of 200 errors)"
+        );
+    }
 
     #[test]
     fn errors_travel_in_status_details() {
