@@ -8,7 +8,7 @@ NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo "cargo nextes
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-run: ## Build and bring the whole system up in the foreground (Ctrl-C stops it)
+run: ## Build and bring the whole system up in the foreground (Ctrl-C stops it; CCHC_SKIP_BUILD=1 runs the built binaries)
 	deploy/local/run.sh
 
 test: lint build ## Formatting, clippy and every test against real NATS and PostgreSQL
@@ -52,7 +52,10 @@ fuzz-api: build ## Schema-driven fuzzing of the HTTP API from its OpenAPI docume
 	CCHC_FUZZ_EXAMPLES=$${CCHC_FUZZ_EXAMPLES:-100} deploy/local/with-infra.sh $(NEXTEST) -p cchc-e2e -E 'binary(api_fuzz)' --no-capture
 
 compose-config: ## Check the compose file (needs the docker compose plugin)
-	POSTGRES_PASSWORD=check CCHC_BOOTSTRAP_TOKEN=check-token-0123456789 CCHC_INTERNAL_TOKEN=check-internal-0123456789 docker compose -f deploy/compose.yaml --profile observability config --quiet
+	POSTGRES_PASSWORD=check CCHC_BOOTSTRAP_TOKEN=check-token-0123456789 CCHC_INTERNAL_TOKEN=check-internal-0123456789 \
+	CCHC_NATS_ADMIN_PASSWORD=check CCHC_NATS_GATEWAY_PASSWORD=check CCHC_NATS_CATALOGUE_PASSWORD=check \
+	CCHC_NATS_ACTIVITY_PASSWORD=check CCHC_NATS_NOTIFICATION_PASSWORD=check CCHC_NATS_REPORTING_PASSWORD=check \
+	docker compose -f deploy/compose.yaml --profile observability config --quiet
 
 clean: ## Stop the private PostgreSQL and remove build output and local data
 	-deploy/local/postgres.sh stop

@@ -1,41 +1,92 @@
 #!/usr/bin/env bash
 # Brings the whole system up in the foreground: NATS and PostgreSQL (started here when
 # NATS_URL / DATABASE_URL name none that answers), the four services and the gateway.
-# Prints the gateway URL once everything is ready; Ctrl-C or SIGTERM stops all it started.
+# Prints the gateway URL once everything is ready; Ctrl-C or SIGTERM stops all it started
+# and exits 0, however many signals arrive (make, a supervisor or `timeout` send SIGTERM
+# to the whole process group, and make forwards it once more).
+#
+# Settings (all optional): CCHC_PROFILE (debug|release), CCHC_SKIP_BUILD=1 (use the
+# binaries already built, e.g. by `make build`), CCHC_BIN_DIR (where they are),
+# CCHC_DATA_DIR (logs, NATS store and credentials; default .data), CCHC_GATEWAY_PORT
+# (8080), CCHC_NATS_PORT (4222), CCHC_GRPC_PORT_BASE (50050: the services listen on
+# base+1 .. base+4), CCHC_HEALTH_PORT_BASE (51050), CCHC_PG_PORT / CCHC_PG_DATA (see
+# postgres.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 profile=${CCHC_PROFILE:-debug}
-bin="${CARGO_TARGET_DIR:-$root/target}/$profile"
-logs="$root/.data/logs"
+bin=${CCHC_BIN_DIR:-${CARGO_TARGET_DIR:-$root/target}/$profile}
+data=${CCHC_DATA_DIR:-$root/.data}
+logs="$data/logs"
 mkdir -p "$logs"
 pids=()
+stopping=0
 
-stop_all() {
-  trap - INT TERM EXIT
+# Stops everything this script started, once. Further INT/TERM are ignored from the
+# first moment of stopping: a second signal must not cut the cleanup short and leave
+# the private PostgreSQL running (pg_ctl starts it in its own session, so no group
+# signal reaches it; only this cleanup stops it).
+cleanup() {
+  trap '' INT TERM
+  if [ "$stopping" = 1 ]; then return; fi
+  stopping=1
   echo "stopping ..." >&2
   # The services first, NATS after them, so they can flush on the way out.
+  local pid i
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ -n "${nats_pid:-}" ]; then kill -TERM "$nats_pid" 2>/dev/null || true; wait "$nats_pid" 2>/dev/null || true; fi
+  for i in $(seq 1 300); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ -n "${nats_pid:-}" ]; then
+    kill -TERM "$nats_pid" 2>/dev/null || true
+    wait "$nats_pid" 2>/dev/null || true
+  fi
   if [ "${started_pg:-0}" = 1 ]; then "$root/deploy/local/postgres.sh" stop || true; fi
   echo "stopped" >&2
 }
-trap stop_all EXIT
-trap 'stop_all; exit 0' INT TERM
+trap cleanup EXIT
+trap 'trap "" INT TERM; cleanup; exit 0' INT TERM
 
-# NATS: the configured server, or a private one with JetStream on its own port and store.
+# NATS: the configured server, or a private one with JetStream on its own port and
+# store, with the users and permissions of deploy/nats/auth.conf and passwords made
+# afresh for this run (kept in $data/nats/credentials for the operator's own tools).
+nats_url_for() { echo "$NATS_URL"; }
 if [ -z "${NATS_URL:-}" ]; then
   "$root/deploy/local/tools.sh"
   nats_port=${CCHC_NATS_PORT:-4222}
-  mkdir -p "$root/.data/nats"
-  "$root/.tools/bin/nats-server" -js -a 127.0.0.1 -p "$nats_port" -sd "$root/.data/nats" >"$logs/nats.log" 2>&1 &
+  mkdir -p "$data/nats"
+  creds="$data/nats/credentials"
+  nats_env=()
+  (umask 077; : >"$creds")
+  echo "# NATS users of the running system (deploy/nats/auth.conf); new passwords every run." >>"$creds"
+  for user in admin gateway catalogue activity notification reporting; do
+    pw=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+    var="CCHC_NATS_$(echo "$user" | tr a-z A-Z)_PASSWORD"
+    nats_env+=("$var=$pw")
+    printf '%s=%s\n' "$var" "$pw" >>"$creds"
+    printf -v "pw_$user" %s "$pw"
+  done
+  printf 'NATS_ADMIN_URL=nats://admin:%s@127.0.0.1:%s\n' "$pw_admin" "$nats_port" >>"$creds"
+  env "${nats_env[@]}" "$root/.tools/bin/nats-server" -c "$root/deploy/nats/auth.conf" \
+    -js -a 127.0.0.1 -p "$nats_port" -sd "$data/nats" >"$logs/nats.log" 2>&1 &
   nats_pid=$!
-  export NATS_URL="nats://127.0.0.1:$nats_port"
+  nats_url_for() { local v="pw_$1"; echo "nats://$1:${!v}@127.0.0.1:$nats_port"; }
 fi
 
 # PostgreSQL: DATABASE_URL when it answers, else a private cluster under .data/.
-if [ -z "${DATABASE_URL:-}" ]; then started_pg=1; fi
+if [ -z "${DATABASE_URL:-}" ]; then
+  started_pg=1
+  if command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p "${CCHC_PG_PORT:-55432}" 2>/dev/null; then
+    echo "note: a PostgreSQL already answers on port ${CCHC_PG_PORT:-55432} (left by an earlier run?); using it, and stopping it at exit" >&2
+  fi
+fi
 DATABASE_URL=$("$root/deploy/local/postgres.sh" start)
 export DATABASE_URL
 
@@ -51,21 +102,31 @@ export CCHC_BOOTSTRAP_TOKEN
 # The gateway signs callers for the services with this; it never leaves this machine.
 export CCHC_INTERNAL_TOKEN=${CCHC_INTERNAL_TOKEN:-$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')}
 
-if [ "$profile" = release ]; then cargo build --release --bins; else cargo build --bins; fi
+if [ -z "${CCHC_SKIP_BUILD:-}" ]; then
+  if [ "$profile" = release ]; then cargo build --release --bins; else cargo build --bins; fi
+fi
 
 port=${CCHC_GATEWAY_PORT:-8080}
-start() { # name grpc-port http-port
-  CCHC_GRPC_ADDR="127.0.0.1:$2" CCHC_HTTP_ADDR="127.0.0.1:$3" "$bin/cchc-$1" >"$logs/$1.log" 2>&1 &
+grpc_base=${CCHC_GRPC_PORT_BASE:-50050}
+health_base=${CCHC_HEALTH_PORT_BASE:-51050}
+start() { # name offset
+  NATS_URL=$(nats_url_for "$1") CCHC_GRPC_ADDR="127.0.0.1:$((grpc_base + $2))" \
+    CCHC_HTTP_ADDR="127.0.0.1:$((health_base + $2))" "$bin/cchc-$1" >"$logs/$1.log" 2>&1 &
   pids+=($!)
 }
-start catalogue 50051 51051
-start activity 50052 51052
-start notification 50053 51053
-start reporting 50054 51054
-CCHC_GATEWAY_ADDR="127.0.0.1:$port" "$bin/cchc-gateway" >"$logs/gateway.log" 2>&1 &
+start catalogue 1
+start activity 2
+start notification 3
+start reporting 4
+NATS_URL=$(nats_url_for gateway) CCHC_GATEWAY_ADDR="127.0.0.1:$port" \
+  CCHC_CATALOGUE_URL="http://127.0.0.1:$((grpc_base + 1))" \
+  CCHC_ACTIVITY_URL="http://127.0.0.1:$((grpc_base + 2))" \
+  CCHC_NOTIFICATION_URL="http://127.0.0.1:$((grpc_base + 3))" \
+  CCHC_REPORTING_URL="http://127.0.0.1:$((grpc_base + 4))" \
+  "$bin/cchc-gateway" >"$logs/gateway.log" 2>&1 &
 pids+=($!)
 
-echo "waiting for every service to be ready (logs in .data/logs/) ..." >&2
+echo "waiting for every service to be ready (logs in $logs/) ..." >&2
 for i in $(seq 1 120); do
   if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
     cat <<MSG
@@ -74,19 +135,19 @@ cchc is up.
   gateway:      http://127.0.0.1:$port   (/healthz, /readyz)
   office key:   $CCHC_BOOTSTRAP_TOKEN
   try:          curl -H "Authorization: Bearer \$KEY" http://127.0.0.1:$port/v1/units
-  logs:         .data/logs/
+  logs:         $logs/
 Press Ctrl-C to stop.
 MSG
-    # Stay in the foreground until a process dies or a signal arrives.
+    # Stay in the foreground until a process dies or a signal arrives (the trap exits).
     wait -n "${pids[@]}" ${nats_pid:+"$nats_pid"} || true
-    echo "a process stopped; see .data/logs/" >&2
+    echo "a process stopped; see $logs/" >&2
     exit 1
   fi
   for pid in "${pids[@]}"; do
-    kill -0 "$pid" 2>/dev/null || { echo "a process failed to start; see .data/logs/" >&2; tail -n 5 "$logs"/*.log >&2; exit 1; }
+    kill -0 "$pid" 2>/dev/null || { echo "a process failed to start; see $logs/" >&2; tail -n 5 "$logs"/*.log >&2; exit 1; }
   done
   sleep 1
 done
-echo "the system did not become ready in 120 s; see .data/logs/" >&2
+echo "the system did not become ready in 120 s; see $logs/" >&2
 curl -sS "http://127.0.0.1:$port/readyz" >&2 || true
 exit 1

@@ -61,7 +61,7 @@ async fn generate(sys: &System, plan_id: &str) -> String {
 
 /// The events of `stream`, decoded.
 async fn envelopes(sys: &System, stream: &str) -> Vec<Envelope> {
-    let nats = async_nats::connect(sys.nats.url()).await.unwrap();
+    let nats = sys.nats.connect().await;
     let js = async_nats::jetstream::new(nats);
     let mut s = js.get_stream(stream).await.unwrap();
     let last = s.info().await.unwrap().state.last_sequence;

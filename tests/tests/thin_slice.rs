@@ -154,7 +154,7 @@ async fn office_unit_catalogue_inbox_activity_dashboard() {
     assert_eq!(s, 403, "the dashboard is for the office and leadership");
 
     // The trace that entered the gateway continued into the event's NATS headers.
-    let nats = async_nats::connect(sys.nats.url()).await.unwrap();
+    let nats = sys.nats.connect().await;
     let js = async_nats::jetstream::new(nats);
     let mut stream = js.get_stream("CCHC_CATALOGUE").await.unwrap();
     let last = stream.info().await.unwrap().state.last_sequence;

@@ -2,7 +2,8 @@
 //! acks. The handler's effect and the "processed event id" row commit in one
 //! transaction, so a redelivered event has no second effect. A message whose handler
 //! keeps failing (or that cannot be decoded) is copied to the dead-letter stream with
-//! the reason, then acknowledged, so the consumer keeps going.
+//! the reason, then acknowledged, so the consumer keeps going; so is an event whose
+//! envelope claims another origin than its subject ([`check_origin`]).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -17,7 +18,7 @@ use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::events::{DEAD_LETTER_PREFIX, ensure_dead_letter_stream, ensure_stream, stream_name};
+use crate::events::{DEAD_LETTER_PREFIX, ensure_dead_letter_stream, stream_name};
 
 /// Why a handler could not apply an event.
 #[derive(Debug, thiserror::Error)]
@@ -112,9 +113,12 @@ async fn consume<H: Handler>(
     handler: &H,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    ensure_stream(js, &spec.producer).await?;
     ensure_dead_letter_stream(js).await?;
-    let stream = js.get_stream(stream_name(&spec.producer)).await?;
+    // The producer creates its own stream (no other service may): until it has, wait.
+    let stream = js
+        .get_stream(stream_name(&spec.producer))
+        .await
+        .map_err(|e| anyhow::anyhow!("stream of {} not available yet: {e}", spec.producer))?;
     let consumer: jetstream::consumer::Consumer<pull::Config> = stream
         .get_or_create_consumer(
             &spec.durable,
@@ -175,6 +179,30 @@ enum Outcome {
     Failed(HandleError),
 }
 
+/// `Ok` when the envelope says what its subject says: its type is the subject, and its
+/// producer owns it (`cchc.<producer>.<event>.v<N>`). NATS lets each service publish
+/// only its own subjects; this refuses an envelope that claims another origin than the
+/// subject it arrived on, whoever managed to publish it.
+pub fn check_origin(subject: &str, env: &Envelope) -> Result<(), String> {
+    let owner = subject
+        .strip_prefix("cchc.")
+        .and_then(|rest| rest.split_once('.'))
+        .map(|(owner, _)| owner);
+    if env.r#type != subject {
+        return Err(format!(
+            "envelope type {:?} arrived on subject {subject}",
+            env.r#type
+        ));
+    }
+    match owner {
+        Some(owner) if owner == env.producer => Ok(()),
+        _ => Err(format!(
+            "producer {:?} does not own subject {subject}",
+            env.producer
+        )),
+    }
+}
+
 /// Applies one message inside a savepoint of the batch's transaction, so a failing
 /// event is undone alone.
 async fn apply_one<H: Handler>(
@@ -191,6 +219,11 @@ async fn apply_one<H: Handler>(
             )));
         }
     };
+    if let Err(reason) = check_origin(&msg.subject, &env) {
+        return Outcome::Failed(HandleError::Permanent(anyhow::anyhow!(
+            "forged event: {reason}"
+        )));
+    }
     let Ok(id) = env.id.parse::<uuid::Uuid>() else {
         return Outcome::Failed(HandleError::Permanent(anyhow::anyhow!(
             "event id {:?} is not a UUID",
@@ -352,4 +385,32 @@ async fn dead_letter(
     .await?
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{Event, envelope};
+    use cchc_proto::events::v1::{ActivityRecorded, ProcedurePublished};
+
+    #[test]
+    fn an_envelope_must_match_the_subject_it_arrived_on() {
+        let genuine = envelope("catalogue", &ProcedurePublished::default());
+        assert_eq!(check_origin(ProcedurePublished::TYPE, &genuine), Ok(()));
+
+        // Another service's name on the catalogue's subject.
+        let mut claimed = genuine.clone();
+        claimed.producer = "activity".into();
+        let e = check_origin(ProcedurePublished::TYPE, &claimed).unwrap_err();
+        assert!(e.contains("does not own"), "{e}");
+
+        // A catalogue event carried on the activity's subject.
+        let e = check_origin(ActivityRecorded::TYPE, &genuine).unwrap_err();
+        assert!(e.contains("arrived on subject"), "{e}");
+
+        // Type and producer both rewritten to the subject, but not its owner.
+        let mut other = envelope("activity", &ActivityRecorded::default());
+        other.r#type = ProcedurePublished::TYPE.into();
+        assert!(check_origin(ProcedurePublished::TYPE, &other).is_err());
+    }
 }

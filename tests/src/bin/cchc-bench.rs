@@ -158,7 +158,8 @@ async fn seed(sys: &System, n: usize) -> anyhow::Result<()> {
 }
 
 async fn raw_jetstream(url: &str, n: usize) -> anyhow::Result<f64> {
-    let client = async_nats::connect(url).await?;
+    // As the NATS admin: the services' users may not make a stream of their own.
+    let client = cchc_platform::nats::connect_once(url).await?;
     let js = async_nats::jetstream::new(client);
     js.get_or_create_stream(async_nats::jetstream::stream::Config {
         name: "BENCH".into(),

@@ -1,0 +1,261 @@
+//! `make run` as a supervisor, `timeout` or a person stops it: every signal goes to the
+//! whole process group (and make forwards SIGTERM once more), and afterwards nothing it
+//! started may still run — above all not its private PostgreSQL, which a later run would
+//! otherwise silently reuse with the old data. Runs the already built binaries
+//! (`CCHC_SKIP_BUILD`), with private ports and data.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use cchc_e2e::bin_dir;
+use cchc_testkit::{free_port, workspace_root};
+
+/// A `make run` (or `run.sh`) in its own process group with its own ports and data.
+struct Run {
+    child: Child,
+    dir: tempfile::TempDir,
+    ports: Vec<(&'static str, u16)>,
+    output: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+/// A base port with `base + 1 ..= base + 4` free too.
+fn free_block() -> u16 {
+    loop {
+        let base = free_port();
+        if base < 60000 && (1..=4).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return base;
+        }
+    }
+}
+
+fn listening(port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300))
+        .is_ok()
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie has exited; only a running process counts.
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+impl Run {
+    fn start(program: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        // PostgreSQL runs as its own user, which must reach the data folder.
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let (pg, nats, gateway, grpc, health) = (
+            free_port(),
+            free_port(),
+            free_port(),
+            free_block(),
+            free_block(),
+        );
+        let mut cmd = Command::new(program[0]);
+        cmd.args(&program[1..])
+            .current_dir(workspace_root())
+            .env_remove("DATABASE_URL")
+            .env_remove("NATS_URL")
+            .env_remove("CCHC_PROFILE")
+            .env_remove("MAKEFLAGS")
+            .env("CCHC_SKIP_BUILD", "1")
+            .env("CCHC_BIN_DIR", bin_dir())
+            .env("CCHC_DATA_DIR", dir.path().join("data"))
+            .env("CCHC_PG_DATA", dir.path().join("pg"))
+            .env("CCHC_PG_PORT", pg.to_string())
+            .env("CCHC_PG_FSYNC", "off")
+            .env("CCHC_NATS_PORT", nats.to_string())
+            .env("CCHC_GATEWAY_PORT", gateway.to_string())
+            .env("CCHC_GRPC_PORT_BASE", grpc.to_string())
+            .env("CCHC_HEALTH_PORT_BASE", health.to_string())
+            .env("CCHC_BOOTSTRAP_TOKEN", "cchc_make_run_test_0123456789")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut child = cmd.spawn().expect("starting make run");
+        let (tx, output) = mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        let mut ports = vec![("postgres", pg), ("nats", nats), ("gateway", gateway)];
+        for i in 1..=4 {
+            ports.push(("grpc", grpc + i));
+            ports.push(("health", health + i));
+        }
+        Self {
+            child,
+            dir,
+            ports,
+            output,
+            seen: Vec::new(),
+        }
+    }
+
+    fn pg_data(&self) -> PathBuf {
+        self.dir.path().join("pg")
+    }
+
+    /// Reads output until a line contains `text`.
+    fn wait_for(&mut self, text: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(line) = self.output.recv_timeout(Duration::from_millis(200)) {
+                let found = line.contains(text);
+                self.seen.push(line);
+                if found {
+                    return;
+                }
+            }
+        }
+        panic!("no {text:?} within {limit:?}:\n{}", self.seen.join("\n"));
+    }
+
+    fn signal_group(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([
+                &format!("-{signal}"),
+                "--",
+                &format!("-{}", self.child.id()),
+            ])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "signalling the process group");
+    }
+
+    fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            while let Ok(line) = self.output.try_recv() {
+                self.seen.push(line);
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(200));
+                while let Ok(line) = self.output.try_recv() {
+                    self.seen.push(line);
+                }
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running after {limit:?}:\n{}",
+                self.seen.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Asserts that nothing the run started is still running or listening.
+    fn assert_nothing_left(&self, postmaster: u32) {
+        let out = self.seen.join("\n");
+        assert!(
+            !alive(postmaster),
+            "the private PostgreSQL (pid {postmaster}) still runs:\n{out}"
+        );
+        for (what, port) in &self.ports {
+            assert!(!listening(*port), "{what} still listens on {port}:\n{out}");
+        }
+        let group_left = Command::new("kill")
+            .args(["-0", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        assert!(!group_left, "processes of the run are left:\n{out}");
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        // A failed test must not leave its servers behind either.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.wait();
+        let _ = Command::new(workspace_root().join("deploy/local/postgres.sh"))
+            .arg("stop")
+            .env("CCHC_PG_DATA", self.pg_data())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn postmaster_pid(data: &Path) -> u32 {
+    std::fs::read_to_string(data.join("postmaster.pid"))
+        .expect("the private PostgreSQL's pid file")
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("a pid")
+}
+
+#[test]
+fn make_run_stopped_by_sigterm_twice_leaves_nothing_running() {
+    let mut run = Run::start(&["make", "--no-print-directory", "run"]);
+    run.wait_for("cchc is up", Duration::from_secs(120));
+    let postmaster = postmaster_pid(&run.pg_data());
+    assert!(alive(postmaster));
+    // As a supervisor does: TERM to the group, and again while it is stopping.
+    run.signal_group("TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    run.signal_group("TERM");
+    let status = run.wait_exit(Duration::from_secs(90));
+    let out = run.seen.join("\n");
+    assert!(
+        out.contains("stopped"),
+        "the cleanup did not finish:\n{out}"
+    );
+    // GNU make always ends by re-raising the signal it got; what it must not do is
+    // report its recipe failed.
+    assert!(!out.contains("Error"), "{out}");
+    assert!(
+        status.success() || std::os::unix::process::ExitStatusExt::signal(&status) == Some(15),
+        "{status:?}:\n{out}"
+    );
+    run.assert_nothing_left(postmaster);
+}
+
+#[test]
+fn run_script_stops_cleanly_and_exits_0_on_ctrl_c_and_sigterm() {
+    for signal in ["INT", "TERM"] {
+        let mut run = Run::start(&["deploy/local/run.sh"]);
+        run.wait_for("cchc is up", Duration::from_secs(120));
+        let postmaster = postmaster_pid(&run.pg_data());
+        // Again while it is stopping, as a second Ctrl-C or a supervisor's retry does.
+        run.signal_group(signal);
+        std::thread::sleep(Duration::from_millis(50));
+        run.signal_group(signal);
+        let status = run.wait_exit(Duration::from_secs(90));
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "SIG{signal}:\n{}",
+            run.seen.join("\n")
+        );
+        run.assert_nothing_left(postmaster);
+    }
+}
