@@ -194,7 +194,7 @@ pub async fn relay_outlasts_duplicate_window(
     let activity = sqlx::PgPool::connect(&sys.database_url("activity").unwrap())
         .await
         .unwrap();
-    let client = async_nats::connect(sys.nats.url()).await.unwrap();
+    let client = sys.nats.connect().await;
     let mut stream = async_nats::jetstream::new(client)
         .get_stream("CCHC_ACTIVITY")
         .await
@@ -239,7 +239,7 @@ pub async fn relay_outlasts_duplicate_window(
 /// A message no consumer can apply ends in the dead-letter stream, visible to the
 /// operator, and the consumer goes on with the next ones.
 pub async fn poison_message(sys: &mut System, key: &str) -> (Tally, serde_json::Value) {
-    let client = async_nats::connect(sys.nats.url()).await.unwrap();
+    let client = sys.nats.connect().await;
     let js = async_nats::jetstream::new(client);
     js.publish(
         "cchc.activity.activity_recorded.v1",
@@ -263,4 +263,524 @@ pub async fn poison_message(sys: &mut System, key: &str) -> (Tally, serde_json::
         })
         .await;
     (t, letters)
+}
+
+/// What the forged-event scenario found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forgery {
+    /// Publishes of `cchc.catalogue.procedure_published.v1` tried without the
+    /// catalogue's credentials (none, or another service's).
+    pub unauthorised_publishes: usize,
+    /// Of those, stored in the catalogue's stream.
+    pub stored: usize,
+    /// Events published by a privileged client whose envelope claims another origin than
+    /// their subject.
+    pub mismatched: usize,
+    /// Of those, applied by a consumer (a notice in an inbox, a row in a read model).
+    pub applied: usize,
+    /// Dead letters naming a forged event, one per consumer that refused one.
+    pub dead_lettered: usize,
+}
+
+impl std::fmt::Display for Forgery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "chaos: forged events: {} unauthorised publishes, {} stored; {} mismatched envelopes, {} applied, {} dead letters",
+            self.unauthorised_publishes,
+            self.stored,
+            self.mismatched,
+            self.applied,
+            self.dead_lettered
+        )
+    }
+}
+
+impl Forgery {
+    pub fn clean(&self) -> bool {
+        self.stored == 0 && self.applied == 0 && self.dead_lettered >= self.mismatched
+    }
+}
+
+/// An attacker on the event bus: without credentials, and with a service's stolen
+/// credentials, tries to publish a catalogue event (a phishing notice to every unit);
+/// then a privileged client publishes events whose envelopes claim another producer than
+/// their subject's (a procedure "from" activity, an activity with 9,999,999 attendees
+/// "from" the catalogue). Nothing may be stored or applied; each refused
+/// event is dead-lettered with the reason, and consumers go on.
+pub async fn forged_events(sys: &mut System, key: &str) -> (Tally, Forgery) {
+    use cchc_platform::events::{Event, envelope};
+    use cchc_proto::Message as _;
+    use cchc_proto::events::v1::{ActivityRecorded, ProcedurePublished};
+
+    const SUBJECT: &str = ProcedurePublished::TYPE;
+    let marker = format!("Thủ tục giả mạo {}", uuid::Uuid::new_v4().simple());
+    let procedure = ProcedurePublished {
+        code: format!("9.{}.H19", &marker[marker.len() - 6..]),
+        version: 1,
+        name: format!("{marker}: nộp lệ phí tại http://phishing.example"),
+        field: "Văn bằng, chứng chỉ".into(),
+        level: "province".into(),
+        agency: "Sở Giáo dục và Đào tạo".into(),
+        change_type: "new".into(),
+        decision_number: "1/QĐ-UBND".into(),
+        effective_date: "2020-01-01".into(),
+    };
+    let admin = async_nats::jetstream::new(sys.nats.connect().await);
+    let stored_before = admin
+        .get_stream("CCHC_CATALOGUE")
+        .await
+        .expect("the catalogue's stream")
+        .info()
+        .await
+        .unwrap()
+        .state
+        .messages;
+
+    // 1. No credentials: the connection itself is refused.
+    let mut unauthorised = 1;
+    if let Ok(outsider) = async_nats::connect(sys.nats.anonymous_url()).await {
+        let js = async_nats::jetstream::new(outsider);
+        let env = envelope("catalogue", &procedure);
+        if let Ok(ack) = js.publish(SUBJECT, env.encode_to_vec().into()).await {
+            let _ = tokio::time::timeout(Duration::from_secs(3), ack).await;
+        }
+    }
+    // 2. Every other service's credentials: the publish is refused by the server.
+    for user in ["gateway", "activity", "notification", "reporting"] {
+        unauthorised += 1;
+        let js = async_nats::jetstream::new(sys.nats.connect_as(user).await.expect("signs in"));
+        let env = envelope("catalogue", &procedure);
+        if let Ok(ack) = js.publish(SUBJECT, env.encode_to_vec().into()).await {
+            let _ = tokio::time::timeout(Duration::from_secs(3), ack).await;
+        }
+    }
+    let stored_after = admin
+        .get_stream("CCHC_CATALOGUE")
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .state
+        .messages;
+
+    // 3. Past NATS (a privileged client): envelopes that do not match their subject.
+    let mut wrong_producer = envelope("catalogue", &procedure);
+    wrong_producer.producer = "activity".into();
+    let activity_id = uuid::Uuid::new_v4().to_string();
+    let inflated = ActivityRecorded {
+        activity_id: activity_id.clone(),
+        unit_id: uuid::Uuid::new_v4().to_string(),
+        kind: "news_post".into(),
+        date: "2020-05-01".into(),
+        title: marker.clone(),
+        head_count: 9_999_999,
+        ..Default::default()
+    };
+    let mut wrong_owner = envelope("activity", &inflated);
+    wrong_owner.producer = "catalogue".into();
+    let forged = [
+        (SUBJECT, wrong_producer),
+        (ActivityRecorded::TYPE, wrong_owner),
+    ];
+    let total_before = dashboard_total(sys).await;
+    for (subject, env) in &forged {
+        admin
+            .publish(*subject, env.encode_to_vec().into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    // Notification and reporting each read both streams: four refusals.
+    let refusals = 4;
+    let letters = sys
+        .eventually(60, "the forged events' dead letters", || async {
+            let (_, r) = sys
+                .get("/v1/admin/dead-letters", Some(&sys.office_key))
+                .await;
+            let n = r["dead_letters"].as_array().map_or(0, |l| {
+                l.iter()
+                    .filter(|d| {
+                        d["error"]
+                            .as_str()
+                            .is_some_and(|e| e.contains("forged event"))
+                    })
+                    .count()
+            });
+            (n >= refusals).then_some(n)
+        })
+        .await;
+
+    // Consumers go on with genuine events, and nothing of the forgeries was applied.
+    let acked = burst(sys, key, "after-forgery", 20, async |_: &mut System| {}).await;
+    let t = tally(sys, "forged events", "after-forgery", acked).await;
+    let reporting = sqlx::PgPool::connect(&sys.database_url("reporting").expect("reporting db"))
+        .await
+        .expect("reporting db");
+    let in_read_models: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM rm_procedures WHERE name LIKE $1)
+              + (SELECT count(*) FROM rm_activities WHERE activity_id = $2::uuid)",
+    )
+    .bind(format!("{marker}%"))
+    .bind(&activity_id)
+    .fetch_one(&reporting)
+    .await
+    .expect("searching the read models");
+    let (_, inbox) = sys.get("/v1/notifications", Some(key)).await;
+    let in_inbox = inbox.to_string().contains(&marker) as i64;
+    let inflated_total = (dashboard_total(sys).await - total_before - acked as i64).max(0);
+    (
+        t,
+        Forgery {
+            unauthorised_publishes: unauthorised,
+            stored: (stored_after - stored_before) as usize,
+            mismatched: forged.len(),
+            applied: (in_read_models + in_inbox + inflated_total.min(1)) as usize,
+            dead_lettered: letters,
+        },
+    )
+}
+
+/// The environment the stuck-job scenario's system needs: reporting calls a job stuck
+/// after 8 s without progress (the default two minutes would make the scenario slow).
+pub const STUCK_JOB_ENV: &[(&str, &str, &str)] = &[("reporting", "CCHC_REPORT_STUCK_SECONDS", "8")];
+
+/// What the stuck-job scenario found: how each report job ended, and whether
+/// reporting's `/readyz` told the truth each time it was asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StuckJobs {
+    /// How the budgets too large to add reached reporting.
+    pub path: String,
+    pub requested: usize,
+    /// Jobs that ended as they must: failed with the reason, or completed with the
+    /// right figures.
+    pub as_expected: usize,
+    /// Jobs still queued or running at the end: reporting had stopped.
+    pub left_pending: usize,
+    /// Answers of `/readyz` that were not the truth (ready with a stuck job, or not
+    /// ready with none).
+    pub readiness_wrong: usize,
+    /// What went wrong, for the person reading the run.
+    pub notes: Vec<String>,
+}
+
+impl std::fmt::Display for StuckJobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "chaos: stuck report jobs ({}): {} requested, {} ended as they must, {} left pending, /readyz wrong {} times",
+            self.path, self.requested, self.as_expected, self.left_pending, self.readiness_wrong
+        )?;
+        for n in &self.notes {
+            write!(f, "\n  {n}")?;
+        }
+        Ok(())
+    }
+}
+
+impl StuckJobs {
+    pub fn clean(&self) -> bool {
+        self.as_expected == self.requested && self.left_pending == 0 && self.readiness_wrong == 0
+    }
+}
+
+/// One report must not stop reporting. A year of 2 × 10^17 VND (what 200 lines of
+/// 10^15 add up to) for each of 48 units, together more than a 64-bit total holds, goes
+/// in through the gateway, or, where the activity service refuses it at input, through
+/// that service's outbox as 200 lines of 10^15, the path its events take to reporting. A report over them fails with its reason and the normal report
+/// requested after it completes. Then a report hangs (its budget query waits behind a
+/// lock) and `/readyz` names it; reporting is killed at every start of that job, as a
+/// job that crashes the process would, and after its attempts the job is failed rather
+/// than started again, and the next report completes. `/readyz` must be truthful
+/// throughout. Needs a system started with [`STUCK_JOB_ENV`].
+pub async fn stuck_job(sys: &mut System) -> StuckJobs {
+    use serde_json::Value;
+
+    const UNITS: usize = 48;
+    const LINES: usize = 200;
+    const HUGE: i64 = 1_000_000_000_000_000;
+    let mut out = StuckJobs {
+        path: String::new(),
+        requested: 0,
+        as_expected: 0,
+        left_pending: 0,
+        readiness_wrong: 0,
+        notes: Vec::new(),
+    };
+    let put = |key: String, body: Value| {
+        let (http, url) = (
+            sys.http.clone(),
+            format!("{}/v1/budget-lines/2020", sys.gateway),
+        );
+        async move {
+            let r = http
+                .put(url)
+                .bearer_auth(key)
+                .json(&body)
+                .send()
+                .await
+                .expect("gateway answers");
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap_or_default())
+        }
+    };
+    let mut units = Vec::new();
+    let mut keys = Vec::new();
+    for i in 1..=UNITS {
+        let (id, key) = sys
+            .unit_with_key(
+                &format!("Trường THPT Kinh phí số {i}"),
+                "high_school",
+                "unit",
+            )
+            .await;
+        units.push(id);
+        keys.push(key);
+    }
+    let (normal, normal_key) = sys
+        .unit_with_key("Trường THPT Kinh phí thường", "high_school", "unit")
+        .await;
+    let (s, r) = put(
+        normal_key,
+        json!({"lines": [{"item": "In tờ rơi", "funding_source": "Ngân sách CCHC",
+                          "planned_vnd": 5_000_000, "spent_vnd": 4_200_000}]}),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    // A unit's year as one line of 200 × 10^15 VND (a refusal of 200 lines would name
+    // 400 fields).
+    let lines = json!([{"item": "Tuyên truyền", "funding_source": "Ngân sách CCHC",
+                        "planned_vnd": HUGE * LINES as i64, "spent_vnd": HUGE * LINES as i64}]);
+    let (s, r) = put(keys[0].clone(), json!({"lines": lines})).await;
+    if s == 200 {
+        for key in &keys[1..] {
+            let (s, r) = put(key.clone(), json!({"lines": lines})).await;
+            assert_eq!(s, 200, "{r}");
+        }
+        out.path = "through the gateway".into();
+    } else {
+        assert_eq!(s, 400, "a year of 2 × 10^17 VND: {r}");
+        let activity = sqlx::PgPool::connect(&sys.database_url("activity").expect("activity db"))
+            .await
+            .expect("activity db");
+        let outbox = cchc_platform::outbox::Outbox::new("activity");
+        let mut tx = activity.begin().await.expect("transaction");
+        for unit in &units {
+            let line = cchc_proto::events::v1::BudgetLineFigures {
+                item: "Hạng mục".into(),
+                funding_source: "Ngân sách CCHC".into(),
+                planned_vnd: HUGE,
+                spent_vnd: HUGE,
+            };
+            let event = cchc_proto::events::v1::BudgetSubmitted {
+                submission_id: uuid::Uuid::new_v4().to_string(),
+                unit_id: unit.clone(),
+                year: 2020,
+                revision: 1,
+                lines: vec![line; LINES],
+                planned_total_vnd: HUGE * LINES as i64,
+                spent_total_vnd: HUGE * LINES as i64,
+                ..Default::default()
+            };
+            outbox.enqueue(&mut tx, &event).await.expect("outbox row");
+        }
+        tx.commit().await.expect("commit");
+        out.path = "refused at input (400), sent through the activity service's outbox".into();
+    }
+    let reporting = sqlx::PgPool::connect(&sys.database_url("reporting").expect("reporting db"))
+        .await
+        .expect("reporting db");
+    let mut budgeted = units.clone();
+    budgeted.push(normal.clone());
+    let budgeted: Vec<uuid::Uuid> = budgeted
+        .iter()
+        .map(|u| u.parse().expect("unit id"))
+        .collect();
+    sys.eventually(60, "reporting holds every budget", || async {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM rm_budget WHERE unit_id = ANY($1)")
+            .bind(&budgeted)
+            .fetch_one(&reporting)
+            .await
+            .ok()?;
+        (n as usize == UNITS + 1).then_some(())
+    })
+    .await;
+
+    let office = sys.office_key.clone();
+    let plan = |symbol: &str, units: Vec<String>| {
+        json!({
+            "number_symbol": symbol, "year": 2020,
+            "title": "Tuyên truyền về công tác Cải cách hành chính năm 2020",
+            "issuing_body": "Sở Giáo dục và Đào tạo", "governing_body": "UBND thành phố Hải Phòng",
+            "place": "Hải Phòng",
+            "required_activities": [{"kind": "news_post", "min_per_unit": 1, "per": "year"}],
+            "unit_ids": units, "periods": [{"key": "2020", "due_date": "2020-12-15"}],
+            "recipients": [{"name": "Lưu: VT"}]
+        })
+    };
+    let (s, huge_plan) = sys
+        .post(
+            "/v1/plans",
+            Some(&office),
+            &plan("301/KH-SGDĐT-VP", units.clone()),
+        )
+        .await;
+    assert_eq!(s, 201, "{huge_plan}");
+    let (s, small_plan) = sys
+        .post(
+            "/v1/plans",
+            Some(&office),
+            &plan("302/KH-SGDĐT-VP", vec![normal.clone()]),
+        )
+        .await;
+    assert_eq!(s, 201, "{small_plan}");
+    let request = async |sys: &System, plan: &Value| -> String {
+        let (s, r) = sys
+            .post(
+                "/v1/reports",
+                Some(&sys.office_key),
+                &json!({"plan_id": plan["id"], "period": "2020"}),
+            )
+            .await;
+        assert_eq!(s, 202, "{r}");
+        r["id"].as_str().expect("report id").to_owned()
+    };
+    let report = async |sys: &System, id: &str| -> Value {
+        sys.get(&format!("/v1/reports/{id}"), Some(&sys.office_key))
+            .await
+            .1
+    };
+    let ended = async |sys: &System, id: &str| -> Value {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let r = report(sys, id).await;
+            if r["state"] == "failed" || r["state"] == "completed" || Instant::now() > deadline {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    // (status, the report worker's check) of reporting's own /readyz.
+    let ready_url = sys.ready_url("reporting").expect("reporting");
+    let readyz = async |sys: &System| -> (u16, String) {
+        match sys.http.get(&ready_url).send().await {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let body: Value = r.json().await.unwrap_or(Value::Null);
+                (
+                    status,
+                    body["checks"]["report_worker"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned(),
+                )
+            }
+            Err(e) => (0, e.to_string()),
+        }
+    };
+    let judge = |out: &mut StuckJobs, ok: bool, what: String| {
+        if ok {
+            out.as_expected += 1;
+        } else {
+            if what.contains("\"queued\"") || what.contains("\"running\"") {
+                out.left_pending += 1;
+            }
+            out.notes.push(what);
+        }
+    };
+
+    // The sums do not fit: that report fails with the reason; the next one completes.
+    let huge = request(sys, &huge_plan).await;
+    let small = request(sys, &small_plan).await;
+    out.requested += 2;
+    let r = ended(sys, &huge).await;
+    let reason = r["error"].as_str().unwrap_or("");
+    judge(
+        &mut out,
+        r["state"] == "failed" && reason.contains("tổng kinh phí dự kiến vượt quá"),
+        format!("the report over 48 × 2 × 10^17 VND: {r}"),
+    );
+    let r = ended(sys, &small).await;
+    judge(
+        &mut out,
+        r["state"] == "completed" && r["headline"]["budget_planned_vnd"] == 5_000_000,
+        format!("the normal report after it: {r}"),
+    );
+    let (s, why) = readyz(sys).await;
+    if s != 200 {
+        out.readiness_wrong += 1;
+        out.notes
+            .push(format!("/readyz with no job stuck: {s} {why}"));
+    }
+
+    // A report hangs: its budget query waits behind a lock that is not released.
+    let mut blocker = reporting.begin().await.expect("transaction");
+    sqlx::query("LOCK TABLE rm_budget IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *blocker)
+        .await
+        .expect("lock");
+    let hung = request(sys, &small_plan).await;
+    out.requested += 1;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (s, why) = readyz(sys).await;
+        if s == 503 && why.contains(&hung) {
+            break;
+        }
+        if Instant::now() > deadline {
+            out.readiness_wrong += 1;
+            out.notes
+                .push(format!("/readyz with job {hung} stuck: {s} {why}"));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Killed at each start of that job; the attempts are counted across the restarts.
+    let attempts = async |id: &str| -> i32 {
+        sqlx::query_scalar("SELECT attempts FROM reports WHERE id = $1::uuid")
+            .bind(id)
+            .fetch_one(&reporting)
+            .await
+            .unwrap_or(-1)
+    };
+    for start in 1..=3 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while attempts(&hung).await < start && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        sys.restart("reporting").await;
+    }
+    let r = ended(sys, &hung).await;
+    let reason = r["error"].as_str().unwrap_or("");
+    judge(
+        &mut out,
+        r["state"] == "failed" && reason.contains("đã thử 3 lần"),
+        format!("the report whose job stopped the process at every start: {r}"),
+    );
+    let next = request(sys, &small_plan).await;
+    out.requested += 1;
+    blocker.rollback().await.expect("lock released");
+    let r = ended(sys, &next).await;
+    judge(
+        &mut out,
+        r["state"] == "completed",
+        format!("the report after it: {r}"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (s, why) = readyz(sys).await;
+        if s == 200 {
+            break;
+        }
+        if Instant::now() > deadline {
+            out.readiness_wrong += 1;
+            out.notes
+                .push(format!("/readyz once nothing is stuck: {s} {why}"));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    out
 }

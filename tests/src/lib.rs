@@ -1,5 +1,8 @@
 //! Starts the real cchc binaries against a real nats-server and real PostgreSQL, each
 //! test with its own NATS store and databases, and talks to the gateway over HTTP.
+//! NATS refuses clients without credentials and each binary signs in as its own user
+//! (`deploy/nats/auth.conf`), as in `make run` and compose; tests that read the streams
+//! connect as `admin` ([`NatsServer::connect`]).
 //!
 //! The binaries must be built first (`cargo build --bins`; `make test` does it).
 
@@ -60,7 +63,7 @@ impl System {
     /// `(process, variable, value)`, e.g. `("notification", "CCHC_SMTP_URL", url)`;
     /// process `"*"` means every process.
     pub async fn start_with(name: &str, extra: &[(&str, &str, &str)]) -> Self {
-        let nats = NatsServer::start().await;
+        let nats = NatsServer::start_secured().await;
         let logs = bin_dir()
             .join("e2e-logs")
             .join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
@@ -80,9 +83,11 @@ impl System {
                     format!("CCHC_{}_DATABASE_URL", svc.to_uppercase()),
                     unique_database_url(svc),
                 ),
-                ("NATS_URL".into(), nats.url()),
+                ("NATS_URL".into(), nats.url_for(svc)),
                 ("CCHC_GRPC_ADDR".into(), format!("127.0.0.1:{grpc}")),
                 ("CCHC_HTTP_ADDR".into(), format!("127.0.0.1:{http}")),
+                // The tests' webhook receivers are on loopback, which notification refuses.
+                ("CCHC_WEBHOOK_ALLOW_NETWORKS".into(), "127.0.0.1/32".into()),
             ];
             procs.insert(
                 svc,
@@ -99,7 +104,7 @@ impl System {
                 "CCHC_GATEWAY_DATABASE_URL".into(),
                 unique_database_url("gateway"),
             ),
-            ("NATS_URL".into(), nats.url()),
+            ("NATS_URL".into(), nats.url_for("gateway")),
             ("CCHC_GATEWAY_ADDR".into(), format!("127.0.0.1:{port}")),
             ("CCHC_BOOTSTRAP_TOKEN".into(), office_key.clone()),
             ("CCHC_OPERATOR_TOKEN".into(), operator_key.clone()),
@@ -225,6 +230,27 @@ impl System {
             .1
             .clone();
         Some(format!("http://{addr}"))
+    }
+
+    /// Log lines in which NATS refused a process an operation: each is a permission
+    /// `deploy/nats/auth.conf` lacks (a consumer or stream it does not know of).
+    pub fn nats_refusals(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for name in self.procs.keys() {
+            let log =
+                std::fs::read_to_string(self.logs.join(format!("{name}.log"))).unwrap_or_default();
+            out.extend(
+                log.lines()
+                    .filter(|l| l.contains("Permissions Violation"))
+                    .map(|l| format!("{name}: {l}")),
+            );
+        }
+        out
+    }
+
+    /// The `/readyz` address of a process, to ask it directly what it reports.
+    pub fn ready_url(&self, name: &str) -> Option<String> {
+        Some(self.procs.get(name)?.ready_url.clone())
     }
 
     /// The names of every process of the system.

@@ -42,3 +42,35 @@ async fn faults_lose_nothing_and_apply_nothing_twice() {
     );
     sys.stop().await;
 }
+
+/// Forged events (no credentials, another service's credentials, envelopes that claim
+/// another producer than their subject's) are neither stored nor applied.
+#[tokio::test]
+async fn forged_events_are_refused_and_dead_lettered() {
+    let mut sys = System::start("chaos-forged").await;
+    let (_, key) = sys
+        .unit_with_key("Trường THPT Thử giả mạo", "high_school", "unit")
+        .await;
+    let (t, forgery) = cchc_e2e::chaos::forged_events(&mut sys, &key).await;
+    println!("{t}\n{forgery}");
+    assert!(t.clean(), "{t}");
+    assert!(forgery.clean(), "{forgery}");
+    assert_eq!(forgery.stored, 0, "{forgery}");
+    assert_eq!(forgery.applied, 0, "{forgery}");
+    // The services themselves were refused nothing they need.
+    let refused = sys.nats_refusals();
+    assert!(refused.is_empty(), "{refused:#?}");
+    sys.stop().await;
+}
+
+/// One report job cannot stop reporting: sums too large fail their job with the reason,
+/// a job that hangs is named by `/readyz`, one that brings reporting down at every start
+/// is failed after its attempts, and the reports after them complete.
+#[tokio::test]
+async fn a_stuck_report_job_does_not_stop_reporting() {
+    let mut sys = System::start_with("chaos-stuck-job", cchc_e2e::chaos::STUCK_JOB_ENV).await;
+    let jobs = cchc_e2e::chaos::stuck_job(&mut sys).await;
+    println!("{jobs}");
+    assert!(jobs.clean(), "{jobs}");
+    sys.stop().await;
+}

@@ -128,6 +128,16 @@ impl Runtime {
     /// background tasks (relay, consumers) to stop.
     pub async fn serve(self, routes: tonic::service::Routes) -> anyhow::Result<()> {
         let readiness = self.backbone.readiness();
+        self.serve_with(routes, readiness).await
+    }
+
+    /// [`Runtime::serve`] with the service's own readiness: [`Backbone::readiness`]
+    /// plus the checks of the service's background work.
+    pub async fn serve_with(
+        self,
+        routes: tonic::service::Routes,
+        readiness: Readiness,
+    ) -> anyhow::Result<()> {
         let (reporter, health) = tonic_health::server::health_reporter();
         let shutdown = self.backbone.shutdown.clone();
         crate::health::track_grpc(readiness.clone(), reporter, shutdown.clone());

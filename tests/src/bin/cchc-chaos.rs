@@ -77,15 +77,26 @@ async fn main() -> anyhow::Result<()> {
     println!("{t}");
     println!("dead letters seen by the operator: {}", letters["total"]);
     tallies.push(t);
+    let (t, forgery) = cchc_e2e::chaos::forged_events(&mut sys, &key).await;
+    println!("{t}");
+    println!("{forgery}");
+    tallies.push(t);
     let written: usize = tallies.iter().map(|t| t.acknowledged).sum();
     let counted = dashboard_total(&sys).await;
     println!("dashboard counts {counted} activities for {written} acknowledged writes");
     sys.stop().await;
+    // Its own system: reporting there calls a job stuck after a few seconds.
+    let mut jobs_sys = System::start_with("chaos-stuck-job", cchc_e2e::chaos::STUCK_JOB_ENV).await;
+    let jobs = cchc_e2e::chaos::stuck_job(&mut jobs_sys).await;
+    println!("{jobs}");
+    jobs_sys.stop().await;
     let failed: Vec<&Tally> = tallies.iter().filter(|t| !t.clean()).collect();
     anyhow::ensure!(
         failed.is_empty() && counted == written as i64,
         "lost or duplicated writes: {failed:?}"
     );
+    anyhow::ensure!(forgery.clean(), "a forged event got through: {forgery}");
+    anyhow::ensure!(jobs.clean(), "a report job stopped reporting: {jobs}");
     println!("chaos: all scenarios clean");
     Ok(())
 }
