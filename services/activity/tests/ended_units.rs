@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream;
 use cchc_platform::config::ServiceSettings;
 use cchc_platform::events;
-use cchc_platform::{Caller, Config, Role};
+use cchc_platform::{Caller, CallerKey, Config, Role};
 use cchc_proto::Message;
 use cchc_proto::activity::v1::activity_service_client::ActivityServiceClient;
 use cchc_proto::activity::v1::*;
@@ -29,9 +29,11 @@ struct Running {
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
+/// The secret the gateway signs callers with, in this test.
+const INTERNAL_TOKEN: &str = "internal-token-of-the-ended-units-test";
+
 /// The activity service as `main` runs it, with callers signed as the gateway signs them.
 async fn start() -> Running {
-    cchc_platform::caller::install_signing_key("internal-token-of-the-ended-units-test");
     let nats = NatsServer::start().await;
     // Events are published as the gateway publishes them, and the service signs in as
     // its own NATS user, with only the permissions it is given in production.
@@ -44,6 +46,7 @@ async fn start() -> Running {
         ("NATS_URL", nats.url_for("activity")),
         ("CCHC_GRPC_ADDR", format!("127.0.0.1:{grpc}")),
         ("CCHC_HTTP_ADDR", format!("127.0.0.1:{http}")),
+        ("CCHC_INTERNAL_TOKEN", INTERNAL_TOKEN.to_owned()),
     ]);
     let settings = ServiceSettings::load(&config, "activity", 0).unwrap();
     let shutdown = CancellationToken::new();
@@ -74,11 +77,13 @@ async fn start() -> Running {
 
 fn from<T>(unit: Uuid, role: Role, message: T) -> tonic::Request<T> {
     let mut req = tonic::Request::new(message);
-    Caller {
-        unit_id: unit,
-        role,
-    }
-    .insert_into(req.metadata_mut());
+    CallerKey::new(INTERNAL_TOKEN).sign(
+        &Caller {
+            unit_id: unit,
+            role,
+        },
+        req.metadata_mut(),
+    );
     req
 }
 

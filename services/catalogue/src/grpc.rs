@@ -46,9 +46,9 @@ fn next_token(limit: i64, offset: i64, got: usize) -> String {
     }
 }
 
-fn reader(req_md: &tonic::metadata::MetadataMap) -> Result<bool, Status> {
-    Ok(Caller::from_metadata(req_md)?
-        .is_some_and(|c| matches!(c.role, Role::Office | Role::Leader)))
+/// Whether the caller reads drafts too (office, leadership).
+fn reader<T>(req: &Request<T>) -> Result<bool, Status> {
+    Ok(Caller::of(req)?.is_some_and(|c| matches!(c.role, Role::Office | Role::Leader)))
 }
 
 /// A code to look up: one with a control character names nothing and is refused before
@@ -117,7 +117,7 @@ impl CatalogueService for Catalogue {
         &self,
         req: Request<GetProcedureRequest>,
     ) -> Result<Response<ProcedureView>, Status> {
-        let office = reader(req.metadata())?;
+        let office = reader(&req)?;
         let r = req.into_inner();
         check_lookup_code(&r.code)?;
         Ok(Response::new(
@@ -162,7 +162,7 @@ impl CatalogueService for Catalogue {
         &self,
         req: Request<ListVersionsRequest>,
     ) -> Result<Response<ListVersionsResponse>, Status> {
-        let office = reader(req.metadata())?;
+        let office = reader(&req)?;
         let code = req.into_inner().code;
         check_lookup_code(&code)?;
         let versions = self.store.versions(&code, office).await?;

@@ -38,9 +38,12 @@ async fn fixture(name: &str) -> Fixture {
 }
 
 fn req<T>(msg: T, caller: &Caller) -> Request<T> {
-    let mut r = Request::new(msg);
-    caller.insert_into(r.metadata_mut());
-    r
+    caller.clone().verified(Request::new(msg))
+}
+
+/// An anonymous request, as the server's verifying layer passes it on.
+fn public<T>(msg: T) -> Request<T> {
+    Caller::anonymous(Request::new(msg))
 }
 
 fn unit() -> Caller {
@@ -131,7 +134,7 @@ impl Fixture {
             ..Default::default()
         };
         self.svc
-            .search_procedures(Request::new(r))
+            .search_procedures(public(r))
             .await
             .unwrap()
             .into_inner()
@@ -258,7 +261,7 @@ async fn versions_history_amendment_and_abolition() {
     assert_eq!((v3.version, v3.status.as_str()), (3, "abolished"));
 
     let anon = |v| {
-        Request::new(GetProcedureRequest {
+        public(GetProcedureRequest {
             code: code.into(),
             version: v,
         })
@@ -290,7 +293,7 @@ async fn versions_history_amendment_and_abolition() {
     );
     let history = f
         .svc
-        .list_versions(Request::new(ListVersionsRequest { code: code.into() }))
+        .list_versions(public(ListVersionsRequest { code: code.into() }))
         .await
         .unwrap()
         .into_inner()
@@ -324,7 +327,7 @@ async fn a_future_version_becomes_current_on_its_effective_date() {
     f.create(code, "Chuyển trường").await;
     let v = f.publish(code, "new", "2999-01-01").await.unwrap();
     assert_eq!(v.status, "scheduled");
-    let anon = Request::new(GetProcedureRequest {
+    let anon = public(GetProcedureRequest {
         code: code.into(),
         version: 0,
     });
@@ -348,7 +351,7 @@ async fn a_future_version_becomes_current_on_its_effective_date() {
         0,
         "once only"
     );
-    let anon = Request::new(GetProcedureRequest {
+    let anon = public(GetProcedureRequest {
         code: code.into(),
         version: 0,
     });
@@ -522,7 +525,7 @@ async fn legal_documents_amend_repeal_and_base_procedures_both_ways() {
     assert_eq!(amending.amends[0].number_symbol, "19/2015/TT-BGDĐT");
     let read = |id: &str| {
         f.svc
-            .get_legal_document(Request::new(GetLegalDocumentRequest { id: id.into() }))
+            .get_legal_document(public(GetLegalDocumentRequest { id: id.into() }))
     };
     let base_now = read(&base.id).await.unwrap().into_inner();
     assert_eq!(base_now.status, "amended");
@@ -542,7 +545,7 @@ async fn legal_documents_amend_repeal_and_base_procedures_both_ways() {
 
     let p = f
         .svc
-        .get_procedure(Request::new(GetProcedureRequest {
+        .get_procedure(public(GetProcedureRequest {
             code: code.into(),
             version: 0,
         }))
@@ -583,7 +586,7 @@ async fn legal_documents_amend_repeal_and_base_procedures_both_ways() {
 
     let search = |q: &str| {
         f.svc
-            .search_legal_documents(Request::new(SearchLegalDocumentsRequest {
+            .search_legal_documents(public(SearchLegalDocumentsRequest {
                 q: q.into(),
                 ..Default::default()
             }))
@@ -672,7 +675,7 @@ async fn search_ignores_diacritics_case_and_unicode_form() {
     };
     let page1 = f
         .svc
-        .search_procedures(Request::new(r.clone()))
+        .search_procedures(public(r.clone()))
         .await
         .unwrap()
         .into_inner();
@@ -683,7 +686,7 @@ async fn search_ignores_diacritics_case_and_unicode_form() {
     };
     let page2 = f
         .svc
-        .search_procedures(Request::new(page2))
+        .search_procedures(public(page2))
         .await
         .unwrap()
         .into_inner();
@@ -696,7 +699,7 @@ async fn search_ignores_diacritics_case_and_unicode_form() {
     };
     assert_eq!(
         f.svc
-            .search_procedures(Request::new(by_field))
+            .search_procedures(public(by_field))
             .await
             .unwrap()
             .into_inner()
@@ -709,7 +712,7 @@ async fn search_ignores_diacritics_case_and_unicode_form() {
     };
     assert_eq!(
         f.svc
-            .search_procedures(Request::new(by_level))
+            .search_procedures(public(by_level))
             .await
             .unwrap()
             .into_inner()
@@ -796,10 +799,10 @@ async fn control_characters_are_refused_naming_the_field_and_lookups_never_fail(
         code: "x\0y".into(),
         version: 0,
     };
-    invalid(f.svc.get_procedure(Request::new(lookup())).await, &["code"]);
+    invalid(f.svc.get_procedure(public(lookup())).await, &["code"]);
     invalid(
         f.svc
-            .list_versions(Request::new(ListVersionsRequest {
+            .list_versions(public(ListVersionsRequest {
                 code: "x\0y".into(),
             }))
             .await,
@@ -818,7 +821,7 @@ async fn control_characters_are_refused_naming_the_field_and_lookups_never_fail(
     );
     let e = f
         .svc
-        .get_procedure(Request::new(GetProcedureRequest {
+        .get_procedure(public(GetProcedureRequest {
             code: "x y".into(),
             version: 0,
         }))

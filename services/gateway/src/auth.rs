@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use cchc_platform::{Caller, Role};
+use cchc_platform::{CallerKey, Role, Signed};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -38,7 +38,7 @@ pub fn prefix_of(key: &str) -> String {
 /// key it was made with.
 #[derive(Debug, Clone)]
 pub struct Identity {
-    pub caller: Caller,
+    pub caller: Signed,
     pub key_id: uuid::Uuid,
 }
 
@@ -72,6 +72,8 @@ pub struct MalformedAuthorization;
 #[derive(Clone)]
 pub struct Authenticator {
     pub store: Store,
+    /// Signs the caller for the services.
+    pub key: CallerKey,
     /// Failed authentications per client address. A guessing client is refused before
     /// its guesses cost a database lookup each.
     pub failures: RateLimiter,
@@ -109,6 +111,7 @@ pub async fn authenticate(
     };
     match found {
         Some((key_id, caller)) => {
+            let caller = Signed::new(caller, auth.key.clone());
             req.extensions_mut()
                 .insert(Authn(Some(Identity { caller, key_id })));
             next.run(req).await
@@ -148,10 +151,10 @@ pub fn client_address(req: &Request) -> [u8; 16] {
 }
 
 /// An authenticated caller, or anonymous (`None`).
-pub struct MaybeCaller(pub Option<Caller>);
+pub struct MaybeCaller(pub Option<Signed>);
 
 /// An authenticated caller; anonymous requests are refused with 401.
-pub struct Authenticated(pub Caller);
+pub struct Authenticated(pub Signed);
 
 impl<S: Send + Sync> FromRequestParts<S> for MaybeCaller {
     type Rejection = Problem;
@@ -181,7 +184,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
 
 impl Authenticated {
     /// The caller, who must have one of `roles`.
-    pub fn require(&self, roles: &[Role]) -> Result<&Caller, Problem> {
+    pub fn require(&self, roles: &[Role]) -> Result<&Signed, Problem> {
         if roles.contains(&self.0.role) {
             Ok(&self.0)
         } else {

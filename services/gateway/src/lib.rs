@@ -35,6 +35,8 @@ pub struct Settings {
     pub activity_url: String,
     pub notification_url: String,
     pub reporting_url: String,
+    /// Signs each caller for the services (`CCHC_INTERNAL_TOKEN`).
+    pub caller_key: cchc_platform::CallerKey,
     /// The first office key, from the operator's configuration.
     pub bootstrap_token: Option<String>,
     /// The first operator key (IT staff: health, keys, replays), also from configuration.
@@ -75,6 +77,7 @@ impl Settings {
             activity_url: svc("activity", 50052),
             notification_url: svc("notification", 50053),
             reporting_url: svc("reporting", 50054),
+            caller_key: cchc_platform::CallerKey::new(&cchc_platform::config::internal_token(c)?),
             bootstrap_token,
             operator_token,
             body_limit: c.parse_or("CCHC_BODY_LIMIT_BYTES", 1 << 20)?,

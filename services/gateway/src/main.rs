@@ -3,9 +3,6 @@ async fn main() -> anyhow::Result<()> {
     let telemetry = cchc_platform::telemetry::init("gateway")?;
     let result = async {
         let config = cchc_platform::Config::from_env()?;
-        cchc_platform::caller::install_signing_key(&cchc_platform::config::internal_token(
-            &config,
-        )?);
         let settings = cchc_gateway::Settings::load(&config)?;
         let shutdown = cchc_platform::shutdown::on_signal();
         cchc_gateway::Application::build(settings, shutdown)

@@ -3,9 +3,12 @@
 //!
 //! The gateway signs the caller (HMAC-SHA256 with `CCHC_INTERNAL_TOKEN`, shared by the
 //! gateway and the services), so a call that bypasses the gateway cannot claim to be
-//! any unit: once a key is installed, unsigned or mis-signed caller metadata is refused.
+//! any unit. The key is part of each server: [`crate::grpc::serve`] cannot be called
+//! without one, and its [`verify_layer`] refuses unsigned or mis-signed caller metadata
+//! before any handler runs and leaves the verified caller in the request's extensions,
+//! where [`Caller::require`] and [`Caller::of`] read it.
 
-use std::sync::OnceLock;
+use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -14,13 +17,6 @@ use tonic::metadata::MetadataMap;
 pub const UNIT_HEADER: &str = "x-cchc-unit-id";
 pub const ROLE_HEADER: &str = "x-cchc-role";
 pub const SIGNATURE_HEADER: &str = "x-cchc-caller-signature";
-
-static SIGNING_KEY: OnceLock<Vec<u8>> = OnceLock::new();
-
-/// Installs the process-wide key that signs (gateway) and verifies (services) callers.
-pub fn install_signing_key(secret: &str) {
-    let _ = SIGNING_KEY.set(secret.as_bytes().to_vec());
-}
 
 fn mac(key: &[u8], unit: &str, role: &str) -> Hmac<Sha256> {
     let mut m = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
@@ -33,6 +29,109 @@ fn mac(key: &[u8], unit: &str, role: &str) -> Hmac<Sha256> {
 /// The signature of a caller under `secret` (tests use it to call services directly).
 pub fn signature(secret: &str, unit: &str, role: &str) -> String {
     hex::encode(mac(secret.as_bytes(), unit, role).finalize().into_bytes())
+}
+
+/// The secret callers are signed (gateway) and verified (services) with.
+#[derive(Clone)]
+pub struct CallerKey(Arc<[u8]>);
+
+impl std::fmt::Debug for CallerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallerKey(hidden)")
+    }
+}
+
+impl CallerKey {
+    pub fn new(secret: &str) -> Self {
+        Self(secret.as_bytes().into())
+    }
+
+    /// Writes `caller`, signed, into outgoing gRPC metadata.
+    pub fn sign(&self, caller: &Caller, md: &mut MetadataMap) {
+        if let Ok(v) = caller.unit_id.to_string().parse() {
+            md.insert(UNIT_HEADER, v);
+        }
+        md.insert(
+            ROLE_HEADER,
+            tonic::metadata::MetadataValue::from_static(caller.role.as_str()),
+        );
+        let sig = mac(&self.0, &caller.unit_id.to_string(), caller.role.as_str()).finalize();
+        if let Ok(v) = hex::encode(sig.into_bytes()).parse() {
+            md.insert(SIGNATURE_HEADER, v);
+        }
+    }
+
+    /// Reads the caller from incoming metadata: `Ok(None)` when anonymous, an error when
+    /// the caller is claimed without a signature this key made.
+    pub fn verify(&self, md: &MetadataMap) -> Result<Option<Caller>, tonic::Status> {
+        let unit = md.get(UNIT_HEADER).and_then(|v| v.to_str().ok());
+        let role = md.get(ROLE_HEADER).and_then(|v| v.to_str().ok());
+        let (u, r) = match (unit, role) {
+            (None, None) => return Ok(None),
+            (Some(u), Some(r)) => (u, r),
+            _ => return Err(tonic::Status::unauthenticated("incomplete caller metadata")),
+        };
+        let sig = md
+            .get(SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| hex::decode(v).ok())
+            .ok_or_else(|| {
+                tonic::Status::unauthenticated("the caller is not signed by the gateway")
+            })?;
+        mac(&self.0, u, r)
+            .verify_slice(&sig)
+            .map_err(|_| tonic::Status::unauthenticated("the caller's signature does not match"))?;
+        let unit_id = u
+            .parse()
+            .map_err(|_| tonic::Status::unauthenticated("malformed caller unit"))?;
+        let role =
+            Role::parse(r).ok_or_else(|| tonic::Status::unauthenticated("unknown caller role"))?;
+        Ok(Some(Caller { unit_id, role }))
+    }
+}
+
+/// A caller with the key that signs it: what a client of the services (the gateway)
+/// hands to [`crate::grpc::request`]. It reads as the [`Caller`] it holds.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    caller: Caller,
+    key: CallerKey,
+}
+
+impl Signed {
+    pub fn new(caller: Caller, key: CallerKey) -> Self {
+        Self { caller, key }
+    }
+
+    pub fn insert_into(&self, md: &mut MetadataMap) {
+        self.key.sign(&self.caller, md);
+    }
+}
+
+impl std::ops::Deref for Signed {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.caller
+    }
+}
+
+/// What the server's [`verify_layer`] found, in each request's extensions.
+#[derive(Debug, Clone)]
+struct Verified(Option<Caller>);
+
+/// The layer every service's server runs requests through: it refuses a caller whose
+/// signature `key` did not make (Unauthenticated) and records the verified caller.
+pub fn verify_layer(
+    key: CallerKey,
+) -> tonic::service::InterceptorLayer<
+    impl FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone,
+> {
+    tonic::service::InterceptorLayer::new(move |mut req: tonic::Request<()>| {
+        let caller = key.verify(req.metadata())?;
+        req.extensions_mut().insert(Verified(caller));
+        Ok(req)
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,58 +175,20 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Writes the caller into outgoing gRPC metadata.
-    pub fn insert_into(&self, md: &mut MetadataMap) {
-        if let Ok(v) = self.unit_id.to_string().parse() {
-            md.insert(UNIT_HEADER, v);
-        }
-        md.insert(
-            ROLE_HEADER,
-            tonic::metadata::MetadataValue::from_static(self.role.as_str()),
-        );
-        if let Some(key) = SIGNING_KEY.get() {
-            let sig = mac(key, &self.unit_id.to_string(), self.role.as_str()).finalize();
-            if let Ok(v) = hex::encode(sig.into_bytes()).parse() {
-                md.insert(SIGNATURE_HEADER, v);
-            }
-        }
-    }
-
-    /// Reads the caller from incoming metadata; `Ok(None)` when anonymous.
-    pub fn from_metadata(md: &MetadataMap) -> Result<Option<Self>, tonic::Status> {
-        let unit = md.get(UNIT_HEADER).and_then(|v| v.to_str().ok());
-        let role = md.get(ROLE_HEADER).and_then(|v| v.to_str().ok());
-        match (unit, role) {
-            (None, None) => Ok(None),
-            (Some(u), Some(r)) => {
-                if let Some(key) = SIGNING_KEY.get() {
-                    let sig = md
-                        .get(SIGNATURE_HEADER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| hex::decode(v).ok())
-                        .ok_or_else(|| {
-                            tonic::Status::unauthenticated(
-                                "the caller is not signed by the gateway",
-                            )
-                        })?;
-                    mac(key, u, r).verify_slice(&sig).map_err(|_| {
-                        tonic::Status::unauthenticated("the caller's signature does not match")
-                    })?;
-                }
-                let unit_id = u
-                    .parse()
-                    .map_err(|_| tonic::Status::unauthenticated("malformed caller unit"))?;
-                let role = Role::parse(r)
-                    .ok_or_else(|| tonic::Status::unauthenticated("unknown caller role"))?;
-                Ok(Some(Caller { unit_id, role }))
-            }
-            _ => Err(tonic::Status::unauthenticated("incomplete caller metadata")),
+    /// The verified caller of a request; `Ok(None)` when anonymous. A request that did
+    /// not pass a server's [`verify_layer`] has no verified caller and is refused.
+    pub fn of<T>(req: &tonic::Request<T>) -> Result<Option<Self>, tonic::Status> {
+        match req.extensions().get::<Verified>() {
+            Some(Verified(caller)) => Ok(caller.clone()),
+            None => Err(tonic::Status::unauthenticated(
+                "the caller was not verified by this server",
+            )),
         }
     }
 
     /// The caller, who must have one of `roles`.
     pub fn require<T>(req: &tonic::Request<T>, roles: &[Role]) -> Result<Self, tonic::Status> {
-        let caller = Self::from_metadata(req.metadata())?
+        let caller = Self::of(req)?
             .ok_or_else(|| tonic::Status::unauthenticated("an API key is required"))?;
         if roles.contains(&caller.role) {
             Ok(caller)
@@ -138,53 +199,45 @@ impl Caller {
             )))
         }
     }
+
+    /// Marks `req` as coming from this caller, verified, as a server's [`verify_layer`]
+    /// does: for calling a service's handlers in process (tests), where no server runs.
+    pub fn verified<T>(self, mut req: tonic::Request<T>) -> tonic::Request<T> {
+        req.extensions_mut().insert(Verified(Some(self)));
+        req
+    }
+
+    /// [`Caller::verified`] for an anonymous request.
+    pub fn anonymous<T>(mut req: tonic::Request<T>) -> tonic::Request<T> {
+        req.extensions_mut().insert(Verified(None));
+        req
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn caller_round_trips_through_metadata() {
-        let c = Caller {
+    const KEY: &str = "internal-secret-for-tests";
+
+    fn caller(role: Role) -> Caller {
+        Caller {
             unit_id: uuid::Uuid::new_v4(),
-            role: Role::Office,
-        };
-        let mut md = MetadataMap::new();
-        c.insert_into(&mut md);
-        assert_eq!(Caller::from_metadata(&md).unwrap(), Some(c));
+            role,
+        }
     }
 
     #[test]
-    fn wrong_role_is_permission_denied() {
-        let c = Caller {
-            unit_id: uuid::Uuid::new_v4(),
-            role: Role::Leader,
-        };
-        let mut req = tonic::Request::new(());
-        c.insert_into(req.metadata_mut());
-        let e = Caller::require(&req, &[Role::Office]).unwrap_err();
-        assert_eq!(e.code(), tonic::Code::PermissionDenied);
-        let anon = tonic::Request::new(());
-        assert_eq!(
-            Caller::require(&anon, &[Role::Office]).unwrap_err().code(),
-            tonic::Code::Unauthenticated
-        );
-    }
-
-    #[test]
-    fn signed_callers_only_once_a_key_is_installed() {
-        install_signing_key("internal-secret-for-tests");
-        let c = Caller {
-            unit_id: uuid::Uuid::new_v4(),
-            role: Role::Unit,
-        };
+    fn a_signed_caller_round_trips_and_forgeries_are_refused() {
+        let key = CallerKey::new(KEY);
+        let c = caller(Role::Unit);
         let mut md = MetadataMap::new();
-        c.insert_into(&mut md);
-        assert_eq!(Caller::from_metadata(&md).unwrap(), Some(c.clone()));
+        key.sign(&c, &mut md);
+        assert_eq!(key.verify(&md).unwrap(), Some(c.clone()));
+        assert_eq!(key.verify(&MetadataMap::new()).unwrap(), None);
 
-        // A caller claimed without the gateway's signature, or for another unit with a
-        // copied signature, is refused.
+        // Claimed without the gateway's signature, for another unit with a copied
+        // signature, or signed under another key: refused.
         let mut forged = MetadataMap::new();
         forged.insert(
             UNIT_HEADER,
@@ -192,17 +245,46 @@ mod tests {
         );
         forged.insert(ROLE_HEADER, "office".parse().unwrap());
         assert_eq!(
-            Caller::from_metadata(&forged).unwrap_err().code(),
+            key.verify(&forged).unwrap_err().code(),
             tonic::Code::Unauthenticated
         );
         forged.insert(SIGNATURE_HEADER, md.get(SIGNATURE_HEADER).unwrap().clone());
         assert_eq!(
-            Caller::from_metadata(&forged).unwrap_err().code(),
+            key.verify(&forged).unwrap_err().code(),
             tonic::Code::Unauthenticated
         );
         assert_eq!(
-            signature("internal-secret-for-tests", &c.unit_id.to_string(), "unit"),
+            CallerKey::new("another-secret-of-16+")
+                .verify(&md)
+                .unwrap_err()
+                .code(),
+            tonic::Code::Unauthenticated
+        );
+        assert_eq!(
+            signature(KEY, &c.unit_id.to_string(), "unit"),
             md.get(SIGNATURE_HEADER).unwrap().to_str().unwrap()
+        );
+    }
+
+    #[test]
+    fn only_verified_requests_have_a_caller() {
+        let c = caller(Role::Leader);
+        let req = c.clone().verified(tonic::Request::new(()));
+        assert_eq!(Caller::require(&req, &[Role::Leader]).unwrap(), c);
+        let e = Caller::require(&req, &[Role::Office]).unwrap_err();
+        assert_eq!(e.code(), tonic::Code::PermissionDenied);
+        let anon = Caller::anonymous(tonic::Request::new(()));
+        assert_eq!(Caller::of(&anon).unwrap(), None);
+        assert_eq!(
+            Caller::require(&anon, &[Role::Office]).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+        // Metadata alone, however it looks, is not a verified caller.
+        let mut unverified = tonic::Request::new(());
+        CallerKey::new(KEY).sign(&c, unverified.metadata_mut());
+        assert_eq!(
+            Caller::of(&unverified).unwrap_err().code(),
+            tonic::Code::Unauthenticated
         );
     }
 }

@@ -163,10 +163,13 @@ pub struct ServiceSettings {
     pub nats_url: String,
     pub grpc_addr: std::net::SocketAddr,
     pub http_addr: std::net::SocketAddr,
+    /// Verifies the callers the gateway signed (`CCHC_INTERNAL_TOKEN`).
+    pub caller_key: crate::caller::CallerKey,
 }
 
 impl ServiceSettings {
-    /// Reads the [`database_url`], `NATS_URL`, `CCHC_GRPC_ADDR`, `CCHC_HTTP_ADDR`.
+    /// Reads the [`database_url`], `NATS_URL`, `CCHC_GRPC_ADDR`, `CCHC_HTTP_ADDR` and
+    /// [`internal_token`].
     pub fn load(
         config: &Config,
         name: &'static str,
@@ -187,6 +190,7 @@ impl ServiceSettings {
                 "CCHC_HTTP_ADDR",
                 std::net::SocketAddr::from(([127, 0, 0, 1], default_grpc_port + 1000)),
             )?,
+            caller_key: crate::caller::CallerKey::new(&internal_token(config)?),
         })
     }
 }
@@ -243,10 +247,13 @@ mod tests {
 
     #[test]
     fn service_database_derived_from_base_url() {
-        let c = Config::from_pairs([(
-            "DATABASE_URL",
-            "postgres://u:p@h:5/postgres?sslmode=disable",
-        )]);
+        let c = Config::from_pairs([
+            (
+                "DATABASE_URL",
+                "postgres://u:p@h:5/postgres?sslmode=disable",
+            ),
+            ("CCHC_INTERNAL_TOKEN", "internal-token-0123456789"),
+        ]);
         let s = ServiceSettings::load(&c, "catalogue", 50051).unwrap();
         assert_eq!(
             s.database_url,

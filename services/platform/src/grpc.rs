@@ -6,11 +6,11 @@ use std::net::SocketAddr;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::caller::Caller;
+use crate::caller::{CallerKey, Signed};
 use crate::telemetry;
 
-/// A request carrying the current trace context and, when known, the caller.
-pub fn request<T>(message: T, caller: Option<&Caller>) -> tonic::Request<T> {
+/// A request carrying the current trace context and, when known, the signed caller.
+pub fn request<T>(message: T, caller: Option<&Signed>) -> tonic::Request<T> {
     let mut req = tonic::Request::new(message);
     for (k, v) in telemetry::current_context_headers() {
         if let (Ok(k), Ok(v)) = (
@@ -41,18 +41,21 @@ fn server_span(req: &http::Request<()>) -> tracing::Span {
     span
 }
 
-/// Serves `routes` plus the gRPC health service on `listener` until `shutdown`.
+/// Serves `routes` plus the gRPC health service on `listener` until `shutdown`; every
+/// request's caller is verified with `key` first (see [`crate::caller`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     routes: tonic::service::Routes,
     health: tonic_health::pb::health_server::HealthServer<
         impl tonic_health::pb::health_server::Health,
     >,
+    key: CallerKey,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let incoming = tonic::transport::server::TcpIncoming::from(listener);
     tonic::transport::Server::builder()
         .trace_fn(server_span)
+        .layer(crate::caller::verify_layer(key))
         .add_routes(routes)
         .add_service(health)
         .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())

@@ -12,12 +12,15 @@ pub mod grpc;
 pub mod health;
 pub mod nats;
 pub mod outbox;
+pub mod page;
 pub mod period;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
 pub mod text;
+pub mod time;
 pub mod validation;
+pub mod vocabulary;
 
-pub use caller::{Caller, Role};
+pub use caller::{Caller, CallerKey, Role, Signed};
 pub use config::{Config, ConfigError};

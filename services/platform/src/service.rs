@@ -149,7 +149,13 @@ impl Runtime {
         );
         let http = axum::serve(self.http_listener, crate::health::router(readiness))
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let grpc = crate::grpc::serve(self.grpc_listener, routes, health, shutdown);
+        let grpc = crate::grpc::serve(
+            self.grpc_listener,
+            routes,
+            health,
+            self.settings.caller_key.clone(),
+            shutdown,
+        );
         let (g, h) = tokio::join!(grpc, async { http.await.map_err(anyhow::Error::from) });
         self.backbone.stop().await;
         g.and(h)
@@ -165,7 +171,6 @@ where
     let telemetry = crate::telemetry::init(name)?;
     let result = async {
         let config = crate::Config::from_env()?;
-        crate::caller::install_signing_key(&crate::config::internal_token(&config)?);
         let settings = ServiceSettings::load(&config, name, default_grpc_port)?;
         run(settings, config, crate::shutdown::on_signal()).await
     }

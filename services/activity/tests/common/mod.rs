@@ -32,13 +32,11 @@ pub async fn service() -> Service {
 
 /// A request from `unit` acting in `role`.
 pub fn from<T>(unit: Uuid, role: Role, message: T) -> tonic::Request<T> {
-    let mut req = tonic::Request::new(message);
     Caller {
         unit_id: unit,
         role,
     }
-    .insert_into(req.metadata_mut());
-    req
+    .verified(tonic::Request::new(message))
 }
 
 pub fn as_unit<T>(unit: Uuid, message: T) -> tonic::Request<T> {

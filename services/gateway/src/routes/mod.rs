@@ -40,6 +40,7 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
     };
     let authenticator = crate::auth::Authenticator {
         store: state.store.clone(),
+        key: settings.caller_key.clone(),
         failures: RateLimiter::new(
             settings.auth_failures_per_minute,
             settings.auth_failure_burst,

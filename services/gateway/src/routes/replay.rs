@@ -51,7 +51,7 @@ pub(crate) async fn read(
 
 async fn get_replay(
     s: &AppState,
-    caller: &cchc_platform::Caller,
+    caller: &cchc_platform::Signed,
     replay_id: String,
 ) -> Result<Reply<Replay>, Problem> {
     let r = s

@@ -14,7 +14,10 @@ use cchc_notification::config::Settings;
 use cchc_notification::delivery::webhook::{Lookup, SystemLookup};
 use cchc_platform::config::ServiceSettings;
 use cchc_platform::events::{self, Event};
-use cchc_platform::{Caller, Config, Role};
+use cchc_platform::{Caller, CallerKey, Config, Role};
+
+/// The secret the gateway signs callers with, in these tests.
+pub const INTERNAL_TOKEN: &str = "internal-token-of-the-notification-tests";
 use cchc_proto::Message;
 use cchc_proto::events::v1::{Envelope, UnitCreated};
 use cchc_proto::notification::v1 as pb;
@@ -101,6 +104,7 @@ impl Harness {
             nats_url: self.nats.url(),
             grpc_addr: ([127, 0, 0, 1], grpc).into(),
             http_addr: ([127, 0, 0, 1], http).into(),
+            caller_key: CallerKey::new(INTERNAL_TOKEN),
         };
         self.shutdown = CancellationToken::new();
         let config = Config::from_pairs(self.config.clone());
@@ -280,11 +284,13 @@ impl Harness {
 /// A request from a caller of `role` in `unit`.
 pub fn from<T>(unit: Uuid, role: Role, message: T) -> tonic::Request<T> {
     let mut req = tonic::Request::new(message);
-    Caller {
-        unit_id: unit,
-        role,
-    }
-    .insert_into(req.metadata_mut());
+    CallerKey::new(INTERNAL_TOKEN).sign(
+        &Caller {
+            unit_id: unit,
+            role,
+        },
+        req.metadata_mut(),
+    );
     req
 }
 

@@ -68,13 +68,11 @@ impl Drop for Service {
 
 /// A request from `unit` acting in `role`.
 pub fn from<T>(unit: Uuid, role: Role, message: T) -> tonic::Request<T> {
-    let mut req = tonic::Request::new(message);
     Caller {
         unit_id: unit,
         role,
     }
-    .insert_into(req.metadata_mut());
-    req
+    .verified(tonic::Request::new(message))
 }
 
 pub const OFFICE: Uuid = Uuid::from_u128(0x0ff1ce);
