@@ -13,13 +13,19 @@ use cchc_proto::catalogue::v1::{CreateProcedureRequest, ListPostingsRequest};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-fn activity(title: &str, forged_unit: &str) -> Value {
-    json!({"kind": "briefing", "date": "2020-04-02", "title": title, "head_count": 20, "unit_id": forged_unit})
+fn activity(title: &str) -> Value {
+    json!({"kind": "briefing", "date": "2020-04-02", "title": title, "head_count": 20})
 }
 
-fn one_stop(forged_unit: &str) -> Value {
-    json!({"unit_id": forged_unit, "received": {"online": 10, "in_person_or_post": 5, "carried_over": 0},
+fn one_stop() -> Value {
+    json!({"received": {"online": 10, "in_person_or_post": 5, "carried_over": 0},
            "resolved": {"early": 3, "on_time": 8, "late": 1}, "pending": {"within_time": 2, "overdue": 0}, "returned_withdrawn": 1})
+}
+
+/// `body` claiming `unit` as its unit: no write has such a field (the unit is the key's).
+fn forged(mut body: Value, unit: &str) -> Value {
+    body["unit_id"] = json!(unit);
+    body
 }
 
 /// Metadata claiming `unit` and `role`, signed with `secret` (or not at all).
@@ -47,11 +53,7 @@ async fn unit_a_cannot_touch_unit_b() {
 
     // B's records.
     let (s, b_act) = sys
-        .post(
-            "/v1/activities",
-            Some(&b_key),
-            &activity("Hoạt động của B", &b),
-        )
+        .post("/v1/activities", Some(&b_key), &activity("Hoạt động của B"))
         .await;
     assert_eq!(s, 201);
     let b_act_id = b_act["id"].as_str().unwrap().to_owned();
@@ -60,7 +62,7 @@ async fn unit_a_cannot_touch_unit_b() {
             Method::PUT,
             "/v1/one-stop-results/2020-H1",
             Some(&b_key),
-            Some(&one_stop(&b)),
+            Some(&one_stop()),
         )
         .await;
     assert_eq!(s, 200);
@@ -77,19 +79,55 @@ async fn unit_a_cannot_touch_unit_b() {
         &publication("2020-02-01"),
     )
     .await;
-    let posting = |unit: &str| json!({"code": code, "version": 1, "location": "Bảng tin", "posted_on": "2020-02-03", "unit_id": unit});
+    let posting =
+        json!({"code": code, "version": 1, "location": "Bảng tin", "posted_on": "2020-02-03"});
     assert_eq!(
-        sys.post("/v1/postings", Some(&b_key), &posting(&b)).await.0,
+        sys.post("/v1/postings", Some(&b_key), &posting).await.0,
         201
     );
 
-    // Writes by A with B's id in the body land as A's.
-    let (s, r) = sys
-        .post(
+    // Writes by A claiming B's id in the body are refused, naming the field; without it
+    // they land as A's.
+    let refused = |(s, p): (u16, Value), field: &str| {
+        assert_eq!(s, 400, "{p}");
+        assert_eq!(p["errors"][0]["field"], field, "{p}");
+    };
+    let batch = |item: Value| json!({"items": [item]});
+    refused(
+        sys.post(
             "/v1/activities",
             Some(&a_key),
-            &activity("Hoạt động của A", &b),
+            &forged(activity("Của A"), &b),
         )
+        .await,
+        "unit_id",
+    );
+    refused(
+        sys.call(
+            Method::PUT,
+            "/v1/one-stop-results/2020-H1",
+            Some(&a_key),
+            Some(&forged(one_stop(), &b)),
+        )
+        .await,
+        "unit_id",
+    );
+    refused(
+        sys.post("/v1/postings", Some(&a_key), &forged(posting.clone(), &b))
+            .await,
+        "unit_id",
+    );
+    refused(
+        sys.post(
+            "/v1/activities:batch",
+            Some(&a_key),
+            &batch(forged(activity("Trong lô"), &b)),
+        )
+        .await,
+        "items[0].unit_id",
+    );
+    let (s, r) = sys
+        .post("/v1/activities", Some(&a_key), &activity("Hoạt động của A"))
         .await;
     assert_eq!((s, r["unit_id"].as_str()), (201, Some(a.as_str())));
     let (s, r) = sys
@@ -97,19 +135,24 @@ async fn unit_a_cannot_touch_unit_b() {
             Method::PUT,
             "/v1/one-stop-results/2020-H1",
             Some(&a_key),
-            Some(&one_stop(&b)),
+            Some(&one_stop()),
         )
         .await;
     assert_eq!((s, r["unit_id"].as_str()), (200, Some(a.as_str())), "{r}");
-    let (s, r) = sys.post("/v1/postings", Some(&a_key), &posting(&b)).await;
+    let (s, r) = sys.post("/v1/postings", Some(&a_key), &posting).await;
     assert_eq!((s, r["unit_id"].as_str()), (201, Some(a.as_str())));
-    let batch = json!({"items": [activity("Trong lô", &b)]});
-    let (s, r) = sys.post("/v1/activities:batch", Some(&a_key), &batch).await;
+    let (s, r) = sys
+        .post(
+            "/v1/activities:batch",
+            Some(&a_key),
+            &batch(activity("Trong lô")),
+        )
+        .await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["results"][0]["activity"]["unit_id"], a.as_str(), "{r}");
 
     // A cannot correct B's activity, and cannot tell it exists.
-    let mut correction = activity("Sửa của A", &a);
+    let mut correction = activity("Sửa của A");
     correction["reason"] = json!("sửa");
     let (s, _) = sys
         .post(

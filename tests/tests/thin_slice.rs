@@ -107,15 +107,19 @@ async fn office_unit_catalogue_inbox_activity_dashboard() {
         assert!(msgs[0]["body"].as_str().unwrap().contains(code));
     }
 
-    // The unit logs an activity; a forged unit id in the body is ignored.
-    let (s, a) = sys
-        .post(
-            "/v1/activities",
-            Some(&unit_key),
-            &json!({"kind": "news_post", "date": "2020-03-10", "title": "Đăng tin CCHC trên website trường",
-                    "head_count": 45, "unit_id": other_id, "evidence_links": ["https://thpt-cva.example.vn/tin/12"]}),
-        )
-        .await;
+    // The unit logs an activity; a unit id in the body is not a field of the request
+    // (the unit is the key's) and is refused by name.
+    let news = json!({"kind": "news_post", "date": "2020-03-10", "title": "Đăng tin CCHC trên website trường",
+                      "head_count": 45, "evidence_links": ["https://thpt-cva.example.vn/tin/12"]});
+    let mut forged = news.clone();
+    forged["unit_id"] = json!(other_id);
+    let (s, p) = sys.post("/v1/activities", Some(&unit_key), &forged).await;
+    assert_eq!(
+        (s, &p["errors"][0]["field"]),
+        (400, &json!("unit_id")),
+        "{p}"
+    );
+    let (s, a) = sys.post("/v1/activities", Some(&unit_key), &news).await;
     assert_eq!(s, 201, "{a}");
     assert_eq!(a["unit_id"], unit_id.as_str());
     // Bad input names every field at fault.

@@ -5,17 +5,18 @@
 //! A request enters in [`routes`]; [`auth`] says who is calling; [`problem`] shapes
 //! every error; [`store`] keeps units and keys.
 
-pub mod auth;
+pub mod api_key;
+pub mod extract;
 pub mod middleware;
 pub mod problem;
 pub mod routes;
 pub mod serve;
+pub mod state;
 pub mod store;
 
 use std::net::SocketAddr;
 
 use cchc_platform::config::{Config, ConfigError, database_url};
-use cchc_platform::health::Readiness;
 use cchc_platform::service::Backbone;
 use cchc_proto::activity::v1::activity_service_client::ActivityServiceClient;
 use cchc_proto::catalogue::v1::catalogue_service_client::CatalogueServiceClient;
@@ -122,26 +123,6 @@ impl Settings {
     }
 }
 
-/// gRPC clients of the services (cheap to clone; channels connect lazily).
-#[derive(Clone)]
-pub struct Clients {
-    pub catalogue: CatalogueServiceClient<Channel>,
-    pub activity: ActivityServiceClient<Channel>,
-    pub notification: NotificationServiceClient<Channel>,
-    pub reporting: ReportingServiceClient<Channel>,
-}
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: store::Store,
-    pub pool: sqlx::PgPool,
-    pub js: async_nats::jetstream::Context,
-    pub metrics: middleware::metrics::Metrics,
-    pub clients: Clients,
-    pub readiness: Readiness,
-}
-
 pub struct Application {
     listener: tokio::net::TcpListener,
     backbone: Backbone,
@@ -232,12 +213,12 @@ impl Application {
             (_, notification),
             (_, reporting),
         ] = channels;
-        let state = AppState {
+        let state = state::AppState {
             store,
             pool: backbone.pool.clone(),
             js: backbone.js.clone(),
             metrics: middleware::metrics::Metrics::default(),
-            clients: Clients {
+            clients: state::Clients {
                 catalogue: CatalogueServiceClient::new(catalogue),
                 activity: ActivityServiceClient::new(activity),
                 notification: NotificationServiceClient::new(notification),

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::auth::{generate_key, hash_key, prefix_of};
+use crate::api_key::{generate_key, hash_key, prefix_of};
 
 /// Kinds of unit under the Department.
 pub const UNIT_KINDS: &[&str] = &[

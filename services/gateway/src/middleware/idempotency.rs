@@ -52,8 +52,8 @@ pub async fn replay(State(idem): State<Idempotency>, req: Request, next: Next) -
     // Scope: who is asking (the key that authenticated the request) — two callers may
     // pick the same key. Authentication ran before this layer, so a key revoked since
     // never sees its earlier answers again.
-    let caller = match req.extensions().get::<crate::auth::Authn>() {
-        Some(crate::auth::Authn(Some(identity))) => identity.key_id.as_bytes().to_vec(),
+    let caller = match req.extensions().get::<crate::extract::Authn>() {
+        Some(crate::extract::Authn(Some(identity))) => identity.key_id.as_bytes().to_vec(),
         _ => b"anonymous".to_vec(),
     };
     let (parts, body) = req.into_parts();

@@ -71,14 +71,14 @@ impl RateLimiter {
 /// The bucket of a request: its credential as authentication will read it (so padding
 /// the header does not make a new caller), else its address.
 fn caller_id(req: &Request) -> [u8; 16] {
-    match crate::auth::bearer(req.headers()) {
+    match crate::extract::bearer(req.headers()) {
         Ok(Some(token)) => {
             let mut h = Sha256::new();
             h.update(b"credential:");
             h.update(token.as_bytes());
             h.finalize()[..16].try_into().expect("16 bytes")
         }
-        _ => crate::auth::client_address(req),
+        _ => crate::extract::client_address(req),
     }
 }
 

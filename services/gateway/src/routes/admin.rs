@@ -9,10 +9,11 @@ use cchc_proto::events::v1::Envelope;
 use prost::Message;
 use serde::Deserialize;
 
-use super::page_limit;
-use crate::AppState;
-use crate::auth::Authenticated;
-use crate::problem::{Problem, Query};
+use crate::extract::Authenticated;
+use crate::extract::Query;
+use crate::extract::page_limit;
+use crate::problem::Problem;
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/v1/admin/dead-letters", get(dead_letters))

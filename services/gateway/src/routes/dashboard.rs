@@ -7,9 +7,10 @@ use cchc_platform::grpc::request;
 use cchc_proto::reporting::v1::{Dashboard, GetDashboardRequest};
 use serde::Deserialize;
 
-use crate::AppState;
-use crate::auth::Authenticated;
-use crate::problem::{Problem, Query};
+use crate::extract::Authenticated;
+use crate::extract::Query;
+use crate::problem::Problem;
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/v1/dashboard", get(dashboard))

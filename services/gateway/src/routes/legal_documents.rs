@@ -11,10 +11,11 @@ use cchc_proto::catalogue::v1::{
 };
 use serde::Deserialize;
 
-use super::page_limit;
-use crate::AppState;
-use crate::auth::{Authenticated, MaybeCaller};
-use crate::problem::{Json, Problem, Query};
+use crate::extract::page_limit;
+use crate::extract::{Authenticated, MaybeCaller};
+use crate::extract::{Json, Query};
+use crate::problem::Problem;
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -28,7 +28,8 @@ use crate::middleware::idempotency::Idempotency;
 use crate::middleware::metrics::Metrics;
 use crate::middleware::rate_limit::RateLimiter;
 use crate::problem::Problem;
-use crate::{AppState, Settings, middleware};
+use crate::state::AppState;
+use crate::{Settings, middleware};
 
 pub fn router(state: AppState, settings: &Settings) -> Router {
     let limiter = RateLimiter::new(settings.rate_per_minute, settings.rate_burst);
@@ -38,7 +39,7 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         // Past the time limit a request has been answered (503) or has died.
         abandoned_after: settings.request_timeout + std::time::Duration::from_secs(5),
     };
-    let authenticator = crate::auth::Authenticator {
+    let authenticator = crate::middleware::authenticate::Authenticator {
         store: state.store.clone(),
         key: settings.caller_key.clone(),
         failures: RateLimiter::new(
@@ -69,7 +70,10 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
             idempotency,
             middleware::idempotency::replay,
         ))
-        .layer(from_fn_with_state(authenticator, crate::auth::authenticate))
+        .layer(from_fn_with_state(
+            authenticator,
+            crate::middleware::authenticate::authenticate,
+        ))
         .layer(from_fn(middleware::refuse_control_characters))
         .layer(from_fn_with_state(limiter, middleware::rate_limit::limit));
     let mut router = Router::new()
@@ -114,25 +118,4 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
             .expose_headers([header::RETRY_AFTER])
             .max_age(std::time::Duration::from_secs(3600)),
     )
-}
-
-/// Page size from `limit`, defaulting to 50, at most 500.
-fn page_limit(limit: Option<u32>) -> Result<u32, Problem> {
-    match limit {
-        None => Ok(50),
-        Some(n) if (1..=500).contains(&n) => Ok(n),
-        Some(_) => Err(Problem::field("limit", "must be between 1 and 500")),
-    }
-}
-
-/// The `Idempotency-Key` header, when sent.
-fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, Problem> {
-    headers
-        .get("idempotency-key")
-        .map(|v| {
-            v.to_str()
-                .map(str::to_owned)
-                .map_err(|_| Problem::field("Idempotency-Key", "must be visible ASCII"))
-        })
-        .transpose()
 }

@@ -10,10 +10,11 @@ use cchc_proto::reporting::v1::{
 };
 use serde::Deserialize;
 
-use super::{idempotency_key, page_limit};
-use crate::AppState;
-use crate::auth::Authenticated;
-use crate::problem::{Json, Problem, Query};
+use crate::extract::Authenticated;
+use crate::extract::{Json, Query};
+use crate::extract::{idempotency_key, page_limit};
+use crate::problem::Problem;
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

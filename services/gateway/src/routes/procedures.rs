@@ -8,9 +8,10 @@ use cchc_platform::grpc::request;
 use cchc_proto::catalogue::v1::*;
 use serde::Deserialize;
 
-use crate::AppState;
-use crate::auth::{Authenticated, MaybeCaller};
-use crate::problem::{Json, Problem, Query};
+use crate::extract::{Authenticated, MaybeCaller};
+use crate::extract::{Json, Query};
+use crate::problem::Problem;
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -130,7 +131,7 @@ pub(crate) async fn search(
         level: q.level.unwrap_or_default(),
         status: q.status.unwrap_or_default(),
         agency: q.agency.unwrap_or_default(),
-        limit: super::page_limit(q.limit)?,
+        limit: crate::extract::page_limit(q.limit)?,
         page_token: q.page_token.unwrap_or_default(),
     };
     let r = s

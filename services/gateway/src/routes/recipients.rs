@@ -14,10 +14,11 @@ use cchc_proto::notification::v1::{
 };
 use serde::Deserialize;
 
-use super::page_limit;
-use crate::AppState;
-use crate::auth::Authenticated;
-use crate::problem::{Json, Problem, Query};
+use crate::extract::Authenticated;
+use crate::extract::page_limit;
+use crate::extract::{Json, Query};
+use crate::problem::Problem;
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -7,9 +7,9 @@ use axum::{Json as Reply, Router};
 use cchc_platform::grpc::request;
 use cchc_proto::reporting::v1::{GetReplayRequest, Replay, StartReplayRequest};
 
-use crate::AppState;
-use crate::auth::Authenticated;
+use crate::extract::Authenticated;
 use crate::problem::Problem;
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

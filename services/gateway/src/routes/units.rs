@@ -10,11 +10,12 @@ use cchc_platform::validation::Errors;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::page_limit;
-use crate::AppState;
-use crate::auth::Authenticated;
+use crate::extract::Authenticated;
+use crate::extract::page_limit;
+use crate::extract::{Json, Query};
 use crate::middleware::idempotency::ReplayWithout;
-use crate::problem::{Json, Problem, Query};
+use crate::problem::Problem;
+use crate::state::AppState;
 use crate::store::{KeyInfo, LifecycleError, UNIT_KINDS, Unit};
 
 pub fn routes() -> Router<AppState> {

@@ -1,0 +1,31 @@
+//! What every handler can reach: the gateway's store and the services' clients.
+
+use cchc_platform::health::Readiness;
+use cchc_proto::activity::v1::activity_service_client::ActivityServiceClient;
+use cchc_proto::catalogue::v1::catalogue_service_client::CatalogueServiceClient;
+use cchc_proto::notification::v1::notification_service_client::NotificationServiceClient;
+use cchc_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
+use tonic::transport::Channel;
+
+use crate::middleware::metrics::Metrics;
+use crate::store::Store;
+
+/// gRPC clients of the services (cheap to clone; channels connect lazily).
+#[derive(Clone)]
+pub struct Clients {
+    pub catalogue: CatalogueServiceClient<Channel>,
+    pub activity: ActivityServiceClient<Channel>,
+    pub notification: NotificationServiceClient<Channel>,
+    pub reporting: ReportingServiceClient<Channel>,
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub pool: sqlx::PgPool,
+    pub js: async_nats::jetstream::Context,
+    pub metrics: Metrics,
+    pub clients: Clients,
+    pub readiness: Readiness,
+}
