@@ -21,6 +21,19 @@ pub struct Problem {
     pub retry_after: Option<u64>,
 }
 
+/// The error answers every operation may give, documented once for all of them.
+#[derive(utoipa::IntoResponses)]
+pub enum Problems {
+    /// Problem details (RFC 9457): bad input, authentication, not found, conflict, too
+    /// large, a domain rule broken, rate limited.
+    #[response(status = "4XX", content_type = "application/problem+json")]
+    Client(Problem),
+    /// Problem details (RFC 9457): a service is unavailable (retry after `Retry-After`)
+    /// or the request could not be completed.
+    #[response(status = "5XX", content_type = "application/problem+json")]
+    Server(Problem),
+}
+
 impl Problem {
     pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
         Self {

@@ -1,9 +1,9 @@
 //! Communication activities (activity service): record one or a batch, correct, list.
 
+use axum::Json as Reply;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use axum::{Json as Reply, Router};
 use cchc_platform::grpc::request;
 use cchc_proto::activity::v1::{
     Activity, CorrectActivityRequest, ListActivitiesRequest, ListActivitiesResponse,
@@ -16,16 +16,19 @@ use crate::extract::{BatchJson, Json, Query};
 use crate::extract::{idempotency_key, page_limit};
 use crate::problem::Problem;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/activities", post(record).get(list))
-        .route("/v1/activities:batch", post(record_batch))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(record, list))
+        .routes(routes!(record_batch))
+        // The same, for clients whose tools cannot send a colon in a path.
         .route("/v1/activities/batch", post(record_batch))
-        .route("/v1/activities/{id}/corrections", post(correct))
+        .routes(routes!(correct))
 }
 
-#[utoipa::path(post, path = "/v1/activities", tag = "activities", summary = "Record an activity of the caller's unit (unit); Idempotency-Key honoured", request_body = RecordActivityRequest, responses((status = 201, description = "Success", body = Activity), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/activities", tag = "activities", summary = "Record an activity of the caller's unit (unit); Idempotency-Key honoured", request_body = RecordActivityRequest, responses((status = 201, description = "Success", body = Activity), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn record(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -46,7 +49,7 @@ pub(crate) async fn record(
 
 /// `{items: [...]}`: each item is accepted or rejected on its own; the reply lists
 /// every item's outcome by index. With `Idempotency-Key`, a retried batch lands once.
-#[utoipa::path(post, path = "/v1/activities:batch", tag = "activities", summary = "Record many activities; each accepted or rejected on its own (unit)", request_body = RecordActivitiesRequest, responses((status = 200, description = "Success", body = RecordActivitiesResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/activities:batch", tag = "activities", summary = "Record many activities; each accepted or rejected on its own (unit)", request_body = RecordActivitiesRequest, responses((status = 200, description = "Success", body = RecordActivitiesResponse), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn record_batch(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -74,7 +77,7 @@ pub(crate) struct CorrectionBody {
     activity: RecordActivityRequest,
 }
 
-#[utoipa::path(post, path = "/v1/activities/{id}/corrections", tag = "activities", summary = "Correct one of the caller's activities; the correction supersedes it (unit)", request_body = CorrectionBody, params(("id" = String, Path, description = "Activity id")), responses((status = 201, description = "Success", body = Activity), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/activities/{id}/corrections", tag = "activities", summary = "Correct one of the caller's activities; the correction supersedes it (unit)", request_body = CorrectionBody, params(("id" = String, Path, description = "Activity id")), responses((status = 201, description = "Success", body = Activity), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn correct(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -112,7 +115,7 @@ pub(crate) struct ListQuery {
     page_token: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/activities", tag = "activities", summary = "Activities; units see their own", params(ListQuery), responses((status = 200, description = "Success", body = ListActivitiesResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/activities", tag = "activities", summary = "Activities; units see their own", params(ListQuery), responses((status = 200, description = "Success", body = ListActivitiesResponse), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn list(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,

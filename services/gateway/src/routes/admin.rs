@@ -1,8 +1,7 @@
 //! Operator views: events that could not be applied (the dead-letter stream).
 
+use axum::Json as Reply;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json as Reply, Router};
 use cchc_platform::Role;
 use cchc_platform::events::DEAD_LETTER_STREAM;
 use cchc_proto::events::v1::Envelope;
@@ -14,9 +13,11 @@ use crate::extract::Query;
 use crate::extract::page_limit;
 use crate::problem::Problem;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/admin/dead-letters", get(dead_letters))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(dead_letters))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -27,7 +28,7 @@ pub(crate) struct ListQuery {
 
 /// The newest dead letters first, with the consumer that gave up, why, and after how
 /// many deliveries.
-#[utoipa::path(get, path = "/v1/admin/dead-letters", tag = "operations", summary = "Events no consumer could apply, newest first (operator, office)", params(ListQuery), responses((status = 200, description = "Success", body = Object), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/admin/dead-letters", tag = "operations", summary = "Events no consumer could apply, newest first (operator, office)", params(ListQuery), responses((status = 200, description = "Success", body = Object), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn dead_letters(
     State(s): State<AppState>,
     auth: Authenticated,

@@ -1,8 +1,7 @@
 //! Live counters from the reporting read models.
 
+use axum::Json as Reply;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json as Reply, Router};
 use cchc_platform::grpc::request;
 use cchc_proto::reporting::v1::{Dashboard, GetDashboardRequest};
 use serde::Deserialize;
@@ -11,9 +10,11 @@ use crate::extract::Authenticated;
 use crate::extract::Query;
 use crate::problem::Problem;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/dashboard", get(dashboard))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(dashboard))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -22,7 +23,7 @@ pub(crate) struct DashboardQuery {
     year: Option<i32>,
 }
 
-#[utoipa::path(get, path = "/v1/dashboard", tag = "reports", summary = "Live counters from the read models (office, leader, operator)", params(DashboardQuery), responses((status = 200, description = "Success", body = Dashboard), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/dashboard", tag = "reports", summary = "Live counters from the read models (office, leader, operator)", params(DashboardQuery), responses((status = 200, description = "Success", body = Dashboard), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn dashboard(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,

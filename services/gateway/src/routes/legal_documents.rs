@@ -1,9 +1,8 @@
 //! Legal documents (catalogue service).
 
+use axum::Json as Reply;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json as Reply, Router};
 use cchc_platform::grpc::request;
 use cchc_proto::catalogue::v1::{
     CreateLegalDocumentRequest, GetLegalDocumentRequest, LegalDocument,
@@ -16,14 +15,16 @@ use crate::extract::{Authenticated, MaybeCaller};
 use crate::extract::{Json, Query};
 use crate::problem::Problem;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/legal-documents", post(create).get(search))
-        .route("/v1/legal-documents/{id}", get(read))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, search))
+        .routes(routes!(read))
 }
 
-#[utoipa::path(post, path = "/v1/legal-documents", tag = "legal-documents", summary = "Record a legal document (office)", request_body = CreateLegalDocumentRequest, responses((status = 201, description = "Success", body = LegalDocument), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/legal-documents", tag = "legal-documents", summary = "Record a legal document (office)", request_body = CreateLegalDocumentRequest, responses((status = 201, description = "Success", body = LegalDocument), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn create(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -48,7 +49,7 @@ pub(crate) struct SearchQuery {
     page_token: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/legal-documents", tag = "legal-documents", summary = "Search legal documents", params(SearchQuery), responses((status = 200, description = "Success", body = SearchLegalDocumentsResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security((), ("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/legal-documents", tag = "legal-documents", summary = "Search legal documents", params(SearchQuery), responses((status = 200, description = "Success", body = SearchLegalDocumentsResponse), crate::problem::Problems), security((), ("api_key" = [])))]
 pub(crate) async fn search(
     State(s): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
@@ -70,7 +71,7 @@ pub(crate) async fn search(
     Ok(Reply(r.into_inner()))
 }
 
-#[utoipa::path(get, path = "/v1/legal-documents/{id}", tag = "legal-documents", summary = "A legal document, what it amends or repeals and the procedures it bases", params(("id" = String, Path, description = "Document id")), responses((status = 200, description = "Success", body = LegalDocument), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security((), ("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/legal-documents/{id}", tag = "legal-documents", summary = "A legal document, what it amends or repeals and the procedures it bases", params(("id" = String, Path, description = "Document id")), responses((status = 200, description = "Success", body = LegalDocument), crate::problem::Problems), security((), ("api_key" = [])))]
 pub(crate) async fn read(
     State(s): State<AppState>,
     MaybeCaller(caller): MaybeCaller,

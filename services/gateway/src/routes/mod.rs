@@ -1,5 +1,7 @@
-//! The HTTP API. One file per resource; each handler checks the caller's role, then
-//! calls the owning service with the caller in gRPC metadata.
+//! The HTTP API. One file per resource; each handler reads its input, names the caller
+//! (the authentication middleware found it) and calls the owning service with the
+//! caller signed into the gRPC metadata; the services check roles and ownership. Each
+//! route is registered once, with its OpenAPI operation (`routes!`).
 
 pub(crate) mod activities;
 pub(crate) mod admin;
@@ -23,6 +25,8 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::middleware::idempotency::Idempotency;
 use crate::middleware::metrics::Metrics;
@@ -30,6 +34,24 @@ use crate::middleware::rate_limit::RateLimiter;
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::{Settings, middleware};
+
+/// Every API route with its OpenAPI operation, each registered once.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(units::routes())
+        .merge(procedures::routes())
+        .merge(legal_documents::routes())
+        .merge(postings::routes())
+        .merge(activities::routes())
+        .merge(submissions::routes())
+        .merge(notifications::routes())
+        .merge(recipients::routes())
+        .merge(dashboard::routes())
+        .merge(plans::routes())
+        .merge(reports::routes())
+        .merge(admin::routes())
+        .merge(replay::routes())
+}
 
 pub fn router(state: AppState, settings: &Settings) -> Router {
     let limiter = RateLimiter::new(settings.rate_per_minute, settings.rate_burst);
@@ -49,20 +71,8 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
     };
     let metrics = state.metrics.clone();
     let timeout = settings.request_timeout;
-    let api = Router::new()
-        .merge(units::routes())
-        .merge(procedures::routes())
-        .merge(legal_documents::routes())
-        .merge(postings::routes())
-        .merge(activities::routes())
-        .merge(submissions::routes())
-        .merge(notifications::routes())
-        .merge(recipients::routes())
-        .merge(dashboard::routes())
-        .merge(plans::routes())
-        .merge(reports::routes())
-        .merge(admin::routes())
-        .merge(replay::routes())
+    let (api, doc) = api().split_for_parts();
+    let api = api
         .fallback(|| async { Problem::not_found("no such resource") })
         .with_state(state.clone())
         // Outermost first: the rate limit, then texts, then who is calling, then replay.
@@ -79,7 +89,7 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
     let mut router = Router::new()
         .merge(cchc_platform::health::router(state.readiness.clone()))
         .route("/metrics", get(render_metrics).with_state(metrics.clone()))
-        .merge(openapi::routes())
+        .merge(openapi::routes(&doc))
         .merge(api)
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(from_fn(move |req, next| {

@@ -1,8 +1,7 @@
 //! The caller's inbox, and the delivery record of any message (notification service).
 
+use axum::Json as Reply;
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use axum::{Json as Reply, Router};
 use cchc_platform::grpc::request;
 use cchc_proto::notification::v1::{
     DeliveryReport, InboxMessage, ListDeadLettersRequest, ListDeadLettersResponse,
@@ -15,14 +14,16 @@ use crate::extract::Query;
 use crate::extract::page_limit;
 use crate::problem::Problem;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/notifications", get(inbox))
-        .route("/v1/notifications/dead-letters", get(dead_letters))
-        .route("/v1/notifications/{id}/read", post(mark_read))
-        .route("/v1/notifications/{id}/deliveries", get(deliveries))
-        .route("/v1/notifications/{id}/retry", post(retry))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(inbox))
+        .routes(routes!(dead_letters))
+        .routes(routes!(mark_read))
+        .routes(routes!(deliveries))
+        .routes(routes!(retry))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -32,7 +33,7 @@ pub(crate) struct PageQuery {
     page_token: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/notifications", tag = "notifications", summary = "The caller's inbox", params(PageQuery), responses((status = 200, description = "Success", body = ListInboxResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/notifications", tag = "notifications", summary = "The caller's inbox", params(PageQuery), responses((status = 200, description = "Success", body = ListInboxResponse), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn inbox(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -51,7 +52,7 @@ pub(crate) async fn inbox(
     Ok(Reply(r.into_inner()))
 }
 
-#[utoipa::path(post, path = "/v1/notifications/{id}/read", tag = "notifications", summary = "Mark one of the caller's messages read", params(("id" = String, Path, description = "Message id")), responses((status = 200, description = "Success", body = InboxMessage), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/notifications/{id}/read", tag = "notifications", summary = "Mark one of the caller's messages read", params(("id" = String, Path, description = "Message id")), responses((status = 200, description = "Success", body = InboxMessage), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn mark_read(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -66,7 +67,7 @@ pub(crate) async fn mark_read(
     Ok(Reply(r.into_inner()))
 }
 
-#[utoipa::path(get, path = "/v1/notifications/{id}/deliveries", tag = "notifications", summary = "Every delivery attempt of a message (office, operator)", params(("id" = String, Path, description = "Message id")), responses((status = 200, description = "Success", body = DeliveryReport), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/notifications/{id}/deliveries", tag = "notifications", summary = "Every delivery attempt of a message (office, operator)", params(("id" = String, Path, description = "Message id")), responses((status = 200, description = "Success", body = DeliveryReport), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn deliveries(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -81,7 +82,7 @@ pub(crate) async fn deliveries(
     Ok(Reply(r.into_inner()))
 }
 
-#[utoipa::path(post, path = "/v1/notifications/{id}/retry", tag = "notifications", summary = "Send a dead-lettered message again (operator)", params(("id" = String, Path, description = "Message id")), responses((status = 200, description = "Success", body = DeliveryReport), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/notifications/{id}/retry", tag = "notifications", summary = "Send a dead-lettered message again (operator)", params(("id" = String, Path, description = "Message id")), responses((status = 200, description = "Success", body = DeliveryReport), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn retry(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -96,7 +97,7 @@ pub(crate) async fn retry(
     Ok(Reply(r.into_inner()))
 }
 
-#[utoipa::path(get, path = "/v1/notifications/dead-letters", tag = "notifications", summary = "Messages that gave up, for the operator", params(PageQuery), responses((status = 200, description = "Success", body = ListDeadLettersResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/notifications/dead-letters", tag = "notifications", summary = "Messages that gave up, for the operator", params(PageQuery), responses((status = 200, description = "Success", body = ListDeadLettersResponse), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn dead_letters(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,

@@ -1,9 +1,8 @@
 //! Plans (reporting service): the office creates and revises them, every key reads them.
 
+use axum::Json as Reply;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json as Reply, Router};
 use cchc_platform::grpc::request;
 use cchc_proto::reporting::v1::{
     CreatePlanRequest, GetPlanRequest, ListPlansRequest, ListPlansResponse, Plan, UpdatePlanRequest,
@@ -15,14 +14,16 @@ use crate::extract::{Json, Query};
 use crate::extract::{idempotency_key, page_limit};
 use crate::problem::Problem;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/plans", post(create).get(list))
-        .route("/v1/plans/{plan_id}", get(read).put(update))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(read, update))
 }
 
-#[utoipa::path(post, path = "/v1/plans", tag = "reports", summary = "Create a plan: periods with due dates, targets, covered units, recipients (office)", request_body = Plan, responses((status = 201, description = "Success", body = Plan), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/plans", tag = "reports", summary = "Create a plan: periods with due dates, targets, covered units, recipients (office)", request_body = Plan, responses((status = 201, description = "Success", body = Plan), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn create(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -44,7 +45,7 @@ pub(crate) async fn create(
 
 /// The whole plan as it should be, with `revision` the one it was read at (or the
 /// `If-Match` header); a plan changed since is a conflict.
-#[utoipa::path(put, path = "/v1/plans/{plan_id}", tag = "reports", summary = "Change a plan; 409 when it changed since it was read (office)", request_body = Plan, params(("plan_id" = String, Path, description = "Plan id")), responses((status = 200, description = "Success", body = Plan), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/v1/plans/{plan_id}", tag = "reports", summary = "Change a plan; 409 when it changed since it was read (office)", request_body = Plan, params(("plan_id" = String, Path, description = "Plan id")), responses((status = 200, description = "Success", body = Plan), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn update(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -75,7 +76,7 @@ pub(crate) async fn update(
     Ok(Reply(p.into_inner()))
 }
 
-#[utoipa::path(get, path = "/v1/plans/{plan_id}", tag = "reports", summary = "A plan", params(("plan_id" = String, Path, description = "Plan id")), responses((status = 200, description = "Success", body = Plan), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/plans/{plan_id}", tag = "reports", summary = "A plan", params(("plan_id" = String, Path, description = "Plan id")), responses((status = 200, description = "Success", body = Plan), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn read(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -98,7 +99,7 @@ pub(crate) struct ListQuery {
     page_token: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/plans", tag = "reports", summary = "Plans", params(ListQuery), responses((status = 200, description = "Success", body = ListPlansResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/plans", tag = "reports", summary = "Plans", params(ListQuery), responses((status = 200, description = "Success", body = ListPlansResponse), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn list(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,

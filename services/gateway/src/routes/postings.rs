@@ -1,9 +1,8 @@
 //! Postings (niêm yết) of procedures at units (catalogue service).
 
+use axum::Json as Reply;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json as Reply, Router};
 use cchc_platform::grpc::request;
 use cchc_proto::catalogue::v1::{
     ConfirmPostingRequest, ListPostingsRequest, ListPostingsResponse, Posting,
@@ -15,12 +14,14 @@ use crate::extract::page_limit;
 use crate::extract::{Json, Query};
 use crate::problem::Problem;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/postings", post(confirm).get(list))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(confirm, list))
 }
 
-#[utoipa::path(post, path = "/v1/postings", tag = "postings", summary = "Confirm the caller's unit posted the current version of a procedure (unit)", request_body = ConfirmPostingRequest, responses((status = 201, description = "Success", body = Posting), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/postings", tag = "postings", summary = "Confirm the caller's unit posted the current version of a procedure (unit)", request_body = ConfirmPostingRequest, responses((status = 201, description = "Success", body = Posting), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn confirm(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -45,7 +46,7 @@ pub(crate) struct ListQuery {
     page_token: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/postings", tag = "postings", summary = "Postings; units see their own", params(ListQuery), responses((status = 200, description = "Success", body = ListPostingsResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/postings", tag = "postings", summary = "Postings; units see their own", params(ListQuery), responses((status = 200, description = "Success", body = ListPostingsResponse), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn list(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,

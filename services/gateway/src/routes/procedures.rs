@@ -1,9 +1,8 @@
 //! The catalogue of procedures (catalogue service).
 
+use axum::Json as Reply;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json as Reply, Router};
 use cchc_platform::grpc::request;
 use cchc_proto::catalogue::v1::*;
 use serde::Deserialize;
@@ -12,20 +11,22 @@ use crate::extract::{Authenticated, MaybeCaller};
 use crate::extract::{Json, Query};
 use crate::problem::Problem;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/procedures", post(create).get(search))
-        .route("/v1/procedures/import", post(import))
-        .route("/v1/catalogue/export", get(export))
-        .route("/v1/procedures/{code}", get(read))
-        .route("/v1/procedures/{code}/draft", get(draft).put(update_draft))
-        .route("/v1/procedures/{code}/versions", get(versions))
-        .route("/v1/procedures/{code}/publish", post(publish))
-        .route("/v1/procedures/{code}/abolish", post(abolish))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, search))
+        .routes(routes!(import))
+        .routes(routes!(export))
+        .routes(routes!(read))
+        .routes(routes!(draft, update_draft))
+        .routes(routes!(versions))
+        .routes(routes!(publish))
+        .routes(routes!(abolish))
 }
 
-#[utoipa::path(post, path = "/v1/procedures", tag = "procedures", summary = "Create the draft of a procedure (office)", request_body = CreateProcedureRequest, responses((status = 201, description = "Success", body = ProcedureView), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/procedures", tag = "procedures", summary = "Create the draft of a procedure (office)", request_body = CreateProcedureRequest, responses((status = 201, description = "Success", body = ProcedureView), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn create(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -40,7 +41,7 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Reply(view.into_inner())))
 }
 
-#[utoipa::path(post, path = "/v1/procedures/{code}/publish", tag = "procedures", summary = "Publish the draft as the next version (office)", request_body = PublishProcedureRequest, params(("code" = String, Path, description = "Procedure code")), responses((status = 200, description = "Success", body = ProcedureView), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/procedures/{code}/publish", tag = "procedures", summary = "Publish the draft as the next version (office)", request_body = PublishProcedureRequest, params(("code" = String, Path, description = "Procedure code")), responses((status = 200, description = "Success", body = ProcedureView), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn publish(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -63,7 +64,7 @@ pub(crate) async fn publish(
     Ok(Reply(view.into_inner()))
 }
 
-#[utoipa::path(post, path = "/v1/procedures/{code}/abolish", tag = "procedures", summary = "Abolish the procedure with a decision (office)", request_body = PublishProcedureRequest, params(("code" = String, Path, description = "Procedure code")), responses((status = 200, description = "Success", body = ProcedureView), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/procedures/{code}/abolish", tag = "procedures", summary = "Abolish the procedure with a decision (office)", request_body = PublishProcedureRequest, params(("code" = String, Path, description = "Procedure code")), responses((status = 200, description = "Success", body = ProcedureView), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn abolish(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -87,7 +88,7 @@ pub(crate) struct VersionQuery {
     version: Option<u32>,
 }
 
-#[utoipa::path(get, path = "/v1/procedures/{code}", tag = "procedures", summary = "A procedure's current version, or ?version=N", params(("code" = String, Path, description = "National procedure code, e.g. 1.012753.H19"), VersionQuery), responses((status = 200, description = "Success", body = ProcedureView), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security((), ("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/procedures/{code}", tag = "procedures", summary = "A procedure's current version, or ?version=N", params(("code" = String, Path, description = "National procedure code, e.g. 1.012753.H19"), VersionQuery), responses((status = 200, description = "Success", body = ProcedureView), crate::problem::Problems), security((), ("api_key" = [])))]
 pub(crate) async fn read(
     State(s): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
@@ -119,7 +120,7 @@ pub(crate) struct SearchQuery {
     page_token: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/procedures", tag = "procedures", summary = "Search current procedures; q ignores diacritics and case", params(SearchQuery), responses((status = 200, description = "Success", body = SearchProceduresResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security((), ("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/procedures", tag = "procedures", summary = "Search current procedures; q ignores diacritics and case", params(SearchQuery), responses((status = 200, description = "Success", body = SearchProceduresResponse), crate::problem::Problems), security((), ("api_key" = [])))]
 pub(crate) async fn search(
     State(s): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
@@ -143,7 +144,7 @@ pub(crate) async fn search(
     Ok(Reply(r.into_inner()))
 }
 
-#[utoipa::path(get, path = "/v1/procedures/{code}/draft", tag = "procedures", summary = "The draft of the next version (office)", params(("code" = String, Path, description = "Procedure code")), responses((status = 200, description = "Success", body = ProcedureView), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/procedures/{code}/draft", tag = "procedures", summary = "The draft of the next version (office)", params(("code" = String, Path, description = "Procedure code")), responses((status = 200, description = "Success", body = ProcedureView), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn draft(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -158,7 +159,7 @@ pub(crate) async fn draft(
     Ok(Reply(r.into_inner()))
 }
 
-#[utoipa::path(put, path = "/v1/procedures/{code}/draft", tag = "procedures", summary = "Save the draft; 409 when another save came first (office)", request_body = UpdateDraftRequest, params(("code" = String, Path, description = "Procedure code")), responses((status = 200, description = "Success", body = ProcedureView), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/v1/procedures/{code}/draft", tag = "procedures", summary = "Save the draft; 409 when another save came first (office)", request_body = UpdateDraftRequest, params(("code" = String, Path, description = "Procedure code")), responses((status = 200, description = "Success", body = ProcedureView), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn update_draft(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -175,7 +176,7 @@ pub(crate) async fn update_draft(
     Ok(Reply(r.into_inner()))
 }
 
-#[utoipa::path(get, path = "/v1/procedures/{code}/versions", tag = "procedures", summary = "Every version, oldest first", params(("code" = String, Path, description = "Procedure code")), responses((status = 200, description = "Success", body = ListVersionsResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security((), ("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/procedures/{code}/versions", tag = "procedures", summary = "Every version, oldest first", params(("code" = String, Path, description = "Procedure code")), responses((status = 200, description = "Success", body = ListVersionsResponse), crate::problem::Problems), security((), ("api_key" = [])))]
 pub(crate) async fn versions(
     State(s): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
@@ -197,7 +198,7 @@ pub(crate) struct ExportQuery {
 }
 
 /// The published catalogue as one document (`json`, or `jsonld` for CPSV-AP).
-#[utoipa::path(get, path = "/v1/catalogue/export", tag = "procedures", summary = "The published catalogue as JSON or CPSV-AP JSON-LD", params(ExportQuery), responses((status = 200, description = "Success", body = Object), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security((), ("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/catalogue/export", tag = "procedures", summary = "The published catalogue as JSON or CPSV-AP JSON-LD", params(ExportQuery), responses((status = 200, description = "Success", body = Object), crate::problem::Problems), security((), ("api_key" = [])))]
 pub(crate) async fn export(
     State(s): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
@@ -217,7 +218,7 @@ pub(crate) async fn export(
     Ok(([(axum::http::header::CONTENT_TYPE, r.content_type)], r.body).into_response())
 }
 
-#[utoipa::path(post, path = "/v1/procedures/import", tag = "procedures", summary = "Create or update drafts from rows; each row stands alone (office, operator)", request_body = ImportProceduresRequest, responses((status = 200, description = "Success", body = ImportProceduresResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/procedures/import", tag = "procedures", summary = "Create or update drafts from rows; each row stands alone (office, operator)", request_body = ImportProceduresRequest, responses((status = 200, description = "Success", body = ImportProceduresResponse), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn import(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,

@@ -1,10 +1,9 @@
 //! Who is told what, by which channel: recipients, subscriptions and templates
 //! (notification service; the office manages them).
 
+use axum::Json as Reply;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{post, put};
-use axum::{Json as Reply, Router};
 use cchc_platform::grpc::request;
 use cchc_proto::notification::v1::{
     ListRecipientsRequest, ListRecipientsResponse, ListSubscriptionsRequest,
@@ -19,22 +18,18 @@ use crate::extract::page_limit;
 use crate::extract::{Json, Query};
 use crate::problem::Problem;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/recipients",
-            post(create_recipient).get(list_recipients),
-        )
-        .route("/v1/recipients/{id}", put(update_recipient))
-        .route(
-            "/v1/subscriptions",
-            post(create_subscription).get(list_subscriptions),
-        )
-        .route("/v1/templates", post(save_template).get(list_templates))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_recipient, list_recipients))
+        .routes(routes!(update_recipient))
+        .routes(routes!(create_subscription, list_subscriptions))
+        .routes(routes!(save_template, list_templates))
 }
 
-#[utoipa::path(post, path = "/v1/recipients", tag = "notifications", summary = "Add a recipient with its contacts (office)", request_body = RecipientInput, responses((status = 201, description = "Success", body = Recipient), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/recipients", tag = "notifications", summary = "Add a recipient with its contacts (office)", request_body = RecipientInput, responses((status = 201, description = "Success", body = Recipient), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn create_recipient(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -49,7 +44,7 @@ pub(crate) async fn create_recipient(
     Ok((StatusCode::CREATED, Reply(r.into_inner())))
 }
 
-#[utoipa::path(put, path = "/v1/recipients/{id}", tag = "notifications", summary = "Change a recipient and its contacts (office)", request_body = RecipientInput, params(("id" = String, Path, description = "Recipient id")), responses((status = 200, description = "Success", body = Recipient), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/v1/recipients/{id}", tag = "notifications", summary = "Change a recipient and its contacts (office)", request_body = RecipientInput, params(("id" = String, Path, description = "Recipient id")), responses((status = 200, description = "Success", body = Recipient), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn update_recipient(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -78,7 +73,7 @@ pub(crate) struct RecipientsQuery {
     page_token: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/recipients", tag = "notifications", summary = "Recipients (office)", params(RecipientsQuery), responses((status = 200, description = "Success", body = ListRecipientsResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/recipients", tag = "notifications", summary = "Recipients (office)", params(RecipientsQuery), responses((status = 200, description = "Success", body = ListRecipientsResponse), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn list_recipients(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -99,7 +94,7 @@ pub(crate) async fn list_recipients(
     Ok(Reply(r.into_inner()))
 }
 
-#[utoipa::path(post, path = "/v1/subscriptions", tag = "notifications", summary = "Who is told what, by which channels (office)", request_body = SubscriptionInput, responses((status = 201, description = "Success", body = Subscription), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/subscriptions", tag = "notifications", summary = "Who is told what, by which channels (office)", request_body = SubscriptionInput, responses((status = 201, description = "Success", body = Subscription), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn create_subscription(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -120,7 +115,7 @@ pub(crate) struct SubscriptionsQuery {
     event_type: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/subscriptions", tag = "notifications", summary = "Subscriptions (office)", params(SubscriptionsQuery), responses((status = 200, description = "Success", body = ListSubscriptionsResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/subscriptions", tag = "notifications", summary = "Subscriptions (office)", params(SubscriptionsQuery), responses((status = 200, description = "Success", body = ListSubscriptionsResponse), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn list_subscriptions(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -138,7 +133,7 @@ pub(crate) async fn list_subscriptions(
     Ok(Reply(r.into_inner()))
 }
 
-#[utoipa::path(post, path = "/v1/templates", tag = "notifications", summary = "Save a new version of a message template; unknown placeholders are refused (office)", request_body = TemplateInput, responses((status = 201, description = "Success", body = Template), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/templates", tag = "notifications", summary = "Save a new version of a message template; unknown placeholders are refused (office)", request_body = TemplateInput, responses((status = 201, description = "Success", body = Template), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn save_template(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -159,7 +154,7 @@ pub(crate) struct TemplatesQuery {
     key: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/templates", tag = "notifications", summary = "Templates and their versions (office)", params(TemplatesQuery), responses((status = 200, description = "Success", body = ListTemplatesResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/templates", tag = "notifications", summary = "Templates and their versions (office)", params(TemplatesQuery), responses((status = 200, description = "Success", body = ListTemplatesResponse), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn list_templates(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,

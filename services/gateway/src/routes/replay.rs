@@ -1,24 +1,25 @@
 //! Operator actions: rebuilding reporting's read models by replaying the streams.
 
+use axum::Json as Reply;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json as Reply, Router};
 use cchc_platform::grpc::request;
 use cchc_proto::reporting::v1::{GetReplayRequest, Replay, StartReplayRequest};
 
 use crate::extract::Authenticated;
 use crate::problem::Problem;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/replay", post(start).get(latest))
-        .route("/v1/admin/replay/{replay_id}", get(read))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(start, latest))
+        .routes(routes!(read))
 }
 
 /// 202 with the replay (or the one already running); follow it with `GET`.
-#[utoipa::path(post, path = "/v1/admin/replay", tag = "operations", summary = "Rebuild the reporting read models by replaying the streams (operator)", responses((status = 202, description = "Success", body = Replay), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/admin/replay", tag = "operations", summary = "Rebuild the reporting read models by replaying the streams (operator)", responses((status = 202, description = "Success", body = Replay), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn start(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -32,7 +33,7 @@ pub(crate) async fn start(
     Ok((StatusCode::ACCEPTED, Reply(r.into_inner())))
 }
 
-#[utoipa::path(get, path = "/v1/admin/replay", tag = "operations", summary = "The latest replay and its progress (operator)", responses((status = 200, description = "Success", body = Replay), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/admin/replay", tag = "operations", summary = "The latest replay and its progress (operator)", responses((status = 200, description = "Success", body = Replay), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn latest(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -40,7 +41,7 @@ pub(crate) async fn latest(
     get_replay(&s, &caller, String::new()).await
 }
 
-#[utoipa::path(get, path = "/v1/admin/replay/{replay_id}", tag = "operations", summary = "A replay and its progress (operator)", params(("replay_id" = String, Path, description = "Replay id")), responses((status = 200, description = "Success", body = Replay), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/admin/replay/{replay_id}", tag = "operations", summary = "A replay and its progress (operator)", params(("replay_id" = String, Path, description = "Replay id")), responses((status = 200, description = "Success", body = Replay), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn read(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,

@@ -1,11 +1,10 @@
 //! Reports (reporting service): the office starts a job for a plan and a period; the
 //! office and the leadership follow its progress and fetch the documents.
 
+use axum::Json as Reply;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json as Reply, Router};
 use cchc_platform::grpc::request;
 use cchc_proto::reporting::v1::{
     ExportReportRequest, GetReportRequest, ListReportsRequest, ListReportsResponse, Report,
@@ -18,16 +17,18 @@ use crate::extract::{Json, Query};
 use crate::extract::{idempotency_key, page_limit};
 use crate::problem::Problem;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/reports", post(start).get(list))
-        .route("/v1/reports/{report_id}", get(read))
-        .route("/v1/reports/{report_id}/export", get(export))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(start, list))
+        .routes(routes!(read))
+        .routes(routes!(export))
 }
 
 /// 202 with the job: its id, state and progress; `Location` names it.
-#[utoipa::path(post, path = "/v1/reports", tag = "reports", summary = "Generate the report of a plan for a period: a job with progress (office)", request_body = StartReportRequest, responses((status = 202, description = "Success", body = Report), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/reports", tag = "reports", summary = "Generate the report of a plan for a period: a job with progress (office)", request_body = StartReportRequest, responses((status = 202, description = "Success", body = Report), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn start(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -51,7 +52,7 @@ pub(crate) async fn start(
     Ok(res)
 }
 
-#[utoipa::path(get, path = "/v1/reports/{report_id}", tag = "reports", summary = "A report job: state, percent, summary (office, leader)", params(("report_id" = String, Path, description = "Report id")), responses((status = 200, description = "Success", body = Report), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/reports/{report_id}", tag = "reports", summary = "A report job: state, percent, summary (office, leader)", params(("report_id" = String, Path, description = "Report id")), responses((status = 200, description = "Success", body = Report), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn read(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -74,7 +75,7 @@ pub(crate) struct ListQuery {
     page_token: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/reports", tag = "reports", summary = "Reports (office, leader)", params(ListQuery), responses((status = 200, description = "Success", body = ListReportsResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/reports", tag = "reports", summary = "Reports (office, leader)", params(ListQuery), responses((status = 200, description = "Success", body = ListReportsResponse), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn list(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -101,7 +102,7 @@ pub(crate) struct ExportQuery {
 }
 
 /// The document itself, with its type, a file name and its SHA-256 as the `ETag`.
-#[utoipa::path(get, path = "/v1/reports/{report_id}/export", tag = "reports", summary = "The report as JSON, CSV, XLSX or DOCX; the same bytes every time (office, leader)", params(("report_id" = String, Path, description = "Report id"), ExportQuery), responses((status = 200, description = "Success"), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/reports/{report_id}/export", tag = "reports", summary = "The report as JSON, CSV, XLSX or DOCX; the same bytes every time (office, leader)", params(("report_id" = String, Path, description = "Report id"), ExportQuery), responses((status = 200, description = "Success"), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn export(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,

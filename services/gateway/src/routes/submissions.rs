@@ -2,10 +2,9 @@
 //! satisfaction surveys and budget lines. `PUT` replaces the caller's submission for
 //! that period; the previous one stays in the history (`?history=true`).
 
+use axum::Json as Reply;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::routing::{get, put};
-use axum::{Json as Reply, Router};
 use cchc_platform::grpc::request;
 use cchc_proto::activity::v1::{
     BudgetLine, BudgetLines, ListBudgetLinesResponse, ListOneStopResultsResponse,
@@ -19,19 +18,21 @@ use crate::extract::{Json, Query};
 use crate::extract::{idempotency_key, page_limit};
 use crate::problem::Problem;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/one-stop-results", get(list_one_stop))
-        .route("/v1/one-stop-results/{period}", put(submit_one_stop))
-        .route("/v1/satisfaction", get(list_satisfaction))
-        .route("/v1/satisfaction/{period}", put(submit_satisfaction))
-        .route("/v1/budget-lines", get(list_budget_lines))
-        .route("/v1/budget-lines/{year}", put(submit_budget_lines))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_one_stop))
+        .routes(routes!(submit_one_stop))
+        .routes(routes!(list_satisfaction))
+        .routes(routes!(submit_satisfaction))
+        .routes(routes!(list_budget_lines))
+        .routes(routes!(submit_budget_lines))
 }
 
 /// The period comes from the path, whatever the body says.
-#[utoipa::path(put, path = "/v1/one-stop-results/{period}", tag = "one-stop", summary = "Submit one-stop counters for a period (unit)", request_body = SubmitOneStopResultRequest, params(("period" = String, Path, description = "2020, 2020-H1, 2020-Q3 or 2020-07")), responses((status = 200, description = "Success", body = OneStopResult), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/v1/one-stop-results/{period}", tag = "one-stop", summary = "Submit one-stop counters for a period (unit)", request_body = SubmitOneStopResultRequest, params(("period" = String, Path, description = "2020, 2020-H1, 2020-Q3 or 2020-07")), responses((status = 200, description = "Success", body = OneStopResult), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn submit_one_stop(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -52,7 +53,7 @@ pub(crate) async fn submit_one_stop(
     Ok(Reply(r.into_inner()))
 }
 
-#[utoipa::path(put, path = "/v1/satisfaction/{period}", tag = "satisfaction", summary = "Submit satisfaction survey counts for a period (unit)", request_body = SubmitSatisfactionRequest, params(("period" = String, Path, description = "2020, 2020-H1, 2020-Q3 or 2020-07")), responses((status = 200, description = "Success", body = SatisfactionSurvey), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/v1/satisfaction/{period}", tag = "satisfaction", summary = "Submit satisfaction survey counts for a period (unit)", request_body = SubmitSatisfactionRequest, params(("period" = String, Path, description = "2020, 2020-H1, 2020-Q3 or 2020-07")), responses((status = 200, description = "Success", body = SatisfactionSurvey), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn submit_satisfaction(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -86,7 +87,7 @@ fn year(s: &str) -> Result<i32, Problem> {
     }
 }
 
-#[utoipa::path(put, path = "/v1/budget-lines/{year}", tag = "budget", summary = "Submit a year's communication budget lines (unit)", request_body = BudgetBody, params(("year" = String, Path, description = "e.g. 2020")), responses((status = 200, description = "Success", body = BudgetLines), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(put, path = "/v1/budget-lines/{year}", tag = "budget", summary = "Submit a year's communication budget lines (unit)", request_body = BudgetBody, params(("year" = String, Path, description = "e.g. 2020")), responses((status = 200, description = "Success", body = BudgetLines), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn submit_budget_lines(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -132,7 +133,7 @@ impl ListQuery {
     }
 }
 
-#[utoipa::path(get, path = "/v1/one-stop-results", tag = "one-stop", summary = "One-stop results; units see their own", params(ListQuery), responses((status = 200, description = "Success", body = ListOneStopResultsResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/one-stop-results", tag = "one-stop", summary = "One-stop results; units see their own", params(ListQuery), responses((status = 200, description = "Success", body = ListOneStopResultsResponse), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn list_one_stop(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -147,7 +148,7 @@ pub(crate) async fn list_one_stop(
     Ok(Reply(r.into_inner()))
 }
 
-#[utoipa::path(get, path = "/v1/satisfaction", tag = "satisfaction", summary = "Satisfaction surveys; units see their own", params(ListQuery), responses((status = 200, description = "Success", body = ListSatisfactionResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/satisfaction", tag = "satisfaction", summary = "Satisfaction surveys; units see their own", params(ListQuery), responses((status = 200, description = "Success", body = ListSatisfactionResponse), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn list_satisfaction(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -162,7 +163,7 @@ pub(crate) async fn list_satisfaction(
     Ok(Reply(r.into_inner()))
 }
 
-#[utoipa::path(get, path = "/v1/budget-lines", tag = "budget", summary = "Budget lines; units see their own", params(ListQuery), responses((status = 200, description = "Success", body = ListBudgetLinesResponse), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/budget-lines", tag = "budget", summary = "Budget lines; units see their own", params(ListQuery), responses((status = 200, description = "Success", body = ListBudgetLinesResponse), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn list_budget_lines(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,

@@ -1,10 +1,9 @@
 //! Units and their API keys.
 
+use axum::Json as Reply;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json as Reply, Router};
 use cchc_platform::Role;
 use cchc_platform::validation::Errors;
 use serde::Deserialize;
@@ -17,19 +16,18 @@ use crate::middleware::idempotency::ReplayWithout;
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::store::{KeyInfo, LifecycleError, UNIT_KINDS, Unit};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/units", post(create).get(list))
-        .route("/v1/units/{unit_id}", get(read))
-        .route("/v1/units/{unit_id}/rename", post(rename))
-        .route("/v1/units/{unit_id}/merge", post(merge))
-        .route("/v1/units/{unit_id}/close", post(close))
-        .route(
-            "/v1/units/{unit_id}/api-keys",
-            post(issue_key).get(list_keys),
-        )
-        .route("/v1/api-keys/{key_id}", delete(revoke_key))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(read))
+        .routes(routes!(rename))
+        .routes(routes!(merge))
+        .routes(routes!(close))
+        .routes(routes!(issue_key, list_keys))
+        .routes(routes!(revoke_key))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -45,7 +43,7 @@ fn unit_id(raw: &str) -> Result<Uuid, Problem> {
     raw.parse().map_err(|_| Problem::not_found("no such unit"))
 }
 
-#[utoipa::path(post, path = "/v1/units", tag = "units", summary = "Create a unit (office)", request_body = NewUnit, responses((status = 201, description = "Success", body = crate::store::Unit), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/units", tag = "units", summary = "Create a unit (office)", request_body = NewUnit, responses((status = 201, description = "Success", body = crate::store::Unit), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn create(
     State(s): State<AppState>,
     auth: Authenticated,
@@ -87,7 +85,7 @@ pub(crate) struct ListQuery {
     page_token: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/units", tag = "units", summary = "List units", params(ListQuery), responses((status = 200, description = "Success", body = Object), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/units", tag = "units", summary = "List units", params(ListQuery), responses((status = 200, description = "Success", body = Object), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn list(
     State(s): State<AppState>,
     _auth: Authenticated,
@@ -112,7 +110,7 @@ pub(crate) async fn list(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/units/{unit_id}", tag = "units", summary = "A unit with the names it has had", params(("unit_id" = String, Path, description = "Unit id")), responses((status = 200, description = "Success", body = Object), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/units/{unit_id}", tag = "units", summary = "A unit with the names it has had", params(("unit_id" = String, Path, description = "Unit id")), responses((status = 200, description = "Success", body = Object), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn read(
     State(s): State<AppState>,
     _auth: Authenticated,
@@ -160,7 +158,7 @@ fn effective(body: &Change) -> Result<chrono::NaiveDate, Problem> {
     d.ok_or_else(|| Problem::field("effective_date", "is required"))
 }
 
-#[utoipa::path(post, path = "/v1/units/{unit_id}/rename", tag = "units", summary = "Rename a unit from a date on (office)", request_body = Change, params(("unit_id" = String, Path, description = "Unit id")), responses((status = 200, description = "Success", body = crate::store::Unit), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/units/{unit_id}/rename", tag = "units", summary = "Rename a unit from a date on (office)", request_body = Change, params(("unit_id" = String, Path, description = "Unit id")), responses((status = 200, description = "Success", body = crate::store::Unit), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn rename(
     State(s): State<AppState>,
     auth: Authenticated,
@@ -182,7 +180,7 @@ pub(crate) async fn rename(
     ))
 }
 
-#[utoipa::path(post, path = "/v1/units/{unit_id}/merge", tag = "units", summary = "Merge a unit into another (office); its keys are revoked", request_body = Change, params(("unit_id" = String, Path, description = "Unit id")), responses((status = 200, description = "Success", body = crate::store::Unit), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/units/{unit_id}/merge", tag = "units", summary = "Merge a unit into another (office); its keys are revoked", request_body = Change, params(("unit_id" = String, Path, description = "Unit id")), responses((status = 200, description = "Success", body = crate::store::Unit), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn merge(
     State(s): State<AppState>,
     auth: Authenticated,
@@ -202,7 +200,7 @@ pub(crate) async fn merge(
     ))
 }
 
-#[utoipa::path(post, path = "/v1/units/{unit_id}/close", tag = "units", summary = "Close a unit (office); its keys are revoked", request_body = Change, params(("unit_id" = String, Path, description = "Unit id")), responses((status = 200, description = "Success", body = crate::store::Unit), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/units/{unit_id}/close", tag = "units", summary = "Close a unit (office); its keys are revoked", request_body = Change, params(("unit_id" = String, Path, description = "Unit id")), responses((status = 200, description = "Success", body = crate::store::Unit), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn close(
     State(s): State<AppState>,
     auth: Authenticated,
@@ -222,7 +220,7 @@ pub(crate) struct NewKey {
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-#[utoipa::path(post, path = "/v1/units/{unit_id}/api-keys", tag = "api-keys", summary = "Issue an API key (office, operator); the key is shown only in this answer", request_body = NewKey, params(("unit_id" = String, Path, description = "Unit id")), responses((status = 201, description = "Success", body = Object), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(post, path = "/v1/units/{unit_id}/api-keys", tag = "api-keys", summary = "Issue an API key (office, operator); the key is shown only in this answer", request_body = NewKey, params(("unit_id" = String, Path, description = "Unit id")), responses((status = 201, description = "Success", body = Object), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn issue_key(
     State(s): State<AppState>,
     auth: Authenticated,
@@ -262,7 +260,7 @@ pub(crate) async fn issue_key(
     Ok(res)
 }
 
-#[utoipa::path(get, path = "/v1/units/{unit_id}/api-keys", tag = "api-keys", summary = "A unit's keys: prefix, role, expiry, last use (office, operator)", params(("unit_id" = String, Path, description = "Unit id")), responses((status = 200, description = "Success", body = Object), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/units/{unit_id}/api-keys", tag = "api-keys", summary = "A unit's keys: prefix, role, expiry, last use (office, operator)", params(("unit_id" = String, Path, description = "Unit id")), responses((status = 200, description = "Success", body = Object), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn list_keys(
     State(s): State<AppState>,
     auth: Authenticated,
@@ -273,7 +271,7 @@ pub(crate) async fn list_keys(
     Ok(Reply(serde_json::json!({ "api_keys": keys })))
 }
 
-#[utoipa::path(delete, path = "/v1/api-keys/{key_id}", tag = "api-keys", summary = "Revoke a key at once (office, operator)", params(("key_id" = String, Path, description = "Key id")), responses((status = 204, description = "Success"), (status = "4XX", description = "Problem details (RFC 9457)", body = crate::problem::Problem, content_type = "application/problem+json")), security(("api_key" = [])))]
+#[utoipa::path(delete, path = "/v1/api-keys/{key_id}", tag = "api-keys", summary = "Revoke a key at once (office, operator)", params(("key_id" = String, Path, description = "Key id")), responses((status = 204, description = "Success"), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn revoke_key(
     State(s): State<AppState>,
     auth: Authenticated,
