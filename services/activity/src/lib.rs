@@ -1,19 +1,18 @@
 //! The activity service: units' communication activities (recorded, corrected by
 //! superseding records), one-stop results, satisfaction surveys and budget lines.
 //!
-//! A request enters in [`grpc`], is checked by [`domain`], and is stored by [`store`]
-//! together with its event (outbox) in one transaction. Units the gateway closed or
-//! merged (its events, kept by [`cchc_platform::ended_units`]) write nothing.
+//! A request enters in [`grpc`] ([`grpc::Activities`], one file per group of RPCs),
+//! is checked into [`domain`] types, and is stored by [`store`] (all SQL) together with
+//! its event (outbox) in one transaction. [`events`] consumes the gateway's closures
+//! and merges: units it closed or merged write nothing.
 
 pub mod domain;
+pub mod events;
 pub mod grpc;
 pub mod store;
 
-use std::sync::Arc;
-
 use cchc_platform::config::ServiceSettings;
 use cchc_platform::service::Runtime;
-use cchc_platform::{consumer, ended_units};
 use cchc_proto::activity::v1::activity_service_server::ActivityServiceServer;
 use tokio_util::sync::CancellationToken;
 
@@ -25,16 +24,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut rt = Runtime::start(settings, &MIGRATOR, shutdown).await?;
-    // Closures and merges announced by the gateway, so a closed unit's writes are
-    // refused here too.
-    let ended = consumer::run(
-        ended_units::consumer("activity"),
-        rt.js.clone(),
-        rt.pool.clone(),
-        Arc::new(ended_units::EndedUnits),
-        rt.shutdown.clone(),
-    );
-    rt.tasks.spawn(ended);
+    events::consume(&mut rt);
     let store = store::Store::new(rt.pool.clone(), rt.outbox.clone());
     let routes =
         tonic::service::Routes::new(ActivityServiceServer::new(grpc::Activities::new(store)));

@@ -4,6 +4,7 @@
 mod common;
 
 use cchc_platform::Role;
+use cchc_platform::vocabulary::activity_kind::{self, BRIEFING, NEWS_POST, POSTING, TRAINING};
 use cchc_proto::activity::v1::activity_service_server::ActivityService;
 use cchc_proto::activity::v1::{
     Activity, CorrectActivityRequest, ListActivitiesRequest, RecordActivitiesRequest,
@@ -50,16 +51,16 @@ fn titles(v: &[Activity]) -> Vec<&str> {
 async fn every_rule_is_checked_and_each_violation_named() {
     let s = service().await;
     let unit = Uuid::new_v4();
-    let tomorrow = (cchc_platform::validation::today() + chrono::Days::new(1)).to_string();
+    let tomorrow = (cchc_platform::time::today() + chrono::Days::new(1)).to_string();
     let cases: Vec<(RecordActivityRequest, &[&str])> = vec![
         (activity("party", "2020-03-10", "x"), &["kind"]),
-        (activity("briefing", "2021-02-29", "x"), &["date"]),
-        (activity("briefing", "10/03/2020", "x"), &["date"]),
-        (activity("briefing", &tomorrow, "x"), &["date"]),
-        (activity("briefing", "1999-12-31", "x"), &["date"]),
-        (activity("briefing", "2020-03-10", "  "), &["title"]),
+        (activity(BRIEFING, "2021-02-29", "x"), &["date"]),
+        (activity(BRIEFING, "10/03/2020", "x"), &["date"]),
+        (activity(BRIEFING, &tomorrow, "x"), &["date"]),
+        (activity(BRIEFING, "1999-12-31", "x"), &["date"]),
+        (activity(BRIEFING, "2020-03-10", "  "), &["title"]),
         (
-            activity("briefing", "2020-03-10", &"t".repeat(501)),
+            activity(BRIEFING, "2020-03-10", &"t".repeat(501)),
             &["title"],
         ),
         (
@@ -67,14 +68,14 @@ async fn every_rule_is_checked_and_each_violation_named() {
                 description: "d".repeat(20_001),
                 channel: "c".repeat(501),
                 audience: "a".repeat(501),
-                ..activity("briefing", "2020-03-10", "x")
+                ..activity(BRIEFING, "2020-03-10", "x")
             },
             &["description", "channel", "audience"],
         ),
         (
             RecordActivityRequest {
                 head_count: -1,
-                ..activity("briefing", "2020-03-10", "x")
+                ..activity(BRIEFING, "2020-03-10", "x")
             },
             &["head_count"],
         ),
@@ -85,28 +86,28 @@ async fn every_rule_is_checked_and_each_violation_named() {
                     "ftp://example.vn/a".into(),
                     "javascript:alert(1)".into(),
                 ],
-                ..activity("briefing", "2020-03-10", "x")
+                ..activity(BRIEFING, "2020-03-10", "x")
             },
             &["evidence_links[1]", "evidence_links[2]"],
         ),
         (
             RecordActivityRequest {
                 evidence_links: vec!["https://ok.example.vn/a".into(); 51],
-                ..activity("briefing", "2020-03-10", "x")
+                ..activity(BRIEFING, "2020-03-10", "x")
             },
             &["evidence_links"],
         ),
         (
             RecordActivityRequest {
                 procedure_codes: vec!["1.012753.H19".into(), " ".into()],
-                ..activity("briefing", "2020-03-10", "x")
+                ..activity(BRIEFING, "2020-03-10", "x")
             },
             &["procedure_codes[1]"],
         ),
         (
             RecordActivityRequest {
                 idempotency_key: "k".repeat(201),
-                ..activity("briefing", "2020-03-10", "x")
+                ..activity(BRIEFING, "2020-03-10", "x")
             },
             &["idempotency_key"],
         ),
@@ -131,8 +132,8 @@ async fn every_rule_is_checked_and_each_violation_named() {
         assert_eq!(fields(&e), *expected, "{r:?}");
     }
     // Today, zero people, and every kind are fine.
-    for kind in cchc_activity::domain::KINDS {
-        let today = cchc_platform::validation::today().to_string();
+    for kind in activity_kind::ALL {
+        let today = cchc_platform::time::today().to_string();
         let a = record(
             &s,
             unit,
@@ -153,18 +154,18 @@ async fn only_units_record_and_the_unit_is_the_callers() {
     let s = service().await;
     let e = s
         .api
-        .record_activity(as_office(activity("briefing", "2020-03-10", "x")))
+        .record_activity(as_office(activity(BRIEFING, "2020-03-10", "x")))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::PermissionDenied);
     let e = s
         .api
-        .record_activity(tonic::Request::new(activity("briefing", "2020-03-10", "x")))
+        .record_activity(tonic::Request::new(activity(BRIEFING, "2020-03-10", "x")))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::Unauthenticated);
     let unit = Uuid::new_v4();
-    let a = record(&s, unit, activity("briefing", "2020-03-10", "x")).await;
+    let a = record(&s, unit, activity(BRIEFING, "2020-03-10", "x")).await;
     assert_eq!(a.unit_id, unit.to_string());
     assert_eq!(s.count("activities").await, 1);
 }
@@ -175,7 +176,7 @@ async fn a_retried_submission_lands_once() {
     let unit = Uuid::new_v4();
     let r = RecordActivityRequest {
         idempotency_key: "nop-2020-03-10-1".into(),
-        ..activity("news_post", "2020-03-10", "Đăng tin CCHC")
+        ..activity(NEWS_POST, "2020-03-10", "Đăng tin CCHC")
     };
     let first = record(&s, unit, r.clone()).await;
     let again = record(&s, unit, r.clone()).await;
@@ -205,7 +206,7 @@ async fn a_retried_submission_lands_once() {
     // Concurrent retries still land once.
     let r = RecordActivityRequest {
         idempotency_key: "race".into(),
-        ..activity("training", "2020-04-01", "Tập huấn")
+        ..activity(TRAINING, "2020-04-01", "Tập huấn")
     };
     let (a, b) = tokio::join!(
         s.api.record_activity(as_unit(unit, r.clone())),
@@ -220,12 +221,12 @@ async fn a_retried_submission_lands_once() {
 async fn the_event_is_written_in_the_records_transaction() {
     let s = service().await;
     let unit = Uuid::new_v4();
-    let a = record(&s, unit, activity("briefing", "2020-03-10", "Quán triệt")).await;
+    let a = record(&s, unit, activity(BRIEFING, "2020-03-10", "Quán triệt")).await;
     let events = s.payloads::<ActivityRecorded>().await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].activity_id, a.id);
     assert_eq!(events[0].unit_id, unit.to_string());
-    assert_eq!(events[0].kind, "briefing");
+    assert_eq!(events[0].kind, BRIEFING);
     assert_eq!(events[0].date, "2020-03-10");
     assert_eq!(events[0].head_count, 40);
     assert_eq!(events[0].supersedes, "");
@@ -237,7 +238,7 @@ async fn the_event_is_written_in_the_records_transaction() {
         .unwrap();
     let e = s
         .api
-        .record_activity(as_unit(unit, activity("briefing", "2020-03-11", "Mất")))
+        .record_activity(as_unit(unit, activity(BRIEFING, "2020-03-11", "Mất")))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::Internal);
@@ -248,7 +249,7 @@ async fn the_event_is_written_in_the_records_transaction() {
             CorrectActivityRequest {
                 activity_id: a.id.clone(),
                 reason: "sai ngày".into(),
-                activity: Some(activity("briefing", "2020-03-09", "Quán triệt")),
+                activity: Some(activity(BRIEFING, "2020-03-09", "Quán triệt")),
             },
         ))
         .await
@@ -267,13 +268,13 @@ async fn a_batch_accepts_and_rejects_each_item_on_its_own() {
     let s = service().await;
     let unit = Uuid::new_v4();
     let items = vec![
-        activity("briefing", "2020-01-06", "Quán triệt kế hoạch"),
+        activity(BRIEFING, "2020-01-06", "Quán triệt kế hoạch"),
         RecordActivityRequest {
             head_count: -2,
             evidence_links: vec!["not a link".into()],
             ..activity("party", "2020-01-07", "Sai")
         },
-        activity("posting", "2020-01-08", "Niêm yết TTHC"),
+        activity(POSTING, "2020-01-08", "Niêm yết TTHC"),
     ];
     let batch = RecordActivitiesRequest {
         items: items.clone(),
@@ -323,9 +324,9 @@ async fn a_batch_accepts_and_rejects_each_item_on_its_own() {
                 items: vec![
                     RecordActivityRequest {
                         idempotency_key: "batch-2020-01/0".into(),
-                        ..activity("training", "2020-02-01", "Khác")
+                        ..activity(TRAINING, "2020-02-01", "Khác")
                     },
-                    activity("training", "2020-02-02", "Tập huấn"),
+                    activity(TRAINING, "2020-02-02", "Tập huấn"),
                 ],
                 idempotency_key: String::new(),
             },
@@ -344,7 +345,7 @@ async fn a_batch_accepts_and_rejects_each_item_on_its_own() {
             .record_activities(as_unit(
                 unit,
                 RecordActivitiesRequest {
-                    items: vec![activity("briefing", "2020-01-06", "x"); n],
+                    items: vec![activity(BRIEFING, "2020-01-06", "x"); n],
                     idempotency_key: String::new(),
                 },
             ))
@@ -359,7 +360,7 @@ async fn a_batch_accepts_and_rejects_each_item_on_its_own() {
         .record_activities(as_unit(
             unit,
             RecordActivitiesRequest {
-                items: vec![activity("news_post", "2020-05-01", "Tin"); 500],
+                items: vec![activity(NEWS_POST, "2020-05-01", "Tin"); 500],
                 idempotency_key: String::new(),
             },
         ))
@@ -383,13 +384,13 @@ fn correction(id: &str, r: RecordActivityRequest, reason: &str) -> CorrectActivi
 async fn corrections_supersede_and_the_history_keeps_both() {
     let s = service().await;
     let unit = Uuid::new_v4();
-    let original = record(&s, unit, activity("briefing", "2020-03-10", "Hội nghị")).await;
-    let other = record(&s, unit, activity("posting", "2020-03-12", "Niêm yết")).await;
+    let original = record(&s, unit, activity(BRIEFING, "2020-03-10", "Hội nghị")).await;
+    let other = record(&s, unit, activity(POSTING, "2020-03-12", "Niêm yết")).await;
 
     let fixed_body = RecordActivityRequest {
         head_count: 120,
         idempotency_key: "fix-1".into(),
-        ..activity("training", "2020-03-10", "Hội nghị tập huấn")
+        ..activity(TRAINING, "2020-03-10", "Hội nghị tập huấn")
     };
     let fixed = s
         .api
@@ -448,7 +449,7 @@ async fn corrections_supersede_and_the_history_keeps_both() {
             unit,
             correction(
                 &original.id,
-                activity("training", "2020-03-10", "Lần hai"),
+                activity(TRAINING, "2020-03-10", "Lần hai"),
                 "",
             ),
         ))
@@ -460,7 +461,7 @@ async fn corrections_supersede_and_the_history_keeps_both() {
         .api
         .correct_activity(as_unit(
             unit,
-            correction(&fixed.id, activity("training", "2020-03-11", "Lần hai"), ""),
+            correction(&fixed.id, activity(TRAINING, "2020-03-11", "Lần hai"), ""),
         ))
         .await
         .unwrap()
@@ -477,7 +478,7 @@ async fn corrections_supersede_and_the_history_keeps_both() {
                 reason: "r".repeat(2001),
                 activity: Some(RecordActivityRequest {
                     head_count: -1,
-                    ..activity("posting", "2020-03-12", "Niêm yết")
+                    ..activity(POSTING, "2020-03-12", "Niêm yết")
                 }),
             },
         ))
@@ -494,7 +495,7 @@ async fn corrections_supersede_and_the_history_keeps_both() {
         ["", "", original.id.as_str(), fixed.id.as_str()]
     );
     assert_eq!(events[2].correction_reason, "sai số người");
-    assert_eq!(events[2].kind, "training");
+    assert_eq!(events[2].kind, TRAINING);
     assert_eq!(s.count("activities").await, 4);
 }
 
@@ -502,8 +503,8 @@ async fn corrections_supersede_and_the_history_keeps_both() {
 async fn a_unit_cannot_correct_another_units_activity() {
     let s = service().await;
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-    let theirs = record(&s, b, activity("briefing", "2020-03-10", "Của B")).await;
-    let body = activity("briefing", "2020-03-10", "Sửa của B");
+    let theirs = record(&s, b, activity(BRIEFING, "2020-03-10", "Của B")).await;
+    let body = activity(BRIEFING, "2020-03-10", "Sửa của B");
     // Checked inside the service: a forged request is answered as if nothing existed.
     let e = s
         .api
@@ -550,10 +551,10 @@ async fn a_unit_cannot_correct_another_units_activity() {
 async fn lists_filter_by_unit_kind_dates_and_period() {
     let s = service().await;
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-    record(&s, a, activity("briefing", "2020-01-15", "A tháng 1")).await;
-    record(&s, a, activity("news_post", "2020-06-30", "A tháng 6")).await;
-    record(&s, a, activity("news_post", "2020-07-01", "A tháng 7")).await;
-    record(&s, b, activity("news_post", "2020-03-01", "B tháng 3")).await;
+    record(&s, a, activity(BRIEFING, "2020-01-15", "A tháng 1")).await;
+    record(&s, a, activity(NEWS_POST, "2020-06-30", "A tháng 6")).await;
+    record(&s, a, activity(NEWS_POST, "2020-07-01", "A tháng 7")).await;
+    record(&s, b, activity(NEWS_POST, "2020-03-01", "B tháng 3")).await;
 
     // A unit sees its own, whichever unit it names.
     let mine = list(
@@ -597,7 +598,7 @@ async fn lists_filter_by_unit_kind_dates_and_period() {
         ["A tháng 7", "A tháng 6", "A tháng 1"]
     );
     assert_eq!(
-        titles(&list(&s, q(None, "news_post", "", "", "")).await),
+        titles(&list(&s, q(None, NEWS_POST, "", "", "")).await),
         ["B tháng 3", "A tháng 7", "A tháng 6"]
     );
     assert_eq!(
@@ -609,7 +610,7 @@ async fn lists_filter_by_unit_kind_dates_and_period() {
         ["B tháng 3", "A tháng 6", "A tháng 1"]
     );
     assert_eq!(
-        titles(&list(&s, q(Some(a), "news_post", "", "", "2020-H1")).await),
+        titles(&list(&s, q(Some(a), NEWS_POST, "", "", "2020-H1")).await),
         ["A tháng 6"]
     );
     assert_eq!(
@@ -662,4 +663,50 @@ async fn lists_filter_by_unit_kind_dates_and_period() {
     }
     seen.dedup();
     assert_eq!(seen.len(), 4);
+}
+
+#[tokio::test]
+async fn an_exactly_full_page_is_the_last_and_a_limit_over_500_is_refused() {
+    let s = service().await;
+    let unit = Uuid::new_v4();
+    for title in ["Một", "Hai", "Ba", "Bốn"] {
+        record(&s, unit, activity(BRIEFING, "2020-03-10", title)).await;
+    }
+    let page = |limit: u32, page_token: String| {
+        s.api.list_activities(as_office(ListActivitiesRequest {
+            limit,
+            page_token,
+            ..Default::default()
+        }))
+    };
+    // Four records in pages of two: the second page is full and is the last.
+    let first = page(2, String::new()).await.unwrap().into_inner();
+    assert_eq!(titles(&first.activities), ["Bốn", "Ba"]);
+    assert!(!first.next_page_token.is_empty());
+    let second = page(2, first.next_page_token).await.unwrap().into_inner();
+    assert_eq!(titles(&second.activities), ["Hai", "Một"]);
+    assert_eq!(second.next_page_token, "", "no token to an empty page");
+    let whole = page(4, String::new()).await.unwrap().into_inner();
+    assert_eq!(
+        (whole.activities.len(), whole.next_page_token.as_str()),
+        (4, "")
+    );
+
+    // The largest page is 500; more is refused, as the gateway refuses it.
+    assert_eq!(
+        page(500, String::new())
+            .await
+            .unwrap()
+            .into_inner()
+            .activities
+            .len(),
+        4
+    );
+    let e = page(501, String::new()).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    let errors = cchc_platform::validation::field_errors(&e);
+    assert_eq!(fields(&e), ["limit"]);
+    assert_eq!(errors[0].message, cchc_platform::page::LIMIT_MESSAGE);
+    let e = page(10, "not-a-token".into()).await.unwrap_err();
+    assert_eq!(fields(&e), ["page_token"]);
 }

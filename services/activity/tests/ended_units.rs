@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream;
 use cchc_platform::config::ServiceSettings;
 use cchc_platform::events;
+use cchc_platform::vocabulary::activity_kind::NEWS_POST;
 use cchc_platform::{Caller, CallerKey, Config, Role};
 use cchc_proto::Message;
 use cchc_proto::activity::v1::activity_service_client::ActivityServiceClient;
@@ -97,7 +98,7 @@ fn office<T>(message: T) -> tonic::Request<T> {
 
 fn activity(title: &str) -> RecordActivityRequest {
     RecordActivityRequest {
-        kind: "news_post".into(),
+        kind: NEWS_POST.into(),
         date: "2025-03-10".into(),
         title: title.into(),
         head_count: 30,

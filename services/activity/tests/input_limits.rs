@@ -4,6 +4,7 @@
 
 mod common;
 
+use cchc_platform::vocabulary::activity_kind::BRIEFING;
 use cchc_proto::activity::v1::activity_service_server::ActivityService;
 use cchc_proto::activity::v1::*;
 use common::{as_unit, fields, service};
@@ -17,7 +18,7 @@ const MAX_COUNT: i64 = 1_000_000_000;
 
 fn activity(title: &str) -> RecordActivityRequest {
     RecordActivityRequest {
-        kind: "briefing".into(),
+        kind: BRIEFING.into(),
         date: "2020-03-10".into(),
         title: title.into(),
         head_count: 40,

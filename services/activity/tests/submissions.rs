@@ -607,3 +607,41 @@ async fn budget_lines_replace_the_units_year() {
     assert_eq!(events[1].planned_total_vnd, 3_000_000);
     assert_eq!(s.count("cchc_outbox").await, 3);
 }
+
+#[tokio::test]
+async fn submission_lists_page_like_every_list() {
+    let s = service().await;
+    let unit = Uuid::new_v4();
+    for period in ["2020-Q1", "2020-Q2", "2020-Q3", "2020-Q4"] {
+        submit(&s, unit, one_stop(period)).await;
+    }
+    let page = |limit: u32, page_token: String| {
+        s.api
+            .list_one_stop_results(as_office(ListSubmissionsRequest {
+                limit,
+                page_token,
+                ..Default::default()
+            }))
+    };
+    let periods = |r: &[OneStopResult]| r.iter().map(|r| r.period.clone()).collect::<Vec<_>>();
+    // Four results in pages of two: the second page is full and is the last.
+    let first = page(2, String::new()).await.unwrap().into_inner();
+    assert_eq!(periods(&first.results), ["2020-Q4", "2020-Q3"]);
+    let second = page(2, first.next_page_token).await.unwrap().into_inner();
+    assert_eq!(periods(&second.results), ["2020-Q2", "2020-Q1"]);
+    assert_eq!(second.next_page_token, "", "no token to an empty page");
+
+    let e = page(501, String::new()).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(fields(&e), ["limit"]);
+    let e = s
+        .api
+        .list_budget_lines(as_office(ListSubmissionsRequest {
+            limit: 501,
+            page_token: "not-a-token".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&e), ["limit", "page_token"]);
+}

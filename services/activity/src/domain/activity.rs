@@ -1,20 +1,9 @@
 //! What a valid activity (hoạt động tuyên truyền) is.
 
-use cchc_platform::validation::{Errors, is_http_url, parse_date, today};
+use cchc_platform::time::today;
+use cchc_platform::validation::{Errors, is_http_url, parse_date};
+use cchc_platform::vocabulary::activity_kind;
 use cchc_proto::activity::v1::RecordActivityRequest;
-
-/// Kinds of communication activity the plan names.
-pub const KINDS: &[&str] = &[
-    "briefing",
-    "news_post",
-    "training",
-    "posting",
-    "commendation",
-    "criticism",
-    "one_stop_publication",
-    "media_coordination",
-    "other",
-];
 
 const MAX_TITLE: usize = 500;
 const MAX_TEXT: usize = 20_000;
@@ -74,9 +63,7 @@ impl NewActivity {
 /// Checks every field, naming each violation.
 pub fn check(r: &RecordActivityRequest) -> Result<NewActivity, Errors> {
     let mut e = Errors::new();
-    if !KINDS.contains(&r.kind.as_str()) {
-        e.add("kind", format!("must be one of {}", KINDS.join(", ")));
-    }
+    check_kind(&mut e, &r.kind);
     let date = parse_date(&mut e, "date", &r.date);
     if let Some(d) = date {
         e.check(d <= today(), "date", "must not be in the future");
@@ -163,6 +150,15 @@ pub fn check(r: &RecordActivityRequest) -> Result<NewActivity, Errors> {
     }
 }
 
+/// Checks that `kind` is one of the plan's kinds of activity.
+pub fn check_kind(e: &mut Errors, kind: &str) {
+    e.check(
+        activity_kind::ALL.contains(&kind),
+        "kind",
+        format!("must be one of {}", activity_kind::ALL.join(", ")),
+    );
+}
+
 /// Checks the reason given for a correction.
 pub fn check_reason(e: &mut Errors, reason: &str) -> String {
     let reason = reason.trim();
@@ -181,7 +177,7 @@ mod tests {
 
     fn good() -> RecordActivityRequest {
         RecordActivityRequest {
-            kind: "news_post".into(),
+            kind: activity_kind::NEWS_POST.into(),
             date: "2020-05-04".into(),
             title: "Tuyên truyền CCHC trên website".into(),
             head_count: 40,

@@ -7,7 +7,7 @@ pub mod one_stop;
 pub mod period;
 pub mod satisfaction;
 
-pub use activity::{KINDS, NewActivity};
+pub use activity::NewActivity;
 pub use period::Period;
 
 use cchc_platform::validation::{Errors, FieldError};

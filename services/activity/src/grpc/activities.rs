@@ -1,6 +1,7 @@
 //! Recording, correcting and listing activities.
 
 use cchc_platform::Caller;
+use cchc_platform::page::Paging;
 use cchc_platform::validation::{Errors, parse_date};
 use cchc_proto::activity::v1::{
     Activity, BatchItemResult, CorrectActivityRequest, FieldError, ListActivitiesRequest,
@@ -10,9 +11,9 @@ use cchc_proto::activity::v1::{
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{READERS, key, next_token, page, visible_unit, writer};
+use super::{READERS, key, visible_unit, writer};
 use crate::domain::activity::{self, MAX_BATCH};
-use crate::domain::{KINDS, Period, Rejection};
+use crate::domain::{Period, Rejection};
 use crate::store::{Error, Filter, Store};
 
 fn invalid(e: Errors) -> Status {
@@ -158,20 +159,16 @@ pub async fn list(
     let caller = Caller::require(&req, READERS)?;
     let r = req.into_inner();
     let mut e = Errors::new();
-    let (limit, after) = page(r.limit, &r.page_token, &mut e);
     let mut f = Filter {
+        paging: Paging::read(r.limit, &r.page_token, &mut e),
         unit_id: visible_unit(&caller, &r.unit_id, &mut e),
+        kind: None,
+        from: None,
+        to: None,
         history: r.history,
-        limit,
-        after,
-        ..Default::default()
     };
     if !r.kind.is_empty() {
-        e.check(
-            KINDS.contains(&r.kind.as_str()),
-            "kind",
-            format!("must be one of {}", KINDS.join(", ")),
-        );
+        activity::check_kind(&mut e, &r.kind);
         f.kind = Some(r.kind.clone());
     }
     if !r.from.is_empty() {
@@ -193,16 +190,9 @@ pub async fn list(
     if !e.is_empty() {
         return Err(Rejection::invalid("the filter is not valid", e).into());
     }
-    let activities = store.list(&f).await?;
-    let next_page_token = next_token(
-        activities.len(),
-        f.limit,
-        activities
-            .last()
-            .map(|a| (a.recorded_at.as_str(), a.id.as_str())),
-    );
+    let page = store.list(&f).await?;
     Ok(Response::new(ListActivitiesResponse {
-        activities,
-        next_page_token,
+        activities: page.items,
+        next_page_token: page.next_token,
     }))
 }

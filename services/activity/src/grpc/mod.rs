@@ -1,12 +1,14 @@
-//! The activity service's gRPC API: one file per group of RPCs. The unit of a write is
-//! the caller's, never the message's, and a closed or merged unit writes nothing; reads
-//! by a unit are limited to its own records.
+//! The activity service's gRPC API, where every request enters: [`Activities`]
+//! implements the service and hands each RPC to its group's file. The unit of a write
+//! is the caller's, never the message's, and a closed or merged unit writes nothing;
+//! reads by a unit are limited to its own records. Store failures become statuses
+//! here, and only here.
 
 mod activities;
 mod submissions;
 
-use cchc_platform::validation::{Errors, cursor, parse_cursor};
-use cchc_platform::{Caller, Role};
+use cchc_platform::validation::Errors;
+use cchc_platform::{Caller, Role, ended_units};
 use cchc_proto::activity::v1::activity_service_server::ActivityService;
 use cchc_proto::activity::v1::{
     Activity, BudgetLines, CorrectActivityRequest, ListActivitiesRequest, ListActivitiesResponse,
@@ -18,8 +20,9 @@ use cchc_proto::activity::v1::{
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::store::Store;
+use crate::store::{self, Store};
 
+/// The activity service.
 pub struct Activities {
     store: Store,
 }
@@ -106,7 +109,7 @@ impl ActivityService for Activities {
 /// The unit making a write: a unit's caller, whose unit was neither closed nor merged.
 async fn writer<T>(store: &Store, req: &Request<T>) -> Result<Caller, Status> {
     let caller = Caller::require(req, &[Role::Unit])?;
-    store.ensure_active(caller.unit_id).await?;
+    ended_units::ensure_active(store.pool(), caller.unit_id).await?;
     Ok(caller)
 }
 
@@ -128,36 +131,22 @@ fn visible_unit(caller: &Caller, asked: &str, e: &mut Errors) -> Option<Uuid> {
     }
 }
 
-/// Page size (default 50, at most 500) and the cursor to continue after.
-fn page(
-    limit: u32,
-    token: &str,
-    e: &mut Errors,
-) -> (i64, Option<(chrono::DateTime<chrono::Utc>, Uuid)>) {
-    let limit = if limit == 0 { 50 } else { limit.min(500) };
-    let after = if token.is_empty() {
-        None
-    } else {
-        let after = parse_cursor(token);
-        e.check(
-            after.is_some(),
-            "page_token",
-            "is not a token this service issued",
-        );
-        after
-    };
-    (i64::from(limit), after)
-}
-
-/// The token of the next page when this one is full.
-fn next_token(len: usize, limit: i64, last: Option<(&str, &str)>) -> String {
-    match last {
-        Some((at, id)) if len as i64 == limit => cursor(at, id),
-        _ => String::new(),
-    }
-}
-
 /// A client key, when one was given.
 fn key(k: &str) -> Option<&str> {
     (!k.is_empty()).then_some(k)
+}
+
+/// What a store failure tells the caller: an absent record, a conflict with what is
+/// stored, or (logged with its chain) an opaque internal error.
+impl From<store::Error> for Status {
+    fn from(e: store::Error) -> Self {
+        use store::Error;
+        match e {
+            Error::NotFound => Status::not_found(e.to_string()),
+            Error::AlreadyCorrected { .. } | Error::KeyReused => {
+                Status::already_exists(e.to_string())
+            }
+            Error::Db(e) => cchc_platform::validation::internal(e),
+        }
+    }
 }

@@ -1,6 +1,9 @@
 //! Submissions per period or year: one-stop results, satisfaction surveys, budget lines.
+//! Every kind is submitted and listed alike; only its check and its messages differ.
 
-use cchc_platform::validation::{Errors, today};
+use cchc_platform::page::Paging;
+use cchc_platform::time::today;
+use cchc_platform::validation::Errors;
 use cchc_platform::{Caller, Role};
 use cchc_proto::activity::v1::{
     BudgetLines, ListBudgetLinesResponse, ListOneStopResultsResponse, ListSatisfactionResponse,
@@ -9,50 +12,52 @@ use cchc_proto::activity::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use super::{key, next_token, page, visible_unit, writer};
+use super::{key, visible_unit, writer};
+use crate::domain::budget::BudgetFigures;
+use crate::domain::one_stop::OneStopFigures;
+use crate::domain::satisfaction::SatisfactionFigures;
 use crate::domain::{Period, Rejection, budget, one_stop, satisfaction};
-use crate::store::{Store, SubmissionFilter};
+use crate::store::{Page, Store, Submission, SubmissionFilter};
 
 /// Units read their own submissions; the office and leadership read everyone's.
 const READERS: &[Role] = &[Role::Unit, Role::Office, Role::Leader];
+
+/// A unit's submission `r`, checked by `check` against today's date, stored with the
+/// client key `key` reads from it.
+async fn submit<R, S: Submission>(
+    store: &Store,
+    req: Request<R>,
+    check: impl FnOnce(&R, chrono::NaiveDate) -> Result<S, Rejection>,
+    idempotency_key: impl FnOnce(&R) -> &str,
+) -> Result<Response<S::Answer>, Status> {
+    let caller = writer(store, &req).await?;
+    let r = req.into_inner();
+    let figures = check(&r, today())?;
+    let stored = store
+        .submit(caller.unit_id, &figures, key(idempotency_key(&r)))
+        .await?;
+    Ok(Response::new(stored))
+}
 
 pub async fn submit_one_stop(
     store: &Store,
     req: Request<SubmitOneStopResultRequest>,
 ) -> Result<Response<OneStopResult>, Status> {
-    let caller = writer(store, &req).await?;
-    let r = req.into_inner();
-    let f = one_stop::check(&r, today())?;
-    let result = store
-        .submit_one_stop(caller.unit_id, &f, key(&r.idempotency_key))
-        .await?;
-    Ok(Response::new(result))
+    submit(store, req, one_stop::check, |r| &r.idempotency_key).await
 }
 
 pub async fn submit_satisfaction(
     store: &Store,
     req: Request<SubmitSatisfactionRequest>,
 ) -> Result<Response<SatisfactionSurvey>, Status> {
-    let caller = writer(store, &req).await?;
-    let r = req.into_inner();
-    let f = satisfaction::check(&r, today())?;
-    let survey = store
-        .submit_satisfaction(caller.unit_id, &f, key(&r.idempotency_key))
-        .await?;
-    Ok(Response::new(survey))
+    submit(store, req, satisfaction::check, |r| &r.idempotency_key).await
 }
 
 pub async fn submit_budget(
     store: &Store,
     req: Request<SubmitBudgetLinesRequest>,
 ) -> Result<Response<BudgetLines>, Status> {
-    let caller = writer(store, &req).await?;
-    let r = req.into_inner();
-    let f = budget::check(&r, today())?;
-    let lines = store
-        .submit_budget(caller.unit_id, &f, key(&r.idempotency_key))
-        .await?;
-    Ok(Response::new(lines))
+    submit(store, req, budget::check, |r| &r.idempotency_key).await
 }
 
 /// What a list asks for, checked. Periods are compared in their written form, so
@@ -63,7 +68,7 @@ fn filter(
     by_year: bool,
 ) -> Result<SubmissionFilter, Status> {
     let mut e = Errors::new();
-    let (limit, after) = page(r.limit, &r.page_token, &mut e);
+    let paging = Paging::read(r.limit, &r.page_token, &mut e);
     let unit_id = visible_unit(caller, &r.unit_id, &mut e);
     let period = if by_year {
         e.check(
@@ -96,28 +101,30 @@ fn filter(
         unit_id,
         period,
         history: r.history,
-        limit,
-        after,
+        paging,
     })
+}
+
+/// A page of `S`'s submissions the caller may read; budget lines (`by_year`) are
+/// asked for by year, the others by period.
+async fn list<S: Submission>(
+    store: &Store,
+    req: Request<ListSubmissionsRequest>,
+    by_year: bool,
+) -> Result<Page<S::Answer>, Status> {
+    let caller = Caller::require(&req, READERS)?;
+    let f = filter(&caller, req.get_ref(), by_year)?;
+    Ok(store.submissions::<S>(&f).await?)
 }
 
 pub async fn list_one_stop(
     store: &Store,
     req: Request<ListSubmissionsRequest>,
 ) -> Result<Response<ListOneStopResultsResponse>, Status> {
-    let caller = Caller::require(&req, READERS)?;
-    let f = filter(&caller, req.get_ref(), false)?;
-    let results = store.list_one_stop(&f).await?;
-    let next_page_token = next_token(
-        results.len(),
-        f.limit,
-        results
-            .last()
-            .map(|r| (r.submitted_at.as_str(), r.id.as_str())),
-    );
+    let page = list::<OneStopFigures>(store, req, false).await?;
     Ok(Response::new(ListOneStopResultsResponse {
-        results,
-        next_page_token,
+        results: page.items,
+        next_page_token: page.next_token,
     }))
 }
 
@@ -125,19 +132,10 @@ pub async fn list_satisfaction(
     store: &Store,
     req: Request<ListSubmissionsRequest>,
 ) -> Result<Response<ListSatisfactionResponse>, Status> {
-    let caller = Caller::require(&req, READERS)?;
-    let f = filter(&caller, req.get_ref(), false)?;
-    let surveys = store.list_satisfaction(&f).await?;
-    let next_page_token = next_token(
-        surveys.len(),
-        f.limit,
-        surveys
-            .last()
-            .map(|s| (s.submitted_at.as_str(), s.id.as_str())),
-    );
+    let page = list::<SatisfactionFigures>(store, req, false).await?;
     Ok(Response::new(ListSatisfactionResponse {
-        surveys,
-        next_page_token,
+        surveys: page.items,
+        next_page_token: page.next_token,
     }))
 }
 
@@ -145,18 +143,9 @@ pub async fn list_budgets(
     store: &Store,
     req: Request<ListSubmissionsRequest>,
 ) -> Result<Response<ListBudgetLinesResponse>, Status> {
-    let caller = Caller::require(&req, READERS)?;
-    let f = filter(&caller, req.get_ref(), true)?;
-    let budgets = store.list_budgets(&f).await?;
-    let next_page_token = next_token(
-        budgets.len(),
-        f.limit,
-        budgets
-            .last()
-            .map(|b| (b.submitted_at.as_str(), b.id.as_str())),
-    );
+    let page = list::<BudgetFigures>(store, req, true).await?;
     Ok(Response::new(ListBudgetLinesResponse {
-        budgets,
-        next_page_token,
+        budgets: page.items,
+        next_page_token: page.next_token,
     }))
 }

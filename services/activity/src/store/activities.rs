@@ -1,11 +1,13 @@
 //! Activities: recorded one by one or in batches, corrected by superseding records.
 
+use cchc_platform::page::{Cursor, Paging};
+use cchc_platform::time::stamp;
 use cchc_proto::activity::v1::Activity;
 use cchc_proto::events::v1::ActivityRecorded;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Error, Store, timestamp, violates};
+use super::{Error, Page, Store, violates};
 use crate::domain::NewActivity;
 
 #[derive(sqlx::FromRow)]
@@ -53,7 +55,7 @@ impl Row {
             supersedes: self.supersedes.map(|s| s.to_string()).unwrap_or_default(),
             correction_reason: self.correction_reason.clone(),
             procedure_codes: self.procedure_codes.clone(),
-            recorded_at: timestamp(&self.recorded_at),
+            recorded_at: stamp(&self.recorded_at),
         }
     }
 }
@@ -72,7 +74,7 @@ impl From<Row> for Activity {
             head_count: r.head_count,
             evidence_links: r.evidence_links,
             procedure_codes: r.procedure_codes,
-            recorded_at: timestamp(&r.recorded_at),
+            recorded_at: stamp(&r.recorded_at),
             supersedes: r.supersedes.map(|s| s.to_string()).unwrap_or_default(),
             superseded_by: r.superseded_by.map(|s| s.to_string()).unwrap_or_default(),
             correction_reason: r.correction_reason,
@@ -87,7 +89,6 @@ const COLUMNS: &str =
     (SELECT s.id FROM activities s WHERE s.supersedes = a.id) AS superseded_by";
 
 /// Filters for listing; `unit_id` is already restricted to the caller's own for units.
-#[derive(Default)]
 pub struct Filter {
     pub unit_id: Option<Uuid>,
     pub kind: Option<String>,
@@ -95,8 +96,7 @@ pub struct Filter {
     pub to: Option<chrono::NaiveDate>,
     /// Superseded records too.
     pub history: bool,
-    pub limit: i64,
-    pub after: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
+    pub paging: Paging,
 }
 
 /// A correction to make: which record it supersedes and why.
@@ -255,10 +255,10 @@ impl Store {
         Ok(row.into())
     }
 
-    /// Records matching `f`, newest first, after the cursor: current ones only unless
-    /// the history is asked for.
-    pub async fn list(&self, f: &Filter) -> Result<Vec<Activity>, Error> {
-        let (after_at, after_id) = f.after.unzip();
+    /// Records matching `f`, newest first, a page after the cursor: current ones only
+    /// unless the history is asked for.
+    pub async fn list(&self, f: &Filter) -> Result<Page<Activity>, Error> {
+        let (after_at, after_id) = f.paging.after_parts();
         let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM activities a
              WHERE ($1::uuid IS NULL OR a.unit_id = $1)
@@ -275,11 +275,14 @@ impl Store {
         .bind(f.to)
         .bind(after_at)
         .bind(after_id)
-        .bind(f.limit)
+        .bind(f.paging.fetch())
         .bind(f.history)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        Ok(Page::of(&f.paging, rows, |r| Cursor {
+            at: r.recorded_at,
+            id: r.id,
+        }))
     }
 }
 
