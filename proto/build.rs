@@ -17,6 +17,44 @@ fn protos(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Each event's subject is written in its `.proto`, as the first word of the message's
+/// comment (`// cchc.catalogue.procedure_published.v1 — ...`); this makes it the
+/// message's `Event::TYPE`, so the name lives beside the type and nowhere else.
+fn event_types(fds: &prost_types::FileDescriptorSet) -> Result<(), Box<dyn std::error::Error>> {
+    // Field 4 of FileDescriptorProto is its top-level messages.
+    const MESSAGE_TYPE: i32 = 4;
+    let mut out = String::new();
+    for file in &fds.file {
+        if file.package() != "cchc.events.v1" {
+            continue;
+        }
+        let Some(info) = &file.source_code_info else {
+            return Err(format!("{} has no source information", file.name()).into());
+        };
+        for loc in &info.location {
+            let [MESSAGE_TYPE, index] = loc.path[..] else {
+                continue;
+            };
+            let message = &file.message_type[index as usize];
+            let subject = loc
+                .leading_comments()
+                .split_whitespace()
+                .next()
+                .map(|w| w.trim_end_matches([':', ',']))
+                .filter(|w| w.starts_with("cchc.") && w.rsplit_once(".v").is_some_and(|(_, v)| v.parse::<u32>().is_ok()));
+            if let Some(subject) = subject {
+                out.push_str(&format!(
+                    "impl Event for {} {{\n    const TYPE: &'static str = \"{subject}\";\n}}\n",
+                    message.name()
+                ));
+            }
+        }
+    }
+    let path = PathBuf::from(std::env::var("OUT_DIR")?).join("cchc.events.v1.types.rs");
+    std::fs::write(path, out)?;
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut files = Vec::new();
     protos(Path::new("cchc"), &mut files);
@@ -25,6 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={}", f.display());
     }
     let fds = protox::compile(&files, ["."])?;
+    event_types(&fds)?;
     // The gateway speaks JSON with the same shapes as the gRPC messages; events stay
     // binary-only so their wire format is never confused with the public API.
     // The JSON shapes are documented in the gateway's OpenAPI from these same types.

@@ -3,6 +3,14 @@
 pub mod events {
     pub mod v1 {
         tonic::include_proto!("cchc.events.v1");
+
+        /// A payload message with a fixed subject, `cchc.<producer>.<event>.v<N>`, as
+        /// its `.proto` names it.
+        pub trait Event: prost::Message + Default {
+            const TYPE: &'static str;
+        }
+
+        include!(concat!(env!("OUT_DIR"), "/cchc.events.v1.types.rs"));
     }
 }
 

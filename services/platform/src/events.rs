@@ -5,58 +5,9 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use cchc_proto::events::v1 as pb;
-use prost::Message;
 
-/// A payload message with a fixed subject, `cchc.<producer>.<event>.v<N>`.
-pub trait Event: Message + Default {
-    const TYPE: &'static str;
-}
-
-impl Event for pb::UnitCreated {
-    const TYPE: &'static str = "cchc.gateway.unit_created.v1";
-}
-impl Event for pb::UnitRenamed {
-    const TYPE: &'static str = "cchc.gateway.unit_renamed.v1";
-}
-impl Event for pb::UnitMerged {
-    const TYPE: &'static str = "cchc.gateway.unit_merged.v1";
-}
-impl Event for pb::UnitClosed {
-    const TYPE: &'static str = "cchc.gateway.unit_closed.v1";
-}
-impl Event for pb::ProcedurePublished {
-    const TYPE: &'static str = "cchc.catalogue.procedure_published.v1";
-}
-impl Event for pb::LegalDocumentIssued {
-    const TYPE: &'static str = "cchc.catalogue.legal_document_issued.v1";
-}
-impl Event for pb::LegalDocumentChanged {
-    const TYPE: &'static str = "cchc.catalogue.legal_document_changed.v1";
-}
-impl Event for pb::PostingConfirmed {
-    const TYPE: &'static str = "cchc.catalogue.posting_confirmed.v1";
-}
-impl Event for pb::PostingStale {
-    const TYPE: &'static str = "cchc.catalogue.posting_stale.v1";
-}
-impl Event for pb::PlanSaved {
-    const TYPE: &'static str = "cchc.reporting.plan_saved.v1";
-}
-impl Event for pb::ReportGenerated {
-    const TYPE: &'static str = "cchc.reporting.report_generated.v1";
-}
-impl Event for pb::ActivityRecorded {
-    const TYPE: &'static str = "cchc.activity.activity_recorded.v1";
-}
-impl Event for pb::OneStopResultSubmitted {
-    const TYPE: &'static str = "cchc.activity.one_stop_result_submitted.v1";
-}
-impl Event for pb::SatisfactionSubmitted {
-    const TYPE: &'static str = "cchc.activity.satisfaction_submitted.v1";
-}
-impl Event for pb::BudgetSubmitted {
-    const TYPE: &'static str = "cchc.activity.budget_submitted.v1";
-}
+/// A payload message with its subject; each event's name is written in its `.proto`.
+pub use pb::Event;
 
 /// The schema version carried in a type's `.vN` suffix.
 pub fn schema_version(event_type: &str) -> u32 {
@@ -146,6 +97,24 @@ pub async fn ensure_dead_letter_stream(js: &jetstream::Context) -> anyhow::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_event_is_named_from_its_proto() {
+        assert_eq!(pb::UnitCreated::TYPE, "cchc.gateway.unit_created.v1");
+        assert_eq!(
+            pb::LegalDocumentIssued::TYPE,
+            "cchc.catalogue.legal_document_issued.v1"
+        );
+        assert_eq!(
+            pb::OneStopResultSubmitted::TYPE,
+            "cchc.activity.one_stop_result_submitted.v1"
+        );
+        assert_eq!(
+            pb::ReportGenerated::TYPE,
+            "cchc.reporting.report_generated.v1"
+        );
+        assert_eq!(schema_version(pb::PlanSaved::TYPE), 1);
+    }
 
     #[test]
     fn envelope_round_trip() {
