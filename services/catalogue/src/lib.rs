@@ -1,40 +1,32 @@
-//! The catalogue service: administrative procedures and their versions.
+//! The catalogue service: administrative procedures and their versions, the legal
+//! documents they rest on, and the units' postings of them.
 //!
-//! A request enters in [`grpc`], is checked by [`domain`], and is stored by [`store`]
-//! together with its event (outbox) in one transaction. Units the gateway closed or
-//! merged (its events, kept by [`cchc_platform::ended_units`]) write nothing.
+//! A request enters in [`grpc`], is read into a [`domain`] type, and is stored by
+//! [`store`] together with its event (outbox) in one transaction; [`events`] hears the
+//! gateway's closures and merges of units (kept by [`cchc_platform::ended_units`]), whose
+//! writes are then refused.
 
 pub mod domain;
-pub mod export;
+pub mod events;
 pub mod grpc;
 pub mod store;
 
-use std::sync::Arc;
-
 use cchc_platform::config::ServiceSettings;
 use cchc_platform::service::Runtime;
-use cchc_platform::{consumer, ended_units};
 use cchc_proto::catalogue::v1::catalogue_service_server::CatalogueServiceServer;
 use tokio_util::sync::CancellationToken;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
+/// Runs the service until `shutdown`. The configuration beyond `settings` is not
+/// needed here; every service's `run` has this shape for the shared `main`.
 pub async fn run(
     settings: ServiceSettings,
     _config: cchc_platform::Config,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut rt = Runtime::start(settings, &MIGRATOR, shutdown).await?;
-    // Closures and merges announced by the gateway, so a closed unit's writes are
-    // refused here too.
-    let ended = consumer::run(
-        ended_units::consumer("catalogue"),
-        rt.js.clone(),
-        rt.pool.clone(),
-        Arc::new(ended_units::EndedUnits),
-        rt.shutdown.clone(),
-    );
-    rt.tasks.spawn(ended);
+    events::consume(&mut rt);
     let store = store::Store::new(rt.pool.clone(), rt.outbox.clone());
     let scheduler = store.clone().promote_scheduled_loop(rt.shutdown.clone());
     rt.tasks.spawn(scheduler);

@@ -342,7 +342,7 @@ async fn a_future_version_becomes_current_on_its_effective_date() {
         "no event before the date"
     );
 
-    let today = cchc_platform::validation::today();
+    let today = cchc_platform::time::today();
     assert_eq!(f.store.promote_scheduled(today).await.unwrap(), 0);
     let day = chrono::NaiveDate::from_ymd_opt(2999, 1, 1).unwrap();
     assert_eq!(f.store.promote_scheduled(day).await.unwrap(), 1);
@@ -944,4 +944,112 @@ async fn a_fee_is_bounded_like_any_amount_of_money() {
         ))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn an_exactly_full_page_is_the_last_and_a_limit_over_500_is_refused() {
+    let f = fixture("paging").await;
+    let codes = ["1.000700.H19", "1.000701.H19", "1.000702.H19"];
+    for code in codes {
+        f.create(code, "Xét tuyển sinh").await;
+        f.publish(code, "new", "2020-02-01").await.unwrap();
+    }
+    let search = |limit: u32, page_token: String| {
+        f.svc.search_procedures(public(SearchProceduresRequest {
+            q: "xet tuyen".into(),
+            limit,
+            page_token,
+            ..Default::default()
+        }))
+    };
+    let all = search(3, String::new()).await.unwrap().into_inner();
+    assert_eq!((all.procedures.len(), all.total), (3, 3));
+    assert_eq!(all.next_page_token, "", "an exactly full page is the last");
+    let first = search(2, String::new()).await.unwrap().into_inner();
+    assert_eq!(first.procedures.len(), 2);
+    let last = search(2, first.next_page_token).await.unwrap().into_inner();
+    assert_eq!(last.procedures.len(), 1);
+    assert_eq!(last.next_page_token, "");
+    invalid(search(501, String::new()).await, &["limit"]);
+    invalid(search(10, "x".into()).await, &["page_token"]);
+
+    // Legal documents page the same way.
+    for n in 1..=2 {
+        f.svc
+            .create_legal_document(req(
+                CreateLegalDocumentRequest {
+                    number_symbol: format!("{n}/2020/TT-BGDĐT"),
+                    r#type: "circular".into(),
+                    summary: "Quy chế tuyển sinh".into(),
+                    issuer: "Bộ Giáo dục và Đào tạo".into(),
+                    signed_date: "2020-01-02".into(),
+                    effective_date: "2020-02-01".into(),
+                    ..Default::default()
+                },
+                &f.office,
+            ))
+            .await
+            .unwrap();
+    }
+    let documents = |limit: u32| {
+        f.svc
+            .search_legal_documents(public(SearchLegalDocumentsRequest {
+                q: "tuyen sinh".into(),
+                limit,
+                ..Default::default()
+            }))
+    };
+    let full = documents(2).await.unwrap().into_inner();
+    assert_eq!(
+        (full.documents.len(), full.next_page_token.as_str()),
+        (2, "")
+    );
+    invalid(documents(501).await, &["limit"]);
+
+    // Postings page by their cursor, newest confirmation first, to the end and no
+    // further.
+    let units: Vec<Caller> = (0..3).map(|_| unit()).collect();
+    for u in &units {
+        f.svc
+            .confirm_posting(req(
+                ConfirmPostingRequest {
+                    code: codes[0].into(),
+                    version: 1,
+                    location: "Bảng niêm yết".into(),
+                    posted_on: "2020-02-03".into(),
+                    evidence_url: String::new(),
+                },
+                u,
+            ))
+            .await
+            .unwrap();
+    }
+    let postings = |limit: u32, page_token: String| {
+        f.svc.list_postings(req(
+            ListPostingsRequest {
+                limit,
+                page_token,
+                ..Default::default()
+            },
+            &f.office,
+        ))
+    };
+    let first = postings(2, String::new()).await.unwrap().into_inner();
+    assert_eq!(first.postings.len(), 2);
+    assert_eq!(first.postings[0].unit_id, units[2].unit_id.to_string());
+    assert_ne!(first.next_page_token, "");
+    let last = postings(2, first.next_page_token)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(last.postings.len(), 1);
+    assert_eq!(last.postings[0].unit_id, units[0].unit_id.to_string());
+    assert_eq!(last.next_page_token, "");
+    let full = postings(3, String::new()).await.unwrap().into_inner();
+    assert_eq!(
+        (full.postings.len(), full.next_page_token.as_str()),
+        (3, "")
+    );
+    invalid(postings(501, String::new()).await, &["limit"]);
+    invalid(postings(10, "2020-01-01".into()).await, &["page_token"]);
 }

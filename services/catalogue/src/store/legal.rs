@@ -1,13 +1,14 @@
 //! Legal documents, what they amend or repeal, and the procedures they base.
 
-use cchc_proto::catalogue::v1::{LegalDocument, LegalDocumentRef};
+use cchc_platform::text::{fold, terms};
+use cchc_platform::vocabulary::legal_status;
+use cchc_proto::catalogue::v1::{LegalDocument, LegalDocumentRef, SearchLegalDocumentsResponse};
 use cchc_proto::events::v1::{LegalDocumentChanged, LegalDocumentIssued};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{Error, Store};
-use crate::domain::NewLegalDocument;
-use cchc_platform::text::{fold, terms};
+use crate::domain::{LegalDocumentSearch, NewLegalDocument};
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -24,6 +25,10 @@ struct Row {
 const COLUMNS: &str =
     "id, number_symbol, doc_type, summary, issuer, signed_date, effective_date, status";
 
+fn not_found(id: Uuid) -> Error {
+    Error::NotFound(format!("legal document {id}"))
+}
+
 fn issued(r: &Row, procedure_codes: Vec<String>) -> LegalDocumentIssued {
     LegalDocumentIssued {
         id: r.id.to_string(),
@@ -37,26 +42,53 @@ fn issued(r: &Row, procedure_codes: Vec<String>) -> LegalDocumentIssued {
     }
 }
 
+/// A document as another record names it.
+#[derive(sqlx::FromRow)]
+pub(super) struct RefRow {
+    id: Uuid,
+    number_symbol: String,
+    summary: String,
+    status: String,
+}
+
+impl From<RefRow> for LegalDocumentRef {
+    fn from(r: RefRow) -> Self {
+        LegalDocumentRef {
+            id: r.id.to_string(),
+            number_symbol: r.number_symbol,
+            summary: r.summary,
+            status: r.status,
+        }
+    }
+}
+
+/// The legal documents the procedure `code` is based on.
+pub(super) async fn bases_of(
+    conn: &mut PgConnection,
+    code: &str,
+) -> Result<Vec<LegalDocumentRef>, Error> {
+    let rows: Vec<RefRow> = sqlx::query_as(
+        "SELECT d.id, d.number_symbol, d.summary, d.status FROM legal_bases b JOIN legal_documents d ON d.id = b.document_id
+         WHERE b.code = $1 ORDER BY d.signed_date, d.number_symbol",
+    )
+    .bind(code)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
 async fn refs(
     conn: &mut PgConnection,
     sql: &'static str,
     id: Uuid,
     relation: &str,
 ) -> Result<Vec<LegalDocumentRef>, Error> {
-    let rows: Vec<(Uuid, String, String, String)> = sqlx::query_as(sql)
+    let rows: Vec<RefRow> = sqlx::query_as(sql)
         .bind(id)
         .bind(relation)
         .fetch_all(&mut *conn)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, number_symbol, summary, status)| LegalDocumentRef {
-            id: id.to_string(),
-            number_symbol,
-            summary,
-            status,
-        })
-        .collect())
+    Ok(rows.into_iter().map(Into::into).collect())
 }
 
 const TARGETS: &str = "SELECT d.id, d.number_symbol, d.summary, d.status FROM legal_document_links l JOIN legal_documents d ON d.id = l.to_id
@@ -64,10 +96,17 @@ const TARGETS: &str = "SELECT d.id, d.number_symbol, d.summary, d.status FROM le
 const SOURCES: &str = "SELECT d.id, d.number_symbol, d.summary, d.status FROM legal_document_links l JOIN legal_documents d ON d.id = l.from_id
                        WHERE l.to_id = $1 AND l.relation = $2 ORDER BY d.number_symbol";
 
+/// How one document changes another (`legal_document_links.relation`).
+const AMENDS: &str = "amends";
+const REPEALS: &str = "repeals";
+
 impl Store {
     /// Records a document, marks what it amends or repeals, links the procedures it
     /// bases, and emits the events, all in one transaction.
-    pub async fn create_legal_document(&self, d: NewLegalDocument) -> Result<LegalDocument, Error> {
+    pub async fn create_legal_document(
+        &self,
+        d: &NewLegalDocument,
+    ) -> Result<LegalDocument, Error> {
         let mut tx = self.pool.begin().await?;
         let id = Uuid::now_v7();
         let search = fold(&format!(
@@ -75,16 +114,17 @@ impl Store {
             d.number_symbol, d.summary, d.issuer, d.doc_type
         ));
         let inserted: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO legal_documents (id, number_symbol, doc_type, summary, issuer, signed_date, effective_date, search_text)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (number_symbol) DO NOTHING RETURNING {COLUMNS}"
+            "INSERT INTO legal_documents (id, number_symbol, doc_type, summary, issuer, signed_date, effective_date, status, search_text)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (number_symbol) DO NOTHING RETURNING {COLUMNS}"
         )))
         .bind(id)
         .bind(&d.number_symbol)
-        .bind(&d.doc_type)
+        .bind(d.doc_type)
         .bind(&d.summary)
         .bind(&d.issuer)
         .bind(d.signed_date)
         .bind(d.effective_date)
+        .bind(legal_status::IN_FORCE)
         .bind(search)
         .fetch_optional(&mut *tx)
         .await?;
@@ -94,7 +134,12 @@ impl Store {
                 d.number_symbol
             ))
         })?;
-        for code in &d.procedure_codes {
+        let codes: Vec<String> = d
+            .procedure_codes
+            .iter()
+            .map(|c| c.as_str().to_owned())
+            .collect();
+        for code in &codes {
             let known: Option<i32> = sqlx::query_scalar("SELECT 1 FROM procedures WHERE code = $1")
                 .bind(code)
                 .fetch_optional(&mut *tx)
@@ -110,21 +155,20 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        self.outbox
-            .enqueue(&mut tx, &issued(&row, d.procedure_codes.clone()))
-            .await?;
+        self.outbox.enqueue(&mut tx, &issued(&row, codes)).await?;
         for (targets, relation, status) in [
-            (&d.amends, "amends", "amended"),
-            (&d.repeals, "repeals", "repealed"),
+            (&d.amends, AMENDS, legal_status::AMENDED),
+            (&d.repeals, REPEALS, legal_status::REPEALED),
         ] {
             for target in targets {
                 // Repealed stays repealed even if later amended.
                 let changed: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "UPDATE legal_documents SET status = CASE WHEN status = 'repealed' THEN status ELSE $2 END
+                    "UPDATE legal_documents SET status = CASE WHEN status = $3 THEN status ELSE $2 END
                      WHERE id = $1 RETURNING {COLUMNS}"
                 )))
                 .bind(target)
                 .bind(status)
+                .bind(legal_status::REPEALED)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let changed = changed.ok_or_else(|| {
@@ -177,43 +221,16 @@ impl Store {
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?;
-        let row = row.ok_or_else(|| Error::NotFound(format!("legal document {id}")))?;
-        self.view(conn, row).await
+        let row = row.ok_or_else(|| not_found(id))?;
+        view(conn, row).await
     }
 
-    async fn view(&self, conn: &mut PgConnection, r: Row) -> Result<LegalDocument, Error> {
-        let procedure_codes =
-            sqlx::query_scalar("SELECT code FROM legal_bases WHERE document_id = $1 ORDER BY code")
-                .bind(r.id)
-                .fetch_all(&mut *conn)
-                .await?;
-        Ok(LegalDocument {
-            amends: refs(conn, TARGETS, r.id, "amends").await?,
-            repeals: refs(conn, TARGETS, r.id, "repeals").await?,
-            amended_by: refs(conn, SOURCES, r.id, "amends").await?,
-            repealed_by: refs(conn, SOURCES, r.id, "repeals").await?,
-            id: r.id.to_string(),
-            number_symbol: r.number_symbol,
-            r#type: r.doc_type,
-            summary: r.summary,
-            issuer: r.issuer,
-            signed_date: r.signed_date.to_string(),
-            effective_date: r.effective_date.to_string(),
-            status: r.status,
-            procedure_codes,
-        })
-    }
-
-    /// Documents whose number, summary, issuer or type contain every word of `q`
-    /// (diacritics and case ignored), newest first.
+    /// Documents whose number, summary, issuer or type contain every word of the
+    /// search (diacritics and case ignored), latest signed first.
     pub async fn search_legal_documents(
         &self,
-        q: &str,
-        status: Option<&str>,
-        doc_type: Option<&str>,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Vec<LegalDocument>, Error> {
+        s: &LegalDocumentSearch,
+    ) -> Result<SearchLegalDocumentsResponse, Error> {
         let mut conn = self.pool.acquire().await?;
         let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM legal_documents
@@ -221,17 +238,45 @@ impl Store {
                AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR doc_type = $3)
              ORDER BY signed_date DESC, number_symbol LIMIT $4 OFFSET $5"
         )))
-        .bind(terms(q))
-        .bind(status)
-        .bind(doc_type)
-        .bind(limit)
-        .bind(offset)
+        .bind(terms(&s.q))
+        .bind(s.status)
+        .bind(s.doc_type)
+        .bind(s.page.fetch())
+        .bind(s.page.offset())
         .fetch_all(&mut *conn)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
+        let (rows, next_page_token) = s.page.page(rows);
+        let mut documents = Vec::with_capacity(rows.len());
         for r in rows {
-            out.push(self.view(&mut conn, r).await?);
+            documents.push(view(&mut conn, r).await?);
         }
-        Ok(out)
+        Ok(SearchLegalDocumentsResponse {
+            documents,
+            next_page_token,
+        })
     }
+}
+
+/// The whole record of a document: its links both ways and the procedures it bases.
+async fn view(conn: &mut PgConnection, r: Row) -> Result<LegalDocument, Error> {
+    let procedure_codes =
+        sqlx::query_scalar("SELECT code FROM legal_bases WHERE document_id = $1 ORDER BY code")
+            .bind(r.id)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(LegalDocument {
+        amends: refs(conn, TARGETS, r.id, AMENDS).await?,
+        repeals: refs(conn, TARGETS, r.id, REPEALS).await?,
+        amended_by: refs(conn, SOURCES, r.id, AMENDS).await?,
+        repealed_by: refs(conn, SOURCES, r.id, REPEALS).await?,
+        id: r.id.to_string(),
+        number_symbol: r.number_symbol,
+        r#type: r.doc_type,
+        summary: r.summary,
+        issuer: r.issuer,
+        signed_date: r.signed_date.to_string(),
+        effective_date: r.effective_date.to_string(),
+        status: r.status,
+        procedure_codes,
+    })
 }

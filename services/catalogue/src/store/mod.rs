@@ -1,55 +1,62 @@
-//! The catalogue's PostgreSQL store. Every change that others must hear about writes its
-//! event to the outbox in the same transaction.
+//! The catalogue's PostgreSQL store: all of its SQL. Every change that others must hear
+//! about writes its event to the outbox in the same transaction. It answers in its own
+//! [`Error`]; the gRPC layer decides what a caller is told.
 
 mod legal;
 mod postings;
 
-pub use postings::{NewPosting, PostingFilter};
-
 use cchc_platform::outbox::Outbox;
-use cchc_platform::validation::{Errors, internal, today};
+use cchc_platform::text::{fold, terms};
+use cchc_platform::validation::Errors;
+use cchc_platform::vocabulary::procedure_status;
 use cchc_proto::catalogue::v1::{
     Decision, LegalDocumentRef, ProcedureContent, ProcedureSummary, ProcedureView,
-    SearchProceduresRequest,
+    SearchProceduresResponse,
 };
 use cchc_proto::events::v1::{PostingStale, ProcedurePublished};
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
-use crate::domain::{Publication, missing_parts};
-use cchc_platform::text::{fold, terms};
+use crate::domain::{
+    DraftEdit, Imported, NewProcedure, ProcedureSearch, Publication, missing_parts,
+    status_when_current, version_status,
+};
+use legal::RefRow;
 
-/// Failures the store reports to the RPC layer.
+/// What the store can run into besides bad input.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("procedure {0} does not exist")]
+    /// Names what is missing: "procedure 1.012753.H19", "legal document …".
+    #[error("{0} does not exist")]
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// Someone else saved in between.
     #[error("{0}")]
     Stale(String),
+    /// The catalogue's state does not allow it (nothing to abolish, an old version).
     #[error("{0}")]
     Rule(String),
+    /// The draft lacks parts a published record must have, each named.
     #[error("{message}")]
-    Incomplete { message: String, errors: Errors },
+    Incomplete { message: String, missing: Errors },
+    /// The caller's unit was closed or merged and writes nothing more.
+    #[error("{0}")]
+    UnitEnded(String),
+    /// Failed, and was logged, where it happened.
+    #[error("internal error")]
+    Internal,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
 
-impl From<Error> for tonic::Status {
-    fn from(e: Error) -> Self {
-        match e {
-            Error::NotFound(_) => tonic::Status::not_found(e.to_string()),
-            Error::Conflict(m) => tonic::Status::already_exists(m),
-            Error::Stale(m) => tonic::Status::aborted(m),
-            Error::Rule(m) => tonic::Status::failed_precondition(m),
-            Error::Incomplete { message, errors } => errors
-                .finish(tonic::Code::FailedPrecondition, &message)
-                .err()
-                .unwrap_or_else(|| tonic::Status::failed_precondition(message)),
-            Error::Db(e) => internal(e),
-        }
-    }
+fn procedure(code: &str) -> Error {
+    Error::NotFound(format!("procedure {code}"))
+}
+
+fn version(code: &str, version: i32) -> Error {
+    Error::NotFound(format!("procedure {code} version {version}"))
 }
 
 /// Folded text of a version for search: name, body, field, agency.
@@ -104,6 +111,10 @@ fn content_of(v: serde_json::Value) -> ProcedureContent {
     serde_json::from_value(v).unwrap_or_default()
 }
 
+fn json_of(content: &ProcedureContent) -> serde_json::Value {
+    serde_json::to_value(content).expect("content serialises")
+}
+
 impl VersionRow {
     fn view(self, status: &str) -> ProcedureView {
         ProcedureView {
@@ -126,45 +137,55 @@ impl VersionRow {
 
 const VERSION_COLUMNS: &str = "code, version, content, decision_number, decision_date, decision_signer, change_type, change_note, effective_date";
 
+/// Where `version` stands beside the current version, whose state is `status`.
+fn state_of(version: i32, current: i32, status: &str) -> &str {
+    if version == current {
+        status
+    } else if version > current {
+        version_status::SCHEDULED
+    } else {
+        version_status::SUPERSEDED
+    }
+}
+
 impl Store {
     pub fn new(pool: PgPool, outbox: Outbox) -> Self {
         Self { pool, outbox }
     }
 
     /// Refuses a unit that was closed or merged into another.
-    pub async fn ensure_active(&self, unit_id: uuid::Uuid) -> Result<(), tonic::Status> {
-        cchc_platform::ended_units::ensure_active(&self.pool, unit_id).await
+    pub async fn ensure_active(&self, unit_id: Uuid) -> Result<(), Error> {
+        // The shared check answers as a gRPC status; only its refusal tells the caller
+        // anything (an internal failure it has already logged).
+        cchc_platform::ended_units::ensure_active(&self.pool, unit_id)
+            .await
+            .map_err(|s| match s.code() {
+                tonic::Code::PermissionDenied => Error::UnitEnded(s.message().to_owned()),
+                _ => Error::Internal,
+            })
     }
 
-    pub async fn create(
-        &self,
-        code: &str,
-        content: &ProcedureContent,
-    ) -> Result<ProcedureView, Error> {
-        let json = serde_json::to_value(content).expect("content serialises");
+    pub async fn create(&self, p: &NewProcedure) -> Result<ProcedureView, Error> {
+        let code = p.code.as_str();
         let inserted = sqlx::query(
             "INSERT INTO procedures (code, draft) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING",
         )
         .bind(code)
-        .bind(json)
+        .bind(json_of(p.draft.content()))
         .execute(&self.pool)
         .await?
         .rows_affected();
         if inserted == 0 {
             return Err(Error::Conflict(format!("procedure {code} already exists")));
         }
-        Ok(draft_view(code, content.clone()))
+        Ok(draft_view(code, p.draft.content().clone()))
     }
 
     /// Publishes the draft (or abolishes the current version) as the next version.
     /// A version effective today or earlier becomes current at once and its event is
     /// emitted; a later one waits for [`Store::promote_scheduled`].
-    pub async fn publish(
-        &self,
-        code: &str,
-        p: Publication,
-        abolish: bool,
-    ) -> Result<ProcedureView, Error> {
+    pub async fn publish(&self, p: &Publication) -> Result<ProcedureView, Error> {
+        let code = p.code.as_str();
         let mut tx = self.pool.begin().await?;
         let row: Option<(serde_json::Value, i32, String)> = sqlx::query_as(
             "SELECT draft, current_version, status FROM procedures WHERE code = $1 FOR UPDATE",
@@ -172,9 +193,9 @@ impl Store {
         .bind(code)
         .fetch_optional(&mut *tx)
         .await?;
-        let (draft, current, status) = row.ok_or_else(|| Error::NotFound(code.to_owned()))?;
-        let content = if abolish {
-            if status != "published" {
+        let (draft, current, status) = row.ok_or_else(|| procedure(code))?;
+        let content = if p.abolishes() {
+            if status != procedure_status::PUBLISHED {
                 return Err(Error::Rule(format!(
                     "procedure {code} has no published version to abolish"
                 )));
@@ -187,12 +208,12 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?
         } else {
-            let mut errors = Errors::new();
-            missing_parts(&mut errors, &content_of(draft.clone()));
-            if !errors.is_empty() {
+            let mut missing = Errors::new();
+            missing_parts(&mut missing, &content_of(draft.clone()));
+            if !missing.is_empty() {
                 return Err(Error::Incomplete {
                     message: format!("procedure {code} is incomplete and cannot be published"),
-                    errors,
+                    missing,
                 });
             }
             draft
@@ -215,7 +236,7 @@ impl Store {
         .bind(&p.decision_number)
         .bind(p.decision_date)
         .bind(&p.decision_signer)
-        .bind(&p.change_type)
+        .bind(p.change_type.as_str())
         .bind(&p.change_note)
         .bind(p.effective_date)
         .bind(text.name)
@@ -224,7 +245,7 @@ impl Store {
         .bind(text.agency)
         .execute(&mut *tx)
         .await?;
-        if p.effective_date <= today() {
+        if p.effective_date <= cchc_platform::time::today() {
             self.make_current(&mut tx, code, version).await?;
         }
         let view = self.version_in(&mut tx, code, version).await?;
@@ -246,11 +267,7 @@ impl Store {
         .bind(version)
         .fetch_one(&mut *tx)
         .await?;
-        let status = if v.change_type == "abolished" {
-            "abolished"
-        } else {
-            "published"
-        };
+        let status = status_when_current(&v.change_type);
         let previous: i32 =
             sqlx::query_scalar("SELECT current_version FROM procedures WHERE code = $1 FOR UPDATE")
                 .bind(code)
@@ -280,7 +297,7 @@ impl Store {
         .await?;
         let c = content_of(v.content);
         // Postings of the version that was current are now out of date.
-        let stale: Vec<uuid::Uuid> = sqlx::query_scalar(
+        let stale: Vec<Uuid> = sqlx::query_scalar(
             "SELECT unit_id FROM postings WHERE code = $1 AND version = $2 ORDER BY unit_id",
         )
         .bind(code)
@@ -342,9 +359,11 @@ impl Store {
         Ok(due.len())
     }
 
+    /// Every minute until shutdown, makes current what has come into effect (Vietnam's
+    /// date decides).
     pub async fn promote_scheduled_loop(self, shutdown: CancellationToken) {
         loop {
-            if let Err(e) = self.promote_scheduled(today()).await {
+            if let Err(e) = self.promote_scheduled(cchc_platform::time::today()).await {
                 tracing::warn!(error = %e, "promoting scheduled versions failed");
             }
             tokio::select! {
@@ -372,15 +391,8 @@ impl Store {
         .bind(version)
         .fetch_optional(&mut *conn)
         .await?;
-        let row = row.ok_or_else(|| Error::NotFound(format!("{code} version {version}")))?;
-        let state = if version == current {
-            status.as_str()
-        } else if version > current {
-            "scheduled"
-        } else {
-            "superseded"
-        };
-        Ok(row.view(state))
+        let row = row.ok_or_else(|| self::version(code, version))?;
+        Ok(row.view(state_of(version, current, &status)))
     }
 
     /// A published version (`version` 0 = the current one). When nothing is published
@@ -397,7 +409,7 @@ impl Store {
                 .bind(code)
                 .fetch_optional(&mut *conn)
                 .await?;
-        let (draft, current) = row.ok_or_else(|| Error::NotFound(code.to_owned()))?;
+        let (draft, current) = row.ok_or_else(|| procedure(code))?;
         let wanted = if version == 0 {
             current
         } else {
@@ -407,39 +419,16 @@ impl Store {
             return if with_draft {
                 Ok(draft_view(code, content_of(draft)))
             } else {
-                Err(Error::NotFound(code.to_owned()))
+                Err(procedure(code))
             };
         }
         let mut view = self.version_in(&mut conn, code, wanted).await?;
         // A version not yet in effect is not public.
-        if view.status == "scheduled" && !with_draft {
-            return Err(Error::NotFound(format!("{code} version {wanted}")));
+        if view.status == version_status::SCHEDULED && !with_draft {
+            return Err(self::version(code, wanted));
         }
-        view.legal_documents = self.legal_bases_of(&mut conn, code).await?;
+        view.legal_documents = legal::bases_of(&mut conn, code).await?;
         Ok(view)
-    }
-
-    async fn legal_bases_of(
-        &self,
-        conn: &mut PgConnection,
-        code: &str,
-    ) -> Result<Vec<LegalDocumentRef>, Error> {
-        let rows: Vec<(uuid::Uuid, String, String, String)> = sqlx::query_as(
-            "SELECT d.id, d.number_symbol, d.summary, d.status FROM legal_bases b JOIN legal_documents d ON d.id = b.document_id
-             WHERE b.code = $1 ORDER BY d.signed_date, d.number_symbol",
-        )
-        .bind(code)
-        .fetch_all(&mut *conn)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, number_symbol, summary, status)| LegalDocumentRef {
-                id: id.to_string(),
-                number_symbol,
-                summary,
-                status,
-            })
-            .collect())
     }
 
     /// The draft of the next version, with its revision.
@@ -449,50 +438,40 @@ impl Store {
                 .bind(code)
                 .fetch_optional(&self.pool)
                 .await?;
-        let (draft, revision) = row.ok_or_else(|| Error::NotFound(code.to_owned()))?;
+        let (draft, revision) = row.ok_or_else(|| procedure(code))?;
         let mut view = draft_view(code, content_of(draft));
         view.draft_revision = revision as u32;
         Ok(view)
     }
 
-    /// Saves the draft when `revision` is the latest; otherwise someone else saved in
-    /// between and this save is refused.
-    pub async fn update_draft(
-        &self,
-        code: &str,
-        revision: u32,
-        content: &ProcedureContent,
-    ) -> Result<ProcedureView, Error> {
-        let json = serde_json::to_value(content).expect("content serialises");
+    /// Saves the draft when the edit's revision is the latest; otherwise someone else
+    /// saved in between and this save is refused.
+    pub async fn update_draft(&self, e: &DraftEdit) -> Result<ProcedureView, Error> {
+        let code = e.code.as_str();
         let saved: Option<i32> = sqlx::query_scalar(
             "UPDATE procedures SET draft = $2, draft_revision = draft_revision + 1, updated_at = now()
              WHERE code = $1 AND draft_revision = $3 RETURNING draft_revision",
         )
         .bind(code)
-        .bind(json)
-        .bind(revision as i32)
+        .bind(json_of(e.draft.content()))
+        .bind(e.revision as i32)
         .fetch_optional(&self.pool)
         .await?;
-        match saved {
-            Some(rev) => {
-                let mut view = draft_view(code, content.clone());
-                view.draft_revision = rev as u32;
-                Ok(view)
-            }
-            None => {
-                let current: Option<i32> =
-                    sqlx::query_scalar("SELECT draft_revision FROM procedures WHERE code = $1")
-                        .bind(code)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                match current {
-                    None => Err(Error::NotFound(code.to_owned())),
-                    Some(cur) => Err(Error::Stale(format!(
-                        "the draft of {code} was saved by someone else: revision {cur} is current, this edit started from {revision}; reload and apply the edit again"
-                    ))),
-                }
-            }
+        if let Some(rev) = saved {
+            let mut view = draft_view(code, e.draft.content().clone());
+            view.draft_revision = rev as u32;
+            return Ok(view);
         }
+        let current: Option<i32> =
+            sqlx::query_scalar("SELECT draft_revision FROM procedures WHERE code = $1")
+                .bind(code)
+                .fetch_optional(&self.pool)
+                .await?;
+        let current = current.ok_or_else(|| procedure(code))?;
+        Err(Error::Stale(format!(
+            "the draft of {code} was saved by someone else: revision {current} is current, this edit started from {}; reload and apply the edit again",
+            e.revision
+        )))
     }
 
     /// Every version in effect (and, for the office, scheduled ones), oldest first.
@@ -507,7 +486,7 @@ impl Store {
                 .bind(code)
                 .fetch_optional(&mut *conn)
                 .await?;
-        let (current, status) = current.ok_or_else(|| Error::NotFound(code.to_owned()))?;
+        let (current, status) = current.ok_or_else(|| procedure(code))?;
         let rows: Vec<VersionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {VERSION_COLUMNS} FROM procedure_versions WHERE code = $1 ORDER BY version"
         )))
@@ -516,38 +495,24 @@ impl Store {
         .await?;
         let views: Vec<ProcedureView> = rows
             .into_iter()
-            .filter_map(|r| {
-                let state = if r.version == current {
-                    status.as_str()
-                } else if r.version > current {
-                    if !with_scheduled {
-                        return None;
-                    }
-                    "scheduled"
-                } else {
-                    "superseded"
-                };
-                Some(r.view(state))
+            .filter(|r| with_scheduled || r.version <= current)
+            .map(|r| {
+                let state = state_of(r.version, current, &status);
+                r.view(state)
             })
             .collect();
         if views.is_empty() && !with_scheduled {
-            return Err(Error::NotFound(code.to_owned()));
+            return Err(procedure(code));
         }
         Ok(views)
     }
 
-    /// Current versions matching the request, best first: the whole query in the name,
+    /// Current versions matching the search, best first: the whole query in the name,
     /// then every word in the name, then words found elsewhere in the record.
-    pub async fn search(
-        &self,
-        r: &SearchProceduresRequest,
-        limit: i64,
-        offset: i64,
-    ) -> Result<(Vec<ProcedureSummary>, u64), Error> {
-        let words = terms(&r.q);
+    pub async fn search(&self, s: &ProcedureSearch) -> Result<SearchProceduresResponse, Error> {
+        let words = terms(&s.q);
         let phrase = words.join(" ");
-        let folded = |s: &str| (!s.is_empty()).then(|| fold(s));
-        let rows: Vec<(String, i32, serde_json::Value, String, chrono::NaiveDate, i64)> = sqlx::query_as(
+        let rows: Vec<SummaryRow> = sqlx::query_as(
             // Rank and page on the narrow search table; only the page's rows bring their
             // content (a large JSON document) along.
             "WITH hits AS (
@@ -572,43 +537,67 @@ impl Store {
         )
         .bind(&words)
         .bind(&phrase)
-        .bind((!r.status.is_empty()).then_some(&r.status))
-        .bind((!r.level.is_empty()).then_some(&r.level))
-        .bind(folded(&r.field))
-        .bind(folded(&r.agency))
-        .bind(limit)
-        .bind(offset)
+        .bind(s.status)
+        .bind(s.level)
+        .bind(s.field.as_deref().map(fold))
+        .bind(s.agency.as_deref().map(fold))
+        .bind(s.page.fetch())
+        .bind(s.page.offset())
         .fetch_all(&self.pool)
         .await?;
-        let total = rows.first().map_or(0, |r| r.5 as u64);
-        let page = rows
-            .into_iter()
-            .map(|(code, version, content, status, effective_date, _)| {
-                let c = content_of(content);
-                ProcedureSummary {
-                    code,
-                    version: version as u32,
-                    name: c.name,
-                    status,
-                    level: c.level,
-                    field: c.field,
-                    implementing_agency: c.implementing_agency,
-                    effective_date: effective_date.to_string(),
-                }
-            })
-            .collect();
-        Ok((page, total))
+        let total = rows.first().map_or(0, |r| r.total as u64);
+        let (rows, next_page_token) = s.page.page(rows);
+        Ok(SearchProceduresResponse {
+            procedures: rows.into_iter().map(Into::into).collect(),
+            next_page_token,
+            total,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    code: String,
+    version: i32,
+    content: serde_json::Value,
+    status: String,
+    effective_date: chrono::NaiveDate,
+    /// Hits of the whole search, not only of this page.
+    total: i64,
+}
+
+impl From<SummaryRow> for ProcedureSummary {
+    fn from(r: SummaryRow) -> Self {
+        let c = content_of(r.content);
+        ProcedureSummary {
+            code: r.code,
+            version: r.version as u32,
+            name: c.name,
+            status: r.status,
+            level: c.level,
+            field: c.field,
+            implementing_agency: c.implementing_agency,
+            effective_date: r.effective_date.to_string(),
+        }
     }
 }
 
 fn draft_view(code: &str, content: ProcedureContent) -> ProcedureView {
     ProcedureView {
         code: code.to_owned(),
-        status: "draft".into(),
+        status: procedure_status::DRAFT.into(),
         version: 0,
         content: Some(content),
         ..Default::default()
     }
+}
+
+/// A legal document linked to the procedure `code`.
+#[derive(sqlx::FromRow)]
+struct BasisRow {
+    code: String,
+    #[sqlx(flatten)]
+    document: RefRow,
 }
 
 impl Store {
@@ -617,12 +606,13 @@ impl Store {
     pub async fn published(&self) -> Result<Vec<ProcedureView>, Error> {
         let rows: Vec<VersionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {} FROM procedure_versions v JOIN procedures p ON p.code = v.code AND p.current_version = v.version
-             WHERE p.status = 'published' ORDER BY v.code",
+             WHERE p.status = $1 ORDER BY v.code",
             VERSION_COLUMNS.split(", ").map(|c| format!("v.{c}")).collect::<Vec<_>>().join(", ")
         )))
+        .bind(procedure_status::PUBLISHED)
         .fetch_all(&self.pool)
         .await?;
-        let links: Vec<(String, uuid::Uuid, String, String, String)> = sqlx::query_as(
+        let links: Vec<BasisRow> = sqlx::query_as(
             "SELECT b.code, d.id, d.number_symbol, d.summary, d.status FROM legal_bases b
              JOIN legal_documents d ON d.id = b.document_id ORDER BY b.code, d.signed_date, d.number_symbol",
         )
@@ -630,19 +620,17 @@ impl Store {
         .await?;
         let mut by_code: std::collections::HashMap<String, Vec<LegalDocumentRef>> =
             std::collections::HashMap::new();
-        for (code, id, number_symbol, summary, status) in links {
-            by_code.entry(code).or_default().push(LegalDocumentRef {
-                id: id.to_string(),
-                number_symbol,
-                summary,
-                status,
-            });
+        for link in links {
+            by_code
+                .entry(link.code)
+                .or_default()
+                .push(link.document.into());
         }
         Ok(rows
             .into_iter()
             .map(|r| {
                 let docs = by_code.remove(&r.code).unwrap_or_default();
-                let mut v = r.view("published");
+                let mut v = r.view(procedure_status::PUBLISHED);
                 v.legal_documents = docs;
                 v
             })
@@ -651,12 +639,9 @@ impl Store {
 
     /// Creates the draft of a new code, or replaces a draft that differs; an identical
     /// draft is left alone, so importing the same file twice changes nothing.
-    pub async fn import_draft(
-        &self,
-        code: &str,
-        content: &ProcedureContent,
-    ) -> Result<&'static str, Error> {
-        let json = serde_json::to_value(content).expect("content serialises");
+    pub async fn import_draft(&self, p: &NewProcedure) -> Result<Imported, Error> {
+        let (code, content) = (p.code.as_str(), p.draft.content());
+        let json = json_of(content);
         let mut tx = self.pool.begin().await?;
         let existing: Option<serde_json::Value> =
             sqlx::query_scalar("SELECT draft FROM procedures WHERE code = $1 FOR UPDATE")
@@ -670,16 +655,16 @@ impl Store {
                     .bind(&json)
                     .execute(&mut *tx)
                     .await?;
-                "created"
+                Imported::Created
             }
-            Some(old) if content_of(old.clone()) == *content => "unchanged",
+            Some(old) if content_of(old.clone()) == *content => Imported::Unchanged,
             Some(_) => {
                 sqlx::query("UPDATE procedures SET draft = $2, draft_revision = draft_revision + 1, updated_at = now() WHERE code = $1")
                     .bind(code)
                     .bind(&json)
                     .execute(&mut *tx)
                     .await?;
-                "updated"
+                Imported::Updated
             }
         };
         tx.commit().await?;

@@ -1,13 +1,17 @@
 //! Postings (niêm yết): units confirm which version of a procedure they have posted.
 
-use cchc_proto::catalogue::v1::Posting;
+use cchc_platform::page::Cursor;
+use cchc_platform::vocabulary::procedure_status;
+use cchc_proto::catalogue::v1::{ListPostingsResponse, Posting};
 use cchc_proto::events::v1::PostingConfirmed;
 use uuid::Uuid;
 
-use super::{Error, Store};
+use super::{Error, Store, procedure};
+use crate::domain::{NewPosting, PostingFilter};
 
 #[derive(sqlx::FromRow)]
 struct Row {
+    id: Uuid,
     unit_id: Uuid,
     code: String,
     version: i32,
@@ -30,59 +34,39 @@ impl From<Row> for Posting {
             location: r.location,
             posted_on: r.posted_on.to_string(),
             evidence_url: r.evidence_url,
-            confirmed_at: r
-                .confirmed_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            confirmed_at: cchc_platform::time::stamp(&r.confirmed_at),
             procedure_name: r.name.unwrap_or_default(),
         }
     }
 }
 
-const SELECT: &str = "SELECT s.unit_id, s.code, s.version, p.current_version, s.location, s.posted_on, s.evidence_url, s.confirmed_at,
-                             v.content->>'name' AS name
+const SELECT: &str = "SELECT s.id, s.unit_id, s.code, s.version, p.current_version, s.location, s.posted_on, s.evidence_url,
+                             s.confirmed_at, v.content->>'name' AS name
                       FROM postings s JOIN procedures p ON p.code = s.code
                       LEFT JOIN procedure_versions v ON v.code = s.code AND v.version = p.current_version";
-
-/// Which postings to list; `unit_id` is the caller's own for units.
-#[derive(Default)]
-pub struct PostingFilter {
-    pub unit_id: Option<Uuid>,
-    pub code: Option<String>,
-    pub stale: Option<bool>,
-    pub limit: i64,
-    pub offset: i64,
-}
-
-pub struct NewPosting {
-    pub code: String,
-    pub version: u32,
-    pub location: String,
-    pub posted_on: chrono::NaiveDate,
-    pub evidence_url: String,
-}
 
 impl Store {
     /// Records that `unit_id` posted the current version of a procedure. Any other
     /// version is refused, naming the current one.
-    pub async fn confirm_posting(&self, unit_id: Uuid, p: NewPosting) -> Result<Posting, Error> {
+    pub async fn confirm_posting(&self, unit_id: Uuid, p: &NewPosting) -> Result<Posting, Error> {
+        let code = p.code.as_str();
         let mut tx = self.pool.begin().await?;
         let row: Option<(i32, String)> = sqlx::query_as(
             "SELECT current_version, status FROM procedures WHERE code = $1 FOR SHARE",
         )
-        .bind(&p.code)
+        .bind(code)
         .fetch_optional(&mut *tx)
         .await?;
-        let (current, status) = row.ok_or_else(|| Error::NotFound(p.code.clone()))?;
-        if status != "published" {
+        let (current, status) = row.ok_or_else(|| procedure(code))?;
+        if status != procedure_status::PUBLISHED {
             return Err(Error::Rule(format!(
-                "procedure {} is {status}: there is no version to post",
-                p.code
+                "procedure {code} is {status}: there is no version to post"
             )));
         }
         if p.version as i32 != current {
             return Err(Error::Rule(format!(
-                "version {} of {} is not current; post and confirm version {current}",
-                p.version, p.code
+                "version {} of {code} is not current; post and confirm version {current}",
+                p.version
             )));
         }
         for sql in [
@@ -93,7 +77,7 @@ impl Store {
         ] {
             sqlx::query(sql)
                 .bind(unit_id)
-                .bind(&p.code)
+                .bind(code)
                 .bind(current)
                 .bind(&p.location)
                 .bind(p.posted_on)
@@ -106,7 +90,7 @@ impl Store {
                 &mut tx,
                 &PostingConfirmed {
                     unit_id: unit_id.to_string(),
-                    code: p.code.clone(),
+                    code: code.to_owned(),
                     version: p.version,
                     posted_on: p.posted_on.to_string(),
                 },
@@ -116,7 +100,7 @@ impl Store {
             "{SELECT} WHERE s.unit_id = $1 AND s.code = $2"
         )))
         .bind(unit_id)
-        .bind(&p.code)
+        .bind(code)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -124,19 +108,30 @@ impl Store {
         Ok(posting.into())
     }
 
-    pub async fn postings(&self, f: &PostingFilter) -> Result<Vec<Posting>, Error> {
+    /// A page of postings, newest confirmation first.
+    pub async fn postings(&self, f: &PostingFilter) -> Result<ListPostingsResponse, Error> {
+        let (after_at, after_id) = f.page.after_parts();
         let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE ($1::uuid IS NULL OR s.unit_id = $1) AND ($2::text IS NULL OR s.code = $2)
                AND ($3::bool IS NULL OR (s.version < p.current_version) = $3)
-             ORDER BY s.unit_id, s.code LIMIT $4 OFFSET $5"
+               AND ($4::timestamptz IS NULL OR (s.confirmed_at, s.id) < ($4, $5))
+             ORDER BY s.confirmed_at DESC, s.id DESC LIMIT $6"
         )))
         .bind(f.unit_id)
         .bind(&f.code)
         .bind(f.stale)
-        .bind(f.limit)
-        .bind(f.offset)
+        .bind(after_at)
+        .bind(after_id)
+        .bind(f.page.fetch())
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        let (rows, next_page_token) = f.page.page(rows, |r| Cursor {
+            at: r.confirmed_at,
+            id: r.id,
+        });
+        Ok(ListPostingsResponse {
+            postings: rows.into_iter().map(Into::into).collect(),
+            next_page_token,
+        })
     }
 }

@@ -1,5 +1,5 @@
-//! The published catalogue as documents: plain JSON, and CPSV-AP JSON-LD (the EU Core
-//! Public Service Vocabulary Application Profile) for portals that speak it.
+//! The published catalogue as CPSV-AP JSON-LD (the EU Core Public Service Vocabulary
+//! Application Profile), for portals that speak it.
 
 use cchc_proto::catalogue::v1::ProcedureView;
 use serde_json::{Value, json};
@@ -22,7 +22,7 @@ fn vi(text: &str) -> Value {
 }
 
 /// One `cpsv:PublicService` per published procedure.
-pub fn cpsv_ap(procedures: &[ProcedureView]) -> Value {
+pub(super) fn cpsv_ap(procedures: &[ProcedureView]) -> Value {
     let graph: Vec<Value> = procedures
         .iter()
         .map(|p| {
@@ -87,7 +87,7 @@ mod tests {
         let p = ProcedureView {
             code: "1.012753.H19".into(),
             version: 2,
-            status: "published".into(),
+            status: cchc_platform::vocabulary::procedure_status::PUBLISHED.into(),
             content: Some(ProcedureContent {
                 name: "Cấp bản sao văn bằng".into(),
                 implementing_agency: "Sở GD&ĐT".into(),
