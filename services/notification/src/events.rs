@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use cchc_platform::consumer::{HandleError, Handler};
 use cchc_platform::events::{Event, occurred_at, payload};
+use cchc_platform::time::in_vietnam;
 use cchc_proto::events::v1::{
     ActivityRecorded, Envelope, OneStopResultSubmitted, PlanSaved, PostingConfirmed, PostingStale,
     ProcedurePublished, ReportGenerated, UnitClosed, UnitCreated, UnitMerged, UnitRenamed,
@@ -16,10 +17,11 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::config::Settings;
+use crate::domain::notice::{Affected, Notice};
 use crate::domain::template::Values;
 use crate::domain::{Kind, change_words, vietnamese_date};
-use crate::store::fanout::{Affected, Notice, fan_out};
-use crate::store::recipients;
+use crate::store::reminders::{self, Plan, PlanPeriod, StalePosting};
+use crate::store::{self, fanout::fan_out, recipients};
 
 pub struct Notifier {
     settings: Arc<Settings>,
@@ -35,15 +37,29 @@ fn permanent(e: impl Into<anyhow::Error>) -> HandleError {
     HandleError::Permanent(e.into())
 }
 
+/// The database may answer later; anything else the store refuses, it always will.
+impl From<store::Error> for HandleError {
+    fn from(e: store::Error) -> Self {
+        match e {
+            store::Error::Db(e) => e.into(),
+            other => permanent(other),
+        }
+    }
+}
+
+fn id(field: &str, s: &str) -> Result<Uuid, HandleError> {
+    s.parse()
+        .map_err(|e| permanent(anyhow::anyhow!("{field} {s:?} is not an id: {e}")))
+}
+
 fn date(field: &str, s: &str) -> Result<NaiveDate, HandleError> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|e| permanent(anyhow::anyhow!("{field} {s:?} is not a date: {e}")))
 }
 
-/// The day an event happened, in Vietnam (UTC+7).
+/// The day an event happened, in Vietnam.
 fn local_day(env: &Envelope) -> NaiveDate {
-    let offset = chrono::FixedOffset::east_opt(7 * 3600).expect("valid offset");
-    occurred_at(env).with_timezone(&offset).date_naive()
+    in_vietnam(occurred_at(env)).date_naive()
 }
 
 /// Ids that parse; a malformed one names no one and is skipped.
@@ -102,36 +118,22 @@ pub fn report_notice(event_id: Uuid, r: &ReportGenerated, public_url: &str) -> N
     }
 }
 
-/// A merged or closed unit is told nothing more.
-async fn deactivate(tx: &mut PgConnection, unit_id: &str) -> Result<(), HandleError> {
-    sqlx::query(
-        "UPDATE recipients SET active = false, updated_at = now() WHERE id = $1 AND kind = 'unit'",
-    )
-    .bind(unit_id.parse::<Uuid>().map_err(permanent)?)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
 impl Handler for Notifier {
     async fn handle(&self, tx: &mut PgConnection, env: &Envelope) -> Result<(), HandleError> {
         let event_id: Uuid = env.id.parse().map_err(permanent)?;
         let max_attempts = self.settings.delivery.max_attempts;
         if let Some(u) = payload::<UnitCreated>(env) {
             let u = u.map_err(permanent)?;
-            let id: Uuid = u.unit_id.parse().map_err(permanent)?;
-            recipients::upsert_unit(tx, id, &u.name, &u.kind).await?;
+            recipients::upsert_unit(tx, id("unit_id", &u.unit_id)?, &u.name, &u.kind).await?;
         } else if let Some(m) = payload::<UnitMerged>(env) {
-            deactivate(tx, &m.map_err(permanent)?.unit_id).await?;
+            let m = m.map_err(permanent)?;
+            recipients::deactivate_unit(tx, id("unit_id", &m.unit_id)?).await?;
         } else if let Some(c) = payload::<UnitClosed>(env) {
-            deactivate(tx, &c.map_err(permanent)?.unit_id).await?;
+            let c = c.map_err(permanent)?;
+            recipients::deactivate_unit(tx, id("unit_id", &c.unit_id)?).await?;
         } else if let Some(r) = payload::<UnitRenamed>(env) {
             let r = r.map_err(permanent)?;
-            sqlx::query("UPDATE recipients SET name = $2, updated_at = now() WHERE id = $1 AND kind = 'unit'")
-                .bind(r.unit_id.parse::<Uuid>().map_err(permanent)?)
-                .bind(&r.new_name)
-                .execute(&mut *tx)
-                .await?;
+            recipients::rename_unit(tx, id("unit_id", &r.unit_id)?, &r.new_name).await?;
         } else if let Some(p) = payload::<ProcedurePublished>(env) {
             let p = p.map_err(permanent)?;
             fan_out(tx, &procedure_notice(event_id, &p), max_attempts).await?;
@@ -141,128 +143,79 @@ impl Handler for Notifier {
             fan_out(tx, &notice, max_attempts).await?;
         } else if let Some(s) = payload::<PostingStale>(env) {
             let s = s.map_err(permanent)?;
-            // A newer version starts a new wait; a redelivered or older event changes nothing.
-            sqlx::query(
-                "INSERT INTO stale_postings (unit_id, code, procedure_name, posted_version, current_version, stale_on)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (unit_id, code) DO UPDATE SET procedure_name = EXCLUDED.procedure_name,
-                     posted_version = EXCLUDED.posted_version, current_version = EXCLUDED.current_version,
-                     stale_on = EXCLUDED.stale_on, resolved_at = NULL, reminder_id = NULL, reminded_on = NULL
-                 WHERE stale_postings.current_version < EXCLUDED.current_version",
-            )
-            .bind(s.unit_id.parse::<Uuid>().map_err(permanent)?)
-            .bind(&s.code)
-            .bind(&s.procedure_name)
-            .bind(s.posted_version as i32)
-            .bind(s.current_version as i32)
-            .bind(local_day(env))
-            .execute(&mut *tx)
-            .await?;
+            let stale = StalePosting {
+                unit_id: id("unit_id", &s.unit_id)?,
+                code: s.code,
+                procedure_name: s.procedure_name,
+                posted_version: s.posted_version as i32,
+                current_version: s.current_version as i32,
+                stale_on: local_day(env),
+            };
+            reminders::posting_stale(tx, &stale).await?;
         } else if let Some(c) = payload::<PostingConfirmed>(env) {
             let c = c.map_err(permanent)?;
-            sqlx::query(
-                "UPDATE stale_postings SET resolved_at = now()
-                 WHERE unit_id = $1 AND code = $2 AND current_version <= $3 AND resolved_at IS NULL",
-            )
-            .bind(c.unit_id.parse::<Uuid>().map_err(permanent)?)
-            .bind(&c.code)
-            .bind(c.version as i32)
-            .execute(&mut *tx)
-            .await?;
+            let unit_id = id("unit_id", &c.unit_id)?;
+            reminders::posting_confirmed(tx, unit_id, &c.code, c.version as i32).await?;
         } else if let Some(p) = payload::<PlanSaved>(env) {
-            save_plan(tx, &p.map_err(permanent)?).await?;
+            reminders::save_plan(tx, &plan(&p.map_err(permanent)?)?).await?;
         } else if let Some(a) = payload::<ActivityRecorded>(env) {
             let a = a.map_err(permanent)?;
-            sqlx::query(
-                "INSERT INTO unit_activities (activity_id, unit_id, date, supersedes) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT DO NOTHING",
+            reminders::activity_recorded(
+                tx,
+                id("activity_id", &a.activity_id)?,
+                id("unit_id", &a.unit_id)?,
+                date("date", &a.date)?,
+                a.supersedes.parse().ok(),
             )
-            .bind(a.activity_id.parse::<Uuid>().map_err(permanent)?)
-            .bind(a.unit_id.parse::<Uuid>().map_err(permanent)?)
-            .bind(date("date", &a.date)?)
-            .bind(a.supersedes.parse::<Uuid>().ok())
-            .execute(&mut *tx)
             .await?;
         } else if let Some(o) = payload::<OneStopResultSubmitted>(env) {
             let o = o.map_err(permanent)?;
-            sqlx::query(
-                "INSERT INTO unit_one_stop (unit_id, period, start_date, end_date) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT DO NOTHING",
+            reminders::one_stop_submitted(
+                tx,
+                id("unit_id", &o.unit_id)?,
+                &o.period,
+                date("period_start", &o.period_start)?,
+                date("period_end", &o.period_end)?,
             )
-            .bind(o.unit_id.parse::<Uuid>().map_err(permanent)?)
-            .bind(&o.period)
-            .bind(date("period_start", &o.period_start)?)
-            .bind(date("period_end", &o.period_end)?)
-            .execute(&mut *tx)
             .await?;
         }
         Ok(())
     }
 }
 
-/// Keeps the newest revision of a plan and its periods.
-async fn save_plan(tx: &mut PgConnection, p: &PlanSaved) -> Result<(), HandleError> {
-    let plan_id: Uuid = p.plan_id.parse().map_err(permanent)?;
+/// A plan as the reminders keep it; a period without a title is called by its key.
+fn plan(p: &PlanSaved) -> Result<Plan, HandleError> {
     let mut periods = Vec::new();
     for period in &p.periods {
-        periods.push((
-            period,
-            date("start", &period.start)?,
-            date("end", &period.end)?,
-            date("due_date", &period.due_date)?,
-        ));
+        periods.push(PlanPeriod {
+            key: period.key.clone(),
+            title: if period.title.is_empty() {
+                period.key.clone()
+            } else {
+                period.title.clone()
+            },
+            start: date("start", &period.start)?,
+            end: date("end", &period.end)?,
+            due: date("due_date", &period.due_date)?,
+        });
     }
-    let newer = sqlx::query(
-        "INSERT INTO plans (plan_id, number_symbol, year, title, revision, unit_ids, recipient_ids)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (plan_id) DO UPDATE SET number_symbol = EXCLUDED.number_symbol, year = EXCLUDED.year,
-             title = EXCLUDED.title, revision = EXCLUDED.revision, unit_ids = EXCLUDED.unit_ids,
-             recipient_ids = EXCLUDED.recipient_ids, updated_at = now()
-         WHERE plans.revision <= EXCLUDED.revision",
-    )
-    .bind(plan_id)
-    .bind(&p.number_symbol)
-    .bind(p.year)
-    .bind(&p.title)
-    .bind(p.revision as i32)
-    .bind(uuids(&p.unit_ids))
-    .bind(uuids(&p.recipient_ids))
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if !newer {
-        return Ok(());
-    }
-    sqlx::query("DELETE FROM plan_periods WHERE plan_id = $1")
-        .bind(plan_id)
-        .execute(&mut *tx)
-        .await?;
-    for (period, start, end, due) in periods {
-        sqlx::query(
-            "INSERT INTO plan_periods (plan_id, key, title, start_date, end_date, due_date)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (plan_id, key) DO NOTHING",
-        )
-        .bind(plan_id)
-        .bind(&period.key)
-        .bind(if period.title.is_empty() {
-            &period.key
-        } else {
-            &period.title
-        })
-        .bind(start)
-        .bind(end)
-        .bind(due)
-        .execute(&mut *tx)
-        .await?;
-    }
-    Ok(())
+    Ok(Plan {
+        plan_id: id("plan_id", &p.plan_id)?,
+        number_symbol: p.number_symbol.clone(),
+        year: p.year,
+        title: p.title.clone(),
+        revision: p.revision as i32,
+        unit_ids: uuids(&p.unit_ids),
+        recipient_ids: uuids(&p.recipient_ids),
+        periods,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::template::{Template, defaults};
+    use cchc_platform::vocabulary::change_type;
 
     #[test]
     fn procedure_message_is_vietnamese_with_local_date() {
@@ -272,7 +225,7 @@ mod tests {
                 code: "1.012753.H19".into(),
                 version: 2,
                 name: "Cấp bản sao văn bằng".into(),
-                change_type: "amended".into(),
+                change_type: change_type::AMENDED.into(),
                 decision_number: "12/QĐ-UBND".into(),
                 effective_date: "2020-03-05".into(),
                 ..Default::default()

@@ -4,7 +4,8 @@
 //! Events enter in [`events`] (and the calendar in [`scheduler`]); [`store::fanout`]
 //! turns each into one message per recipient and channel; the [`delivery`] worker sends
 //! them and records every attempt. Recipients, subscriptions, templates, the inbox and
-//! the delivery record are served by [`grpc`].
+//! the delivery record are served by [`grpc`]. All SQL is in [`store`]; the rules, in
+//! [`domain`].
 
 pub mod config;
 pub mod delivery;
@@ -50,8 +51,9 @@ pub async fn run_with_lookup(
 ) -> anyhow::Result<()> {
     let settings = Arc::new(config::Settings::load(&config)?);
     let mut rt = Runtime::start(service, &MIGRATOR, shutdown).await?;
-    store::ensure_defaults(&rt.pool).await?;
-    let worker = delivery::Worker::new(rt.pool.clone(), settings.delivery.clone(), lookup)?;
+    let store = store::Store::new(rt.pool.clone());
+    store.ensure_defaults().await?;
+    let worker = delivery::Worker::new(store.clone(), settings.delivery.clone(), lookup)?;
     let handler = Arc::new(events::Notifier::new(settings.clone()));
     let consumers = [
         ConsumerSpec::new("notification-gateway", "gateway"),
@@ -72,11 +74,9 @@ pub async fn run_with_lookup(
     }
     let shutdown = rt.shutdown.clone();
     rt.tasks.spawn(worker.run(shutdown.clone()));
-    let scheduler = scheduler::Scheduler::new(rt.pool.clone(), settings.clone());
+    let scheduler = scheduler::Scheduler::new(store.clone(), settings.clone());
     rt.tasks.spawn(scheduler.run(shutdown));
-    let routes = tonic::service::Routes::new(NotificationServiceServer::new(grpc::Api::new(
-        rt.pool.clone(),
-        settings,
-    )));
+    let api = grpc::Notifications::new(store, settings);
+    let routes = tonic::service::Routes::new(NotificationServiceServer::new(api));
     rt.serve(routes).await
 }

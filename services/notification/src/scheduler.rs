@@ -9,17 +9,18 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::config::Settings;
-use crate::domain::Kind;
+use crate::domain::notice::{Affected, Notice};
 use crate::domain::template::Values;
-use crate::store::fanout::{Affected, Notice, fan_out};
+use crate::domain::{Kind, vietnamese_day};
+use crate::store::Store;
+use crate::store::reminders::{Period, Reminder};
 
 pub struct Scheduler {
-    pool: PgPool,
+    store: Store,
     settings: Arc<Settings>,
 }
 
@@ -31,48 +32,6 @@ pub struct Fired {
     pub stale: usize,
 }
 
-/// Whether unit `u.unit_id` reported for period `pp`: an activity dated within it
-/// (and not corrected away), or a one-stop result for it.
-const REPORTED: &str = "(EXISTS (SELECT 1 FROM unit_activities a
-        WHERE a.unit_id = u.unit_id AND a.date BETWEEN pp.start_date AND pp.end_date
-          AND NOT EXISTS (SELECT 1 FROM unit_activities c WHERE c.supersedes = a.activity_id))
-    OR EXISTS (SELECT 1 FROM unit_one_stop o WHERE o.unit_id = u.unit_id
-          AND (o.period = pp.key OR (o.start_date = pp.start_date AND o.end_date = pp.end_date))))";
-
-#[derive(sqlx::FromRow)]
-struct Period {
-    plan_id: Uuid,
-    number_symbol: String,
-    plan_title: String,
-    year: i32,
-    key: String,
-    title: String,
-    start_date: NaiveDate,
-    end_date: NaiveDate,
-    due_date: NaiveDate,
-}
-
-#[derive(sqlx::FromRow)]
-struct DueUnit {
-    #[sqlx(flatten)]
-    period: Period,
-    unit_id: Uuid,
-}
-
-#[derive(sqlx::FromRow)]
-struct Stale {
-    unit_id: Uuid,
-    code: String,
-    procedure_name: String,
-    posted_version: i32,
-    current_version: i32,
-    stale_on: NaiveDate,
-}
-
-fn vn(d: NaiveDate) -> String {
-    d.format("%d/%m/%Y").to_string()
-}
-
 fn period_values(p: &Period) -> Values {
     Values::from([
         ("plan_number", p.number_symbol.clone()),
@@ -80,25 +39,21 @@ fn period_values(p: &Period) -> Values {
         ("plan_year", p.year.to_string()),
         ("period", p.key.clone()),
         ("period_title", p.title.clone()),
-        ("period_start", vn(p.start_date)),
-        ("period_end", vn(p.end_date)),
-        ("due_date", vn(p.due_date)),
+        ("period_start", vietnamese_day(p.start_date)),
+        ("period_end", vietnamese_day(p.end_date)),
+        ("due_date", vietnamese_day(p.due_date)),
     ])
 }
 
-const PERIOD_COLUMNS: &str =
-    "pp.plan_id, p.number_symbol, p.title AS plan_title, p.year, pp.key, pp.title,
-     pp.start_date, pp.end_date, pp.due_date";
-
 impl Scheduler {
-    pub fn new(pool: PgPool, settings: Arc<Settings>) -> Self {
-        Self { pool, settings }
+    pub fn new(store: Store, settings: Arc<Settings>) -> Self {
+        Self { store, settings }
     }
 
     /// Runs a pass at start and then every interval, with today's date in Vietnam.
     pub async fn run(self, shutdown: CancellationToken) {
         loop {
-            match self.tick(cchc_platform::validation::today()).await {
+            match self.tick(cchc_platform::time::today()).await {
                 Ok(f) if f != Fired::default() => tracing::info!(?f, "reminders sent"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %format!("{e:#}"), "reminder pass failed"),
@@ -119,39 +74,28 @@ impl Scheduler {
         })
     }
 
+    /// Fires `reminder` with its notice; whether it had not fired before.
+    async fn fire(
+        &self,
+        id: Uuid,
+        today: NaiveDate,
+        reminder: Reminder<'_>,
+        notice: Option<&Notice>,
+    ) -> anyhow::Result<bool> {
+        let max_attempts = self.settings.delivery.max_attempts;
+        Ok(self
+            .store
+            .remind(id, today, reminder, notice, max_attempts)
+            .await?)
+    }
+
     /// Reminders from `days_before` days before a due date to the day itself.
     async fn due(&self, today: NaiveDate) -> anyhow::Result<usize> {
-        let r = &self.settings.reminders;
-        let units: Vec<DueUnit> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {PERIOD_COLUMNS}, u.unit_id
-             FROM plan_periods pp JOIN plans p USING (plan_id)
-                  CROSS JOIN LATERAL unnest(p.unit_ids) AS u(unit_id)
-             WHERE pp.due_date - $2::int <= $1 AND $1 <= pp.due_date
-               AND NOT EXISTS (SELECT 1 FROM reminders r WHERE r.plan_id = pp.plan_id
-                     AND r.period_key = pp.key AND r.unit_id = u.unit_id AND r.kind = 'report_due')
-               AND NOT {REPORTED}
-             ORDER BY pp.due_date, pp.plan_id, pp.key, u.unit_id"
-        )))
-        .bind(today)
-        .bind(r.days_before as i32)
-        .fetch_all(&self.pool)
-        .await?;
+        let days_before = self.settings.reminders.days_before;
         let mut fired = 0;
-        for u in units {
+        for u in self.store.due_units(today, days_before).await? {
             let p = &u.period;
-            let mut tx = self.pool.begin().await?;
-            let id: Option<Uuid> = sqlx::query_scalar(
-                "INSERT INTO reminders (id, plan_id, period_key, unit_id, kind, fired_on)
-                 VALUES ($1, $2, $3, $4, 'report_due', $5) ON CONFLICT DO NOTHING RETURNING id",
-            )
-            .bind(Uuid::now_v7())
-            .bind(p.plan_id)
-            .bind(&p.key)
-            .bind(u.unit_id)
-            .bind(today)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(id) = id else { continue };
+            let id = Uuid::now_v7();
             let mut values = period_values(p);
             values.insert("days_left", (p.due_date - today).num_days().to_string());
             let notice = Notice {
@@ -163,9 +107,13 @@ impl Scheduler {
                 plan_id: Some(p.plan_id),
                 affected: Affected::Units(vec![u.unit_id]),
             };
-            fan_out(&mut tx, &notice, self.settings.delivery.max_attempts).await?;
-            tx.commit().await?;
-            fired += 1;
+            let reminder = Reminder::Due {
+                period: p,
+                unit_id: u.unit_id,
+            };
+            if self.fire(id, today, reminder, Some(&notice)).await? {
+                fired += 1;
+            }
         }
         Ok(fired)
     }
@@ -173,56 +121,24 @@ impl Scheduler {
     /// From the day after a due date (within the grace window): one escalation per
     /// period, listing the covered units that have not reported.
     async fn overdue(&self, today: NaiveDate) -> anyhow::Result<usize> {
-        let r = &self.settings.reminders;
-        let periods: Vec<Period> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {PERIOD_COLUMNS} FROM plan_periods pp JOIN plans p USING (plan_id)
-             WHERE pp.due_date < $1 AND $1 <= pp.due_date + $2::int
-               AND NOT EXISTS (SELECT 1 FROM reminders r WHERE r.plan_id = pp.plan_id
-                     AND r.period_key = pp.key AND r.kind = 'report_overdue')
-             ORDER BY pp.due_date, pp.plan_id, pp.key"
-        )))
-        .bind(today)
-        .bind(r.grace_days as i32)
-        .fetch_all(&self.pool)
-        .await?;
+        let grace_days = self.settings.reminders.grace_days;
         let mut fired = 0;
-        for p in periods {
-            let mut tx = self.pool.begin().await?;
-            let late: Vec<(Uuid, Option<String>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT u.unit_id, r.name FROM plan_periods pp JOIN plans p USING (plan_id)
-                      CROSS JOIN LATERAL unnest(p.unit_ids) AS u(unit_id)
-                      LEFT JOIN recipients r ON r.id = u.unit_id
-                 WHERE pp.plan_id = $1 AND pp.key = $2 AND NOT {REPORTED}
-                 ORDER BY r.name, u.unit_id"
-            )))
-            .bind(p.plan_id)
-            .bind(&p.key)
-            .fetch_all(&mut *tx)
-            .await?;
-            let id: Option<Uuid> = sqlx::query_scalar(
-                "INSERT INTO reminders (id, plan_id, period_key, unit_id, kind, fired_on, units)
-                 VALUES ($1, $2, $3, $4, 'report_overdue', $5, $6) ON CONFLICT DO NOTHING RETURNING id",
-            )
-            .bind(Uuid::now_v7())
-            .bind(p.plan_id)
-            .bind(&p.key)
-            .bind(Uuid::nil())
-            .bind(today)
-            .bind(late.len() as i32)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(id) = id else { continue };
-            if !late.is_empty() {
+        for p in self.store.overdue_periods(today, grace_days).await? {
+            let late = self.store.late_units(&p).await?;
+            let id = Uuid::now_v7();
+            // With nobody late the period is settled: recorded, and nobody is told.
+            let notice = (!late.is_empty()).then(|| {
                 let list: Vec<String> = late
                     .iter()
-                    .map(|(id, name)| {
-                        format!("- {}", name.clone().unwrap_or_else(|| id.to_string()))
+                    .map(|u| {
+                        let name = u.name.clone();
+                        format!("- {}", name.unwrap_or_else(|| u.unit_id.to_string()))
                     })
                     .collect();
                 let mut values = period_values(&p);
                 values.insert("late_count", late.len().to_string());
                 values.insert("late_units", list.join("\n"));
-                let notice = Notice {
+                Notice {
                     kind: Kind::ReportOverdue,
                     cause_id: id,
                     event_type: "cchc.notification.report_overdue".into(),
@@ -230,11 +146,15 @@ impl Scheduler {
                     field: None,
                     plan_id: Some(p.plan_id),
                     affected: Affected::Nobody,
-                };
-                fan_out(&mut tx, &notice, self.settings.delivery.max_attempts).await?;
+                }
+            });
+            let reminder = Reminder::Overdue {
+                period: &p,
+                late: late.len(),
+            };
+            if self.fire(id, today, reminder, notice.as_ref()).await? && notice.is_some() {
                 fired += 1;
             }
-            tx.commit().await?;
         }
         Ok(fired)
     }
@@ -242,44 +162,16 @@ impl Scheduler {
     /// Postings stale for `stale_posting_days` and not confirmed since: one reminder
     /// per stale version.
     async fn stale(&self, today: NaiveDate) -> anyhow::Result<usize> {
-        let days = self.settings.reminders.stale_posting_days as i32;
-        let stale: Vec<Stale> = sqlx::query_as(
-            "SELECT unit_id, code, procedure_name, posted_version, current_version, stale_on
-             FROM stale_postings
-             WHERE resolved_at IS NULL AND reminder_id IS NULL AND stale_on + $2::int <= $1
-             ORDER BY stale_on, unit_id, code",
-        )
-        .bind(today)
-        .bind(days)
-        .fetch_all(&self.pool)
-        .await?;
+        let days = self.settings.reminders.stale_posting_days;
         let mut fired = 0;
-        for s in stale {
-            let mut tx = self.pool.begin().await?;
+        for s in self.store.stale_postings(today, days).await? {
             let id = Uuid::now_v7();
-            let claimed = sqlx::query(
-                "UPDATE stale_postings SET reminder_id = $4, reminded_on = $5
-                 WHERE unit_id = $1 AND code = $2 AND current_version = $3
-                   AND reminder_id IS NULL AND resolved_at IS NULL",
-            )
-            .bind(s.unit_id)
-            .bind(&s.code)
-            .bind(s.current_version)
-            .bind(id)
-            .bind(today)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            if !claimed {
-                continue;
-            }
             let values = Values::from([
                 ("code", s.code.clone()),
                 ("procedure_name", s.procedure_name.clone()),
                 ("posted_version", s.posted_version.to_string()),
                 ("current_version", s.current_version.to_string()),
-                ("stale_since", vn(s.stale_on)),
+                ("stale_since", vietnamese_day(s.stale_on)),
                 ("days_stale", (today - s.stale_on).num_days().to_string()),
             ]);
             let notice = Notice {
@@ -291,9 +183,12 @@ impl Scheduler {
                 plan_id: None,
                 affected: Affected::Units(vec![s.unit_id]),
             };
-            fan_out(&mut tx, &notice, self.settings.delivery.max_attempts).await?;
-            tx.commit().await?;
-            fired += 1;
+            if self
+                .fire(id, today, Reminder::Stale(&s), Some(&notice))
+                .await?
+            {
+                fired += 1;
+            }
         }
         Ok(fired)
     }

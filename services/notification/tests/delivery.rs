@@ -8,6 +8,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use cchc_platform::vocabulary::unit_kind;
 use cchc_proto::notification::v1 as pb;
 use cchc_testkit::{SmtpSink, WebhookReceiver};
 use common::{Harness, SECRET, email, office, operator, procedure, webhook};
@@ -44,7 +45,9 @@ async fn email_and_signed_webhook_arrive_with_the_vietnamese_subject_intact() {
     let hook = WebhookReceiver::start(SECRET).await;
     let h = Harness::start(&[("CCHC_SMTP_URL", &smtp.url())]).await;
     let body = outside_body(&h, &hook, "").await;
-    let unit = h.unit("Trường THPT Chu Văn An", "high_school").await;
+    let unit = h
+        .unit("Trường THPT Chu Văn An", unit_kind::HIGH_SCHOOL)
+        .await;
 
     let env = h
         .publish(
@@ -280,7 +283,7 @@ async fn a_redelivered_event_or_a_restart_sends_nothing_twice() {
     let hook = WebhookReceiver::start(SECRET).await;
     let mut h = Harness::start(&[("CCHC_SMTP_URL", &smtp.url())]).await;
     outside_body(&h, &hook, "").await;
-    h.unit("Trường THPT số 1", "high_school").await;
+    h.unit("Trường THPT số 1", unit_kind::HIGH_SCHOOL).await;
     let env = h
         .publish(
             "catalogue",

@@ -8,7 +8,9 @@ mod common;
 use std::sync::Arc;
 
 use cchc_notification::scheduler::{Fired, Scheduler};
+use cchc_notification::store::Store;
 use cchc_platform::Role;
+use cchc_platform::vocabulary::unit_kind;
 use cchc_proto::events::v1::{
     ActivityRecorded, OneStopResultSubmitted, PlanSaved, PostingConfirmed, PostingStale,
     ReportGenerated, ReportingPeriod,
@@ -35,15 +37,15 @@ async fn inbox(h: &Harness, unit: Uuid) -> Vec<pb::InboxMessage> {
 }
 
 fn scheduler(h: &Harness) -> Scheduler {
-    Scheduler::new(h.pool.clone(), Arc::new(h.settings()))
+    Scheduler::new(Store::new(h.pool.clone()), Arc::new(h.settings()))
 }
 
 #[tokio::test]
 async fn due_reminders_and_the_escalation_fire_once_across_restarts() {
     let mut h = Harness::start(&[]).await;
-    let a = h.unit("Trường THPT A", "high_school").await;
-    let b = h.unit("Trường THPT B", "high_school").await;
-    let c = h.unit("Phòng GD&ĐT C", "district_office").await;
+    let a = h.unit("Trường THPT A", unit_kind::HIGH_SCHOOL).await;
+    let b = h.unit("Trường THPT B", unit_kind::HIGH_SCHOOL).await;
+    let c = h.unit("Phòng GD&ĐT C", unit_kind::DISTRICT_OFFICE).await;
     let leader = h
         .recipient(pb::RecipientInput {
             kind: "person".into(),
@@ -185,8 +187,8 @@ async fn due_reminders_and_the_escalation_fire_once_across_restarts() {
 #[tokio::test]
 async fn a_stale_posting_is_reminded_after_the_delay_unless_confirmed() {
     let h = Harness::start(&[("CCHC_STALE_POSTING_REMINDER_DAYS", "3")]).await;
-    let a = h.unit("Trường THPT A", "high_school").await;
-    let b = h.unit("Trường THPT B", "high_school").await;
+    let a = h.unit("Trường THPT A", unit_kind::HIGH_SCHOOL).await;
+    let b = h.unit("Trường THPT B", unit_kind::HIGH_SCHOOL).await;
     for unit in [a, b] {
         h.publish(
             "catalogue",
@@ -219,7 +221,7 @@ async fn a_stale_posting_is_reminded_after_the_delay_unless_confirmed() {
         (n == 2 && resolved == 1).then_some(())
     })
     .await;
-    let today = cchc_platform::validation::today();
+    let today = cchc_platform::time::today();
     let s = scheduler(&h);
     assert_eq!(s.tick(today + chrono::Days::new(2)).await.unwrap().stale, 0);
     assert_eq!(s.tick(today + chrono::Days::new(3)).await.unwrap().stale, 1);
@@ -301,7 +303,7 @@ async fn a_generated_report_reaches_the_plans_recipients_with_its_links() {
 #[tokio::test]
 async fn templates_are_checked_versioned_and_recorded_on_each_message() {
     let h = Harness::start(&[]).await;
-    let unit = h.unit("Trường THPT A", "high_school").await;
+    let unit = h.unit("Trường THPT A", unit_kind::HIGH_SCHOOL).await;
     let mut c = h.client().await;
 
     let e = c
@@ -439,7 +441,7 @@ async fn templates_are_checked_versioned_and_recorded_on_each_message() {
 #[tokio::test]
 async fn subscriptions_by_field_and_group_and_recipients_checked() {
     let h = Harness::start(&[]).await;
-    let school = h.unit("Trường THPT A", "high_school").await;
+    let school = h.unit("Trường THPT A", unit_kind::HIGH_SCHOOL).await;
     let mut c = h.client().await;
     // A person linked to the Department unit, told of one field's procedures only.
     let dept = Uuid::new_v4();
@@ -506,10 +508,10 @@ async fn subscriptions_by_field_and_group_and_recipients_checked() {
         .unwrap()
         .into_inner();
     assert_eq!(updated.contacts.len(), 1);
-    assert!(updated.groups.contains(&"high_school".to_owned()) && updated.has_inbox);
+    assert!(updated.groups.contains(&unit_kind::HIGH_SCHOOL.to_owned()) && updated.has_inbox);
     let listed = c
         .list_recipients(office(pb::ListRecipientsRequest {
-            group: "high_school".into(),
+            group: unit_kind::HIGH_SCHOOL.into(),
             ..Default::default()
         }))
         .await
@@ -517,7 +519,7 @@ async fn subscriptions_by_field_and_group_and_recipients_checked() {
         .into_inner()
         .recipients;
     assert_eq!(listed.len(), 1);
-    // Pages, one recipient each, until an empty one.
+    // Pages, one recipient each, until the last (which hands out no token).
     let mut seen = Vec::new();
     let mut token = String::new();
     loop {

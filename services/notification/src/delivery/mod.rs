@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::PgPool;
+use cchc_platform::time::stamp;
 use sqlx::postgres::PgListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -35,45 +35,20 @@ use uuid::Uuid;
 use crate::config::DeliverySettings;
 use crate::domain::Channel;
 use crate::domain::delivery::{Outcome, backoff};
-use crate::store::fanout::WAKE_CHANNEL;
+use crate::store::deliveries::{Claimed, Content, Due};
+use crate::store::{self, Store};
 
 pub struct Worker {
-    pool: PgPool,
+    store: Store,
     settings: DeliverySettings,
     mailer: Option<email::Mailer>,
     webhooks: webhook::WebhookSender,
 }
 
-/// A message taken for one attempt.
-#[derive(Debug, sqlx::FromRow)]
-struct Claimed {
-    id: Uuid,
-    attempts: i32,
-    endpoint: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct Content {
-    channel: String,
-    kind: String,
-    event_id: Uuid,
-    event_type: String,
-    subject: String,
-    body: String,
-    html: String,
-    data: serde_json::Value,
-    created_at: chrono::DateTime<chrono::Utc>,
-    recipient_id: Uuid,
-    recipient_name: Option<String>,
-    emails: Option<Vec<String>>,
-    webhook_url: Option<String>,
-    webhook_secret: Option<String>,
-}
-
 impl Worker {
     /// A worker sending webhooks to the addresses `lookup` gives for their host names.
     pub fn new(
-        pool: PgPool,
+        store: Store,
         settings: DeliverySettings,
         lookup: Arc<dyn webhook::Lookup>,
     ) -> anyhow::Result<Self> {
@@ -91,7 +66,7 @@ impl Worker {
             lookup,
         )?;
         Ok(Self {
-            pool,
+            store,
             settings,
             mailer,
             webhooks,
@@ -102,7 +77,7 @@ impl Worker {
     /// their outcome (each is bounded by its timeout).
     pub async fn run(self, shutdown: CancellationToken) {
         let worker = Arc::new(self);
-        let mut listener = worker.listen().await;
+        let mut listener = worker.store.listen().await;
         let mut tasks: JoinSet<String> = JoinSet::new();
         let mut busy: HashMap<String, usize> = HashMap::new();
         let mut failures = 0u32;
@@ -144,89 +119,39 @@ impl Worker {
         }
     }
 
-    async fn listen(&self) -> Option<PgListener> {
-        let mut l = PgListener::connect_with(&self.pool).await.ok()?;
-        l.listen(WAKE_CHANNEL).await.ok()?;
-        Some(l)
-    }
-
     /// Takes up to `room` due messages, skipping endpoints already at their limit, and
     /// records an attempt `sending` for each before anything is sent.
     async fn claim(
         &self,
         busy: &HashMap<String, usize>,
         room: usize,
-    ) -> sqlx::Result<Vec<Claimed>> {
+    ) -> store::Result<Vec<Claimed>> {
         let per = self.settings.per_endpoint;
         let full: Vec<&str> = busy
             .iter()
             .filter(|(_, n)| **n >= per)
             .map(|(e, _)| e.as_str())
             .collect();
-        let mut tx = self.pool.begin().await?;
-        let due: Vec<(Uuid, String, String)> = sqlx::query_as(
-            "SELECT id, endpoint, status FROM messages
-             WHERE status IN ('created', 'temporary_failure', 'sending') AND next_attempt_at <= now()
-               AND endpoint <> ALL($1)
-             ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-        )
-        .bind(&full)
-        .bind((room * 4).max(50) as i64)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut taken: HashMap<&str, usize> = HashMap::new();
-        let mut ids = Vec::new();
-        let mut interrupted = Vec::new();
-        for (id, endpoint, status) in &due {
-            if ids.len() == room {
-                break;
+        let choose = |due: &[Due]| {
+            let mut taken: HashMap<&str, usize> = HashMap::new();
+            let mut ids = Vec::new();
+            for d in due {
+                if ids.len() == room {
+                    break;
+                }
+                let n = taken.entry(&d.endpoint).or_default();
+                if busy.get(&d.endpoint).copied().unwrap_or(0) + *n >= per {
+                    continue;
+                }
+                *n += 1;
+                ids.push(d.id);
             }
-            let n = taken.entry(endpoint).or_default();
-            if busy.get(endpoint).copied().unwrap_or(0) + *n >= per {
-                continue;
-            }
-            *n += 1;
-            ids.push(*id);
-            if status == "sending" {
-                interrupted.push(*id);
-            }
-        }
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        if !interrupted.is_empty() {
-            tracing::warn!(
-                messages = interrupted.len(),
-                "attempts interrupted before their outcome was recorded; sending again with the same id"
-            );
-            sqlx::query(
-                "UPDATE delivery_attempts SET status = 'temporary_failure', finished_at = now(),
-                     reason = 'interrupted: the outcome was not recorded (the process stopped?); sent again with the same id'
-                 WHERE message_id = ANY($1) AND status = 'sending'",
-            )
-            .bind(&interrupted)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let claimed: Vec<Claimed> = sqlx::query_as(
-            "UPDATE messages SET status = 'sending', attempts = attempts + 1,
-                 tries_left = GREATEST(tries_left - 1, 0),
-                 next_attempt_at = now() + make_interval(secs => $2)
-             WHERE id = ANY($1) RETURNING id, attempts, endpoint",
-        )
-        .bind(&ids)
-        .bind(self.settings.lease.as_secs_f64())
-        .fetch_all(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO delivery_attempts (message_id, attempt, status)
-             SELECT m.id, m.attempts, 'sending' FROM messages m WHERE m.id = ANY($1)",
-        )
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(claimed)
+            ids
+        };
+        let candidates = (room * 4).max(50) as i64;
+        self.store
+            .claim(&full, candidates, self.settings.lease, choose)
+            .await
     }
 
     /// One attempt: send, then record the outcome. Returns the endpoint, to release.
@@ -251,15 +176,7 @@ impl Worker {
     }
 
     async fn send(&self, c: &Claimed) -> anyhow::Result<Outcome> {
-        let m: Content = sqlx::query_as(
-            "SELECT m.channel, m.kind, m.event_id, m.event_type, m.subject, m.body, m.html, m.data,
-                 m.created_at, m.recipient_id, r.name AS recipient_name, r.emails, r.webhook_url,
-                 r.webhook_secret
-             FROM messages m LEFT JOIN recipients r ON r.id = m.recipient_id WHERE m.id = $1",
-        )
-        .bind(c.id)
-        .fetch_one(&self.pool)
-        .await?;
+        let m = self.store.content(c.id).await?;
         let outcome = match Channel::parse(&m.channel) {
             Some(Channel::Email) => {
                 let to = m.emails.clone().unwrap_or_default();
@@ -305,51 +222,15 @@ impl Worker {
         Ok(outcome)
     }
 
-    async fn record(&self, c: &Claimed, outcome: &Outcome) -> sqlx::Result<()> {
-        let status = outcome.status();
-        let reason = outcome.reason();
+    async fn record(&self, c: &Claimed, outcome: &Outcome) -> store::Result<()> {
         let retry_in = backoff(
             c.attempts.max(1) as u32,
             self.settings.backoff_base,
             self.settings.backoff_max,
             rand::random::<f64>(),
         );
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE delivery_attempts SET status = $3, reason = $4, finished_at = now()
-             WHERE message_id = $1 AND attempt = $2 AND status = 'sending'",
-        )
-        .bind(c.id)
-        .bind(c.attempts)
-        .bind(status)
-        .bind(reason)
-        .execute(&mut *tx)
-        .await?;
-        // Only the attempt that holds the message may move it on.
-        let now: Option<String> = sqlx::query_scalar(
-            "UPDATE messages SET
-                 status = CASE WHEN $3 = 'delivered' THEN 'delivered'
-                               WHEN $3 = 'temporary_failure' AND tries_left > 0 THEN 'temporary_failure'
-                               ELSE 'dead_lettered' END,
-                 delivered_at = CASE WHEN $3 = 'delivered' THEN now() END,
-                 next_attempt_at = CASE WHEN $3 = 'temporary_failure' AND tries_left > 0
-                                        THEN now() + make_interval(secs => $5) END,
-                 last_error = CASE WHEN $3 = 'delivered' THEN NULL
-                                   WHEN $3 = 'permanent_failure' THEN 'permanent failure: ' || $4
-                                   WHEN tries_left > 0 THEN $4
-                                   ELSE 'gave up after ' || attempts || ' attempts: ' || $4 END
-             WHERE id = $1 AND attempts = $2 AND status = 'sending'
-             RETURNING status",
-        )
-        .bind(c.id)
-        .bind(c.attempts)
-        .bind(status)
-        .bind(reason)
-        .bind(retry_in.as_secs_f64())
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        match (now.as_deref(), reason) {
+        let now = self.store.record(c, outcome, retry_in).await?;
+        match (now.as_deref(), outcome.reason()) {
             (Some("dead_lettered"), Some(r)) => {
                 tracing::warn!(message = %c.id, attempt = c.attempts, reason = r, "message dead-lettered")
             }
@@ -405,7 +286,7 @@ fn webhook_body(id: Uuid, m: &Content) -> Vec<u8> {
         "type": m.kind,
         "event_id": m.event_id.to_string(),
         "event_type": m.event_type,
-        "created_at": crate::store::rfc3339(m.created_at),
+        "created_at": stamp(&m.created_at),
         "recipient": {
             "id": m.recipient_id.to_string(),
             "name": m.recipient_name.clone().unwrap_or_default(),

@@ -1,11 +1,14 @@
 //! The notification domain: kinds of notices and the placeholders each offers, channels,
-//! checked recipients and subscriptions, templates, the rules of delivery, and the
-//! addresses webhooks may go to.
+//! notices, checked recipients, subscriptions and templates, the rules of delivery, and
+//! the addresses webhooks may go to.
 
 pub mod address;
 pub mod delivery;
+pub mod notice;
 pub mod recipient;
 pub mod template;
+
+use cchc_platform::vocabulary::change_type;
 
 /// What a notice is about. Subscriptions and templates are keyed by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,19 +133,24 @@ impl Channel {
     }
 }
 
-/// `2020-03-05` as the Department writes it, `05/03/2020`.
+/// A day as the Department writes it: `05/03/2020`.
+pub fn vietnamese_day(d: chrono::NaiveDate) -> String {
+    d.format("%d/%m/%Y").to_string()
+}
+
+/// `2020-03-05` as the Department writes it, `05/03/2020`; anything else as it is.
 pub fn vietnamese_date(iso: &str) -> String {
     chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
-        .map(|d| d.format("%d/%m/%Y").to_string())
+        .map(vietnamese_day)
         .unwrap_or_else(|_| iso.to_owned())
 }
 
 /// The words for a change type, as a unit reads them.
-pub fn change_words(change_type: &str) -> &'static str {
-    match change_type {
-        "amended" => "sửa đổi, bổ sung",
-        "replaced" => "thay thế",
-        "abolished" => "bãi bỏ",
+pub fn change_words(change: &str) -> &'static str {
+    match change {
+        change_type::AMENDED => "sửa đổi, bổ sung",
+        change_type::REPLACED => "thay thế",
+        change_type::ABOLISHED => "bãi bỏ",
         _ => "công bố mới",
     }
 }
@@ -168,7 +176,7 @@ mod tests {
     fn dates_and_change_words() {
         assert_eq!(vietnamese_date("2020-03-05"), "05/03/2020");
         assert_eq!(vietnamese_date("soon"), "soon");
-        assert_eq!(change_words("abolished"), "bãi bỏ");
-        assert_eq!(change_words("new"), "công bố mới");
+        assert_eq!(change_words(change_type::ABOLISHED), "bãi bỏ");
+        assert_eq!(change_words(change_type::NEW), "công bố mới");
     }
 }

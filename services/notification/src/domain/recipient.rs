@@ -334,6 +334,7 @@ impl NewSubscription {
 mod tests {
     use super::*;
     use cchc_platform::validation::field_errors;
+    use cchc_platform::vocabulary::unit_kind;
 
     fn fields(s: tonic::Status) -> Vec<String> {
         field_errors(&s).into_iter().map(|f| f.field).collect()
@@ -419,7 +420,7 @@ mod tests {
     fn subscriptions_name_one_audience_and_fitting_filters() {
         let ok = NewSubscription::parse(&pb::SubscriptionInput {
             event_type: "procedure_changed".into(),
-            group: "high_school".into(),
+            group: unit_kind::HIGH_SCHOOL.into(),
             filters: Some(pb::SubscriptionFilters {
                 field: "Văn bằng, chứng chỉ".into(),
                 ..Default::default()
@@ -428,7 +429,7 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        assert_eq!(ok.audience, Audience::Group("high_school".into()));
+        assert_eq!(ok.audience, Audience::Group(unit_kind::HIGH_SCHOOL.into()));
         assert_eq!(ok.channels, vec![Channel::Email, Channel::Webhook]);
         assert!(ok.filters.admit(Some("van bang, CHUNG CHI"), None));
         assert!(!ok.filters.admit(Some("Giáo dục"), None));

@@ -3,6 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use cchc_platform::validation::Errors;
+use cchc_proto::notification::v1 as pb;
+
 use super::Kind;
 
 /// The placeholder values of one notice, by name.
@@ -153,6 +156,68 @@ impl Template {
             text,
             html,
         }
+    }
+}
+
+/// A template as the office saves it, checked: a known kind, a language served, a
+/// subject and text within their lengths, and only the placeholders its kind offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTemplate {
+    pub kind: Kind,
+    pub language: &'static str,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl NewTemplate {
+    pub fn parse(t: pb::TemplateInput) -> Result<Self, tonic::Status> {
+        let mut e = Errors::new();
+        let kind = Kind::parse(&t.key);
+        if kind.is_none() {
+            let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+            e.add("key", format!("must be one of {}", known.join(", ")));
+        }
+        let language = match t.language.as_str() {
+            "" | "vi" => Some("vi"),
+            "en" => Some("en"),
+            _ => None,
+        };
+        e.check(language.is_some(), "language", "must be vi or en");
+        e.check(
+            !t.subject.trim().is_empty() && t.subject.chars().count() <= 500,
+            "subject",
+            "is required, at most 500 characters",
+        );
+        e.check(
+            !t.text.trim().is_empty() && t.text.chars().count() <= 20_000,
+            "text",
+            "is required, at most 20000 characters",
+        );
+        e.check(
+            t.html.chars().count() <= 50_000,
+            "html",
+            "at most 50000 characters",
+        );
+        if let Some(kind) = kind {
+            for (field, text) in [
+                ("subject", &t.subject),
+                ("text", &t.text),
+                ("html", &t.html),
+            ] {
+                if let Err(err) = check(kind, text) {
+                    e.add(field, err.to_string());
+                }
+            }
+        }
+        e.finish(tonic::Code::InvalidArgument, "the template is not valid")?;
+        Ok(Self {
+            kind: kind.expect("checked"),
+            language: language.expect("checked"),
+            subject: t.subject,
+            text: t.text,
+            html: t.html,
+        })
     }
 }
 

@@ -8,42 +8,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::{Result, wake};
 use crate::domain::address::without_credentials;
 use crate::domain::delivery::{EMAIL_ENDPOINT, webhook_endpoint};
+use crate::domain::notice::{Affected, Notice};
 use crate::domain::recipient::{Audience, Filters};
-use crate::domain::template::{Template, Values};
+use crate::domain::template::Template;
 use crate::domain::{Channel, Kind};
-
-/// The channel the delivery worker listens on; notified in the transaction, so it
-/// hears only of committed messages.
-pub const WAKE_CHANNEL: &str = "cchc_notification_deliveries";
-
-/// The recipients an event concerns by its nature.
-#[derive(Debug, Clone)]
-pub enum Affected {
-    /// Every unit (a procedure change: each unit must post it).
-    AllUnits,
-    /// These units' recipients.
-    Units(Vec<Uuid>),
-    /// These recipients.
-    Recipients(Vec<Uuid>),
-    Nobody,
-}
-
-/// Something to tell, before it is addressed.
-#[derive(Debug, Clone)]
-pub struct Notice {
-    pub kind: Kind,
-    /// The event (or reminder) it comes from: with recipient and channel, the key that
-    /// makes each message once.
-    pub cause_id: Uuid,
-    pub event_type: String,
-    pub values: Values,
-    /// Attributes subscription filters look at.
-    pub field: Option<String>,
-    pub plan_id: Option<Uuid>,
-    pub affected: Affected,
-}
 
 #[derive(sqlx::FromRow)]
 struct SubscriptionRow {
@@ -162,11 +133,7 @@ struct Rows {
 }
 
 /// Writes the notice's messages inside `tx`; returns how many were new.
-pub async fn fan_out(
-    tx: &mut PgConnection,
-    notice: &Notice,
-    max_attempts: u32,
-) -> sqlx::Result<usize> {
+pub async fn fan_out(tx: &mut PgConnection, notice: &Notice, max_attempts: u32) -> Result<usize> {
     let subs: Vec<SubscriptionRow> = sqlx::query_as(
         "SELECT recipient_id, group_name, affected, filters, channels FROM subscriptions
          WHERE event_type = $1 ORDER BY created_at, id",
@@ -312,10 +279,7 @@ pub async fn fan_out(
         .await?;
     }
     if inserted.len() > inbox.len() {
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(WAKE_CHANNEL)
-            .execute(&mut *tx)
-            .await?;
+        wake(tx).await?;
     }
     Ok(inserted.len())
 }

@@ -1,49 +1,103 @@
-//! PostgreSQL: recipients, subscriptions, templates, messages and their attempts, and
-//! what the reminders need (plans, reports made, stale postings).
+//! PostgreSQL, and all of the service's SQL: recipients, subscriptions, templates,
+//! messages and their attempts, and what the reminders need (plans, reports made, stale
+//! postings).
+//!
+//! [`Store`] runs what starts its own transaction (the API's reads and writes, the
+//! reminders, the delivery worker). What must commit with an event's "processed"
+//! record takes the consumer's transaction instead: [`recipients::upsert_unit`] and
+//! its neighbours, [`reminders`]' event facts, and [`fanout::fan_out`].
+//!
+//! The service publishes no events, so its store holds no outbox.
 
+pub mod deliveries;
 pub mod fanout;
 pub mod messages;
 pub mod recipients;
+pub mod reminders;
 pub mod subscriptions;
 pub mod templates;
 
-use sqlx::PgPool;
+use cchc_platform::page::{Cursor, Paging};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::{PgPool, Postgres};
 use uuid::Uuid;
 
 use crate::domain::{Channel, Kind, template};
 
-/// RFC 3339 with microseconds, as every list shows times.
-pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+/// The channel the delivery worker listens on; notified in the transaction, so it
+/// hears only of committed messages.
+const WAKE_CHANNEL: &str = "cchc_notification_deliveries";
+
+/// What the store could not do. The gRPC layer answers each variant with its own
+/// status; the consumer redelivers on [`Error::Db`] alone.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "unit {unit_id} already has recipient {unit_id}; change it with PUT /v1/recipients/{unit_id}"
+    )]
+    UnitTaken { unit_id: Uuid },
+    #[error("no recipient {0}")]
+    NoRecipient(Uuid),
+    #[error("a unit's recipient stays a unit, of the same unit")]
+    UnitFixed,
+    /// A subscription named a recipient that does not exist.
+    #[error("the subscription names a recipient that does not exist")]
+    UnknownRecipient,
+    /// Another save took the same template version at the same moment.
+    #[error("another version was saved at the same moment; save again")]
+    VersionTaken,
+    /// Absent, or (in an inbox) another unit's: the two are not told apart.
+    #[error("no notification {0}")]
+    NoMessage(Uuid),
+    /// Only dead-lettered messages are retried; this one is in the state named.
+    #[error("only dead-lettered messages are retried; this one is {0}")]
+    NotDead(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
 }
 
-pub fn rfc3339_opt(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map(rfc3339).unwrap_or_default()
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
 }
 
-/// A position in a list: the last row's time and id.
-pub type Position = (chrono::DateTime<chrono::Utc>, Uuid);
-
-/// Reads a page token; `None` for the first page.
-pub fn page(token: &str) -> Result<Option<Position>, tonic::Status> {
-    if token.is_empty() {
-        return Ok(None);
+impl Store {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
     }
-    cchc_platform::validation::parse_cursor(token)
-        .map(Some)
-        .ok_or_else(|| {
-            tonic::Status::invalid_argument("page_token is not a token this service issued")
-        })
-}
 
-/// The token of the page after one that ended at `last`; empty when the page was not
-/// full, so there is nothing after it.
-pub fn next_page(len: usize, limit: i64, last: Option<Position>) -> String {
-    match last {
-        Some((at, id)) if len as i64 == limit => {
-            cchc_platform::validation::cursor(&rfc3339(at), &id.to_string())
+    /// Writes the default templates (version 1, Vietnamese) and subscriptions when absent.
+    pub async fn ensure_defaults(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for (kind, subject, text) in template::defaults() {
+            sqlx::query(
+                "INSERT INTO templates (key, language, version, subject, text) VALUES ($1, 'vi', 1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(kind.as_str())
+            .bind(subject)
+            .bind(text)
+            .execute(&mut *tx)
+            .await?;
         }
-        _ => String::new(),
+        let all: Vec<&str> = Channel::ALL.iter().map(|c| c.as_str()).collect();
+        for (id, kind, group) in default_subscriptions() {
+            sqlx::query(
+                "INSERT INTO subscriptions (id, event_type, group_name, affected, channels, created_at)
+                 VALUES ($1, $2, $3, $4, $5, '2020-01-01T00:00:00Z') ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(kind.as_str())
+            .bind(group)
+            .bind(group.is_none())
+            .bind(&all)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }
 
@@ -60,33 +114,42 @@ pub fn default_subscriptions() -> Vec<(Uuid, Kind, Option<&'static str>)> {
     ]
 }
 
-/// Writes the default templates (version 1, Vietnamese) and subscriptions when absent.
-pub async fn ensure_defaults(pool: &PgPool) -> sqlx::Result<()> {
-    let mut tx = pool.begin().await?;
-    for (kind, subject, text) in template::defaults() {
-        sqlx::query(
-            "INSERT INTO templates (key, language, version, subject, text) VALUES ($1, 'vi', 1, $2, $3)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(kind.as_str())
-        .bind(subject)
-        .bind(text)
-        .execute(&mut *tx)
+/// A row a keyset list is ordered by: its time, then its id.
+trait Keyed {
+    fn key(&self) -> Cursor;
+}
+
+/// A query whose rows are `R`.
+type Query<'q, R> = sqlx::query::QueryAs<'q, Postgres, R, PgArguments>;
+
+/// Runs a keyset list whose last three parameters are the cursor's time and id and
+/// the rows to fetch ([`Paging::fetch`]), and cuts the answer to the page, with the
+/// next page's token.
+async fn fetch_page<R, T>(
+    pool: &PgPool,
+    q: Query<'_, R>,
+    paging: &Paging,
+) -> Result<(Vec<T>, String)>
+where
+    R: for<'r> sqlx::FromRow<'r, PgRow> + Keyed + Send + Unpin,
+    T: From<R>,
+{
+    let (after_at, after_id) = paging.after_parts();
+    let rows = q
+        .bind(after_at)
+        .bind(after_id)
+        .bind(paging.fetch())
+        .fetch_all(pool)
         .await?;
-    }
-    let all: Vec<&str> = Channel::ALL.iter().map(|c| c.as_str()).collect();
-    for (id, kind, group) in default_subscriptions() {
-        sqlx::query(
-            "INSERT INTO subscriptions (id, event_type, group_name, affected, channels, created_at)
-             VALUES ($1, $2, $3, $4, $5, '2020-01-01T00:00:00Z') ON CONFLICT DO NOTHING",
-        )
-        .bind(id)
-        .bind(kind.as_str())
-        .bind(group)
-        .bind(group.is_none())
-        .bind(&all)
-        .execute(&mut *tx)
+    let (rows, next) = paging.page(rows, R::key);
+    Ok((rows.into_iter().map(Into::into).collect(), next))
+}
+
+/// Wakes the delivery worker once the transaction commits.
+async fn wake(tx: &mut sqlx::PgConnection) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(WAKE_CHANNEL)
+        .execute(tx)
         .await?;
-    }
-    tx.commit().await
+    Ok(())
 }

@@ -1,11 +1,14 @@
 //! Recipients and their contacts. A unit's recipient has the unit's id, so the
 //! gateway's unit events and the office's edits meet on the same row.
 
+use cchc_platform::page::{Cursor, Paging};
+use cchc_platform::time::stamp;
 use cchc_proto::notification::v1 as pb;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Position, next_page, rfc3339};
+use super::{Error, Keyed, Query, Result, Store, fetch_page};
+use crate::domain::Channel;
 use crate::domain::address::without_credentials;
 use crate::domain::recipient::{NewRecipient, RecipientKind};
 
@@ -23,6 +26,15 @@ struct Row {
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
+impl Keyed for Row {
+    fn key(&self) -> Cursor {
+        Cursor {
+            at: self.created_at,
+            id: self.id,
+        }
+    }
+}
+
 const COLUMNS: &str =
     "id, kind, name, unit_id, unit_kind, groups, language, emails, webhook_url, created_at";
 
@@ -32,7 +44,7 @@ impl From<Row> for pb::Recipient {
             .emails
             .into_iter()
             .map(|a| pb::Contact {
-                channel: "email".into(),
+                channel: Channel::Email.as_str().into(),
                 address: a,
                 ..Default::default()
             })
@@ -41,13 +53,13 @@ impl From<Row> for pb::Recipient {
             // The secret is write-only; a user name and password (refused now, but a
             // URL saved earlier may hold them) are never shown.
             contacts.push(pb::Contact {
-                channel: "webhook".into(),
+                channel: Channel::Webhook.as_str().into(),
                 url: without_credentials(&url),
                 ..Default::default()
             });
         }
         let mut groups = r.groups;
-        if r.kind == "unit" {
+        if r.kind == RecipientKind::Unit.as_str() {
             // The groups every unit is in by being one.
             for g in ["units".to_owned()].into_iter().chain(r.unit_kind) {
                 if !groups.contains(&g) {
@@ -63,85 +75,85 @@ impl From<Row> for pb::Recipient {
             groups,
             contacts,
             language: r.language,
-            created_at: rfc3339(r.created_at),
+            created_at: stamp(&r.created_at),
             has_inbox: r.unit_id.is_some(),
         }
     }
 }
 
-/// Why a recipient could not be written.
-#[derive(Debug, thiserror::Error)]
-pub enum RecipientError {
-    #[error(
-        "unit {unit_id} already has recipient {unit_id}; change it with PUT /v1/recipients/{unit_id}"
-    )]
-    UnitTaken { unit_id: Uuid },
-    #[error("no recipient {0}")]
-    NotFound(Uuid),
-    #[error("a unit's recipient stays a unit, of the same unit")]
-    UnitFixed,
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
+/// Binds recipient `id`'s fields as $1 to $9, in the order both writes name them.
+fn fields<'q>(q: Query<'q, Row>, id: Uuid, r: &'q NewRecipient) -> Query<'q, Row> {
+    q.bind(id)
+        .bind(r.kind.as_str())
+        .bind(&r.name)
+        .bind(r.unit_id)
+        .bind(&r.groups)
+        .bind(&r.language)
+        .bind(&r.emails)
+        .bind(r.webhook.as_ref().map(|w| &w.url))
+        .bind(r.webhook.as_ref().map(|w| &w.secret))
 }
 
-pub async fn create(pool: &PgPool, r: &NewRecipient) -> Result<pb::Recipient, RecipientError> {
-    let id = match (r.kind, r.unit_id) {
-        (RecipientKind::Unit, Some(unit_id)) => unit_id,
-        _ => Uuid::now_v7(),
-    };
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO recipients (id, kind, name, unit_id, groups, language, emails, webhook_url, webhook_secret)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(r.kind.as_str())
-    .bind(&r.name)
-    .bind(r.unit_id)
-    .bind(&r.groups)
-    .bind(&r.language)
-    .bind(&r.emails)
-    .bind(r.webhook.as_ref().map(|w| &w.url))
-    .bind(r.webhook.as_ref().map(|w| &w.secret))
-    .fetch_optional(pool)
-    .await?;
-    row.map(Into::into)
-        .ok_or(RecipientError::UnitTaken { unit_id: id })
+/// A list of recipients: of one kind, in one group, or all.
+#[derive(Debug, Default)]
+pub struct Filter<'a> {
+    pub kind: Option<&'a str>,
+    pub group: Option<&'a str>,
 }
 
-pub async fn update(
-    pool: &PgPool,
-    id: Uuid,
-    r: &NewRecipient,
-) -> Result<pb::Recipient, RecipientError> {
-    let mut tx = pool.begin().await?;
-    let kind: Option<String> =
-        sqlx::query_scalar("SELECT kind FROM recipients WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let kind = kind.ok_or(RecipientError::NotFound(id))?;
-    let is_unit = kind == "unit";
-    if is_unit != (r.kind == RecipientKind::Unit) || (is_unit && r.unit_id != Some(id)) {
-        return Err(RecipientError::UnitFixed);
+impl Store {
+    pub async fn create_recipient(&self, r: &NewRecipient) -> Result<pb::Recipient> {
+        let id = match (r.kind, r.unit_id) {
+            (RecipientKind::Unit, Some(unit_id)) => unit_id,
+            _ => Uuid::now_v7(),
+        };
+        let insert = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO recipients (id, kind, name, unit_id, groups, language, emails, webhook_url, webhook_secret)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
+        )));
+        let row: Option<Row> = fields(insert, id, r).fetch_optional(&self.pool).await?;
+        row.map(Into::into).ok_or(Error::UnitTaken { unit_id: id })
     }
-    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE recipients SET kind = $2, name = $3, unit_id = $4, groups = $5, language = $6,
-             emails = $7, webhook_url = $8, webhook_secret = $9, updated_at = now()
-         WHERE id = $1 RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(r.kind.as_str())
-    .bind(&r.name)
-    .bind(r.unit_id)
-    .bind(&r.groups)
-    .bind(&r.language)
-    .bind(&r.emails)
-    .bind(r.webhook.as_ref().map(|w| &w.url))
-    .bind(r.webhook.as_ref().map(|w| &w.secret))
-    .fetch_one(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(row.into())
+
+    pub async fn update_recipient(&self, id: Uuid, r: &NewRecipient) -> Result<pb::Recipient> {
+        let mut tx = self.pool.begin().await?;
+        let kind: Option<String> =
+            sqlx::query_scalar("SELECT kind FROM recipients WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let kind = kind.ok_or(Error::NoRecipient(id))?;
+        let is_unit = kind == RecipientKind::Unit.as_str();
+        if is_unit != (r.kind == RecipientKind::Unit) || (is_unit && r.unit_id != Some(id)) {
+            return Err(Error::UnitFixed);
+        }
+        let update = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "UPDATE recipients SET kind = $2, name = $3, unit_id = $4, groups = $5, language = $6,
+                 emails = $7, webhook_url = $8, webhook_secret = $9, updated_at = now()
+             WHERE id = $1 RETURNING {COLUMNS}"
+        )));
+        let row: Row = fields(update, id, r).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(row.into())
+    }
+
+    /// Recipients in the order they were made, a page at a time.
+    pub async fn list_recipients(
+        &self,
+        filter: &Filter<'_>,
+        paging: &Paging,
+    ) -> Result<(Vec<pb::Recipient>, String)> {
+        let list = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM recipients
+             WHERE ($1::text IS NULL OR kind = $1)
+               AND ($2::text IS NULL OR $2 = ANY(groups) OR (kind = 'unit' AND ($2 = 'units' OR unit_kind = $2)))
+               AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4))
+             ORDER BY created_at, id LIMIT $5"
+        )))
+        .bind(filter.kind)
+        .bind(filter.group);
+        fetch_page(&self.pool, list, paging).await
+    }
 }
 
 /// A unit as the gateway announced it: created, or renamed, keeping its contacts.
@@ -150,7 +162,7 @@ pub async fn upsert_unit(
     unit_id: Uuid,
     name: &str,
     unit_kind: &str,
-) -> sqlx::Result<()> {
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO recipients (id, kind, name, unit_id, unit_kind) VALUES ($1, 'unit', $2, $1, $3)
          ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, unit_kind = EXCLUDED.unit_kind, updated_at = now()",
@@ -163,28 +175,25 @@ pub async fn upsert_unit(
     Ok(())
 }
 
-pub async fn list(
-    pool: &PgPool,
-    kind: Option<&str>,
-    group: Option<&str>,
-    limit: i64,
-    after: Option<Position>,
-) -> sqlx::Result<(Vec<pb::Recipient>, String)> {
-    let (after_at, after_id) = after.unzip();
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM recipients
-         WHERE ($1::text IS NULL OR kind = $1)
-           AND ($2::text IS NULL OR $2 = ANY(groups) OR (kind = 'unit' AND ($2 = 'units' OR unit_kind = $2)))
-           AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4))
-         ORDER BY created_at, id LIMIT $5"
-    )))
-    .bind(kind)
-    .bind(group)
-    .bind(after_at)
-    .bind(after_id)
-    .bind(limit)
-    .fetch_all(pool)
+/// A unit's new name, as the gateway announced it.
+pub async fn rename_unit(tx: &mut PgConnection, unit_id: Uuid, name: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE recipients SET name = $2, updated_at = now() WHERE id = $1 AND kind = 'unit'",
+    )
+    .bind(unit_id)
+    .bind(name)
+    .execute(tx)
     .await?;
-    let next = next_page(rows.len(), limit, rows.last().map(|r| (r.created_at, r.id)));
-    Ok((rows.into_iter().map(Into::into).collect(), next))
+    Ok(())
+}
+
+/// A merged or closed unit is told nothing more.
+pub async fn deactivate_unit(tx: &mut PgConnection, unit_id: Uuid) -> Result<()> {
+    sqlx::query(
+        "UPDATE recipients SET active = false, updated_at = now() WHERE id = $1 AND kind = 'unit'",
+    )
+    .bind(unit_id)
+    .execute(tx)
+    .await?;
+    Ok(())
 }

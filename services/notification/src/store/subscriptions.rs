@@ -1,10 +1,10 @@
 //! Subscriptions: who is told what, by which channels.
 
+use cchc_platform::time::stamp;
 use cchc_proto::notification::v1 as pb;
-use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::rfc3339;
+use super::{Error, Result, Store};
 use crate::domain::recipient::{Audience, Filters, NewSubscription};
 
 #[derive(sqlx::FromRow)]
@@ -32,7 +32,7 @@ impl From<Row> for pb::Subscription {
                 plan_id: r.filters.plan_id.map(|p| p.to_string()).unwrap_or_default(),
             }),
             channels: r.channels,
-            created_at: rfc3339(r.created_at),
+            created_at: stamp(&r.created_at),
         }
     }
 }
@@ -40,39 +40,46 @@ impl From<Row> for pb::Subscription {
 const COLUMNS: &str =
     "id, event_type, recipient_id, group_name, affected, filters, channels, created_at";
 
-/// `None` when the subscription names a recipient that does not exist.
-pub async fn create(pool: &PgPool, s: &NewSubscription) -> sqlx::Result<Option<pb::Subscription>> {
-    let (recipient, group) = match &s.audience {
-        Audience::Recipient(id) => (Some(*id), None),
-        Audience::Group(g) => (None, Some(g.as_str())),
-        Audience::Affected => (None, None),
-    };
-    let channels: Vec<&str> = s.channels.iter().map(|c| c.as_str()).collect();
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO subscriptions (id, event_type, recipient_id, group_name, affected, filters, channels)
-         SELECT $1, $2, $3, $4, $5, $6, $7
-         WHERE $3::uuid IS NULL OR EXISTS (SELECT 1 FROM recipients WHERE id = $3)
-         RETURNING {COLUMNS}"
-    )))
-    .bind(Uuid::now_v7())
-    .bind(s.kind.as_str())
-    .bind(recipient)
-    .bind(group)
-    .bind(s.audience == Audience::Affected)
-    .bind(sqlx::types::Json(&s.filters))
-    .bind(&channels)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(Into::into))
-}
+impl Store {
+    /// Refused with [`Error::UnknownRecipient`] when the subscription names a recipient
+    /// that does not exist.
+    pub async fn create_subscription(&self, s: &NewSubscription) -> Result<pb::Subscription> {
+        let (recipient, group) = match &s.audience {
+            Audience::Recipient(id) => (Some(*id), None),
+            Audience::Group(g) => (None, Some(g.as_str())),
+            Audience::Affected => (None, None),
+        };
+        let channels: Vec<&str> = s.channels.iter().map(|c| c.as_str()).collect();
+        let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO subscriptions (id, event_type, recipient_id, group_name, affected, filters, channels)
+             SELECT $1, $2, $3, $4, $5, $6, $7
+             WHERE $3::uuid IS NULL OR EXISTS (SELECT 1 FROM recipients WHERE id = $3)
+             RETURNING {COLUMNS}"
+        )))
+        .bind(Uuid::now_v7())
+        .bind(s.kind.as_str())
+        .bind(recipient)
+        .bind(group)
+        .bind(s.audience == Audience::Affected)
+        .bind(sqlx::types::Json(&s.filters))
+        .bind(&channels)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Into::into).ok_or(Error::UnknownRecipient)
+    }
 
-pub async fn list(pool: &PgPool, event_type: Option<&str>) -> sqlx::Result<Vec<pb::Subscription>> {
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM subscriptions WHERE ($1::text IS NULL OR event_type = $1)
-         ORDER BY event_type, created_at, id"
-    )))
-    .bind(event_type)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(Into::into).collect())
+    /// Every subscription, or those of one kind of notice.
+    pub async fn list_subscriptions(
+        &self,
+        event_type: Option<&str>,
+    ) -> Result<Vec<pb::Subscription>> {
+        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM subscriptions WHERE ($1::text IS NULL OR event_type = $1)
+             ORDER BY event_type, created_at, id"
+        )))
+        .bind(event_type)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
 }

@@ -1,10 +1,11 @@
 //! Templates, versioned: saving adds a version; messages record the version they used.
 
+use cchc_platform::time::stamp;
 use cchc_proto::notification::v1 as pb;
-use sqlx::PgPool;
 
-use super::rfc3339;
-use crate::domain::{Kind, template};
+use super::{Error, Result, Store};
+use crate::domain::Kind;
+use crate::domain::template::{self, NewTemplate};
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -35,7 +36,7 @@ impl From<Row> for pb::Template {
             subject: r.subject,
             text: r.text,
             html: r.html,
-            created_at: rfc3339(r.created_at),
+            created_at: stamp(&r.created_at),
             placeholders,
         }
     }
@@ -43,38 +44,34 @@ impl From<Row> for pb::Template {
 
 const COLUMNS: &str = "key, language, version, subject, text, html, created_at";
 
-/// Adds the next version of a (checked) template. `None` when another save took the
-/// same version number at the same moment.
-pub async fn save(
-    pool: &PgPool,
-    kind: Kind,
-    language: &str,
-    subject: &str,
-    text: &str,
-    html: &str,
-) -> sqlx::Result<Option<pb::Template>> {
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO templates (key, language, version, subject, text, html)
-         SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4, $5 FROM templates WHERE key = $1 AND language = $2
-         ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
-    )))
-    .bind(kind.as_str())
-    .bind(language)
-    .bind(subject)
-    .bind(text)
-    .bind(html)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(Into::into))
-}
+impl Store {
+    /// Adds the next version of a template; [`Error::VersionTaken`] when another save
+    /// took the same version number at the same moment.
+    pub async fn save_template(&self, t: &NewTemplate) -> Result<pb::Template> {
+        let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO templates (key, language, version, subject, text, html)
+             SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4, $5 FROM templates WHERE key = $1 AND language = $2
+             ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
+        )))
+        .bind(t.kind.as_str())
+        .bind(t.language)
+        .bind(&t.subject)
+        .bind(&t.text)
+        .bind(&t.html)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Into::into).ok_or(Error::VersionTaken)
+    }
 
-pub async fn list(pool: &PgPool, key: Option<&str>) -> sqlx::Result<Vec<pb::Template>> {
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM templates WHERE ($1::text IS NULL OR key = $1)
-         ORDER BY key, language DESC, version DESC"
-    )))
-    .bind(key)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(Into::into).collect())
+    /// Every version of every template, or of one kind's, newest first.
+    pub async fn list_templates(&self, key: Option<&str>) -> Result<Vec<pb::Template>> {
+        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM templates WHERE ($1::text IS NULL OR key = $1)
+             ORDER BY key, language DESC, version DESC"
+        )))
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
 }

@@ -338,7 +338,7 @@ pub fn procedure(
         field: field.into(),
         level: "province".into(),
         agency: "Sở Giáo dục và Đào tạo".into(),
-        change_type: "new".into(),
+        change_type: cchc_platform::vocabulary::change_type::NEW.into(),
         decision_number: "1234/QĐ-UBND".into(),
         effective_date: "2020-02-01".into(),
     }

@@ -1,0 +1,27 @@
+//! Templates: the office saves new versions; the office, leadership and operators list
+//! them.
+
+use cchc_platform::{Caller, Role};
+use cchc_proto::notification::v1 as pb;
+use tonic::{Request, Status};
+
+use super::{Notifications, given};
+use crate::domain::template::NewTemplate;
+
+pub async fn save(
+    api: &Notifications,
+    req: Request<pb::TemplateInput>,
+) -> Result<pb::Template, Status> {
+    Caller::require(&req, &[Role::Office])?;
+    let t = NewTemplate::parse(req.into_inner())?;
+    Ok(api.store.save_template(&t).await?)
+}
+
+pub async fn list(
+    api: &Notifications,
+    req: Request<pb::ListTemplatesRequest>,
+) -> Result<pb::ListTemplatesResponse, Status> {
+    Caller::require(&req, &[Role::Office, Role::Leader, Role::Operator])?;
+    let templates = api.store.list_templates(given(&req.get_ref().key)).await?;
+    Ok(pb::ListTemplatesResponse { templates })
+}
