@@ -5,19 +5,10 @@
 //! the platform's [`ended_units`] handler, so a closed unit's writes are refused here
 //! too.
 
-use std::sync::Arc;
-
+use cchc_platform::ended_units;
 use cchc_platform::service::Runtime;
-use cchc_platform::{consumer, ended_units};
 
 /// Starts the consumers, which run until shutdown.
 pub fn consume(rt: &mut Runtime) {
-    let ended = consumer::run(
-        ended_units::consumer("activity"),
-        rt.js.clone(),
-        rt.pool.clone(),
-        Arc::new(ended_units::EndedUnits),
-        rt.shutdown.clone(),
-    );
-    rt.tasks.spawn(ended);
+    ended_units::consume(rt, "activity");
 }

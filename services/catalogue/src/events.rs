@@ -4,19 +4,10 @@
 //! gateway's closures and merges of units, so a closed unit's writes are refused here
 //! too.
 
-use std::sync::Arc;
-
+use cchc_platform::ended_units;
 use cchc_platform::service::Runtime;
-use cchc_platform::{consumer, ended_units};
 
 /// Starts the consumer of the gateway's unit closures and merges.
 pub fn consume(rt: &mut Runtime) {
-    let ended = consumer::run(
-        ended_units::consumer("catalogue"),
-        rt.js.clone(),
-        rt.pool.clone(),
-        Arc::new(ended_units::EndedUnits),
-        rt.shutdown.clone(),
-    );
-    rt.tasks.spawn(ended);
+    ended_units::consume(rt, "catalogue");
 }

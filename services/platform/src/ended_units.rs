@@ -15,9 +15,14 @@
 //! );
 //! ```
 
+use std::sync::Arc;
+
 use cchc_proto::events::v1::{Envelope, UnitClosed, UnitMerged};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
+
+use crate::service::Runtime;
+use crate::vocabulary::unit_status;
 
 use crate::consumer::{ConsumerSpec, HandleError, Handler};
 use crate::events::{Event, payload};
@@ -53,7 +58,7 @@ impl Handler for EndedUnits {
             let c = c.map_err(permanent)?;
             (
                 unit_id(&c.unit_id)?,
-                "closed",
+                unit_status::CLOSED,
                 None,
                 date(&c.effective_date)?,
             )
@@ -62,7 +67,7 @@ impl Handler for EndedUnits {
             let into = unit_id(&m.into_unit_id)?;
             (
                 unit_id(&m.unit_id)?,
-                "merged",
+                unit_status::MERGED,
                 Some(into),
                 date(&m.effective_date)?,
             )
@@ -83,23 +88,55 @@ impl Handler for EndedUnits {
     }
 }
 
-/// `Ok` when `unit_id` may still act; a unit that was closed or merged is refused
-/// (PermissionDenied), saying when and into which unit.
-pub async fn ensure_active(pool: &PgPool, unit_id: Uuid) -> Result<(), tonic::Status> {
+/// Why a unit may not write.
+#[derive(Debug, thiserror::Error)]
+pub enum Ended {
+    #[error("unit {unit} was closed on {since} and can no longer make changes")]
+    Closed {
+        unit: Uuid,
+        since: chrono::NaiveDate,
+    },
+    #[error("unit {unit} was merged into unit {into} on {since} and can no longer make changes")]
+    Merged {
+        unit: Uuid,
+        into: Uuid,
+        since: chrono::NaiveDate,
+    },
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// `Ok` when `unit_id` may still act; a unit that was closed or merged is refused,
+/// saying when and into which unit.
+pub async fn ensure_active(pool: &PgPool, unit_id: Uuid) -> Result<(), Ended> {
     let ended: Option<(String, Option<Uuid>, chrono::NaiveDate)> = sqlx::query_as(
         "SELECT status, merged_into, effective_date FROM ended_units WHERE unit_id = $1",
     )
     .bind(unit_id)
     .fetch_optional(pool)
-    .await
-    .map_err(crate::validation::internal)?;
+    .await?;
     match ended {
         None => Ok(()),
-        Some((status, into, since)) => Err(tonic::Status::permission_denied(match into {
-            Some(into) if status == "merged" => format!(
-                "unit {unit_id} was merged into unit {into} on {since} and can no longer make changes"
-            ),
-            _ => format!("unit {unit_id} was closed on {since} and can no longer make changes"),
-        })),
+        Some((status, Some(into), since)) if status == unit_status::MERGED => Err(Ended::Merged {
+            unit: unit_id,
+            into,
+            since,
+        }),
+        Some((_, _, since)) => Err(Ended::Closed {
+            unit: unit_id,
+            since,
+        }),
     }
+}
+
+/// Starts `service`'s consumer of the gateway's closures and merges, run until shutdown.
+pub fn consume(rt: &mut Runtime, service: &str) {
+    let ended = crate::consumer::run(
+        consumer(service),
+        rt.js.clone(),
+        rt.pool.clone(),
+        Arc::new(EndedUnits),
+        rt.shutdown.clone(),
+    );
+    rt.tasks.spawn(ended);
 }

@@ -8,7 +8,7 @@ mod activities;
 mod submissions;
 
 use cchc_platform::validation::Errors;
-use cchc_platform::{Caller, Role, ended_units};
+use cchc_platform::{Caller, Role};
 use cchc_proto::activity::v1::activity_service_server::ActivityService;
 use cchc_proto::activity::v1::{
     Activity, BudgetLines, CorrectActivityRequest, ListActivitiesRequest, ListActivitiesResponse,
@@ -109,7 +109,7 @@ impl ActivityService for Activities {
 /// The unit making a write: a unit's caller, whose unit was neither closed nor merged.
 async fn writer<T>(store: &Store, req: &Request<T>) -> Result<Caller, Status> {
     let caller = Caller::require(req, &[Role::Unit])?;
-    ended_units::ensure_active(store.pool(), caller.unit_id).await?;
+    store.ensure_active(caller.unit_id).await?;
     Ok(caller)
 }
 
@@ -143,6 +143,7 @@ impl From<store::Error> for Status {
         use store::Error;
         match e {
             Error::NotFound => Status::not_found(e.to_string()),
+            Error::UnitEnded(m) => Status::permission_denied(m),
             Error::AlreadyCorrected { .. } | Error::KeyReused => {
                 Status::already_exists(e.to_string())
             }

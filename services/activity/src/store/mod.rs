@@ -28,10 +28,14 @@ impl Store {
         Self { pool, outbox }
     }
 
-    /// The database, for the platform's check of closed and merged units
-    /// ([`cchc_platform::ended_units::ensure_active`]), which words its own refusal.
-    pub(crate) fn pool(&self) -> &PgPool {
-        &self.pool
+    /// Refuses a unit that was closed or merged into another.
+    pub async fn ensure_active(&self, unit_id: Uuid) -> Result<(), Error> {
+        cchc_platform::ended_units::ensure_active(&self.pool, unit_id)
+            .await
+            .map_err(|e| match e {
+                cchc_platform::ended_units::Ended::Db(e) => Error::Db(e),
+                ended => Error::UnitEnded(ended.to_string()),
+            })
     }
 }
 
@@ -48,6 +52,9 @@ pub enum Error {
     AlreadyCorrected { original: Uuid, by: Option<Uuid> },
     #[error("this idempotency key was already used for a different request")]
     KeyReused,
+    /// The unit was closed or merged into another (the message says which, and when).
+    #[error("{0}")]
+    UnitEnded(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }

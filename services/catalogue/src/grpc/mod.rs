@@ -143,7 +143,6 @@ impl From<store::Error> for Status {
                 validation::status(Code::FailedPrecondition, &message, missing.into_vec())
             }
             Error::UnitEnded(m) => Status::permission_denied(m),
-            Error::Internal => Status::internal("internal error"),
             Error::Db(e) => validation::internal(e),
         }
     }

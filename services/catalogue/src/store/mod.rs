@@ -44,9 +44,6 @@ pub enum Error {
     /// The caller's unit was closed or merged and writes nothing more.
     #[error("{0}")]
     UnitEnded(String),
-    /// Failed, and was logged, where it happened.
-    #[error("internal error")]
-    Internal,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -155,13 +152,11 @@ impl Store {
 
     /// Refuses a unit that was closed or merged into another.
     pub async fn ensure_active(&self, unit_id: Uuid) -> Result<(), Error> {
-        // The shared check answers as a gRPC status; only its refusal tells the caller
-        // anything (an internal failure it has already logged).
         cchc_platform::ended_units::ensure_active(&self.pool, unit_id)
             .await
-            .map_err(|s| match s.code() {
-                tonic::Code::PermissionDenied => Error::UnitEnded(s.message().to_owned()),
-                _ => Error::Internal,
+            .map_err(|e| match e {
+                cchc_platform::ended_units::Ended::Db(e) => Error::Db(e),
+                ended => Error::UnitEnded(ended.to_string()),
             })
     }
 
