@@ -26,6 +26,14 @@ pub fn limit(requested: Option<u32>) -> Result<u32, &'static str> {
     }
 }
 
+/// `limit` of a list request (0: the default), noting a refused one in `errors`.
+fn read_limit(limit: u32, errors: &mut Errors) -> u32 {
+    self::limit(Some(limit)).unwrap_or_else(|message| {
+        errors.add("limit", message);
+        DEFAULT_LIMIT
+    })
+}
+
 /// Where a page starts: after the row with this time and id (rows are ordered by
 /// time, then id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,13 +74,7 @@ impl Paging {
     /// Reads `limit` (0: the default) and `page_token` (empty: the first page), noting
     /// what is wrong in `errors` under those field names.
     pub fn read(limit: u32, page_token: &str, errors: &mut Errors) -> Self {
-        let limit = match self::limit(Some(limit)) {
-            Ok(n) => n,
-            Err(message) => {
-                errors.add("limit", message);
-                DEFAULT_LIMIT
-            }
-        };
+        let limit = read_limit(limit, errors);
         let after = if page_token.is_empty() {
             None
         } else {
@@ -103,6 +105,55 @@ impl Paging {
         rows.truncate(limit);
         let next = rows.last().map(|r| cursor(r).token()).unwrap_or_default();
         (rows, next)
+    }
+}
+
+/// Where a page of a search starts. A search ranks its hits, so its pages are counted
+/// by offset (the token is the offset of the next page); the limit follows the one
+/// rule of this module, and one hit more than a page is fetched to know
+/// whether another page follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offsets {
+    limit: u32,
+    offset: i64,
+}
+
+impl Offsets {
+    /// Reads `limit` (0: the default) and `page_token` (empty: the first page), noting
+    /// what is wrong in `errors` under those field names.
+    pub fn read(limit: u32, page_token: &str, errors: &mut Errors) -> Self {
+        let limit = read_limit(limit, errors);
+        let offset = if page_token.is_empty() {
+            Some(0)
+        } else {
+            page_token.parse::<i64>().ok().filter(|o| *o >= 0)
+        };
+        errors.check(offset.is_some(), "page_token", TOKEN_MESSAGE);
+        Self {
+            limit,
+            offset: offset.unwrap_or(0),
+        }
+    }
+
+    /// The rows to fetch: one more than a page.
+    pub fn fetch(&self) -> i64 {
+        i64::from(self.limit) + 1
+    }
+
+    pub fn offset(&self) -> i64 {
+        self.offset
+    }
+
+    /// Cuts `rows` (fetched with [`Offsets::fetch`]) to the page and gives the token of
+    /// the next page, empty when this is the last.
+    pub fn page<T>(&self, mut rows: Vec<T>) -> (Vec<T>, String) {
+        let limit = self.limit as usize;
+        if rows.len() <= limit {
+            return (rows, String::new());
+        }
+        rows.truncate(limit);
+        let next = self.offset.saturating_add(i64::from(self.limit));
+        (rows, next.to_string())
     }
 }
 
@@ -162,5 +213,29 @@ mod tests {
         let (rows, next) = p.page(vec![row(1), row(2), row(3)], |c| *c);
         assert_eq!(rows.len(), 2);
         assert_eq!(Cursor::parse(&next), Some(row(2)));
+    }
+
+    #[test]
+    fn offsets_take_the_one_limit_rule_and_end_on_a_full_page() {
+        let mut e = Errors::new();
+        let p = Offsets::read(2, "4", &mut e);
+        assert!(e.is_empty());
+        assert_eq!((p.fetch(), p.offset()), (3, 4));
+        assert_eq!(p.page(vec![1, 2]), (vec![1, 2], String::new()));
+        assert_eq!(p.page(vec![1, 2, 3]), (vec![1, 2], "6".to_owned()));
+        let mut e = Errors::new();
+        Offsets::read(501, "-1", &mut e);
+        let fields: Vec<_> = e
+            .into_vec()
+            .into_iter()
+            .map(|f| (f.field, f.message))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("limit".to_owned(), LIMIT_MESSAGE.to_owned()),
+                ("page_token".to_owned(), TOKEN_MESSAGE.to_owned())
+            ]
+        );
     }
 }
