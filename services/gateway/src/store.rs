@@ -1,6 +1,8 @@
 //! Units and API keys in the gateway's own database. Unit changes are events (outbox).
 
 use cchc_platform::outbox::Outbox;
+use cchc_platform::page::{Cursor, Paging};
+use cchc_platform::vocabulary::{unit_kind, unit_status};
 use cchc_platform::{Caller, Role};
 use cchc_proto::events::v1::{UnitClosed, UnitCreated, UnitMerged, UnitRenamed};
 use serde::Serialize;
@@ -8,17 +10,6 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::api_key::{generate_key, hash_key, prefix_of};
-
-/// Kinds of unit under the Department.
-pub const UNIT_KINDS: &[&str] = &[
-    "department",
-    "division",
-    "high_school",
-    "district_office",
-    "commune_office",
-    "affiliated_unit",
-    "other",
-];
 
 /// The key configured by the operator (`CCHC_BOOTSTRAP_TOKEN`) has this fixed id.
 pub const BOOTSTRAP_KEY_ID: Uuid = Uuid::from_u128(1);
@@ -42,7 +33,7 @@ impl Unit {
     /// Whether the unit still acts: a merged or closed unit keeps its records but can
     /// no longer write, and no key can be issued for it.
     pub fn acts(&self) -> bool {
-        !matches!(self.status.as_str(), "merged" | "closed")
+        unit_status::acts(&self.status)
     }
 }
 
@@ -101,15 +92,18 @@ impl Store {
         let department: Option<Uuid> = sqlx::query_scalar(
             // One that still acts: a Department closed before closing it was refused is
             // replaced, so the configured keys work again.
-            "SELECT id FROM units WHERE kind = 'department' AND status NOT IN ('merged', 'closed')
+            "SELECT id FROM units WHERE kind = $1 AND status NOT IN ($2, $3)
              ORDER BY created_at LIMIT 1",
         )
+        .bind(unit_kind::DEPARTMENT)
+        .bind(unit_status::MERGED)
+        .bind(unit_status::CLOSED)
         .fetch_optional(&self.pool)
         .await?;
         let department = match department {
             Some(id) => id,
             None => {
-                self.create_unit("Sở Giáo dục và Đào tạo", "department", None)
+                self.create_unit("Sở Giáo dục và Đào tạo", unit_kind::DEPARTMENT, None)
                     .await?
                     .id
             }
@@ -177,15 +171,23 @@ impl Store {
         .await
     }
 
-    /// Units in id order (ids are time-ordered), after `after`.
-    pub async fn units(&self, limit: i64, after: Option<Uuid>) -> Result<Vec<Unit>, sqlx::Error> {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {UNIT_COLUMNS} FROM units WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"
+    /// A page of units in the order they were created.
+    pub async fn units(&self, paging: &Paging) -> Result<(Vec<Unit>, String), sqlx::Error> {
+        let (at, id) = paging.after_parts();
+        let rows: Vec<Unit> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {UNIT_COLUMNS} FROM units
+             WHERE $1::timestamptz IS NULL OR (created_at, id) > ($1, $2)
+             ORDER BY created_at, id LIMIT $3"
         )))
-        .bind(after)
-        .bind(limit)
+        .bind(at)
+        .bind(id)
+        .bind(paging.fetch())
         .fetch_all(&self.pool)
-        .await
+        .await?;
+        Ok(paging.page(rows, |u| Cursor {
+            at: u.created_at,
+            id: u.id,
+        }))
     }
 
     /// Issues a key; the returned string is the only time the key exists in clear.
@@ -294,7 +296,7 @@ impl Store {
     /// whose keys are the office's and the operators' way in.
     async fn ending_unit(tx: &mut sqlx::PgConnection, id: Uuid) -> Result<Unit, LifecycleError> {
         let unit = Self::active_unit(tx, id).await?;
-        if unit.kind == "department" {
+        if unit.kind == unit_kind::DEPARTMENT {
             return Err(LifecycleError::Rule(
                 "the Department's own unit cannot be merged or closed".into(),
             ));
@@ -366,7 +368,7 @@ impl Store {
                 other => other,
             })?;
         let unit = self
-            .end_unit(&mut tx, id, "merged", Some(into), from)
+            .end_unit(&mut tx, id, unit_status::MERGED, Some(into), from)
             .await?;
         self.outbox
             .enqueue(
@@ -390,7 +392,7 @@ impl Store {
     ) -> Result<Unit, LifecycleError> {
         let mut tx = self.pool.begin().await?;
         Self::ending_unit(&mut tx, id).await?;
-        let unit = self.end_unit(&mut tx, id, "closed", None, from).await?;
+        let unit = self.end_unit(&mut tx, id, unit_status::CLOSED, None, from).await?;
         self.outbox
             .enqueue(
                 &mut tx,

@@ -162,17 +162,30 @@ impl Runtime {
     }
 }
 
-/// The body of every service's `main`: telemetry, configuration, run, flush.
+/// The body of every backend service's `main`: [`main_with`] its [`ServiceSettings`].
 pub async fn main<F, Fut>(name: &'static str, default_grpc_port: u16, run: F) -> anyhow::Result<()>
 where
     F: FnOnce(ServiceSettings, crate::Config, CancellationToken) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
+    main_with(name, |config, shutdown| async move {
+        let settings = ServiceSettings::load(&config, name, default_grpc_port)?;
+        run(settings, config, shutdown).await
+    })
+    .await
+}
+
+/// The body of every binary's `main` (the gateway's too): telemetry, configuration,
+/// run until a signal, then flush; a failure is logged with its chain.
+pub async fn main_with<F, Fut>(name: &'static str, run: F) -> anyhow::Result<()>
+where
+    F: FnOnce(crate::Config, CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
     let telemetry = crate::telemetry::init(name)?;
     let result = async {
         let config = crate::Config::from_env()?;
-        let settings = ServiceSettings::load(&config, name, default_grpc_port)?;
-        run(settings, config, crate::shutdown::on_signal()).await
+        run(config, crate::shutdown::on_signal()).await
     }
     .await;
     if let Err(e) = &result {

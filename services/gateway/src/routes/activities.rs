@@ -10,14 +10,14 @@ use cchc_proto::activity::v1::{
     RecordActivitiesRequest, RecordActivitiesResponse, RecordActivityRequest,
 };
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::Authenticated;
 use crate::extract::{BatchJson, Json, Query};
 use crate::extract::{idempotency_key, page_limit};
 use crate::problem::Problem;
 use crate::state::AppState;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -7,14 +7,14 @@ use cchc_platform::events::DEAD_LETTER_STREAM;
 use cchc_proto::events::v1::Envelope;
 use prost::Message;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::Authenticated;
 use crate::extract::Query;
 use crate::extract::page_limit;
 use crate::problem::Problem;
 use crate::state::AppState;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(dead_letters))

@@ -5,13 +5,13 @@ use axum::extract::State;
 use cchc_platform::grpc::request;
 use cchc_proto::reporting::v1::{Dashboard, GetDashboardRequest};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::Authenticated;
 use crate::extract::Query;
 use crate::problem::Problem;
 use crate::state::AppState;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(dashboard))

@@ -9,14 +9,14 @@ use cchc_proto::catalogue::v1::{
     SearchLegalDocumentsRequest, SearchLegalDocumentsResponse,
 };
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::page_limit;
 use crate::extract::{Authenticated, MaybeCaller};
 use crate::extract::{Json, Query};
 use crate::problem::Problem;
 use crate::state::AppState;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -4,15 +4,16 @@ use axum::Json as Reply;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use cchc_platform::grpc::request;
+use cchc_platform::vocabulary::change_type;
 use cchc_proto::catalogue::v1::*;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::{Authenticated, MaybeCaller};
 use crate::extract::{Json, Query};
 use crate::problem::Problem;
 use crate::state::AppState;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -49,7 +50,7 @@ pub(crate) async fn publish(
     Json(mut body): Json<PublishProcedureRequest>,
 ) -> Result<Reply<ProcedureView>, Problem> {
     body.code = code;
-    if body.change_type == "abolished" {
+    if body.change_type == change_type::ABOLISHED {
         return Err(Problem::field(
             "change_type",
             "abolish with POST /v1/procedures/{code}/abolish",
@@ -72,7 +73,7 @@ pub(crate) async fn abolish(
     Json(mut body): Json<PublishProcedureRequest>,
 ) -> Result<Reply<ProcedureView>, Problem> {
     body.code = code;
-    body.change_type = "abolished".into();
+    body.change_type = change_type::ABOLISHED.into();
     let view = s
         .clients
         .catalogue

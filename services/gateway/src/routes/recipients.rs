@@ -12,14 +12,14 @@ use cchc_proto::notification::v1::{
     UpdateRecipientRequest,
 };
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::Authenticated;
 use crate::extract::page_limit;
 use crate::extract::{Json, Query};
 use crate::problem::Problem;
 use crate::state::AppState;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -11,14 +11,14 @@ use cchc_proto::reporting::v1::{
     StartReportRequest,
 };
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::Authenticated;
 use crate::extract::{Json, Query};
 use crate::extract::{idempotency_key, page_limit};
 use crate::problem::Problem;
 use crate::state::AppState;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

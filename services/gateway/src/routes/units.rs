@@ -5,19 +5,20 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cchc_platform::Role;
+use cchc_platform::page::Paging;
 use cchc_platform::validation::Errors;
+use cchc_platform::vocabulary::unit_kind;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::extract::Authenticated;
-use crate::extract::page_limit;
 use crate::extract::{Json, Query};
 use crate::middleware::idempotency::ReplayWithout;
 use crate::problem::Problem;
 use crate::state::AppState;
-use crate::store::{KeyInfo, LifecycleError, UNIT_KINDS, Unit};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
+use crate::store::{KeyInfo, LifecycleError, Unit};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -59,9 +60,9 @@ pub(crate) async fn create(
         "must be at most 300 characters",
     );
     e.check(
-        UNIT_KINDS.contains(&body.kind.as_str()),
+        unit_kind::ALL.contains(&body.kind.as_str()),
         "kind",
-        format!("must be one of {}", UNIT_KINDS.join(", ")),
+        format!("must be one of {}", unit_kind::ALL.join(", ")),
     );
     if let Some(p) = body.parent_id {
         e.check(
@@ -91,22 +92,19 @@ pub(crate) async fn list(
     _auth: Authenticated,
     Query(q): Query<ListQuery>,
 ) -> Result<Reply<serde_json::Value>, Problem> {
-    let limit = page_limit(q.limit)?;
-    let after = match q.page_token.as_deref() {
-        None | Some("") => None,
-        Some(t) => Some(
-            t.parse::<Uuid>()
-                .map_err(|_| Problem::field("page_token", "is not a token this API issued"))?,
-        ),
-    };
-    let units = s.store.units(limit as i64, after).await?;
-    let next = if units.len() == limit as usize {
-        units.last().map(|u| u.id.to_string())
-    } else {
-        None
-    };
+    let mut e = Errors::new();
+    let paging = Paging::read(
+        q.limit.unwrap_or(0),
+        q.page_token.as_deref().unwrap_or(""),
+        &mut e,
+    );
+    e.finish(
+        tonic::Code::InvalidArgument,
+        "the page asked for is not valid",
+    )?;
+    let (units, next) = s.store.units(&paging).await?;
     Ok(Reply(
-        serde_json::json!({ "units": units, "next_page_token": next.unwrap_or_default() }),
+        serde_json::json!({ "units": units, "next_page_token": next }),
     ))
 }
 
