@@ -1,10 +1,11 @@
-//! Applying other services' events to the read models (`rm_*`), inside the consumer's
-//! transaction. Every handler is idempotent (a repeat changes nothing) and tolerant of
-//! order: rows are keyed by what identifies them in the producer, "current" is decided
-//! when reading (highest revision, newest version, not superseded), never by arrival.
+//! Consuming the other services' events into the read models: each event is read into
+//! the values the store keeps (a payload that cannot be read is permanent: it goes to
+//! the dead letters) and written by [`crate::store::read_models`], idempotently, inside
+//! the consumer's transaction.
 
 use cchc_platform::consumer::{HandleError, Handler};
 use cchc_platform::events::{occurred_at, payload};
+use cchc_platform::vocabulary::{change_type, procedure_status};
 use cchc_proto::events::v1::{
     ActivityRecorded, BudgetSubmitted, Envelope, LegalDocumentChanged, LegalDocumentIssued,
     OneStopResultSubmitted, PostingConfirmed, PostingStale, ProcedurePublished,
@@ -14,22 +15,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-/// The tables [`ReadModels`] writes; a replay empties exactly these.
-pub const TABLES: &[&str] = &[
-    "rm_units",
-    "rm_unit_names",
-    "rm_procedures",
-    "rm_procedure_changes",
-    "rm_legal_documents",
-    "rm_postings",
-    "rm_posting_stale",
-    "rm_activities",
-    "rm_one_stop",
-    "rm_satisfaction",
-    "rm_satisfaction_criteria",
-    "rm_budget",
-    "rm_budget_lines",
-];
+use crate::domain::start_of_day;
+use crate::store::{self, read_models as rm};
+
+pub use crate::store::read_models::TABLES;
 
 /// The producers whose streams feed the read models.
 pub const PRODUCERS: &[&str] = &["gateway", "catalogue", "activity"];
@@ -43,6 +32,11 @@ pub struct ReadModels;
 
 fn permanent(e: impl Into<anyhow::Error>) -> HandleError {
     HandleError::Permanent(e.into())
+}
+
+/// The store failed: the event is tried again.
+fn transient(e: store::Error) -> HandleError {
+    HandleError::Transient(e.into())
 }
 
 fn date(s: &str) -> Result<NaiveDate, HandleError> {
@@ -95,55 +89,22 @@ async fn unit_created(
     u: &UnitCreated,
     at: DateTime<Utc>,
 ) -> Result<(), HandleError> {
-    let id = uuid(&u.unit_id)?;
-    sqlx::query(
-        "INSERT INTO rm_units (unit_id, name, kind, parent_id, event_at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (unit_id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
-           parent_id = EXCLUDED.parent_id, event_at = EXCLUDED.event_at
-         WHERE rm_units.event_at <= EXCLUDED.event_at",
-    )
-    .bind(id)
-    .bind(&u.name)
-    .bind(&u.kind)
-    .bind(u.parent_id.parse::<Uuid>().ok())
-    .bind(at)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO rm_unit_names (unit_id, name, kind, event_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(id)
-    .bind(&u.name)
-    .bind(&u.kind)
-    .bind(at)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    let unit = rm::Unit {
+        unit_id: uuid(&u.unit_id)?,
+        name: &u.name,
+        kind: &u.kind,
+        parent_id: u.parent_id.parse::<Uuid>().ok(),
+    };
+    rm::unit_created(tx, &unit, at).await.map_err(transient)
 }
 
-/// A new name from its effective date on: periods that ended before it keep the old
-/// name in their reports.
+/// A new name from its effective date on, from midnight in Vietnam.
 async fn unit_renamed(tx: &mut PgConnection, r: &UnitRenamed) -> Result<(), HandleError> {
     let id = uuid(&r.unit_id)?;
     let from = NaiveDate::parse_from_str(&r.effective_date, "%Y-%m-%d").map_err(permanent)?;
-    // Midnight in Vietnam (UTC+7) of the effective date.
-    let since = from.and_hms_opt(0, 0, 0).expect("midnight").and_utc() - chrono::Duration::hours(7);
-    sqlx::query(
-        "INSERT INTO rm_unit_names (unit_id, name, kind, event_at)
-         SELECT unit_id, $2, kind, $3 FROM rm_units WHERE unit_id = $1 ON CONFLICT DO NOTHING",
-    )
-    .bind(id)
-    .bind(&r.new_name)
-    .bind(since)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE rm_units SET name = $2 WHERE unit_id = $1")
-        .bind(id)
-        .bind(&r.new_name)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
+    rm::unit_renamed(tx, id, &r.new_name, start_of_day(from))
+        .await
+        .map_err(transient)
 }
 
 async fn procedure_published(
@@ -151,42 +112,25 @@ async fn procedure_published(
     p: &ProcedurePublished,
     at: DateTime<Utc>,
 ) -> Result<(), HandleError> {
-    let status = if p.change_type == "abolished" {
-        "abolished"
+    let status = if p.change_type == change_type::ABOLISHED {
+        procedure_status::ABOLISHED
     } else {
-        "published"
+        procedure_status::PUBLISHED
     };
-    // Versions only move forward, whatever order events arrive in.
-    sqlx::query(
-        "INSERT INTO rm_procedures (code, version, name, field, level, status, event_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (code) DO UPDATE SET version = EXCLUDED.version, name = EXCLUDED.name, field = EXCLUDED.field,
-           level = EXCLUDED.level, status = EXCLUDED.status, event_at = EXCLUDED.event_at
-         WHERE rm_procedures.version < EXCLUDED.version",
-    )
-    .bind(&p.code)
-    .bind(p.version as i32)
-    .bind(&p.name)
-    .bind(&p.field)
-    .bind(&p.level)
-    .bind(status)
-    .bind(at)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO rm_procedure_changes (code, version, change_type, effective_date, event_at, name, field, decision_number)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-    )
-    .bind(&p.code)
-    .bind(p.version as i32)
-    .bind(&p.change_type)
-    .bind(date(&p.effective_date)?)
-    .bind(at)
-    .bind(&p.name)
-    .bind(&p.field)
-    .bind(&p.decision_number)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    let version = rm::ProcedureVersion {
+        code: &p.code,
+        version: p.version as i32,
+        name: &p.name,
+        field: &p.field,
+        level: &p.level,
+        status,
+        change_type: &p.change_type,
+        effective_date: date(&p.effective_date)?,
+        decision_number: &p.decision_number,
+    };
+    rm::procedure_published(tx, &version, at)
+        .await
+        .map_err(transient)
 }
 
 async fn legal_document(
@@ -194,30 +138,23 @@ async fn legal_document(
     d: &LegalDocumentIssued,
     at: DateTime<Utc>,
 ) -> Result<(), HandleError> {
-    let effective = if d.effective_date.is_empty() {
+    let effective_date = if d.effective_date.is_empty() {
         None
     } else {
         Some(date(&d.effective_date)?)
     };
-    sqlx::query(
-        "INSERT INTO rm_legal_documents (id, number_symbol, type, summary, issuer, status, effective_date, event_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (id) DO UPDATE SET number_symbol = EXCLUDED.number_symbol, type = EXCLUDED.type,
-           summary = EXCLUDED.summary, issuer = EXCLUDED.issuer, status = EXCLUDED.status,
-           effective_date = EXCLUDED.effective_date, event_at = EXCLUDED.event_at
-         WHERE rm_legal_documents.event_at <= EXCLUDED.event_at",
-    )
-    .bind(uuid(&d.id)?)
-    .bind(&d.number_symbol)
-    .bind(&d.r#type)
-    .bind(&d.summary)
-    .bind(&d.issuer)
-    .bind(&d.status)
-    .bind(effective)
-    .bind(at)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    let document = rm::LegalDocument {
+        id: uuid(&d.id)?,
+        number_symbol: &d.number_symbol,
+        doc_type: &d.r#type,
+        summary: &d.summary,
+        issuer: &d.issuer,
+        status: &d.status,
+        effective_date,
+    };
+    rm::legal_document(tx, &document, at)
+        .await
+        .map_err(transient)
 }
 
 async fn posting_confirmed(
@@ -225,21 +162,15 @@ async fn posting_confirmed(
     p: &PostingConfirmed,
     at: DateTime<Utc>,
 ) -> Result<(), HandleError> {
-    // A version confirmed again keeps the first date it was said to be posted.
-    sqlx::query(
-        "INSERT INTO rm_postings (unit_id, code, version, posted_on, event_at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (unit_id, code, version) DO UPDATE SET
-           posted_on = LEAST(rm_postings.posted_on, EXCLUDED.posted_on),
-           event_at = GREATEST(rm_postings.event_at, EXCLUDED.event_at)",
-    )
-    .bind(uuid(&p.unit_id)?)
-    .bind(&p.code)
-    .bind(p.version as i32)
-    .bind(date(&p.posted_on)?)
-    .bind(at)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    let posting = rm::Posting {
+        unit_id: uuid(&p.unit_id)?,
+        code: &p.code,
+        version: p.version as i32,
+        posted_on: date(&p.posted_on)?,
+    };
+    rm::posting_confirmed(tx, &posting, at)
+        .await
+        .map_err(transient)
 }
 
 async fn posting_stale(
@@ -247,19 +178,14 @@ async fn posting_stale(
     p: &PostingStale,
     at: DateTime<Utc>,
 ) -> Result<(), HandleError> {
-    sqlx::query(
-        "INSERT INTO rm_posting_stale (unit_id, code, posted_version, current_version, procedure_name, event_at)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-    )
-    .bind(uuid(&p.unit_id)?)
-    .bind(&p.code)
-    .bind(p.posted_version as i32)
-    .bind(p.current_version as i32)
-    .bind(&p.procedure_name)
-    .bind(at)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    let stale = rm::StalePosting {
+        unit_id: uuid(&p.unit_id)?,
+        code: &p.code,
+        posted_version: p.posted_version as i32,
+        current_version: p.current_version as i32,
+        procedure_name: &p.procedure_name,
+    };
+    rm::posting_stale(tx, &stale, at).await.map_err(transient)
 }
 
 async fn activity_recorded(
@@ -267,27 +193,40 @@ async fn activity_recorded(
     a: &ActivityRecorded,
     at: DateTime<Utc>,
 ) -> Result<(), HandleError> {
-    // A correction names the record it supersedes; the superseded one stops counting
-    // when it is read, so a correction may arrive before or after its original.
     let supersedes = if a.supersedes.is_empty() {
         None
     } else {
         Some(uuid(&a.supersedes)?)
     };
-    sqlx::query(
-        "INSERT INTO rm_activities (activity_id, unit_id, kind, date, head_count, supersedes, event_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-    )
-    .bind(uuid(&a.activity_id)?)
-    .bind(uuid(&a.unit_id)?)
-    .bind(&a.kind)
-    .bind(date(&a.date)?)
-    .bind(a.head_count)
-    .bind(supersedes)
-    .bind(at)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    let activity = rm::Activity {
+        activity_id: uuid(&a.activity_id)?,
+        unit_id: uuid(&a.unit_id)?,
+        kind: &a.kind,
+        date: date(&a.date)?,
+        head_count: a.head_count,
+        supersedes,
+    };
+    rm::activity_recorded(tx, &activity, at)
+        .await
+        .map_err(transient)
+}
+
+/// What identifies a submission, read from its event's fields.
+fn submission<'a>(
+    submission_id: &str,
+    unit_id: &str,
+    period: &'a str,
+    (start, end): (&str, &str),
+    revision: u32,
+) -> Result<rm::Submission<'a>, HandleError> {
+    Ok(rm::Submission {
+        submission_id: uuid(submission_id)?,
+        unit_id: uuid(unit_id)?,
+        period,
+        period_start: date(start)?,
+        period_end: date(end)?,
+        revision: revision as i32,
+    })
 }
 
 async fn one_stop(
@@ -295,31 +234,14 @@ async fn one_stop(
     r: &OneStopResultSubmitted,
     at: DateTime<Utc>,
 ) -> Result<(), HandleError> {
-    sqlx::query(
-        "INSERT INTO rm_one_stop (submission_id, unit_id, period, period_start, period_end, revision,
-           received_online, received_in_person_or_post, received_carried_over, resolved_early, resolved_on_time,
-           resolved_late, pending_within_time, pending_overdue, returned_withdrawn, event_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT DO NOTHING",
-    )
-    .bind(uuid(&r.submission_id)?)
-    .bind(uuid(&r.unit_id)?)
-    .bind(&r.period)
-    .bind(date(&r.period_start)?)
-    .bind(date(&r.period_end)?)
-    .bind(r.revision as i32)
-    .bind(r.received_online)
-    .bind(r.received_in_person_or_post)
-    .bind(r.received_carried_over)
-    .bind(r.resolved_early)
-    .bind(r.resolved_on_time)
-    .bind(r.resolved_late)
-    .bind(r.pending_within_time)
-    .bind(r.pending_overdue)
-    .bind(r.returned_withdrawn)
-    .bind(at)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    let s = submission(
+        &r.submission_id,
+        &r.unit_id,
+        &r.period,
+        (&r.period_start, &r.period_end),
+        r.revision,
+    )?;
+    rm::one_stop(tx, &s, r, at).await.map_err(transient)
 }
 
 async fn satisfaction(
@@ -327,42 +249,16 @@ async fn satisfaction(
     s: &SatisfactionSubmitted,
     at: DateTime<Utc>,
 ) -> Result<(), HandleError> {
-    let id = uuid(&s.submission_id)?;
-    let fresh = sqlx::query(
-        "INSERT INTO rm_satisfaction (submission_id, unit_id, period, period_start, period_end, revision, responses, event_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-    )
-    .bind(id)
-    .bind(uuid(&s.unit_id)?)
-    .bind(&s.period)
-    .bind(date(&s.period_start)?)
-    .bind(date(&s.period_end)?)
-    .bind(s.revision as i32)
-    .bind(s.responses)
-    .bind(at)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if fresh {
-        let names: Vec<&str> = s.criteria.iter().map(|c| c.name.as_str()).collect();
-        let very: Vec<i64> = s.criteria.iter().map(|c| c.very_satisfied).collect();
-        let sat: Vec<i64> = s.criteria.iter().map(|c| c.satisfied).collect();
-        let dis: Vec<i64> = s.criteria.iter().map(|c| c.dissatisfied).collect();
-        sqlx::query(
-            "INSERT INTO rm_satisfaction_criteria (submission_id, position, name, very_satisfied, satisfied, dissatisfied)
-             SELECT $1, n::int, name, v, s, d FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[])
-               WITH ORDINALITY AS c(name, v, s, d, n)",
-        )
-        .bind(id)
-        .bind(&names)
-        .bind(&very)
-        .bind(&sat)
-        .bind(&dis)
-        .execute(&mut *tx)
-        .await?;
-    }
-    Ok(())
+    let sub = submission(
+        &s.submission_id,
+        &s.unit_id,
+        &s.period,
+        (&s.period_start, &s.period_end),
+        s.revision,
+    )?;
+    rm::satisfaction(tx, &sub, s.responses, &s.criteria, at)
+        .await
+        .map_err(transient)
 }
 
 async fn budget(
@@ -370,39 +266,14 @@ async fn budget(
     b: &BudgetSubmitted,
     at: DateTime<Utc>,
 ) -> Result<(), HandleError> {
-    let id = uuid(&b.submission_id)?;
-    let fresh = sqlx::query(
-        "INSERT INTO rm_budget (submission_id, unit_id, year, revision, planned_total_vnd, spent_total_vnd, event_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-    )
-    .bind(id)
-    .bind(uuid(&b.unit_id)?)
-    .bind(b.year)
-    .bind(b.revision as i32)
-    .bind(b.planned_total_vnd)
-    .bind(b.spent_total_vnd)
-    .bind(at)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if fresh {
-        let items: Vec<&str> = b.lines.iter().map(|l| l.item.as_str()).collect();
-        let sources: Vec<&str> = b.lines.iter().map(|l| l.funding_source.as_str()).collect();
-        let planned: Vec<i64> = b.lines.iter().map(|l| l.planned_vnd).collect();
-        let spent: Vec<i64> = b.lines.iter().map(|l| l.spent_vnd).collect();
-        sqlx::query(
-            "INSERT INTO rm_budget_lines (submission_id, position, item, funding_source, planned_vnd, spent_vnd)
-             SELECT $1, n::int, item, src, p, s FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[])
-               WITH ORDINALITY AS l(item, src, p, s, n)",
-        )
-        .bind(id)
-        .bind(&items)
-        .bind(&sources)
-        .bind(&planned)
-        .bind(&spent)
-        .execute(&mut *tx)
-        .await?;
-    }
-    Ok(())
+    let budget = rm::Budget {
+        submission_id: uuid(&b.submission_id)?,
+        unit_id: uuid(&b.unit_id)?,
+        year: b.year,
+        revision: b.revision as i32,
+        planned_total_vnd: b.planned_total_vnd,
+        spent_total_vnd: b.spent_total_vnd,
+        lines: &b.lines,
+    };
+    rm::budget(tx, &budget, at).await.map_err(transient)
 }

@@ -16,19 +16,16 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use cchc_platform::config::{Config, ConfigError};
 use cchc_proto::events::v1::ReportGenerated;
-use sha2::{Digest, Sha256};
-use sqlx::{Connection, PgConnection};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::domain::plan::recipient_ids;
 use crate::report::Overflow;
 use crate::report::compute::{Input, Progress, compute};
-use crate::report::export::{FORMATS, render};
-use crate::store::{ReportRow, Store, export_paths};
+use crate::report::export::{FORMATS, export_paths, render};
+use crate::store::{Completion, ReportRow, Setback, Store, job_state};
 
-/// Advisory lock namespace of report jobs.
-const LOCK_SPACE: i32 = 7_261_002;
 const POLL: Duration = Duration::from_secs(2);
 
 /// How many times a job is started before it is failed, how long one attempt may take,
@@ -235,43 +232,25 @@ impl Worker {
     /// Works one waiting job, if there is one a worker may take; says whether it did.
     pub async fn run_once(&self) -> anyhow::Result<bool> {
         // Figures taken while the read models are being rebuilt would be partial.
-        let replaying: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM replays WHERE state = 'running')")
-                .fetch_one(&self.store.pool)
-                .await?;
-        if replaying {
+        if self.store.replaying().await? {
             return Ok(false);
         }
-        let candidates: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM reports WHERE state IN ('queued', 'running') AND not_before <= now()
-             ORDER BY requested_at, id LIMIT 16",
-        )
-        .fetch_all(&self.store.pool)
-        .await?;
-        for id in candidates {
-            // The lock lives as long as this connection, which is never returned to the pool.
-            let mut lock: PgConnection = self.store.pool.acquire().await?.detach();
-            let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
-                .bind(LOCK_SPACE)
-                .bind(id.to_string())
-                .fetch_one(&mut lock)
-                .await?;
-            if !locked {
-                let _ = lock.close().await;
+        for id in self.store.waiting_jobs().await? {
+            let Some(lock) = self.store.lock_job(id).await? else {
                 continue;
-            }
+            };
             // Under the lock, check again: another worker may have just finished it.
-            let row = self.store.report(id).await?;
-            let result = match row {
-                Some(row) if row.state == "queued" || row.state == "running" => {
+            let worked = match self.store.report(id).await {
+                Ok(Some(row)) if row.pending() => {
                     self.work(row).await;
                     Ok(true)
                 }
-                _ => Ok(false),
+                Ok(_) => Ok(false),
+                Err(e) => Err(e),
             };
-            let _ = lock.close().await;
-            if matches!(result, Ok(true)) {
-                return result;
+            lock.release().await;
+            if worked? {
+                return Ok(true);
             }
         }
         Ok(false)
@@ -289,18 +268,16 @@ impl Worker {
                 row.attempts, row.step, row.percent, row.attempts
             );
             tracing::error!(report = %row.id, attempts = row.attempts, "report job failed: it never finished");
-            self.record_failure(row.id, "failed", "failed", &reason, Duration::ZERO)
-                .await;
+            let failed = Setback {
+                state: job_state::FAILED,
+                step: "failed",
+                reason: &reason,
+                backoff: Duration::ZERO,
+            };
+            self.record_failure(row.id, &failed).await;
             return;
         }
-        let started = sqlx::query(
-            "UPDATE reports SET state = 'running', percent = 0, step = 'starting', error = '',
-               attempts = attempts + 1, started_at = now() WHERE id = $1",
-        )
-        .bind(row.id)
-        .execute(&self.store.pool)
-        .await;
-        if let Err(e) = started {
+        if let Err(e) = self.store.start_attempt(row.id).await {
             tracing::warn!(error = %e, report = %row.id, "could not start the report job");
             return;
         }
@@ -311,13 +288,17 @@ impl Worker {
         if let Err(f) = outcome {
             tracing::error!(error = %f.reason, report = %row.id, attempts, "report generation failed");
             let (state, step) = if f.permanent || attempts >= max {
-                ("failed", "failed")
+                (job_state::FAILED, "failed")
             } else {
-                ("queued", "waiting to retry")
+                (job_state::QUEUED, "waiting to retry")
             };
-            let backoff = Duration::from_secs(5 * attempts.unsigned_abs() as u64);
-            self.record_failure(row.id, state, step, &f.reason, backoff)
-                .await;
+            let setback = Setback {
+                state,
+                step,
+                reason: &f.reason,
+                backoff: Duration::from_secs(5 * attempts.unsigned_abs() as u64),
+            };
+            self.record_failure(row.id, &setback).await;
         }
     }
 
@@ -325,7 +306,7 @@ impl Worker {
     /// attempt's failure, not the worker's.
     async fn attempt(&self, row: &ReportRow, attempt: i32) -> Result<(), Failure> {
         let tries = format!("lần thử {attempt}/{}", self.limits.max_attempts);
-        let progress = Progress::job(self.store.pool.clone(), row.id, self.heartbeat.clone());
+        let progress = Progress::job(self.store.clone(), row.id, self.heartbeat.clone());
         let (store, job, before) = (self.store.clone(), row.clone(), self.before_job.clone());
         let mut task = tokio::spawn(async move {
             if let Some(before) = before {
@@ -381,28 +362,10 @@ impl Worker {
         }
     }
 
-    /// Ends an attempt that did not complete: queued again after `backoff`, or failed.
-    /// Only a job still pending is touched: a completion that raced a timeout stands.
-    async fn record_failure(
-        &self,
-        id: Uuid,
-        state: &str,
-        step: &str,
-        reason: &str,
-        backoff: Duration,
-    ) {
-        let r = sqlx::query(
-            "UPDATE reports SET state = $2, step = $3, error = $4,
-               not_before = now() + make_interval(secs => $5)
-             WHERE id = $1 AND state IN ('queued', 'running')",
-        )
-        .bind(id)
-        .bind(state)
-        .bind(step)
-        .bind(reason)
-        .bind(backoff.as_secs_f64())
-        .execute(&self.store.pool)
-        .await;
+    /// Records an attempt's failure; the job's row says what happened, so a failure to
+    /// record it is only logged (the job is then taken again).
+    async fn record_failure(&self, id: Uuid, setback: &Setback<'_>) {
+        let r = self.store.record_failure(id, setback).await;
         if let Err(e) = r {
             tracing::warn!(error = %e, report = %id, "could not record the report failure");
         }
@@ -411,7 +374,6 @@ impl Worker {
 
 /// Computes, renders and completes one job.
 async fn generate(store: &Store, row: &ReportRow, progress: &Progress) -> anyhow::Result<()> {
-    let pool = &store.pool;
     progress.step(5, "plan").await;
     let (plan, saved_at) = store
         .plan(row.plan_id)
@@ -436,7 +398,7 @@ async fn generate(store: &Store, row: &ReportRow, progress: &Progress) -> anyhow
         title: row.requested_title.clone(),
         plan_saved_at: saved_at,
     };
-    let snapshot = compute(pool, &input, progress).await?;
+    let snapshot = compute(store, &input, progress).await?;
     progress.step(90, "documents").await;
     let rendered = {
         let s = snapshot.clone();
@@ -449,60 +411,30 @@ async fn generate(store: &Store, row: &ReportRow, progress: &Progress) -> anyhow
         .await??
     };
     let as_of = chrono::DateTime::parse_from_rfc3339(&snapshot.as_of)?.to_utc();
-    let mut tx = pool.begin().await?;
-    sqlx::query("DELETE FROM report_files WHERE report_id = $1")
-        .bind(row.id)
-        .execute(&mut *tx)
-        .await?;
-    for r in &rendered {
-        sqlx::query(
-            "INSERT INTO report_files (report_id, format, content_type, file_name, content, sha256)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(row.id)
-        .bind(r.format)
-        .bind(r.content_type)
-        .bind(&r.file_name)
-        .bind(&r.content)
-        .bind(hex::encode(Sha256::digest(&r.content)))
-        .execute(&mut *tx)
-        .await?;
-    }
-    sqlx::query(
-            "UPDATE reports SET state = 'completed', percent = 100, step = 'done', error = '', as_of = $2,
-               summary = $3, headline = $4, title = $5, plan_revision = $6, completed_at = now() WHERE id = $1",
-        )
-        .bind(row.id)
-        .bind(as_of)
-        .bind(snapshot.narrative.join("\n\n"))
-        .bind(sqlx::types::Json(snapshot.headline()))
-        .bind(&snapshot.document.title)
-        .bind(plan.revision as i32)
-        .execute(&mut *tx)
-        .await?;
+    let event = ReportGenerated {
+        report_id: row.id.to_string(),
+        plan_id: plan.id.clone(),
+        plan_number_symbol: plan.number_symbol.clone(),
+        period: row.period.clone(),
+        title: snapshot.document.title.clone(),
+        export_paths: export_paths(row.id),
+        recipient_ids: recipient_ids(&plan),
+        as_of: snapshot.as_of.clone(),
+    };
     store
-        .outbox
-        .enqueue(
-            &mut tx,
-            &ReportGenerated {
-                report_id: row.id.to_string(),
-                plan_id: plan.id.clone(),
-                plan_number_symbol: plan.number_symbol.clone(),
-                period: row.period.clone(),
-                title: snapshot.document.title.clone(),
-                export_paths: export_paths(row.id),
-                recipient_ids: plan
-                    .recipients
-                    .iter()
-                    .filter(|r| !r.recipient_id.is_empty())
-                    .map(|r| r.recipient_id.clone())
-                    .collect(),
-                as_of: snapshot.as_of.clone(),
+        .complete_report(
+            row.id,
+            Completion {
+                as_of,
+                summary: snapshot.narrative.join("\n\n"),
+                headline: snapshot.headline(),
+                title: &snapshot.document.title,
+                plan_revision: plan.revision,
+                files: &rendered,
+                event,
             },
         )
         .await?;
-    tx.commit().await?;
-    store.outbox.notify();
     tracing::info!(report = %row.id, period = %row.period, "report generated");
     Ok(())
 }

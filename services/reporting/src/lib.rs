@@ -26,9 +26,9 @@ pub async fn run(
     let limits = jobs::Limits::from_config(&config)?;
     let mut rt = Runtime::start(settings, &MIGRATOR, shutdown).await?;
     let consumers = replay::Consumers::start(rt.js.clone(), rt.pool.clone(), rt.shutdown.clone());
-    let replays = replay::Replays::new(rt.pool.clone(), consumers.clone(), rt.shutdown.clone());
-    replays.resume().await?;
     let store = store::Store::new(rt.pool.clone(), rt.outbox.clone());
+    let replays = replay::Replays::new(store.clone(), consumers.clone(), rt.shutdown.clone());
+    replays.resume().await?;
     let worker = jobs::Worker::with_limits(store.clone(), limits);
     let shutdown = rt.shutdown.clone();
     rt.tasks.spawn(worker.clone().run(shutdown.clone()));
@@ -44,6 +44,8 @@ pub async fn run(
     });
     let routes = tonic::service::Routes::new(ReportingServiceServer::new(grpc::Reporting::new(
         store, worker, replays,
-    )));
+    )))
+    // The operators' view of dead letters, which the gateway asks this service for.
+    .add_service(cchc_platform::operations::server(rt.js.clone()));
     rt.serve_with(routes, readiness).await
 }

@@ -12,13 +12,14 @@ use std::time::Duration;
 use async_nats::jetstream;
 use cchc_platform::consumer::{self, ConsumerSpec};
 use cchc_platform::events::stream_name;
-use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::events::{PRODUCERS, ReadModels, TABLES, durable};
+use crate::events::{PRODUCERS, ReadModels, durable};
+pub use crate::store::ReplayRow;
+use crate::store::{self, ReplayProgress, Store, read_models};
 
 struct Running {
     token: CancellationToken,
@@ -126,18 +127,9 @@ impl Consumers {
         }
         let emptied = async {
             let mut tx = self.pool.begin().await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "TRUNCATE {}",
-                TABLES.join(", ")
-            )))
-            .execute(&mut *tx)
-            .await?;
             let durables: Vec<String> = PRODUCERS.iter().map(|p| durable(p)).collect();
-            sqlx::query("DELETE FROM cchc_processed_events WHERE consumer = ANY($1)")
-                .bind(&durables)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await
+            read_models::empty(&mut tx, &durables).await?;
+            Ok::<_, store::Error>(tx.commit().await?)
         }
         .await;
         *r = self.spawn();
@@ -178,118 +170,71 @@ impl Consumers {
     }
 }
 
-/// A replay as stored.
-#[derive(sqlx::FromRow, Debug, Clone)]
-pub struct ReplayRow {
-    pub id: Uuid,
-    pub state: String,
-    pub percent: i32,
-    pub applied: i64,
-    pub total: i64,
-    pub error: String,
-    pub requested_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-}
-
-const COLUMNS: &str = "id, state, percent, applied, total, error, requested_at, finished_at";
-
 /// Runs replays, one at a time.
 pub struct Replays {
-    pool: PgPool,
+    store: Store,
     consumers: Arc<Consumers>,
     shutdown: CancellationToken,
 }
 
 impl Replays {
-    pub fn new(pool: PgPool, consumers: Arc<Consumers>, shutdown: CancellationToken) -> Arc<Self> {
+    pub fn new(store: Store, consumers: Arc<Consumers>, shutdown: CancellationToken) -> Arc<Self> {
         Arc::new(Self {
-            pool,
+            store,
             consumers,
             shutdown,
         })
     }
 
     /// Starts a replay, or returns the one already running.
-    pub async fn start(self: &Arc<Self>, caller: Uuid) -> Result<ReplayRow, sqlx::Error> {
-        let inserted: Option<ReplayRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO replays (id, requested_by) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
-        )))
-        .bind(Uuid::now_v7())
-        .bind(caller)
-        .fetch_optional(&self.pool)
-        .await?;
-        match inserted {
+    pub async fn start(self: &Arc<Self>, caller: Uuid) -> Result<ReplayRow, store::Error> {
+        match self.store.new_replay(caller).await? {
             Some(row) => {
                 tokio::spawn(self.clone().drive(row.id));
                 Ok(row)
             }
-            None => {
-                let running: ReplayRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT {COLUMNS} FROM replays WHERE state = 'running'"
-                )))
-                .fetch_one(&self.pool)
-                .await?;
-                Ok(running)
-            }
+            None => self.store.running_replay().await,
         }
     }
 
     /// Runs again a replay a crash interrupted.
-    pub async fn resume(self: &Arc<Self>) -> Result<(), sqlx::Error> {
-        let running: Vec<Uuid> =
-            sqlx::query_scalar("SELECT id FROM replays WHERE state = 'running'")
-                .fetch_all(&self.pool)
-                .await?;
-        for id in running {
+    pub async fn resume(self: &Arc<Self>) -> Result<(), store::Error> {
+        for id in self.store.running_replays().await? {
             tracing::info!(replay = %id, "resuming an interrupted replay");
             tokio::spawn(self.clone().drive(id));
         }
         Ok(())
     }
 
-    pub async fn get(&self, id: Option<Uuid>) -> Result<Option<ReplayRow>, sqlx::Error> {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM replays WHERE ($1::uuid IS NULL OR id = $1)
-             ORDER BY requested_at DESC, id DESC LIMIT 1"
-        )))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
+    /// The replay `id`, or with none the latest.
+    pub async fn get(&self, id: Option<Uuid>) -> Result<Option<ReplayRow>, store::Error> {
+        self.store.replay(id).await
     }
 
     async fn drive(self: Arc<Self>, id: Uuid) {
         tracing::info!(replay = %id, "rebuilding the read models from the streams");
         if let Err(e) = self.consumers.rebuild().await {
-            let _ = sqlx::query(
-                "UPDATE replays SET state = 'failed', error = $2, finished_at = now() WHERE id = $1",
-            )
-            .bind(id)
-            .bind(format!("{e:#}"))
-            .execute(&self.pool)
-            .await;
-            tracing::error!(replay = %id, error = %format!("{e:#}"), "replay failed");
+            let error = format!("{e:#}");
+            if let Err(e) = self.store.fail_replay(id, &error).await {
+                tracing::warn!(error = %e, "recording the replay's failure failed");
+            }
+            tracing::error!(replay = %id, error = %error, "replay failed");
             return;
         }
         loop {
             let done = match self.consumers.progress().await {
                 Ok(p) => {
-                    let state = if p.caught_up { "completed" } else { "running" };
-                    let r = sqlx::query(
-                        "UPDATE replays SET state = $2, percent = $3, applied = $4, total = $5,
-                           finished_at = CASE WHEN $2 = 'completed' THEN now() END WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(state)
-                    .bind(if p.caught_up {
-                        100
-                    } else {
-                        p.percent().min(99)
-                    })
-                    .bind(p.applied)
-                    .bind(p.total)
-                    .execute(&self.pool)
-                    .await;
-                    if let Err(e) = r {
+                    let progress = ReplayProgress {
+                        caught_up: p.caught_up,
+                        percent: if p.caught_up {
+                            100
+                        } else {
+                            p.percent().min(99)
+                        },
+                        applied: p.applied,
+                        total: p.total,
+                    };
+                    if let Err(e) = self.store.replay_progress(id, progress).await {
                         tracing::warn!(error = %e, "recording replay progress failed");
                     }
                     p.caught_up

@@ -8,8 +8,8 @@ use cchc_platform::Role;
 use cchc_proto::events::v1::{PlanSaved, UnitCreated};
 use cchc_proto::reporting::v1::reporting_service_server::ReportingService;
 use cchc_proto::reporting::v1::{
-    ActivityTarget, CreatePlanRequest, GetPlanRequest, ListPlansRequest, Plan, PlanPeriod,
-    PlanRecipient, PlanSection, UpdatePlanRequest,
+    ActivityTarget, CreatePlanRequest, GetPlanRequest, ListPlansRequest, ListReportsRequest, Plan,
+    PlanPeriod, PlanRecipient, PlanSection, UpdatePlanRequest,
 };
 use chrono::{TimeZone, Utc};
 use common::*;
@@ -471,4 +471,51 @@ async fn duplicates_retries_revisions_and_the_list() {
         .unwrap()
         .into_inner();
     assert_eq!(only_2020.plans.len(), 1);
+}
+
+/// Plans and reports page by the platform's one rule: a page exactly full is the last
+/// (no token to an empty page), a limit over 500 and a token no list issued are
+/// refused naming the field.
+#[tokio::test]
+async fn lists_page_by_one_rule() {
+    let svc = service().await;
+    let ids = units(&svc, &["Trường THPT Trần Phú"]).await;
+    for year in [2020, 2021] {
+        let mut p = plan_109(&ids);
+        p.year = year;
+        p.periods = vec![PlanPeriod {
+            key: format!("{year}-H1"),
+            due_date: format!("{year}-06-15"),
+            ..Default::default()
+        }];
+        create(&svc, p).await.unwrap();
+    }
+    let list = |limit: u32, page_token: &str| {
+        svc.api.list_plans(as_office(ListPlansRequest {
+            year: 0,
+            limit,
+            page_token: page_token.into(),
+        }))
+    };
+    let full = list(2, "").await.unwrap().into_inner();
+    assert_eq!(full.plans.len(), 2);
+    assert!(
+        full.next_page_token.is_empty(),
+        "exactly full: the last page"
+    );
+    let e = list(501, "").await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    assert_eq!(fields(&e), ["limit"]);
+    let e = list(10, "not-a-token").await.unwrap_err();
+    assert_eq!(fields(&e), ["page_token"]);
+    let e = svc
+        .api
+        .list_reports(as_office(ListReportsRequest {
+            plan_id: String::new(),
+            limit: 1000,
+            page_token: "2020-01-01".into(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&e), ["limit", "page_token"]);
 }

@@ -398,7 +398,11 @@ async fn an_upgraded_database_is_rebuilt_when_the_service_starts() {
     let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
     let shutdown = tokio_util::sync::CancellationToken::new();
     let consumers = cchc_reporting::replay::Consumers::start(js, pool.clone(), shutdown.clone());
-    let replays = cchc_reporting::replay::Replays::new(pool.clone(), consumers, shutdown.clone());
+    let store = cchc_reporting::store::Store::new(
+        pool.clone(),
+        cchc_platform::outbox::Outbox::new("reporting"),
+    );
+    let replays = cchc_reporting::replay::Replays::new(store, consumers, shutdown.clone());
     replays.resume().await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

@@ -3,31 +3,31 @@
 pub mod period;
 pub mod plan;
 
-/// Kinds of communication activity, in the order reports list them.
-pub const KINDS: &[&str] = &[
-    "briefing",
-    "news_post",
-    "training",
-    "posting",
-    "commendation",
-    "criticism",
-    "one_stop_publication",
-    "media_coordination",
-    "other",
-];
+use cchc_platform::vocabulary::activity_kind;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
-/// What a kind is called in the Department's reports.
+/// The instant `day` begins in Vietnam: a rename effective on a day holds from then,
+/// and a period ends when the day after it begins.
+pub fn start_of_day(day: NaiveDate) -> DateTime<Utc> {
+    cchc_platform::time::vietnam()
+        .from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight"))
+        .single()
+        .expect("fixed offsets are unambiguous")
+        .to_utc()
+}
+
+/// What a kind ([`activity_kind`]) is called in the Department's reports.
 pub fn kind_label(kind: &str) -> &'static str {
     match kind {
-        "briefing" => "Quán triệt, phổ biến tại cuộc họp",
-        "news_post" => "Tin bài đăng trên trang thông tin điện tử",
-        "training" => "Tập huấn, bồi dưỡng",
-        "posting" => "Niêm yết công khai",
-        "commendation" => "Biểu dương gương tốt",
-        "criticism" => "Phê phán hành vi tiêu cực",
-        "one_stop_publication" => "Công khai kết quả một cửa",
-        "media_coordination" => "Phối hợp với cơ quan báo chí",
-        "other" => "Hình thức khác",
+        activity_kind::BRIEFING => "Quán triệt, phổ biến tại cuộc họp",
+        activity_kind::NEWS_POST => "Tin bài đăng trên trang thông tin điện tử",
+        activity_kind::TRAINING => "Tập huấn, bồi dưỡng",
+        activity_kind::POSTING => "Niêm yết công khai",
+        activity_kind::COMMENDATION => "Biểu dương gương tốt",
+        activity_kind::CRITICISM => "Phê phán hành vi tiêu cực",
+        activity_kind::ONE_STOP_PUBLICATION => "Công khai kết quả một cửa",
+        activity_kind::MEDIA_COORDINATION => "Phối hợp với cơ quan báo chí",
+        activity_kind::OTHER => "Hình thức khác",
         _ => "Không xác định",
     }
 }
@@ -35,14 +35,14 @@ pub fn kind_label(kind: &str) -> &'static str {
 /// The noun a count of `kind` is written with in a sentence ("120 tin bài").
 pub fn kind_noun(kind: &str) -> &'static str {
     match kind {
-        "briefing" => "buổi quán triệt, phổ biến",
-        "news_post" => "tin bài trên trang thông tin điện tử",
-        "training" => "lớp tập huấn, bồi dưỡng",
-        "posting" => "lượt niêm yết công khai",
-        "commendation" => "lượt biểu dương gương tốt",
-        "criticism" => "lượt phê phán hành vi tiêu cực",
-        "one_stop_publication" => "lượt công khai kết quả một cửa",
-        "media_coordination" => "lượt phối hợp với cơ quan báo chí",
+        activity_kind::BRIEFING => "buổi quán triệt, phổ biến",
+        activity_kind::NEWS_POST => "tin bài trên trang thông tin điện tử",
+        activity_kind::TRAINING => "lớp tập huấn, bồi dưỡng",
+        activity_kind::POSTING => "lượt niêm yết công khai",
+        activity_kind::COMMENDATION => "lượt biểu dương gương tốt",
+        activity_kind::CRITICISM => "lượt phê phán hành vi tiêu cực",
+        activity_kind::ONE_STOP_PUBLICATION => "lượt công khai kết quả một cửa",
+        activity_kind::MEDIA_COORDINATION => "lượt phối hợp với cơ quan báo chí",
         _ => "hoạt động khác",
     }
 }
@@ -139,6 +139,15 @@ mod tests {
         assert_eq!(date_vi(d("2020-01-15")), "ngày 15 tháng 01 năm 2020");
         assert_eq!(date_vi(d("2020-06-05")), "ngày 05 tháng 6 năm 2020");
         assert_eq!(date_vi(d("2020-12-31")), "ngày 31 tháng 12 năm 2020");
+    }
+
+    #[test]
+    fn a_day_begins_at_midnight_in_vietnam() {
+        let d: chrono::NaiveDate = "2020-07-01".parse().unwrap();
+        assert_eq!(
+            cchc_platform::time::stamp(&start_of_day(d)),
+            "2020-06-30T17:00:00.000000Z"
+        );
     }
 
     #[test]

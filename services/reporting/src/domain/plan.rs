@@ -4,11 +4,12 @@
 use std::collections::HashSet;
 
 use cchc_platform::validation::{Errors, parse_date};
+use cchc_platform::vocabulary::activity_kind;
 use cchc_proto::reporting::v1::{Plan, PlanPeriod};
 use uuid::Uuid;
 
+use super::TARGET_PERS;
 use super::period::Period;
-use super::{KINDS, TARGET_PERS};
 
 const MAX_SHORT: usize = 300;
 const MAX_TITLE: usize = 1_000;
@@ -97,8 +98,11 @@ pub fn check(p: &Plan) -> Result<CheckedPlan, Errors> {
     let mut kinds = HashSet::new();
     for (i, t) in p.required_activities.iter().enumerate() {
         let f = |name: &str| format!("required_activities[{i}].{name}");
-        if !KINDS.contains(&t.kind.as_str()) {
-            e.add(f("kind"), format!("must be one of {}", KINDS.join(", ")));
+        if !activity_kind::ALL.contains(&t.kind.as_str()) {
+            e.add(
+                f("kind"),
+                format!("must be one of {}", activity_kind::ALL.join(", ")),
+            );
         } else if !kinds.insert(t.kind.clone()) {
             e.add(f("kind"), "is listed twice");
         }
@@ -215,6 +219,16 @@ pub fn check(p: &Plan) -> Result<CheckedPlan, Errors> {
     } else {
         Err(e)
     }
+}
+
+/// The plan's recipients that name a recipient of the notification service (the
+/// others are names written under "Nơi nhận" only).
+pub fn recipient_ids(plan: &Plan) -> Vec<String> {
+    plan.recipients
+        .iter()
+        .filter(|r| !r.recipient_id.is_empty())
+        .map(|r| r.recipient_id.clone())
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The reporting service's gRPC API. Each RPC group lives in its own file; this one
-//! only routes the calls.
+//! routes the calls and says how the store's errors are answered.
 
 mod dashboard;
 mod plans;
@@ -8,13 +8,15 @@ mod reports;
 
 use std::sync::Arc;
 
+use cchc_platform::page::Paging;
+use cchc_platform::validation;
 use cchc_proto::reporting::v1::reporting_service_server::ReportingService;
 use cchc_proto::reporting::v1::*;
 use tonic::{Request, Response, Status};
 
 use crate::jobs::Worker;
 use crate::replay::Replays;
-use crate::store::Store;
+use crate::store::{self, Store};
 
 pub struct Reporting {
     store: Store,
@@ -32,9 +34,29 @@ impl Reporting {
     }
 }
 
-/// A page size: 50 by default, at most 500.
-fn limit(n: u32) -> i64 {
-    if n == 0 { 50 } else { i64::from(n.min(500)) }
+/// What a caller is told when the store refuses or fails: refusals as their kind,
+/// anything else opaquely (and logged).
+fn refused(e: store::Error) -> Status {
+    match e {
+        store::Error::NotFound(m) => Status::not_found(m),
+        store::Error::Conflict(m) => Status::aborted(m),
+        store::Error::KeyReused => Status::already_exists(e.to_string()),
+        store::Error::Rule { message, errors } => {
+            validation::status(tonic::Code::FailedPrecondition, &message, errors)
+        }
+        store::Error::Db(e) => validation::internal(e),
+    }
+}
+
+/// A list's paging, or the refusal naming `limit` or `page_token`.
+fn paging(limit: u32, page_token: &str) -> Result<Paging, Status> {
+    let mut e = validation::Errors::new();
+    let paging = Paging::read(limit, page_token, &mut e);
+    e.finish(
+        tonic::Code::InvalidArgument,
+        "the list request is not valid",
+    )?;
+    Ok(paging)
 }
 
 /// An id from a path: not found when it cannot name anything.

@@ -1,13 +1,12 @@
 //! Operator: rebuild the read models by replaying the streams, and follow it.
 
-use cchc_platform::validation::internal;
+use cchc_platform::time::stamp;
 use cchc_platform::{Caller, Role};
 use cchc_proto::reporting::v1::{GetReplayRequest, Replay, StartReplayRequest};
 use tonic::{Request, Status};
 
-use super::{Reporting, id};
+use super::{Reporting, id, refused};
 use crate::replay::ReplayRow;
-use crate::report::compute::rfc3339;
 
 impl From<ReplayRow> for Replay {
     fn from(r: ReplayRow) -> Self {
@@ -18,8 +17,8 @@ impl From<ReplayRow> for Replay {
             applied: r.applied,
             total: r.total,
             error: r.error,
-            requested_at: rfc3339(r.requested_at),
-            finished_at: r.finished_at.map(rfc3339).unwrap_or_default(),
+            requested_at: stamp(&r.requested_at),
+            finished_at: r.finished_at.as_ref().map(stamp).unwrap_or_default(),
         }
     }
 }
@@ -34,7 +33,7 @@ impl Reporting {
             .replays
             .start(caller.unit_id)
             .await
-            .map_err(internal)?
+            .map_err(refused)?
             .into())
     }
 
@@ -52,7 +51,7 @@ impl Reporting {
         self.replays
             .get(replay_id)
             .await
-            .map_err(internal)?
+            .map_err(refused)?
             .map(Into::into)
             .ok_or_else(|| Status::not_found("no such replay"))
     }

@@ -1,7 +1,9 @@
 //! Report jobs: the office starts one for a plan and a period; the office and the
 //! leadership follow it and fetch its exports.
 
-use cchc_platform::validation::{Errors, cursor, internal, parse_cursor, parse_date};
+use cchc_platform::page::Cursor;
+use cchc_platform::time::stamp;
+use cchc_platform::validation::{Errors, parse_date};
 use cchc_platform::{Caller, Role};
 use cchc_proto::reporting::v1::{
     ExportReportRequest, GetReportRequest, ListReportsRequest, ListReportsResponse, Report,
@@ -9,12 +11,34 @@ use cchc_proto::reporting::v1::{
 };
 use tonic::{Request, Status};
 
-use super::{Reporting, id, limit};
-use crate::report::compute::rfc3339;
-use crate::report::export::FORMATS;
-use crate::store::NewReport;
+use super::{Reporting, id, paging, refused};
+use crate::report::export::{FORMATS, export_paths};
+use crate::store::{NewReport, ReportRow};
 
 const READERS: &[Role] = &[Role::Office, Role::Leader];
+
+impl From<ReportRow> for Report {
+    fn from(r: ReportRow) -> Self {
+        let done = r.completed();
+        Report {
+            id: r.id.to_string(),
+            plan_id: r.plan_id.to_string(),
+            period: r.period,
+            state: r.state,
+            percent: r.percent,
+            step: r.step,
+            error: r.error,
+            title: r.title,
+            as_of: r.as_of.as_ref().map(stamp).unwrap_or_default(),
+            summary: r.summary,
+            headline: r.headline.map(|h| h.0),
+            export_paths: if done { export_paths(r.id) } else { Vec::new() },
+            requested_at: stamp(&r.requested_at),
+            completed_at: r.completed_at.as_ref().map(stamp).unwrap_or_default(),
+            plan_revision: r.plan_revision as u32,
+        }
+    }
+}
 
 impl Reporting {
     pub(super) async fn start_report(
@@ -51,7 +75,7 @@ impl Reporting {
             .store
             .plan(plan_id)
             .await
-            .map_err(internal)?
+            .map_err(refused)?
             .ok_or_else(|| Status::not_found("no such plan"))?;
         let period = r.period.trim().to_uppercase();
         if !plan.periods.iter().any(|p| p.key == period) {
@@ -78,7 +102,8 @@ impl Reporting {
                 plan.revision,
                 key,
             )
-            .await?;
+            .await
+            .map_err(refused)?;
         self.worker.wake();
         Ok(row.into())
     }
@@ -92,7 +117,7 @@ impl Reporting {
         self.store
             .report(report_id)
             .await
-            .map_err(internal)?
+            .map_err(refused)?
             .map(Into::into)
             .ok_or_else(|| Status::not_found("no such report"))
     }
@@ -108,34 +133,16 @@ impl Reporting {
         } else {
             Some(id(&r.plan_id, "plan")?)
         };
-        let after = if r.page_token.is_empty() {
-            None
-        } else {
-            Some(parse_cursor(&r.page_token).ok_or_else(|| {
-                cchc_platform::validation::status(
-                    tonic::Code::InvalidArgument,
-                    "the page token is not valid",
-                    vec![cchc_platform::validation::FieldError {
-                        field: "page_token".into(),
-                        message: "was not issued by this list".into(),
-                    }],
-                )
-            })?)
-        };
-        let n = limit(r.limit);
-        let mut rows = self
+        let paging = paging(r.limit, &r.page_token)?;
+        let rows = self
             .store
-            .reports(plan_id, n + 1, after)
+            .reports(plan_id, &paging)
             .await
-            .map_err(internal)?;
-        let next = if rows.len() as i64 > n {
-            rows.truncate(n as usize);
-            rows.last()
-                .map(|r| cursor(&rfc3339(r.requested_at), &r.id.to_string()))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+            .map_err(refused)?;
+        let (rows, next) = paging.page(rows, |r| Cursor {
+            at: r.requested_at,
+            id: r.id,
+        });
         Ok(ListReportsResponse {
             reports: rows.into_iter().map(Into::into).collect(),
             next_page_token: next,
@@ -159,25 +166,25 @@ impl Reporting {
             .store
             .report(report_id)
             .await
-            .map_err(internal)?
+            .map_err(refused)?
             .ok_or_else(|| Status::not_found("no such report"))?;
-        if row.state != "completed" {
+        if !row.completed() {
             return Err(Status::failed_precondition(format!(
                 "the report is {} ({}%); exports exist once it is completed",
                 row.state, row.percent
             )));
         }
-        let (content_type, file_name, content, sha256) = self
+        let file = self
             .store
             .report_file(report_id, &format)
             .await
-            .map_err(internal)?
+            .map_err(refused)?
             .ok_or_else(|| Status::internal("the completed report has no such file"))?;
         Ok(ReportFile {
-            content_type,
-            file_name,
-            content,
-            sha256,
+            content_type: file.content_type,
+            file_name: file.file_name,
+            content: file.content,
+            sha256: file.sha256,
         })
     }
 }

@@ -186,7 +186,7 @@ pub struct UnitRow {
     pub reported: bool,
     pub activities_total: i64,
     pub head_count: i64,
-    /// Every kind, in the order of [`crate::domain::KINDS`].
+    /// Every kind, in the order of [`cchc_platform::vocabulary::activity_kind::ALL`].
     pub activities: Vec<KindCount>,
     /// Kinds whose target the unit missed.
     pub below_target: Vec<String>,

@@ -45,8 +45,8 @@ pub async fn service() -> Service {
     let js = async_nats::jetstream::new(client);
     let shutdown = CancellationToken::new();
     let consumers = Consumers::start(js.clone(), pool.clone(), shutdown.clone());
-    let replays = Replays::new(pool.clone(), consumers.clone(), shutdown.clone());
     let store = Store::new(pool.clone(), Outbox::new("reporting"));
+    let replays = Replays::new(store.clone(), consumers.clone(), shutdown.clone());
     let worker = Worker::new(store.clone());
     Service {
         api: Reporting::new(store, worker.clone(), replays.clone()),

@@ -7,7 +7,8 @@
 //! a single quote in front, the cell quoted. Figures are written by the program and
 //! stay numbers, negative ones too.
 
-use crate::domain::KINDS;
+use cchc_platform::vocabulary::activity_kind;
+
 use crate::report::{OneStopFigures, SatisfactionFigures, Snapshot};
 
 /// Cells a spreadsheet would read as the start of a formula (or, for tab and carriage
@@ -90,7 +91,11 @@ pub fn render(s: &Snapshot) -> Result<Vec<u8>, String> {
     .iter()
     .map(|h| t(h))
     .collect();
-    header.extend(KINDS.iter().map(|k| Cell::Text(format!("activities_{k}"))));
+    header.extend(
+        activity_kind::ALL
+            .iter()
+            .map(|k| Cell::Text(format!("activities_{k}"))),
+    );
     header.extend(
         [
             "below_target",

@@ -208,7 +208,7 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
     let as_of = chrono::DateTime::parse_from_rfc3339(&s.as_of)
         .map_err(|e| format!("as of {:?}: {e}", s.as_of))?;
     let stamp = as_of.to_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let local = as_of.with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).expect("offset"));
+    let local = cchc_platform::time::in_vietnam(as_of.to_utc());
     let o = &s.overall;
     let fonts = RunFonts::new()
         .ascii(FONT)

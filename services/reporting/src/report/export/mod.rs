@@ -11,6 +11,14 @@ use super::Snapshot;
 
 pub const FORMATS: &[&str] = &["json", "csv", "xlsx", "docx"];
 
+/// Gateway paths of a report's exports.
+pub fn export_paths(id: uuid::Uuid) -> Vec<String> {
+    FORMATS
+        .iter()
+        .map(|f| format!("/v1/reports/{id}/export?format={f}"))
+        .collect()
+}
+
 /// A rendered document.
 #[derive(Debug, Clone)]
 pub struct Rendered {

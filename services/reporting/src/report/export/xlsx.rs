@@ -3,6 +3,8 @@
 
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, FormatBorder, Workbook, XlsxError};
 
+use cchc_platform::vocabulary::change_type;
+
 use super::fraction;
 use crate::domain::{kind_label, per_label};
 use crate::report::Snapshot;
@@ -577,12 +579,12 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, XlsxError> {
     wb.save_to_buffer()
 }
 
-pub fn change_label(change_type: &str) -> &'static str {
-    match change_type {
-        "new" => "Công bố mới",
-        "amended" => "Sửa đổi, bổ sung",
-        "replaced" => "Thay thế",
-        "abolished" => "Bãi bỏ",
+pub fn change_label(change: &str) -> &'static str {
+    match change {
+        change_type::NEW => "Công bố mới",
+        change_type::AMENDED => "Sửa đổi, bổ sung",
+        change_type::REPLACED => "Thay thế",
+        change_type::ABOLISHED => "Bãi bỏ",
         _ => "Khác",
     }
 }

@@ -1,0 +1,105 @@
+//! The dashboard's live counters, read straight from the read models.
+
+use cchc_platform::vocabulary::procedure_status;
+use chrono::{DateTime, Utc};
+
+use super::{Error, Store};
+
+/// A count of rows sharing one value (a status, a kind).
+#[derive(sqlx::FromRow, Debug, Clone, PartialEq, Eq)]
+pub struct Count {
+    pub value: String,
+    pub count: i64,
+}
+
+#[derive(sqlx::FromRow, Debug, Clone, Copy, PartialEq, Eq)]
+struct Postings {
+    current: i64,
+    stale: i64,
+    units_with_stale: i64,
+}
+
+/// The dashboard's figures, for one calendar year or for all time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DashboardFigures {
+    pub procedures_by_status: Vec<Count>,
+    /// Current activities only: a corrected record counts once, as its correction.
+    pub activities_by_kind: Vec<Count>,
+    pub units_reporting: i64,
+    /// Of published procedures, units' postings of the current version and of older ones.
+    pub postings_current: i64,
+    pub postings_stale: i64,
+    pub units_with_stale_postings: i64,
+    pub units_total: i64,
+    pub units_with_one_stop_results: i64,
+    /// The newest event the read models hold.
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+impl Store {
+    pub async fn dashboard(&self, year: Option<i32>) -> Result<DashboardFigures, Error> {
+        let mut conn = self.pool.acquire().await?;
+        let procedures_by_status: Vec<Count> = sqlx::query_as(
+            "SELECT status AS value, count(*) FROM rm_procedures GROUP BY status ORDER BY status",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let activities_by_kind: Vec<Count> = sqlx::query_as(
+            "SELECT kind AS value, count(*) FROM rm_activities a
+             WHERE ($1::int IS NULL OR extract(year FROM date)::int = $1)
+               AND NOT EXISTS (SELECT 1 FROM rm_activities s WHERE s.supersedes = a.activity_id)
+             GROUP BY kind ORDER BY kind",
+        )
+        .bind(year)
+        .fetch_all(&mut *conn)
+        .await?;
+        let units_reporting: i64 = sqlx::query_scalar(
+            "SELECT count(DISTINCT unit_id) FROM rm_activities WHERE ($1::int IS NULL OR extract(year FROM date)::int = $1)",
+        )
+        .bind(year)
+        .fetch_one(&mut *conn)
+        .await?;
+        // A unit's posting of a published procedure is current when it is of the
+        // procedure's current version.
+        let postings: Postings = sqlx::query_as(
+            "WITH posted AS (SELECT unit_id, code, max(version) AS version FROM rm_postings GROUP BY unit_id, code)
+             SELECT count(*) FILTER (WHERE p.version >= r.version) AS current,
+                    count(*) FILTER (WHERE p.version < r.version) AS stale,
+                    count(DISTINCT p.unit_id) FILTER (WHERE p.version < r.version) AS units_with_stale
+             FROM posted p JOIN rm_procedures r USING (code) WHERE r.status = $1",
+        )
+        .bind(procedure_status::PUBLISHED)
+        .fetch_one(&mut *conn)
+        .await?;
+        let units_total: i64 = sqlx::query_scalar("SELECT count(*) FROM rm_units")
+            .fetch_one(&mut *conn)
+            .await?;
+        let units_with_one_stop_results: i64 = sqlx::query_scalar(
+            "SELECT count(DISTINCT unit_id) FROM rm_one_stop WHERE ($1::int IS NULL OR extract(year FROM period_start)::int = $1)",
+        )
+        .bind(year)
+        .fetch_one(&mut *conn)
+        .await?;
+        let as_of: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "SELECT max(t) FROM (
+               SELECT max(event_at) t FROM rm_units UNION ALL SELECT max(event_at) FROM rm_procedures
+               UNION ALL SELECT max(event_at) FROM rm_activities UNION ALL SELECT max(event_at) FROM rm_postings
+               UNION ALL SELECT max(event_at) FROM rm_posting_stale UNION ALL SELECT max(event_at) FROM rm_legal_documents
+               UNION ALL SELECT max(event_at) FROM rm_one_stop UNION ALL SELECT max(event_at) FROM rm_satisfaction
+               UNION ALL SELECT max(event_at) FROM rm_budget) x",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(DashboardFigures {
+            procedures_by_status,
+            activities_by_kind,
+            units_reporting,
+            postings_current: postings.current,
+            postings_stale: postings.stale,
+            units_with_stale_postings: postings.units_with_stale,
+            units_total,
+            units_with_one_stop_results,
+            as_of,
+        })
+    }
+}
