@@ -41,7 +41,11 @@ fn event_types(fds: &prost_types::FileDescriptorSet) -> Result<(), Box<dyn std::
                 .split_whitespace()
                 .next()
                 .map(|w| w.trim_end_matches([':', ',']))
-                .filter(|w| w.starts_with("cchc.") && w.rsplit_once(".v").is_some_and(|(_, v)| v.parse::<u32>().is_ok()));
+                .filter(|w| {
+                    w.starts_with("cchc.")
+                        && w.rsplit_once(".v")
+                            .is_some_and(|(_, v)| v.parse::<u32>().is_ok())
+                });
             if let Some(subject) = subject {
                 out.push_str(&format!(
                     "impl Event for {} {{\n    const TYPE: &'static str = \"{subject}\";\n}}\n",

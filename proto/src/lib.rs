@@ -38,5 +38,11 @@ pub mod reporting {
     }
 }
 
+pub mod operations {
+    pub mod v1 {
+        tonic::include_proto!("cchc.operations.v1");
+    }
+}
+
 pub use prost::Message;
 pub use prost_types::Timestamp;

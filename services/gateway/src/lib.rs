@@ -21,6 +21,7 @@ use cchc_platform::service::Backbone;
 use cchc_proto::activity::v1::activity_service_client::ActivityServiceClient;
 use cchc_proto::catalogue::v1::catalogue_service_client::CatalogueServiceClient;
 use cchc_proto::notification::v1::notification_service_client::NotificationServiceClient;
+use cchc_proto::operations::v1::operations_client::OperationsClient;
 use cchc_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -216,12 +217,12 @@ impl Application {
         let state = state::AppState {
             store,
             pool: backbone.pool.clone(),
-            js: backbone.js.clone(),
             metrics: middleware::metrics::Metrics::default(),
             clients: state::Clients {
                 catalogue: CatalogueServiceClient::new(catalogue),
                 activity: ActivityServiceClient::new(activity),
                 notification: NotificationServiceClient::new(notification),
+                operations: OperationsClient::new(reporting.clone()),
                 reporting: ReportingServiceClient::new(reporting),
             },
             readiness,

@@ -4,6 +4,7 @@ use cchc_platform::health::Readiness;
 use cchc_proto::activity::v1::activity_service_client::ActivityServiceClient;
 use cchc_proto::catalogue::v1::catalogue_service_client::CatalogueServiceClient;
 use cchc_proto::notification::v1::notification_service_client::NotificationServiceClient;
+use cchc_proto::operations::v1::operations_client::OperationsClient;
 use cchc_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
 use tonic::transport::Channel;
 
@@ -17,6 +18,8 @@ pub struct Clients {
     pub activity: ActivityServiceClient<Channel>,
     pub notification: NotificationServiceClient<Channel>,
     pub reporting: ReportingServiceClient<Channel>,
+    /// The operators' view, served by the reporting service.
+    pub operations: OperationsClient<Channel>,
 }
 
 /// What every handler can reach.
@@ -24,7 +27,6 @@ pub struct Clients {
 pub struct AppState {
     pub store: Store,
     pub pool: sqlx::PgPool,
-    pub js: async_nats::jetstream::Context,
     pub metrics: Metrics,
     pub clients: Clients,
     pub readiness: Readiness,

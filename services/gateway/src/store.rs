@@ -392,7 +392,9 @@ impl Store {
     ) -> Result<Unit, LifecycleError> {
         let mut tx = self.pool.begin().await?;
         Self::ending_unit(&mut tx, id).await?;
-        let unit = self.end_unit(&mut tx, id, unit_status::CLOSED, None, from).await?;
+        let unit = self
+            .end_unit(&mut tx, id, unit_status::CLOSED, None, from)
+            .await?;
         self.outbox
             .enqueue(
                 &mut tx,

@@ -11,6 +11,7 @@ pub mod events;
 pub mod grpc;
 pub mod health;
 pub mod nats;
+pub mod operations;
 pub mod outbox;
 pub mod page;
 pub mod period;

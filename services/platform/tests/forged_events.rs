@@ -87,8 +87,9 @@ async fn an_event_claiming_another_producer_is_dead_lettered_not_applied() {
     // The genuine event after it was applied, so the forged one was settled first.
     assert_eq!(effects(&pool).await, ["genuine"]);
 
-    // The operator's view (the gateway's user reads the dead letters) names the reason.
-    let mut dl = gateway
+    // The operators' view (the reporting user serves it) names the reason.
+    let operators = jetstream::new(nats.connect_as("reporting").await.unwrap());
+    let mut dl = operators
         .get_stream(events::DEAD_LETTER_STREAM)
         .await
         .unwrap();

@@ -1,11 +1,10 @@
-//! Operator views: events that could not be applied (the dead-letter stream).
+//! Operator views: events that could not be applied (the dead-letter stream), read
+//! through the platform's operations API (served by the reporting service).
 
 use axum::Json as Reply;
 use axum::extract::State;
-use cchc_platform::Role;
-use cchc_platform::events::DEAD_LETTER_STREAM;
-use cchc_proto::events::v1::Envelope;
-use prost::Message;
+use cchc_platform::grpc::request;
+use cchc_proto::operations::v1::ListDeadLettersRequest;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -31,55 +30,39 @@ pub(crate) struct ListQuery {
 #[utoipa::path(get, path = "/v1/admin/dead-letters", tag = "operations", summary = "Events no consumer could apply, newest first (operator, office)", params(ListQuery), responses((status = 200, description = "Success", body = Object), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn dead_letters(
     State(s): State<AppState>,
-    auth: Authenticated,
+    Authenticated(caller): Authenticated,
     Query(q): Query<ListQuery>,
 ) -> Result<Reply<serde_json::Value>, Problem> {
-    auth.require(&[Role::Operator, Role::Office])?;
-    let limit = page_limit(q.limit)? as u64;
-    let unavailable = |e: &dyn std::fmt::Display| {
-        tracing::warn!(error = %e, "reading the dead-letter stream failed");
-        Problem::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "Service unavailable",
-            "the event bus is unavailable",
-        )
-    };
-    let mut stream =
-        s.js.get_stream(DEAD_LETTER_STREAM)
-            .await
-            .map_err(|e| unavailable(&e))?;
-    let state = stream
-        .info()
-        .await
-        .map_err(|e| unavailable(&e))?
-        .state
-        .clone();
-    let mut letters = Vec::new();
-    let mut seq = state.last_sequence;
-    while seq >= state.first_sequence.max(1) && (letters.len() as u64) < limit {
-        if let Ok(m) = stream.get_raw_message(seq).await {
-            let h = |k: &str| {
-                m.headers
-                    .get(k)
-                    .map(|v| v.as_str().to_owned())
-                    .unwrap_or_default()
-            };
-            let env = Envelope::decode(m.payload.as_ref()).ok();
-            letters.push(serde_json::json!({
-                "sequence": seq,
-                "consumer": h("Cchc-Consumer"),
-                "original_subject": h("Cchc-Original-Subject"),
-                "error": h("Cchc-Error"),
-                "deliveries": h("Cchc-Deliveries").parse::<u64>().ok(),
-                "event_id": env.as_ref().map(|e| e.id.clone()),
-                "event_type": env.as_ref().map(|e| e.r#type.clone()),
-                "dead_lettered_at": m.time.to_string(),
-            }));
-        }
-        seq -= 1;
-    }
+    let r = s
+        .clients
+        .operations
+        .clone()
+        .list_dead_letters(request(
+            ListDeadLettersRequest {
+                limit: page_limit(q.limit)?,
+            },
+            Some(&caller),
+        ))
+        .await?
+        .into_inner();
+    let known = |s: String| (!s.is_empty()).then_some(s);
+    let letters: Vec<_> = r
+        .dead_letters
+        .into_iter()
+        .map(|d| {
+            serde_json::json!({
+                "sequence": d.sequence,
+                "consumer": d.consumer,
+                "original_subject": d.original_subject,
+                "error": d.error,
+                "deliveries": (d.deliveries > 0).then_some(d.deliveries),
+                "event_id": known(d.event_id),
+                "event_type": known(d.event_type),
+                "dead_lettered_at": d.dead_lettered_at,
+            })
+        })
+        .collect();
     Ok(Reply(
-        serde_json::json!({ "dead_letters": letters, "total": state.messages }),
+        serde_json::json!({ "dead_letters": letters, "total": r.total }),
     ))
 }
