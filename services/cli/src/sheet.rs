@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use cchc_platform::text::fold;
+use cchc_text::fold;
 use cchc_proto::catalogue::v1::{DossierComponent, Fee, ImportRow, ProcedureContent};
 
 /// A header row and the data rows (with their 1-based row numbers in the file).

@@ -160,12 +160,6 @@ pub fn internal(e: impl Into<anyhow::Error>) -> tonic::Status {
     tonic::Status::internal("internal error")
 }
 
-/// Today in Vietnam (UTC+7), the calendar the Department's dates are in.
-pub fn today() -> chrono::NaiveDate {
-    let offset = chrono::FixedOffset::east_opt(7 * 3600).expect("valid offset");
-    chrono::Utc::now().with_timezone(&offset).date_naive()
-}
-
 /// Parses a `YYYY-MM-DD` date, naming the field when it is not a real date.
 pub fn parse_date(errors: &mut Errors, field: &str, value: &str) -> Option<chrono::NaiveDate> {
     match chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
@@ -194,19 +188,6 @@ pub fn is_http_url(s: &str) -> bool {
     }
 }
 
-/// An opaque list cursor naming the last row seen: its time and id.
-pub fn cursor(at: &str, id: &str) -> String {
-    format!("{at}_{id}")
-}
-
-/// Reads a [`cursor`]; `None` when the token was not issued by [`cursor`].
-pub fn parse_cursor(token: &str) -> Option<(chrono::DateTime<chrono::Utc>, uuid::Uuid)> {
-    let (at, id) = token.split_once('_')?;
-    Some((
-        chrono::DateTime::parse_from_rfc3339(at).ok()?.to_utc(),
-        id.parse().ok()?,
-    ))
-}
 
 #[cfg(test)]
 mod tests {
