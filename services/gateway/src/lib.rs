@@ -1,9 +1,12 @@
-//! The gateway: the public HTTP API (see `API.md`), identity and access. It derives the
-//! caller's unit and role from the API key and calls the services over gRPC with them
-//! in the metadata.
+//! The gateway: the public HTTP API (described by its OpenAPI document, `/openapi.json`),
+//! identity and access. It derives the caller's unit and role from the API key and calls
+//! the services over gRPC with them signed into the metadata.
 //!
-//! A request enters in [`routes`]; [`auth`] says who is calling; [`problem`] shapes
-//! every error; [`store`] keeps units and keys.
+//! A connection is accepted in [`serve`]; a request passes [`middleware`] (limits,
+//! authentication, idempotent replay) and enters a handler in [`routes`], which reads
+//! it through [`extract`] and reaches the services through [`state`]; [`problem`] shapes
+//! every error; [`store`] keeps units and keys, [`api_key`] makes and hashes keys.
+//! Modules import only downward: routes → extract, state, api_key → store.
 
 pub mod api_key;
 pub mod extract;
