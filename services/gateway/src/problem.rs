@@ -89,6 +89,24 @@ impl Problem {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
     }
 
+    /// 429 with `Retry-After` for the wait, which `detail` is given in whole seconds.
+    pub fn rate_limited(
+        wait: std::time::Duration,
+        title: &str,
+        detail: impl FnOnce(u64) -> String,
+    ) -> Self {
+        let secs = wait.as_secs().max(1);
+        Self {
+            retry_after: Some(secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                title,
+                detail(secs),
+            )
+        }
+    }
+
     /// A transient failure: 503 with `Retry-After`, so clients retry.
     pub fn unavailable() -> Self {
         Self {

@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use cchc_platform::{CallerKey, Signed};
@@ -71,15 +70,8 @@ pub async fn authenticate(
 }
 
 fn throttled(wait: Duration) -> Response {
-    let secs = wait.as_secs().max(1);
-    Problem {
-        retry_after: Some(secs),
-        ..Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate-limited",
-            "Too many failed sign-ins",
-            format!("too many failed authentications from this address; retry in {secs} s"),
-        )
-    }
+    Problem::rate_limited(wait, "Too many failed sign-ins", |secs| {
+        format!("too many failed authentications from this address; retry in {secs} s")
+    })
     .into_response()
 }

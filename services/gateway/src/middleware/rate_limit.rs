@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
@@ -85,19 +84,10 @@ fn caller_id(req: &Request) -> [u8; 16] {
 pub async fn limit(State(limiter): State<RateLimiter>, req: Request, next: Next) -> Response {
     match limiter.take(caller_id(&req), Instant::now()) {
         Ok(()) => next.run(req).await,
-        Err(wait) => {
-            let secs = wait.as_secs().max(1);
-            Problem {
-                retry_after: Some(secs),
-                ..Problem::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate-limited",
-                    "Too many requests",
-                    format!("this key's request rate is over its limit; retry in {secs} s"),
-                )
-            }
-            .into_response()
-        }
+        Err(wait) => Problem::rate_limited(wait, "Too many requests", |secs| {
+            format!("this key's request rate is over its limit; retry in {secs} s")
+        })
+        .into_response(),
     }
 }
 
