@@ -9,7 +9,7 @@ use async_nats::jetstream;
 use cchc_platform::config::ServiceSettings;
 use cchc_platform::events;
 use cchc_platform::vocabulary::activity_kind::NEWS_POST;
-use cchc_platform::{Caller, CallerKey, Config, Role};
+use cchc_platform::{CallerKey, Config, Role};
 use cchc_proto::Message;
 use cchc_proto::activity::v1::activity_service_client::ActivityServiceClient;
 use cchc_proto::activity::v1::*;
@@ -77,15 +77,7 @@ async fn start() -> Running {
 }
 
 fn from<T>(unit: Uuid, role: Role, message: T) -> tonic::Request<T> {
-    let mut req = tonic::Request::new(message);
-    CallerKey::new(INTERNAL_TOKEN).sign(
-        &Caller {
-            unit_id: unit,
-            role,
-        },
-        req.metadata_mut(),
-    );
-    req
+    CallerKey::new(INTERNAL_TOKEN).request(unit, role, message)
 }
 
 fn unit<T>(unit: Uuid, message: T) -> tonic::Request<T> {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream;
 use cchc_platform::config::ServiceSettings;
 use cchc_platform::events;
-use cchc_platform::{Caller, CallerKey, Config, Role};
+use cchc_platform::{CallerKey, Config, Role};
 use cchc_proto::catalogue::v1::catalogue_service_client::CatalogueServiceClient;
 use cchc_proto::catalogue::v1::*;
 use cchc_proto::events::v1::{UnitClosed, UnitMerged};
@@ -78,15 +78,7 @@ async fn start() -> Running {
 }
 
 fn from<T>(unit: Uuid, role: Role, message: T) -> tonic::Request<T> {
-    let mut req = tonic::Request::new(message);
-    CallerKey::new(INTERNAL_TOKEN).sign(
-        &Caller {
-            unit_id: unit,
-            role,
-        },
-        req.metadata_mut(),
-    );
-    req
+    CallerKey::new(INTERNAL_TOKEN).request(unit, role, message)
 }
 
 fn content(name: &str) -> ProcedureContent {

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use anyhow::Context;
-use cchc_text::fold;
 use cchc_proto::catalogue::v1::{DossierComponent, Fee, ImportRow, ProcedureContent};
+use cchc_text::fold;
 
 /// A header row and the data rows (with their 1-based row numbers in the file).
 pub struct Sheet {

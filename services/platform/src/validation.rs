@@ -188,7 +188,6 @@ pub fn is_http_url(s: &str) -> bool {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use cchc_notification::config::Settings;
 use cchc_notification::delivery::webhook::{Lookup, SystemLookup};
 use cchc_platform::config::ServiceSettings;
 use cchc_platform::events::{self, Event};
-use cchc_platform::{Caller, CallerKey, Config, Role};
+use cchc_platform::{CallerKey, Config, Role};
 
 /// The secret the gateway signs callers with, in these tests.
 pub const INTERNAL_TOKEN: &str = "internal-token-of-the-notification-tests";
@@ -283,15 +283,7 @@ impl Harness {
 
 /// A request from a caller of `role` in `unit`.
 pub fn from<T>(unit: Uuid, role: Role, message: T) -> tonic::Request<T> {
-    let mut req = tonic::Request::new(message);
-    CallerKey::new(INTERNAL_TOKEN).sign(
-        &Caller {
-            unit_id: unit,
-            role,
-        },
-        req.metadata_mut(),
-    );
-    req
+    CallerKey::new(INTERNAL_TOKEN).request(unit, role, message)
 }
 
 pub fn office<T>(message: T) -> tonic::Request<T> {
