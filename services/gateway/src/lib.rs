@@ -14,12 +14,10 @@ pub mod middleware;
 pub mod problem;
 pub mod routes;
 pub mod serve;
+pub mod settings;
 pub mod state;
 pub mod store;
 
-use std::net::SocketAddr;
-
-use cchc_platform::config::{Config, ConfigError, database_url};
 use cchc_platform::service::Backbone;
 use cchc_proto::activity::v1::activity_service_client::ActivityServiceClient;
 use cchc_proto::catalogue::v1::catalogue_service_client::CatalogueServiceClient;
@@ -29,103 +27,9 @@ use cchc_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
+pub use settings::Settings;
+
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
-
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub addr: SocketAddr,
-    pub database_url: String,
-    pub nats_url: String,
-    pub catalogue_url: String,
-    pub activity_url: String,
-    pub notification_url: String,
-    pub reporting_url: String,
-    /// Signs each caller for the services (`CCHC_INTERNAL_TOKEN`).
-    pub caller_key: cchc_platform::CallerKey,
-    /// The first office key, from the operator's configuration.
-    pub bootstrap_token: Option<String>,
-    /// The first operator key (IT staff: health, keys, replays), also from configuration.
-    pub operator_token: Option<String>,
-    pub body_limit: usize,
-    /// Requests a key may make per minute, and how many at once above that pace.
-    pub rate_per_minute: u32,
-    pub rate_burst: u32,
-    pub request_timeout: std::time::Duration,
-    /// Origins allowed by CORS (the Department website); empty, none.
-    pub cors_origins: Vec<String>,
-    /// Header-read timeout and connection caps.
-    pub connections: serve::Limits,
-    /// Failed authentications an address may make per minute, and at once above that.
-    pub auth_failures_per_minute: u32,
-    pub auth_failure_burst: u32,
-}
-
-impl Settings {
-    pub fn load(c: &Config) -> Result<Self, ConfigError> {
-        let port: u16 = c.parse_or("CCHC_GATEWAY_PORT", 8080)?;
-        let svc = |name: &str, port: u16| {
-            c.optional(&format!("CCHC_{}_URL", name.to_uppercase()))
-                .unwrap_or_else(|| format!("http://127.0.0.1:{port}"))
-        };
-        let bootstrap_token = cchc_platform::config::secret(c, "CCHC_BOOTSTRAP_TOKEN")?;
-        let operator_token = cchc_platform::config::secret(c, "CCHC_OPERATOR_TOKEN")?;
-        Ok(Self {
-            addr: c.parse_or(
-                "CCHC_GATEWAY_ADDR",
-                SocketAddr::from(([127, 0, 0, 1], port)),
-            )?,
-            database_url: database_url(c, "gateway")?,
-            nats_url: c
-                .optional("NATS_URL")
-                .unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
-            catalogue_url: svc("catalogue", 50051),
-            activity_url: svc("activity", 50052),
-            notification_url: svc("notification", 50053),
-            reporting_url: svc("reporting", 50054),
-            caller_key: cchc_platform::CallerKey::new(&cchc_platform::config::internal_token(c)?),
-            bootstrap_token,
-            operator_token,
-            body_limit: c.parse_or("CCHC_BODY_LIMIT_BYTES", 1 << 20)?,
-            rate_per_minute: c.parse_or("CCHC_RATE_LIMIT_PER_MINUTE", 1200)?,
-            rate_burst: c.parse_or("CCHC_RATE_LIMIT_BURST", 200)?,
-            request_timeout: std::time::Duration::from_secs(
-                c.parse_or("CCHC_REQUEST_TIMEOUT_SECONDS", 30)?,
-            ),
-            cors_origins: c
-                .optional("CCHC_CORS_ORIGINS")
-                .map(|v| {
-                    v.split(',')
-                        .map(|o| o.trim().to_owned())
-                        .filter(|o| !o.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            connections: serve::Limits {
-                header_read_timeout: std::time::Duration::from_secs(
-                    c.parse_or("CCHC_HEADER_READ_TIMEOUT_SECONDS", 10)?,
-                ),
-                max_connections: c.parse_or("CCHC_MAX_CONNECTIONS", 2048)?,
-                max_per_address: c.parse_or("CCHC_MAX_CONNECTIONS_PER_ADDRESS", 256)?,
-                trusted_proxies: match c.optional("CCHC_TRUSTED_PROXIES") {
-                    None => Vec::new(),
-                    Some(v) => v
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|n| !n.is_empty())
-                        .map(str::parse)
-                        .collect::<Result<_, String>>()
-                        .map_err(|reason| ConfigError::Invalid {
-                            name: "CCHC_TRUSTED_PROXIES".into(),
-                            value: v.clone(),
-                            reason,
-                        })?,
-                },
-            },
-            auth_failures_per_minute: c.parse_or("CCHC_AUTH_FAILURES_PER_MINUTE", 30)?,
-            auth_failure_burst: c.parse_or("CCHC_AUTH_FAILURE_BURST", 20)?,
-        })
-    }
-}
 
 pub struct Application {
     listener: tokio::net::TcpListener,

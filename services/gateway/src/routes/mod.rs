@@ -28,12 +28,13 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::middleware;
 use crate::middleware::idempotency::Idempotency;
 use crate::middleware::metrics::Metrics;
 use crate::middleware::rate_limit::RateLimiter;
 use crate::problem::Problem;
+use crate::settings::Settings;
 use crate::state::AppState;
-use crate::{Settings, middleware};
 
 /// Every API route with its OpenAPI operation, each registered once.
 fn api() -> OpenApiRouter<AppState> {

@@ -243,7 +243,7 @@ mod tests {
             title: "Tuyên truyền về công tác Cải cách hành chính năm 2020".into(),
             issuing_body: "Sở Giáo dục và Đào tạo Hải Phòng".into(),
             required_activities: vec![ActivityTarget {
-                kind: "news_post".into(),
+                kind: activity_kind::NEWS_POST.into(),
                 min_per_unit: 2,
                 per: "half_year".into(),
                 note: String::new(),
