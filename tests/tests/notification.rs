@@ -256,7 +256,7 @@ async fn webhooks_to_internal_addresses_or_with_credentials_are_refused() {
     }
 
     // The leadership sees where notices go, not the path (often a token) or the secret.
-    let url = "https://hooks.ubnd.example.vn/services/T0/B0/XXXX";
+    let url = "https://hooks.ubnd.example.vn/services/T0/B0/zT9q";
     let (s, created) = sys
         .post("/v1/recipients", Some(&office), &recipient(url))
         .await;

@@ -342,7 +342,7 @@ pub fn without_credentials(url: &str) -> String {
 }
 
 /// Only the scheme, host and port of a URL. Webhook paths and queries often are the
-/// receiver's own access token (`/hooks/T0/B0/XXXX`, `?key=…`), which a reader who
+/// receiver's own access token (`/hooks/T0/B0/zT9q`, `?key=…`), which a reader who
 /// only needs to know where notices go has no use for.
 pub fn origin_only(url: &str) -> String {
     match reqwest::Url::parse(url) {
@@ -529,7 +529,7 @@ mod tests {
             "https://ubnd.example.vn/h"
         );
         assert_eq!(
-            origin_only("https://u:p@hooks.example.vn/services/T0/B0/XXXX?key=1"),
+            origin_only("https://u:p@hooks.example.vn/services/T0/B0/zT9q?key=1"),
             "https://hooks.example.vn"
         );
         assert_eq!(
