@@ -1,5 +1,7 @@
-//! Who is calling: the unit and role the gateway derived from the API key, carried to
-//! the services in gRPC metadata. Services check role and ownership themselves.
+//! Who is calling: the unit and role the gateway derived from the credential, and the
+//! actor (the person signed in, or the API key of a program) each write is attributed
+//! to, carried to the services in gRPC metadata. Services check role and ownership
+//! themselves and record the actor with every write and event.
 //!
 //! The gateway signs the caller (HMAC-SHA256 with `CCHC_INTERNAL_TOKEN`, shared by the
 //! gateway and the services), so a call that bypasses the gateway cannot claim to be
@@ -16,19 +18,61 @@ use tonic::metadata::MetadataMap;
 
 pub const UNIT_HEADER: &str = "x-cchc-unit-id";
 pub const ROLE_HEADER: &str = "x-cchc-role";
+pub const ACTOR_HEADER: &str = "x-cchc-actor";
 pub const SIGNATURE_HEADER: &str = "x-cchc-caller-signature";
 
-fn mac(key: &[u8], unit: &str, role: &str) -> Hmac<Sha256> {
+fn mac(key: &[u8], unit: &str, role: &str, actor: &str) -> Hmac<Sha256> {
     let mut m = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
     m.update(unit.as_bytes());
     m.update(b"|");
     m.update(role.as_bytes());
+    m.update(b"|");
+    m.update(actor.as_bytes());
     m
 }
 
 /// The signature of a caller under `secret` (tests use it to call services directly).
-pub fn signature(secret: &str, unit: &str, role: &str) -> String {
-    hex::encode(mac(secret.as_bytes(), unit, role).finalize().into_bytes())
+pub fn signature(secret: &str, unit: &str, role: &str, actor: &str) -> String {
+    hex::encode(
+        mac(secret.as_bytes(), unit, role, actor)
+            .finalize()
+            .into_bytes(),
+    )
+}
+
+/// Whom a write is attributed to: a person signed in, a program's API key, or the
+/// system itself (scheduled work, report jobs). Written `user:<uuid>`, `key:<uuid>` or
+/// `system` in records, events and metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Actor {
+    User(uuid::Uuid),
+    Key(uuid::Uuid),
+    System,
+}
+
+impl Actor {
+    pub fn parse(s: &str) -> Option<Self> {
+        if s == "system" {
+            return Some(Actor::System);
+        }
+        let (kind, id) = s.split_once(':')?;
+        let id = id.parse().ok()?;
+        match kind {
+            "user" => Some(Actor::User(id)),
+            "key" => Some(Actor::Key(id)),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Actor::User(id) => write!(f, "user:{id}"),
+            Actor::Key(id) => write!(f, "key:{id}"),
+            Actor::System => f.write_str("system"),
+        }
+    }
 }
 
 /// The secret callers are signed (gateway) and verified (services) with.
@@ -55,18 +99,66 @@ impl CallerKey {
             ROLE_HEADER,
             tonic::metadata::MetadataValue::from_static(caller.role.as_str()),
         );
-        let sig = mac(&self.0, &caller.unit_id.to_string(), caller.role.as_str()).finalize();
+        let actor = caller.actor.to_string();
+        if let Ok(v) = actor.parse() {
+            md.insert(ACTOR_HEADER, v);
+        }
+        let sig = mac(
+            &self.0,
+            &caller.unit_id.to_string(),
+            caller.role.as_str(),
+            &actor,
+        )
+        .finalize();
         if let Ok(v) = hex::encode(sig.into_bytes()).parse() {
             md.insert(SIGNATURE_HEADER, v);
         }
     }
 
     /// A request carrying `message` from `unit` acting as `role`, signed (for calling a
-    /// running service directly, as tests do).
+    /// running service directly, as tests do; the actor is the system).
     pub fn request<T>(&self, unit_id: uuid::Uuid, role: Role, message: T) -> tonic::Request<T> {
         let mut req = tonic::Request::new(message);
-        self.sign(&Caller { unit_id, role }, req.metadata_mut());
+        self.sign(&Caller::new(unit_id, role, Actor::System), req.metadata_mut());
         req
+    }
+
+    /// Seals `plaintext` for `purpose` so only holders of this key (the gateway and
+    /// the services) can read it: what an event carries that must not be usable by
+    /// whoever can read the stream (one-time account links). Nonce, then ciphertext.
+    pub fn seal(&self, purpose: &str, plaintext: &[u8]) -> Vec<u8> {
+        use chacha20poly1305::aead::{Aead, KeyInit};
+        use rand::RngCore;
+        let cipher = chacha20poly1305::ChaCha20Poly1305::new(&self.sealing_key(purpose).into());
+        let mut nonce = [0u8; 12];
+        rand::rng().fill_bytes(&mut nonce);
+        let sealed = cipher
+            .encrypt(&nonce.into(), plaintext)
+            .expect("sealing a message in memory does not fail");
+        [nonce.as_slice(), &sealed].concat()
+    }
+
+    /// Opens what [`CallerKey::seal`] sealed for `purpose`; `None` when it was sealed
+    /// under another key or purpose, or altered.
+    pub fn open(&self, purpose: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+        use chacha20poly1305::aead::{Aead, KeyInit};
+        if sealed.len() < 12 {
+            return None;
+        }
+        let (nonce, body) = sealed.split_at(12);
+        let cipher = chacha20poly1305::ChaCha20Poly1305::new(&self.sealing_key(purpose).into());
+        cipher
+            .decrypt(chacha20poly1305::Nonce::from_slice(nonce), body)
+            .ok()
+    }
+
+    /// A key for sealing, derived from the signing secret and kept apart from it by
+    /// `purpose`.
+    fn sealing_key(&self, purpose: &str) -> [u8; 32] {
+        let mut m = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC accepts any key length");
+        m.update(b"cchc sealing key|");
+        m.update(purpose.as_bytes());
+        m.finalize().into_bytes().into()
     }
 
     /// Reads the caller from incoming metadata: `Ok(None)` when anonymous, an error when
@@ -74,9 +166,10 @@ impl CallerKey {
     pub fn verify(&self, md: &MetadataMap) -> Result<Option<Caller>, tonic::Status> {
         let unit = md.get(UNIT_HEADER).and_then(|v| v.to_str().ok());
         let role = md.get(ROLE_HEADER).and_then(|v| v.to_str().ok());
-        let (u, r) = match (unit, role) {
-            (None, None) => return Ok(None),
-            (Some(u), Some(r)) => (u, r),
+        let actor = md.get(ACTOR_HEADER).and_then(|v| v.to_str().ok());
+        let (u, r, a) = match (unit, role, actor) {
+            (None, None, None) => return Ok(None),
+            (Some(u), Some(r), Some(a)) => (u, r, a),
             _ => return Err(tonic::Status::unauthenticated("incomplete caller metadata")),
         };
         let sig = md
@@ -86,7 +179,7 @@ impl CallerKey {
             .ok_or_else(|| {
                 tonic::Status::unauthenticated("the caller is not signed by the gateway")
             })?;
-        mac(&self.0, u, r)
+        mac(&self.0, u, r, a)
             .verify_slice(&sig)
             .map_err(|_| tonic::Status::unauthenticated("the caller's signature does not match"))?;
         let unit_id = u
@@ -94,7 +187,13 @@ impl CallerKey {
             .map_err(|_| tonic::Status::unauthenticated("malformed caller unit"))?;
         let role =
             Role::parse(r).ok_or_else(|| tonic::Status::unauthenticated("unknown caller role"))?;
-        Ok(Some(Caller { unit_id, role }))
+        let actor =
+            Actor::parse(a).ok_or_else(|| tonic::Status::unauthenticated("malformed actor"))?;
+        Ok(Some(Caller {
+            unit_id,
+            role,
+            actor,
+        }))
     }
 }
 
@@ -180,9 +279,19 @@ impl Role {
 pub struct Caller {
     pub unit_id: uuid::Uuid,
     pub role: Role,
+    /// Whom the caller's writes are attributed to.
+    pub actor: Actor,
 }
 
 impl Caller {
+    pub fn new(unit_id: uuid::Uuid, role: Role, actor: Actor) -> Self {
+        Self {
+            unit_id,
+            role,
+            actor,
+        }
+    }
+
     /// The verified caller of a request; `Ok(None)` when anonymous. A request that did
     /// not pass a server's [`verify_layer`] has no verified caller and is refused.
     pub fn of<T>(req: &tonic::Request<T>) -> Result<Option<Self>, tonic::Status> {
@@ -229,10 +338,11 @@ mod tests {
     const KEY: &str = "internal-secret-for-tests";
 
     fn caller(role: Role) -> Caller {
-        Caller {
-            unit_id: uuid::Uuid::new_v4(),
+        Caller::new(
+            uuid::Uuid::new_v4(),
             role,
-        }
+            Actor::User(uuid::Uuid::new_v4()),
+        )
     }
 
     #[test]
@@ -269,9 +379,58 @@ mod tests {
             tonic::Code::Unauthenticated
         );
         assert_eq!(
-            signature(KEY, &c.unit_id.to_string(), "unit"),
+            signature(KEY, &c.unit_id.to_string(), "unit", &c.actor.to_string()),
             md.get(SIGNATURE_HEADER).unwrap().to_str().unwrap()
         );
+
+        // The signature covers the person: another actor under the same signature, or
+        // none at all, is refused.
+        let mut other = md.clone();
+        other.insert(
+            ACTOR_HEADER,
+            format!("user:{}", uuid::Uuid::new_v4()).parse().unwrap(),
+        );
+        assert_eq!(
+            key.verify(&other).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+        let mut without = md.clone();
+        without.remove(ACTOR_HEADER);
+        assert_eq!(
+            key.verify(&without).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+    }
+
+    #[test]
+    fn sealed_messages_open_only_under_the_same_key_and_purpose() {
+        let key = CallerKey::new(KEY);
+        let sealed = key.seal("account-link", b"https://example.invalid/t/abc");
+        assert!(!sealed.windows(3).any(|w| w == b"abc"));
+        assert_eq!(
+            key.open("account-link", &sealed).as_deref(),
+            Some(b"https://example.invalid/t/abc".as_slice())
+        );
+        assert_ne!(sealed, key.seal("account-link", b"https://example.invalid/t/abc"));
+        assert_eq!(key.open("other", &sealed), None);
+        assert_eq!(CallerKey::new("another-secret-of-16+").open("account-link", &sealed), None);
+        let mut altered = sealed.clone();
+        *altered.last_mut().unwrap() ^= 1;
+        assert_eq!(key.open("account-link", &altered), None);
+        assert_eq!(key.open("account-link", b"short"), None);
+    }
+
+    #[test]
+    fn actors_round_trip_as_text() {
+        for a in [
+            Actor::User(uuid::Uuid::new_v4()),
+            Actor::Key(uuid::Uuid::new_v4()),
+            Actor::System,
+        ] {
+            assert_eq!(Actor::parse(&a.to_string()), Some(a));
+        }
+        assert_eq!(Actor::parse("user:nope"), None);
+        assert_eq!(Actor::parse("robot:00000000-0000-0000-0000-000000000000"), None);
     }
 
     #[test]

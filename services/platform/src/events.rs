@@ -17,8 +17,8 @@ pub fn schema_version(event_type: &str) -> u32 {
         .unwrap_or(1)
 }
 
-/// Wraps a payload in a fresh envelope.
-pub fn envelope<E: Event>(producer: &str, payload: &E) -> pb::Envelope {
+/// Wraps a payload, attributed to `actor`, in a fresh envelope.
+pub fn envelope<E: Event>(producer: &str, actor: &crate::Actor, payload: &E) -> pb::Envelope {
     let now = std::time::SystemTime::now();
     pb::Envelope {
         id: uuid::Uuid::now_v7().to_string(),
@@ -27,7 +27,13 @@ pub fn envelope<E: Event>(producer: &str, payload: &E) -> pb::Envelope {
         producer: producer.to_owned(),
         schema_version: schema_version(E::TYPE),
         payload: payload.encode_to_vec(),
+        actor: actor.to_string(),
     }
+}
+
+/// Whom the event is attributed to; `None` for an envelope without a (valid) actor.
+pub fn actor(env: &pb::Envelope) -> Option<crate::Actor> {
+    crate::Actor::parse(&env.actor)
 }
 
 /// Decodes the payload when the envelope carries an `E`.
@@ -123,7 +129,7 @@ mod tests {
             name: "Trường THPT Chu Văn An".into(),
             ..Default::default()
         };
-        let env = envelope("gateway", &p);
+        let env = envelope("gateway", &crate::Actor::System, &p);
         assert_eq!(env.r#type, "cchc.gateway.unit_created.v1");
         assert_eq!(env.schema_version, 1);
         let back: pb::UnitCreated = payload(&env).unwrap().unwrap();

@@ -23,5 +23,5 @@ pub mod time;
 pub mod validation;
 pub mod vocabulary;
 
-pub use caller::{Caller, CallerKey, Role, Signed};
+pub use caller::{Actor, Caller, CallerKey, Role, Signed};
 pub use config::{Config, ConfigError};

@@ -35,14 +35,16 @@ impl Outbox {
         self.producer
     }
 
-    /// Adds `event` to the outbox inside the caller's transaction and returns its id.
-    /// The current trace context is stored with it so the trace continues in consumers.
+    /// Adds `event`, attributed to `actor`, to the outbox inside the caller's
+    /// transaction and returns its id. The current trace context is stored with it so
+    /// the trace continues in consumers.
     pub async fn enqueue<E: Event>(
         &self,
         tx: &mut PgConnection,
+        actor: &crate::Actor,
         event: &E,
     ) -> Result<uuid::Uuid, sqlx::Error> {
-        let env = envelope(self.producer, event);
+        let env = envelope(self.producer, actor, event);
         let id: uuid::Uuid = env.id.parse().expect("envelope ids are UUIDs");
         let trace =
             serde_json::to_value(crate::telemetry::current_context_headers()).unwrap_or_default();

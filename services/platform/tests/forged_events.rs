@@ -75,10 +75,10 @@ async fn an_event_claiming_another_producer_is_dead_lettered_not_applied() {
         name: "Trường THPT Chu Văn An".into(),
         ..Default::default()
     };
-    let mut forged = events::envelope("gateway", &unit("forged"));
+    let mut forged = events::envelope("gateway", &cchc_platform::Actor::System, &unit("forged"));
     forged.producer = "catalogue".into();
     publish(&admin, &forged).await;
-    publish(&gateway, &events::envelope("gateway", &unit("genuine"))).await;
+    publish(&gateway, &events::envelope("gateway", &cchc_platform::Actor::System, &unit("genuine"))).await;
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while effects(&pool).await.is_empty() && tokio::time::Instant::now() < deadline {

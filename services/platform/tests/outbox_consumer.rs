@@ -41,7 +41,7 @@ async fn enqueue(pool: &PgPool, outbox: &Outbox, n: usize) -> Vec<uuid::Uuid> {
     let mut ids = Vec::new();
     for i in 0..n {
         let mut tx = pool.begin().await.unwrap();
-        ids.push(outbox.enqueue(&mut tx, &unit(i)).await.unwrap());
+        ids.push(outbox.enqueue(&mut tx, &cchc_platform::Actor::System, &unit(i)).await.unwrap());
         tx.commit().await.unwrap();
     }
     ids
@@ -198,13 +198,14 @@ async fn consumer_applies_redelivered_events_once_and_dead_letters_poison() {
     // Each event published twice under different message ids, so JetStream's duplicate
     // window does not hide the second copy: only the consumer's record can.
     let envs: Vec<Envelope> = (0..10)
-        .map(|i| events::envelope("gateway", &unit(i)))
+        .map(|i| events::envelope("gateway", &cchc_platform::Actor::System, &unit(i)))
         .collect();
     for e in &envs {
         publish_raw(&js, e, &format!("{}-a", e.id)).await;
     }
     let poison = events::envelope(
         "gateway",
+        &cchc_platform::Actor::System,
         &UnitCreated {
             unit_id: "poison".into(),
             ..Default::default()
