@@ -341,7 +341,7 @@ pub async fn forged_events(sys: &mut System, key: &str) -> (Tally, Forgery) {
     let mut unauthorised = 1;
     if let Ok(outsider) = async_nats::connect(sys.nats.anonymous_url()).await {
         let js = async_nats::jetstream::new(outsider);
-        let env = envelope("catalogue", &procedure);
+        let env = envelope("catalogue", &cchc_platform::Actor::System, &procedure);
         if let Ok(ack) = js.publish(SUBJECT, env.encode_to_vec().into()).await {
             let _ = tokio::time::timeout(Duration::from_secs(3), ack).await;
         }
@@ -350,7 +350,7 @@ pub async fn forged_events(sys: &mut System, key: &str) -> (Tally, Forgery) {
     for user in ["gateway", "activity", "notification", "reporting"] {
         unauthorised += 1;
         let js = async_nats::jetstream::new(sys.nats.connect_as(user).await.expect("signs in"));
-        let env = envelope("catalogue", &procedure);
+        let env = envelope("catalogue", &cchc_platform::Actor::System, &procedure);
         if let Ok(ack) = js.publish(SUBJECT, env.encode_to_vec().into()).await {
             let _ = tokio::time::timeout(Duration::from_secs(3), ack).await;
         }
@@ -366,7 +366,7 @@ pub async fn forged_events(sys: &mut System, key: &str) -> (Tally, Forgery) {
         .messages;
 
     // 3. Past NATS (a privileged client): envelopes that do not match their subject.
-    let mut wrong_producer = envelope("catalogue", &procedure);
+    let mut wrong_producer = envelope("catalogue", &cchc_platform::Actor::System, &procedure);
     wrong_producer.producer = "activity".into();
     let activity_id = uuid::Uuid::new_v4().to_string();
     let inflated = ActivityRecorded {
@@ -378,7 +378,7 @@ pub async fn forged_events(sys: &mut System, key: &str) -> (Tally, Forgery) {
         head_count: 9_999_999,
         ..Default::default()
     };
-    let mut wrong_owner = envelope("activity", &inflated);
+    let mut wrong_owner = envelope("activity", &cchc_platform::Actor::System, &inflated);
     wrong_owner.producer = "catalogue".into();
     let forged = [
         (SUBJECT, wrong_producer),
@@ -584,7 +584,10 @@ pub async fn stuck_job(sys: &mut System) -> StuckJobs {
                 spent_total_vnd: HUGE * LINES as i64,
                 ..Default::default()
             };
-            outbox.enqueue(&mut tx, &event).await.expect("outbox row");
+            outbox
+                .enqueue(&mut tx, &cchc_platform::Actor::System, &event)
+                .await
+                .expect("outbox row");
         }
         tx.commit().await.expect("commit");
         out.path = "refused at input (400), sent through the activity service's outbox".into();

@@ -296,7 +296,7 @@ impl System {
         out
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.gateway)
     }
 

@@ -3,7 +3,7 @@
 //! bypasses the gateway cannot claim to be a unit.
 
 use cchc_e2e::{INTERNAL_TOKEN, System, complete_procedure, publication};
-use cchc_platform::caller::{ROLE_HEADER, SIGNATURE_HEADER, UNIT_HEADER, signature};
+use cchc_platform::caller::{ACTOR_HEADER, ROLE_HEADER, SIGNATURE_HEADER, UNIT_HEADER, signature};
 use cchc_proto::activity::v1::activity_service_client::ActivityServiceClient;
 use cchc_proto::activity::v1::{
     CorrectActivityRequest, ListActivitiesRequest, RecordActivityRequest,
@@ -33,9 +33,13 @@ fn claim<T>(msg: T, unit: &str, role: &str, secret: Option<&str>) -> tonic::Requ
     let mut r = tonic::Request::new(msg);
     r.metadata_mut().insert(UNIT_HEADER, unit.parse().unwrap());
     r.metadata_mut().insert(ROLE_HEADER, role.parse().unwrap());
+    r.metadata_mut()
+        .insert(ACTOR_HEADER, "system".parse().unwrap());
     if let Some(s) = secret {
-        r.metadata_mut()
-            .insert(SIGNATURE_HEADER, signature(s, unit, role).parse().unwrap());
+        r.metadata_mut().insert(
+            SIGNATURE_HEADER,
+            signature(s, unit, role, "system").parse().unwrap(),
+        );
     }
     r
 }

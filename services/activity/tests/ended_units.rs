@@ -144,7 +144,7 @@ fn budget() -> SubmitBudgetLinesRequest {
 impl Running {
     /// Publishes `event` as the gateway's relay does: `Nats-Msg-Id` = event id, ack awaited.
     async fn publish_from_gateway<E: events::Event>(&self, event: &E) {
-        let env = events::envelope("gateway", event);
+        let env = events::envelope("gateway", &cchc_platform::Actor::System, event);
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(async_nats::header::NATS_MESSAGE_ID, env.id.as_str());
         self.js

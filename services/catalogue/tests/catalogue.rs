@@ -30,10 +30,11 @@ async fn fixture(name: &str) -> Fixture {
         svc: Catalogue::new(store.clone()),
         store,
         pool,
-        office: Caller {
-            unit_id: Uuid::new_v4(),
-            role: Role::Office,
-        },
+        office: Caller::new(
+            Uuid::new_v4(),
+            Role::Office,
+            cchc_platform::Actor::User(Uuid::new_v4()),
+        ),
     }
 }
 
@@ -47,10 +48,11 @@ fn public<T>(msg: T) -> Request<T> {
 }
 
 fn unit() -> Caller {
-    Caller {
-        unit_id: Uuid::new_v4(),
-        role: Role::Unit,
-    }
+    Caller::new(
+        Uuid::new_v4(),
+        Role::Unit,
+        cchc_platform::Actor::User(Uuid::new_v4()),
+    )
 }
 
 fn content(name: &str) -> ProcedureContent {

@@ -1,13 +1,20 @@
-//! API keys for programs: random, shown once, stored only as a SHA-256 hash.
+//! API keys for programs (and the other secret tokens): random, shown once, stored only
+//! as a SHA-256 hash.
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 /// A new key: `cchc_` and 64 hex characters (256 random bits).
 pub fn generate_key() -> String {
+    generate_token("cchc_")
+}
+
+/// A new secret token: `prefix` and 64 hex characters (256 random bits). Session tokens
+/// and one-time links are made so too, each with its own prefix.
+pub fn generate_token(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    format!("cchc_{}", hex::encode(bytes))
+    format!("{prefix}{}", hex::encode(bytes))
 }
 
 pub fn hash_key(key: &str) -> Vec<u8> {

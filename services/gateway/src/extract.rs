@@ -13,11 +13,34 @@ use crate::problem::{Problem, has_stray_control, stray_control_problem};
 use crate::serve::ClientIp;
 
 /// Who a request's credential stands for: the caller carried to the services, and the
-/// key it was made with.
+/// credential it was made with.
 #[derive(Debug, Clone)]
 pub struct Identity {
     pub caller: Signed,
-    pub key_id: uuid::Uuid,
+    pub credential: Credential,
+}
+
+/// What authenticated a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// A program's API key.
+    Key(uuid::Uuid),
+    /// A person's session.
+    Session {
+        session_id: uuid::Uuid,
+        user_id: uuid::Uuid,
+    },
+}
+
+impl Identity {
+    /// Whose idempotent answers a request may be given: those of the same key, or of the
+    /// same person (whichever of their sessions sent the first request).
+    pub fn scope(&self) -> uuid::Uuid {
+        match self.credential {
+            Credential::Key(id) => id,
+            Credential::Session { user_id, .. } => user_id,
+        }
+    }
 }
 
 /// What the authentication middleware found, in the request's extensions: `None` for an anonymous
@@ -46,16 +69,67 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, MalformedAuthorizatio
 #[derive(Debug)]
 pub struct MalformedAuthorization;
 
+/// The request's credential: `Authorization: Bearer` first, else the session cookie
+/// (then `true`: a browser sent it by itself, so a write must prove it came from a page
+/// of ours, with the CSRF token).
+pub fn credential(headers: &HeaderMap) -> Result<Option<(&str, bool)>, MalformedAuthorization> {
+    if let Some(t) = bearer(headers)? {
+        return Ok(Some((t, false)));
+    }
+    Ok(session_cookie(headers).map(|t| (t, true)))
+}
+
+/// The session token in the `Cookie` header, when there is one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == crate::people::SESSION_COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(|v| !v.is_empty())
+}
+
+/// The client's address as text, for the audit log.
+pub struct Address(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Address {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Address(
+            parts.extensions.get::<ClientIp>().map(|c| c.0.to_string()),
+        ))
+    }
+}
+
+/// The identity of the request (key or session), for routes about the credential itself.
+pub struct Who(pub Identity);
+
+impl<S: Send + Sync> FromRequestParts<S> for Who {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        match parts.extensions.get::<Authn>() {
+            Some(Authn(Some(identity))) => Ok(Who(identity.clone())),
+            _ => Err(Problem::unauthorized("sign in, or use an API key")),
+        }
+    }
+}
+
 /// The client's address as a limiter bucket.
 pub fn client_address(req: &Request) -> [u8; 16] {
-    let ip = req
-        .extensions()
-        .get::<ClientIp>()
-        .map(|c| c.0.to_string())
-        .unwrap_or_default();
+    let ip = req.extensions().get::<ClientIp>().map(|c| c.0.to_string());
+    address_bucket(ip.as_deref())
+}
+
+/// The limiter bucket of a client address (as text).
+pub fn address_bucket(ip: Option<&str>) -> [u8; 16] {
     let mut h = Sha256::new();
     h.update(b"address:");
-    h.update(ip.as_bytes());
+    h.update(ip.unwrap_or_default().as_bytes());
     h.finalize()[..16].try_into().expect("16 bytes")
 }
 

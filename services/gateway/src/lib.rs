@@ -5,12 +5,16 @@
 //! A connection is accepted in [`serve`]; a request passes [`middleware`] (limits,
 //! authentication, idempotent replay) and enters a handler in [`routes`], which reads
 //! it through [`extract`] and reaches the services through [`state`]; [`problem`] shapes
-//! every error; [`store`] keeps units and keys, [`api_key`] makes and hashes keys.
-//! Modules import only downward: routes → extract, state, api_key → store.
+//! every error; [`store`] keeps units and keys, [`people`] accounts, sessions and the
+//! audit log, [`password`] hashes and judges passwords, [`api_key`] makes and hashes
+//! tokens. Modules import only downward: routes → extract, state → people, store →
+//! password, api_key.
 
 pub mod api_key;
 pub mod extract;
 pub mod middleware;
+pub mod password;
+pub mod people;
 pub mod problem;
 pub mod routes;
 pub mod serve;
@@ -121,8 +125,25 @@ impl Application {
             (_, notification),
             (_, reporting),
         ] = channels;
+        let people = people::People::new(
+            backbone.pool.clone(),
+            backbone.outbox.clone(),
+            settings.caller_key.clone(),
+            settings.people.clone(),
+        );
         let state = state::AppState {
             store,
+            people,
+            throttle: middleware::rate_limit::SignInThrottle {
+                per_address: middleware::rate_limit::RateLimiter::new(
+                    settings.auth_failures_per_minute,
+                    settings.auth_failure_burst,
+                ),
+                per_account: middleware::rate_limit::RateLimiter::new(
+                    settings.sign_in_failures_per_account_per_minute,
+                    settings.sign_in_failure_burst_per_account,
+                ),
+            },
             pool: backbone.pool.clone(),
             metrics: middleware::metrics::Metrics::default(),
             clients: state::Clients {

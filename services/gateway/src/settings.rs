@@ -33,6 +33,12 @@ pub struct Settings {
     /// Failed authentications an address may make per minute, and at once above that.
     pub auth_failures_per_minute: u32,
     pub auth_failure_burst: u32,
+    /// Failed sign-ins one account may take per minute, and at once above that: a
+    /// guesser spread over many addresses is slowed per account too.
+    pub sign_in_failures_per_account_per_minute: u32,
+    pub sign_in_failure_burst_per_account: u32,
+    /// Where people reach cchc (`CCHC_PUBLIC_URL`), and how long links and sessions live.
+    pub people: crate::people::Lifetimes,
 }
 
 impl Settings {
@@ -98,6 +104,40 @@ impl Settings {
             },
             auth_failures_per_minute: c.parse_or("CCHC_AUTH_FAILURES_PER_MINUTE", 30)?,
             auth_failure_burst: c.parse_or("CCHC_AUTH_FAILURE_BURST", 20)?,
+            sign_in_failures_per_account_per_minute: c
+                .parse_or("CCHC_SIGN_IN_FAILURES_PER_ACCOUNT_PER_MINUTE", 2)?,
+            sign_in_failure_burst_per_account: c
+                .parse_or("CCHC_SIGN_IN_FAILURE_BURST_PER_ACCOUNT", 10)?,
+            people: crate::people::Lifetimes {
+                public_url: public_url(c, port)?,
+                invitation: hours(c.parse_or("CCHC_INVITATION_LIFETIME_HOURS", 72)?),
+                reset: minutes(c.parse_or("CCHC_PASSWORD_RESET_LIFETIME_MINUTES", 60)?),
+                session_idle: minutes(c.parse_or("CCHC_SESSION_IDLE_MINUTES", 120)?),
+                session_lifetime: hours(c.parse_or("CCHC_SESSION_LIFETIME_HOURS", 12)?),
+            },
         })
     }
+}
+
+fn minutes(n: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(n * 60)
+}
+
+fn hours(n: u64) -> std::time::Duration {
+    minutes(n * 60)
+}
+
+/// `CCHC_PUBLIC_URL`, an http(s) address without a trailing slash.
+fn public_url(c: &Config, port: u16) -> Result<String, ConfigError> {
+    let url = c
+        .optional("CCHC_PUBLIC_URL")
+        .unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ConfigError::Invalid {
+            name: "CCHC_PUBLIC_URL".into(),
+            value: url,
+            reason: "must start with http:// or https://".into(),
+        });
+    }
+    Ok(url.trim_end_matches('/').to_owned())
 }

@@ -9,6 +9,8 @@ use cchc_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
 use tonic::transport::Channel;
 
 use crate::middleware::metrics::Metrics;
+use crate::middleware::rate_limit::SignInThrottle;
+use crate::people::People;
 use crate::store::Store;
 
 /// gRPC clients of the services (cheap to clone; channels connect lazily).
@@ -26,6 +28,9 @@ pub struct Clients {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub people: People,
+    /// Failed sign-ins per address and per account.
+    pub throttle: SignInThrottle,
     pub pool: sqlx::PgPool,
     pub metrics: Metrics,
     pub clients: Clients,

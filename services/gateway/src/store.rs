@@ -3,7 +3,7 @@
 use cchc_platform::outbox::Outbox;
 use cchc_platform::page::{Cursor, Paging};
 use cchc_platform::vocabulary::{unit_kind, unit_status};
-use cchc_platform::{Caller, Role};
+use cchc_platform::{Actor, Caller, Role};
 use cchc_proto::events::v1::{UnitClosed, UnitCreated, UnitMerged, UnitRenamed};
 use serde::Serialize;
 use sqlx::PgPool;
@@ -27,6 +27,10 @@ pub struct Unit {
     /// Since when the status applies (rename, merge, close).
     pub status_since: Option<chrono::NaiveDate>,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Who made the unit and who changed it last (actor texts; `None` before people
+    /// were recorded, and for the Department made at the first start).
+    pub created_by: Option<String>,
+    pub updated_by: Option<String>,
 }
 
 impl Unit {
@@ -65,6 +69,7 @@ pub struct KeyInfo {
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
     pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_by: Option<String>,
 }
 
 #[derive(Clone)]
@@ -73,10 +78,9 @@ pub struct Store {
     outbox: Outbox,
 }
 
-const UNIT_COLUMNS: &str =
-    "id, name, kind, parent_id, status, merged_into, status_since, created_at";
+const UNIT_COLUMNS: &str = "id, name, kind, parent_id, status, merged_into, status_since, created_at, created_by, updated_by";
 const KEY_COLUMNS: &str =
-    "id, unit_id, role, prefix, created_at, expires_at, revoked_at, last_used_at";
+    "id, unit_id, role, prefix, created_at, expires_at, revoked_at, last_used_at, created_by";
 
 impl Store {
     pub fn new(pool: PgPool, outbox: Outbox) -> Self {
@@ -103,9 +107,14 @@ impl Store {
         let department = match department {
             Some(id) => id,
             None => {
-                self.create_unit("Sở Giáo dục và Đào tạo", unit_kind::DEPARTMENT, None)
-                    .await?
-                    .id
+                self.create_unit(
+                    &Actor::System,
+                    "Sở Giáo dục và Đào tạo",
+                    unit_kind::DEPARTMENT,
+                    None,
+                )
+                .await?
+                .id
             }
         };
         sqlx::query(
@@ -127,18 +136,20 @@ impl Store {
 
     pub async fn create_unit(
         &self,
+        actor: &Actor,
         name: &str,
         kind: &str,
         parent_id: Option<Uuid>,
     ) -> Result<Unit, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let unit: Unit = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO units (id, name, kind, parent_id) VALUES ($1, $2, $3, $4) RETURNING {UNIT_COLUMNS}"
+            "INSERT INTO units (id, name, kind, parent_id, created_by, updated_by) VALUES ($1, $2, $3, $4, $5, $5) RETURNING {UNIT_COLUMNS}"
         )))
         .bind(Uuid::now_v7())
         .bind(name)
         .bind(kind)
         .bind(parent_id)
+        .bind(actor.to_string())
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("INSERT INTO unit_names (unit_id, name) VALUES ($1, $2)")
@@ -149,6 +160,7 @@ impl Store {
         self.outbox
             .enqueue(
                 &mut tx,
+                actor,
                 &UnitCreated {
                     unit_id: unit.id.to_string(),
                     name: unit.name.clone(),
@@ -193,13 +205,14 @@ impl Store {
     /// Issues a key; the returned string is the only time the key exists in clear.
     pub async fn issue_key(
         &self,
+        actor: &Actor,
         unit_id: Uuid,
         role: Role,
         expires_at: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<(KeyInfo, String), sqlx::Error> {
         let key = generate_key();
         let info: KeyInfo = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO api_keys (id, unit_id, role, prefix, hash, expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {KEY_COLUMNS}"
+            "INSERT INTO api_keys (id, unit_id, role, prefix, hash, expires_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {KEY_COLUMNS}"
         )))
         .bind(Uuid::now_v7())
         .bind(unit_id)
@@ -207,6 +220,7 @@ impl Store {
         .bind(prefix_of(&key))
         .bind(hash_key(&key))
         .bind(expires_at)
+        .bind(actor.to_string())
         .fetch_one(&self.pool)
         .await?;
         Ok((info, key))
@@ -255,7 +269,7 @@ impl Store {
         .bind(id)
         .execute(&self.pool)
         .await?;
-        Ok(Role::parse(&role).map(|role| (id, Caller { unit_id, role })))
+        Ok(Role::parse(&role).map(|role| (id, Caller::new(unit_id, role, Actor::Key(id)))))
     }
 
     /// A key's role, when there is such a key.
@@ -307,6 +321,7 @@ impl Store {
     /// Renames a unit from `from` on; earlier records keep the old name.
     pub async fn rename_unit(
         &self,
+        actor: &Actor,
         id: Uuid,
         name: &str,
         from: chrono::NaiveDate,
@@ -319,11 +334,12 @@ impl Store {
             ));
         }
         let unit: Unit = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "UPDATE units SET name = $2, status = 'renamed', status_since = $3 WHERE id = $1 RETURNING {UNIT_COLUMNS}"
+            "UPDATE units SET name = $2, status = 'renamed', status_since = $3, updated_by = $4 WHERE id = $1 RETURNING {UNIT_COLUMNS}"
         )))
         .bind(id)
         .bind(name)
         .bind(from)
+        .bind(actor.to_string())
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("INSERT INTO unit_names (unit_id, name, valid_from) VALUES ($1, $2, $3)")
@@ -338,16 +354,17 @@ impl Store {
             new_name: name.to_owned(),
             effective_date: from.to_string(),
         };
-        self.outbox.enqueue(&mut tx, &event).await?;
+        self.outbox.enqueue(&mut tx, actor, &event).await?;
         tx.commit().await?;
         self.outbox.notify();
         Ok(unit)
     }
 
-    /// Merges a unit into another from `from` on and revokes its keys: it no longer acts,
+    /// Merges a unit into another from `from` on and revokes its keys and accounts: it no longer acts,
     /// but its records stay its own.
     pub async fn merge_unit(
         &self,
+        actor: &Actor,
         id: Uuid,
         into: Uuid,
         from: chrono::NaiveDate,
@@ -368,11 +385,12 @@ impl Store {
                 other => other,
             })?;
         let unit = self
-            .end_unit(&mut tx, id, unit_status::MERGED, Some(into), from)
+            .end_unit(&mut tx, actor, id, unit_status::MERGED, Some(into), from)
             .await?;
         self.outbox
             .enqueue(
                 &mut tx,
+                actor,
                 &UnitMerged {
                     unit_id: id.to_string(),
                     into_unit_id: into.to_string(),
@@ -387,17 +405,19 @@ impl Store {
 
     pub async fn close_unit(
         &self,
+        actor: &Actor,
         id: Uuid,
         from: chrono::NaiveDate,
     ) -> Result<Unit, LifecycleError> {
         let mut tx = self.pool.begin().await?;
         Self::ending_unit(&mut tx, id).await?;
         let unit = self
-            .end_unit(&mut tx, id, unit_status::CLOSED, None, from)
+            .end_unit(&mut tx, actor, id, unit_status::CLOSED, None, from)
             .await?;
         self.outbox
             .enqueue(
                 &mut tx,
+                actor,
                 &UnitClosed {
                     unit_id: id.to_string(),
                     effective_date: from.to_string(),
@@ -412,18 +432,20 @@ impl Store {
     async fn end_unit(
         &self,
         tx: &mut sqlx::PgConnection,
+        actor: &Actor,
         id: Uuid,
         status: &str,
         into: Option<Uuid>,
         from: chrono::NaiveDate,
     ) -> Result<Unit, LifecycleError> {
         let unit: Unit = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "UPDATE units SET status = $2, merged_into = $3, status_since = $4 WHERE id = $1 RETURNING {UNIT_COLUMNS}"
+            "UPDATE units SET status = $2, merged_into = $3, status_since = $4, updated_by = $5 WHERE id = $1 RETURNING {UNIT_COLUMNS}"
         )))
         .bind(id)
         .bind(status)
         .bind(into)
         .bind(from)
+        .bind(actor.to_string())
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query(
@@ -432,6 +454,7 @@ impl Store {
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        crate::people::disable_with_unit(tx, id, actor).await?;
         Ok(unit)
     }
 }

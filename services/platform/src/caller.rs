@@ -119,7 +119,10 @@ impl CallerKey {
     /// running service directly, as tests do; the actor is the system).
     pub fn request<T>(&self, unit_id: uuid::Uuid, role: Role, message: T) -> tonic::Request<T> {
         let mut req = tonic::Request::new(message);
-        self.sign(&Caller::new(unit_id, role, Actor::System), req.metadata_mut());
+        self.sign(
+            &Caller::new(unit_id, role, Actor::System),
+            req.metadata_mut(),
+        );
         req
     }
 
@@ -411,9 +414,15 @@ mod tests {
             key.open("account-link", &sealed).as_deref(),
             Some(b"https://example.invalid/t/abc".as_slice())
         );
-        assert_ne!(sealed, key.seal("account-link", b"https://example.invalid/t/abc"));
+        assert_ne!(
+            sealed,
+            key.seal("account-link", b"https://example.invalid/t/abc")
+        );
         assert_eq!(key.open("other", &sealed), None);
-        assert_eq!(CallerKey::new("another-secret-of-16+").open("account-link", &sealed), None);
+        assert_eq!(
+            CallerKey::new("another-secret-of-16+").open("account-link", &sealed),
+            None
+        );
         let mut altered = sealed.clone();
         *altered.last_mut().unwrap() ^= 1;
         assert_eq!(key.open("account-link", &altered), None);
@@ -430,7 +439,10 @@ mod tests {
             assert_eq!(Actor::parse(&a.to_string()), Some(a));
         }
         assert_eq!(Actor::parse("user:nope"), None);
-        assert_eq!(Actor::parse("robot:00000000-0000-0000-0000-000000000000"), None);
+        assert_eq!(
+            Actor::parse("robot:00000000-0000-0000-0000-000000000000"),
+            None
+        );
     }
 
     #[test]

@@ -395,7 +395,11 @@ mod tests {
 
     #[test]
     fn an_envelope_must_match_the_subject_it_arrived_on() {
-        let genuine = envelope("catalogue", &crate::Actor::System, &ProcedurePublished::default());
+        let genuine = envelope(
+            "catalogue",
+            &crate::Actor::System,
+            &ProcedurePublished::default(),
+        );
         assert_eq!(check_origin(ProcedurePublished::TYPE, &genuine), Ok(()));
 
         // Another service's name on the catalogue's subject.
@@ -409,7 +413,11 @@ mod tests {
         assert!(e.contains("arrived on subject"), "{e}");
 
         // Type and producer both rewritten to the subject, but not its owner.
-        let mut other = envelope("activity", &crate::Actor::System, &ActivityRecorded::default());
+        let mut other = envelope(
+            "activity",
+            &crate::Actor::System,
+            &ActivityRecorded::default(),
+        );
         other.r#type = ProcedurePublished::TYPE.into();
         assert!(check_origin(ProcedurePublished::TYPE, &other).is_err());
     }

@@ -78,7 +78,11 @@ async fn an_event_claiming_another_producer_is_dead_lettered_not_applied() {
     let mut forged = events::envelope("gateway", &cchc_platform::Actor::System, &unit("forged"));
     forged.producer = "catalogue".into();
     publish(&admin, &forged).await;
-    publish(&gateway, &events::envelope("gateway", &cchc_platform::Actor::System, &unit("genuine"))).await;
+    publish(
+        &gateway,
+        &events::envelope("gateway", &cchc_platform::Actor::System, &unit("genuine")),
+    )
+    .await;
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while effects(&pool).await.is_empty() && tokio::time::Instant::now() < deadline {

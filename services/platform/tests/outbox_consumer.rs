@@ -41,7 +41,12 @@ async fn enqueue(pool: &PgPool, outbox: &Outbox, n: usize) -> Vec<uuid::Uuid> {
     let mut ids = Vec::new();
     for i in 0..n {
         let mut tx = pool.begin().await.unwrap();
-        ids.push(outbox.enqueue(&mut tx, &cchc_platform::Actor::System, &unit(i)).await.unwrap());
+        ids.push(
+            outbox
+                .enqueue(&mut tx, &cchc_platform::Actor::System, &unit(i))
+                .await
+                .unwrap(),
+        );
         tx.commit().await.unwrap();
     }
     ids

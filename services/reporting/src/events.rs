@@ -4,7 +4,7 @@
 //! the consumer's transaction.
 
 use cchc_platform::consumer::{HandleError, Handler};
-use cchc_platform::events::{occurred_at, payload};
+use cchc_platform::events::{actor, occurred_at, payload};
 use cchc_platform::vocabulary::{change_type, procedure_status};
 use cchc_proto::events::v1::{
     ActivityRecorded, BudgetSubmitted, Envelope, LegalDocumentChanged, LegalDocumentIssued,
@@ -51,6 +51,9 @@ fn uuid(s: &str) -> Result<Uuid, HandleError> {
 impl Handler for ReadModels {
     async fn handle(&self, tx: &mut PgConnection, env: &Envelope) -> Result<(), HandleError> {
         let at = occurred_at(env);
+        // Records keep whom their event is attributed to, as the envelope says.
+        let by = actor(env).map(|a| a.to_string());
+        let by = by.as_deref();
         if let Some(e) = payload::<UnitCreated>(env) {
             unit_created(tx, &e.map_err(permanent)?, at).await
         } else if let Some(e) = payload::<UnitRenamed>(env) {
@@ -70,13 +73,13 @@ impl Handler for ReadModels {
         } else if let Some(e) = payload::<PostingStale>(env) {
             posting_stale(tx, &e.map_err(permanent)?, at).await
         } else if let Some(e) = payload::<ActivityRecorded>(env) {
-            activity_recorded(tx, &e.map_err(permanent)?, at).await
+            activity_recorded(tx, &e.map_err(permanent)?, at, by).await
         } else if let Some(e) = payload::<OneStopResultSubmitted>(env) {
-            one_stop(tx, &e.map_err(permanent)?, at).await
+            one_stop(tx, &e.map_err(permanent)?, at, by).await
         } else if let Some(e) = payload::<SatisfactionSubmitted>(env) {
-            satisfaction(tx, &e.map_err(permanent)?, at).await
+            satisfaction(tx, &e.map_err(permanent)?, at, by).await
         } else if let Some(e) = payload::<BudgetSubmitted>(env) {
-            budget(tx, &e.map_err(permanent)?, at).await
+            budget(tx, &e.map_err(permanent)?, at, by).await
         } else {
             // Events reports do not use (e.g. the gateway's key changes) pass by.
             Ok(())
@@ -192,6 +195,7 @@ async fn activity_recorded(
     tx: &mut PgConnection,
     a: &ActivityRecorded,
     at: DateTime<Utc>,
+    recorded_by: Option<&str>,
 ) -> Result<(), HandleError> {
     let supersedes = if a.supersedes.is_empty() {
         None
@@ -205,6 +209,7 @@ async fn activity_recorded(
         date: date(&a.date)?,
         head_count: a.head_count,
         supersedes,
+        recorded_by,
     };
     rm::activity_recorded(tx, &activity, at)
         .await
@@ -218,6 +223,7 @@ fn submission<'a>(
     period: &'a str,
     (start, end): (&str, &str),
     revision: u32,
+    recorded_by: Option<&'a str>,
 ) -> Result<rm::Submission<'a>, HandleError> {
     Ok(rm::Submission {
         submission_id: uuid(submission_id)?,
@@ -226,6 +232,7 @@ fn submission<'a>(
         period_start: date(start)?,
         period_end: date(end)?,
         revision: revision as i32,
+        recorded_by,
     })
 }
 
@@ -233,6 +240,7 @@ async fn one_stop(
     tx: &mut PgConnection,
     r: &OneStopResultSubmitted,
     at: DateTime<Utc>,
+    recorded_by: Option<&str>,
 ) -> Result<(), HandleError> {
     let s = submission(
         &r.submission_id,
@@ -240,6 +248,7 @@ async fn one_stop(
         &r.period,
         (&r.period_start, &r.period_end),
         r.revision,
+        recorded_by,
     )?;
     rm::one_stop(tx, &s, r, at).await.map_err(transient)
 }
@@ -248,6 +257,7 @@ async fn satisfaction(
     tx: &mut PgConnection,
     s: &SatisfactionSubmitted,
     at: DateTime<Utc>,
+    recorded_by: Option<&str>,
 ) -> Result<(), HandleError> {
     let sub = submission(
         &s.submission_id,
@@ -255,6 +265,7 @@ async fn satisfaction(
         &s.period,
         (&s.period_start, &s.period_end),
         s.revision,
+        recorded_by,
     )?;
     rm::satisfaction(tx, &sub, s.responses, &s.criteria, at)
         .await
@@ -265,6 +276,7 @@ async fn budget(
     tx: &mut PgConnection,
     b: &BudgetSubmitted,
     at: DateTime<Utc>,
+    recorded_by: Option<&str>,
 ) -> Result<(), HandleError> {
     let budget = rm::Budget {
         submission_id: uuid(&b.submission_id)?,
@@ -274,6 +286,7 @@ async fn budget(
         planned_total_vnd: b.planned_total_vnd,
         spent_total_vnd: b.spent_total_vnd,
         lines: &b.lines,
+        recorded_by,
     };
     rm::budget(tx, &budget, at).await.map_err(transient)
 }

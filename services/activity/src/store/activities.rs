@@ -251,7 +251,9 @@ impl Store {
                 Err(Error::KeyReused)
             };
         };
-        self.outbox.enqueue(tx, &row.event()).await?;
+        self.outbox
+            .enqueue(tx, &cchc_platform::Actor::System, &row.event())
+            .await?;
         Ok(row.into())
     }
 

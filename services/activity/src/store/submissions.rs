@@ -175,7 +175,11 @@ impl Store {
         .bind(idempotency_key);
         let row = s.bind(insert).fetch_one(&mut *tx).await?;
         self.outbox
-            .enqueue(&mut tx, &S::event(&row, current.map(|(id, _)| id)))
+            .enqueue(
+                &mut tx,
+                &cchc_platform::Actor::System,
+                &S::event(&row, current.map(|(id, _)| id)),
+            )
             .await?;
         tx.commit().await?;
         self.outbox.notify();

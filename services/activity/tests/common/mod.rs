@@ -32,10 +32,11 @@ pub async fn service() -> Service {
 
 /// A request from `unit` acting in `role`.
 pub fn from<T>(unit: Uuid, role: Role, message: T) -> tonic::Request<T> {
-    Caller {
-        unit_id: unit,
+    Caller::new(
+        unit,
         role,
-    }
+        cchc_platform::Actor::User(uuid::Uuid::from_u128(7)),
+    )
     .verified(tonic::Request::new(message))
 }
 

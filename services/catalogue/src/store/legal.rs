@@ -155,7 +155,9 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        self.outbox.enqueue(&mut tx, &issued(&row, codes)).await?;
+        self.outbox
+            .enqueue(&mut tx, &cchc_platform::Actor::System, &issued(&row, codes))
+            .await?;
         for (targets, relation, status) in [
             (&d.amends, AMENDS, legal_status::AMENDED),
             (&d.repeals, REPEALS, legal_status::REPEALED),
@@ -191,6 +193,7 @@ impl Store {
                 self.outbox
                     .enqueue(
                         &mut tx,
+                        &cchc_platform::Actor::System,
                         &LegalDocumentChanged {
                             document: Some(issued(&changed, bases)),
                             changed_by: id.to_string(),

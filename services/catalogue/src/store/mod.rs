@@ -303,6 +303,7 @@ impl Store {
             self.outbox
                 .enqueue(
                     tx,
+                    &cchc_platform::Actor::System,
                     &PostingStale {
                         unit_id: unit_id.to_string(),
                         code: code.to_owned(),
@@ -316,6 +317,7 @@ impl Store {
         self.outbox
             .enqueue(
                 tx,
+                &cchc_platform::Actor::System,
                 &ProcedurePublished {
                     code: v.code,
                     version: v.version as u32,

@@ -88,6 +88,7 @@ impl Store {
         self.outbox
             .enqueue(
                 &mut tx,
+                &cchc_platform::Actor::System,
                 &PostingConfirmed {
                     unit_id: unit_id.to_string(),
                     code: code.to_owned(),

@@ -53,7 +53,7 @@ pub async fn replay(State(idem): State<Idempotency>, req: Request, next: Next) -
     // pick the same key. Authentication ran before this layer, so a key revoked since
     // never sees its earlier answers again.
     let caller = match req.extensions().get::<crate::extract::Authn>() {
-        Some(crate::extract::Authn(Some(identity))) => identity.key_id.as_bytes().to_vec(),
+        Some(crate::extract::Authn(Some(identity))) => identity.scope().as_bytes().to_vec(),
         _ => b"anonymous".to_vec(),
     };
     let (parts, body) = req.into_parts();

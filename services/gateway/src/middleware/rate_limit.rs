@@ -67,11 +67,66 @@ impl RateLimiter {
     }
 }
 
+/// Failed sign-ins, counted per client address (shared with the failed authentications
+/// of keys and sessions) and per account, so neither one address nor many addresses can
+/// guess a password at speed.
+#[derive(Clone)]
+pub struct SignInThrottle {
+    pub per_address: RateLimiter,
+    pub per_account: RateLimiter,
+}
+
+/// A sign-in under way: on failure, [`Attempt::failed`] spends the budgets.
+pub struct Attempt<'a> {
+    throttle: &'a SignInThrottle,
+    address: [u8; 16],
+    account: [u8; 16],
+}
+
+impl SignInThrottle {
+    /// Refuses (429) when the address or the account has no failures left; the answer
+    /// is the same for an account that does not exist.
+    pub fn sign_in(&self, address: Option<&str>, email: &str) -> Result<Attempt<'_>, Problem> {
+        let now = Instant::now();
+        let address = crate::extract::address_bucket(address);
+        let account = {
+            let mut h = Sha256::new();
+            h.update(b"account:");
+            h.update(email.to_lowercase().as_bytes());
+            h.finalize()[..16].try_into().expect("16 bytes")
+        };
+        let wait = self
+            .per_address
+            .exhausted(address, now)
+            .max(self.per_account.exhausted(account, now));
+        if let Some(wait) = wait {
+            return Err(Problem::rate_limited(
+                wait,
+                "Too many failed sign-ins",
+                |secs| format!("too many failed sign-ins; retry in {secs} s"),
+            ));
+        }
+        Ok(Attempt {
+            throttle: self,
+            address,
+            account,
+        })
+    }
+}
+
+impl Attempt<'_> {
+    pub fn failed(self) {
+        let now = Instant::now();
+        let _ = self.throttle.per_address.take(self.address, now);
+        let _ = self.throttle.per_account.take(self.account, now);
+    }
+}
+
 /// The bucket of a request: its credential as authentication will read it (so padding
 /// the header does not make a new caller), else its address.
 fn caller_id(req: &Request) -> [u8; 16] {
-    match crate::extract::bearer(req.headers()) {
-        Ok(Some(token)) => {
+    match crate::extract::credential(req.headers()) {
+        Ok(Some((token, _))) => {
             let mut h = Sha256::new();
             h.update(b"credential:");
             h.update(token.as_bytes());

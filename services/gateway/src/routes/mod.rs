@@ -3,8 +3,10 @@
 //! caller signed into the gRPC metadata; the services check roles and ownership. Each
 //! route is registered once, with its OpenAPI operation (`routes!`).
 
+pub(crate) mod account;
 pub(crate) mod activities;
 pub(crate) mod admin;
+pub(crate) mod audit;
 pub(crate) mod dashboard;
 pub(crate) mod legal_documents;
 pub(crate) mod notifications;
@@ -15,8 +17,10 @@ pub(crate) mod procedures;
 pub(crate) mod recipients;
 pub(crate) mod replay;
 pub(crate) mod reports;
+pub(crate) mod sessions;
 pub(crate) mod submissions;
 pub(crate) mod units;
+pub(crate) mod users;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -52,6 +56,9 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(reports::routes())
         .merge(admin::routes())
         .merge(replay::routes())
+        .merge(sessions::routes())
+        .merge(users::routes())
+        .merge(audit::routes())
 }
 
 pub fn router(state: AppState, settings: &Settings) -> Router {
@@ -64,16 +71,16 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
     };
     let authenticator = crate::middleware::authenticate::Authenticator {
         store: state.store.clone(),
+        people: state.people.clone(),
         key: settings.caller_key.clone(),
-        failures: RateLimiter::new(
-            settings.auth_failures_per_minute,
-            settings.auth_failure_burst,
-        ),
+        // One budget per address for failed keys, sessions and sign-ins alike.
+        failures: state.throttle.per_address.clone(),
     };
     let metrics = state.metrics.clone();
     let timeout = settings.request_timeout;
     let (api, doc) = api().split_for_parts();
     let api = api
+        .merge(account::pages())
         .fallback(|| async { Problem::not_found("no such resource") })
         .with_state(state.clone())
         // Outermost first: the rate limit, then texts, then who is calling, then replay.
@@ -120,11 +127,18 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
     Some(
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
-            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
             .allow_headers([
                 header::AUTHORIZATION,
                 header::CONTENT_TYPE,
                 HeaderName::from_static("idempotency-key"),
+                HeaderName::from_static(crate::middleware::authenticate::CSRF_HEADER),
             ])
             .expose_headers([header::RETRY_AFTER])
             .max_age(std::time::Duration::from_secs(3600)),

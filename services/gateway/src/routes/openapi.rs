@@ -19,7 +19,7 @@ impl Modify for ApiKey {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("An API key issued to a unit: `Authorization: Bearer cchc_…`. Its role (unit, office, leader, operator) decides what it may do; the unit of a write is always the key's."))
+                    .description(Some("An API key issued to a unit (`Authorization: Bearer cchc_…`), or a person's session token from `POST /v1/sessions` (`Bearer cchs_…`, or the `cchc_session` cookie with `X-CSRF-Token` on writes). Its role (unit, office, leader, operator) decides what it may do; the unit of a write is always the credential's."))
                     .build(),
             ),
         );
@@ -38,6 +38,7 @@ impl Modify for ApiKey {
     modifiers(&ApiKey),
     tags(
         (name = "units", description = "Units and their hierarchy, as they change"),
+        (name = "people", description = "People's accounts, sign-in and sessions, and the accounts' audit log"),
         (name = "api-keys", description = "Keys: shown once, stored as a hash, revocable"),
         (name = "procedures", description = "Administrative procedures (thủ tục hành chính) and their versions"),
         (name = "legal-documents", description = "Legal documents (văn bản quy phạm pháp luật)"),
@@ -106,6 +107,7 @@ mod tests {
         let handlers: usize = [
             include_str!("activities.rs"),
             include_str!("admin.rs"),
+            include_str!("audit.rs"),
             include_str!("dashboard.rs"),
             include_str!("legal_documents.rs"),
             include_str!("notifications.rs"),
@@ -115,8 +117,10 @@ mod tests {
             include_str!("recipients.rs"),
             include_str!("replay.rs"),
             include_str!("reports.rs"),
+            include_str!("sessions.rs"),
             include_str!("submissions.rs"),
             include_str!("units.rs"),
+            include_str!("users.rs"),
         ]
         .iter()
         .map(|src| src.matches("#[utoipa::path(").count())

@@ -74,7 +74,7 @@ pub(crate) async fn create(
     e.finish(tonic::Code::InvalidArgument, "the unit is not valid")?;
     let unit = s
         .store
-        .create_unit(name, &body.kind, body.parent_id)
+        .create_unit(&auth.0.actor, name, &body.kind, body.parent_id)
         .await?;
     Ok((StatusCode::CREATED, Reply(unit)))
 }
@@ -173,7 +173,7 @@ pub(crate) async fn rename(
     }
     Ok(Reply(
         s.store
-            .rename_unit(unit_id(&id)?, name, effective(&body)?)
+            .rename_unit(&auth.0.actor, unit_id(&id)?, name, effective(&body)?)
             .await?,
     ))
 }
@@ -193,7 +193,7 @@ pub(crate) async fn merge(
         .ok_or_else(|| Problem::field("into_unit_id", "must name the unit it is merged into"))?;
     Ok(Reply(
         s.store
-            .merge_unit(unit_id(&id)?, into, effective(&body)?)
+            .merge_unit(&auth.0.actor, unit_id(&id)?, into, effective(&body)?)
             .await?,
     ))
 }
@@ -207,7 +207,9 @@ pub(crate) async fn close(
 ) -> Result<Reply<Unit>, Problem> {
     auth.require(&[Role::Office])?;
     Ok(Reply(
-        s.store.close_unit(unit_id(&id)?, effective(&body)?).await?,
+        s.store
+            .close_unit(&auth.0.actor, unit_id(&id)?, effective(&body)?)
+            .await?,
     ))
 }
 
@@ -247,7 +249,10 @@ pub(crate) async fn issue_key(
     if body.expires_at.is_some_and(|t| t <= chrono::Utc::now()) {
         return Err(Problem::field("expires_at", "must be in the future"));
     }
-    let (info, key) = s.store.issue_key(unit.id, role, body.expires_at).await?;
+    let (info, key) = s
+        .store
+        .issue_key(&caller.actor, unit.id, role, body.expires_at)
+        .await?;
     let mut reply = serde_json::to_value(&info).unwrap_or_default();
     // A retry with the same Idempotency-Key gets the key's record, never the key again.
     let replayed = serde_json::to_vec(&reply).unwrap_or_default();

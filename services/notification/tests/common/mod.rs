@@ -159,7 +159,7 @@ impl Harness {
 
     /// Publishes `event` as `producer`'s relay would: `Nats-Msg-Id` = event id, ack awaited.
     pub async fn publish<E: Event>(&self, producer: &str, event: &E) -> Envelope {
-        let env = events::envelope(producer, event);
+        let env = events::envelope(producer, &cchc_platform::Actor::System, event);
         self.publish_envelope(&env, &env.id).await;
         env
     }

@@ -30,7 +30,7 @@ impl Reporting {
         let checked = check(&r.plan.unwrap_or_default()).map_err(invalid)?;
         let key = Some(r.idempotency_key.trim()).filter(|k| !k.is_empty());
         self.store
-            .create_plan(caller.unit_id, &checked, key)
+            .create_plan(&caller, &checked, key)
             .await
             .map_err(refused)
     }
@@ -39,7 +39,7 @@ impl Reporting {
         &self,
         req: Request<UpdatePlanRequest>,
     ) -> Result<Plan, Status> {
-        Caller::require(&req, &[Role::Office])?;
+        let caller = Caller::require(&req, &[Role::Office])?;
         let r = req.into_inner();
         let plan = r.plan.unwrap_or_default();
         let plan_id = id(&plan.id, "plan")?;
@@ -55,7 +55,7 @@ impl Reporting {
         )?;
         let checked = check(&plan).map_err(invalid)?;
         self.store
-            .update_plan(plan_id, r.expected_revision, &checked)
+            .update_plan(&caller.actor, plan_id, r.expected_revision, &checked)
             .await
             .map_err(refused)
     }

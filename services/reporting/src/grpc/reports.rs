@@ -36,6 +36,8 @@ impl From<ReportRow> for Report {
             requested_at: stamp(&r.requested_at),
             completed_at: r.completed_at.as_ref().map(stamp).unwrap_or_default(),
             plan_revision: r.plan_revision as u32,
+            created_by: r.created_by.unwrap_or_default(),
+            updated_by: r.updated_by.unwrap_or_default(),
         }
     }
 }
@@ -91,7 +93,7 @@ impl Reporting {
         let row = self
             .store
             .start_report(
-                caller.unit_id,
+                &caller,
                 &NewReport {
                     plan_id,
                     period: &period,

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use cchc_platform::Actor;
 use cchc_proto::events::v1::ReportGenerated;
 use cchc_proto::reporting::v1::ReportHeadline;
 use chrono::{DateTime, Utc};
@@ -137,9 +138,12 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query(
+        // The job works for whoever started it (its `updated_by` stays theirs), and so
+        // does its event; a job started before attribution is the system's.
+        let by: Option<String> = sqlx::query_scalar(
             "UPDATE reports SET state = 'completed', percent = 100, step = 'done', error = '', as_of = $2,
-               summary = $3, headline = $4, title = $5, plan_revision = $6, completed_at = now() WHERE id = $1",
+               summary = $3, headline = $4, title = $5, plan_revision = $6, completed_at = now() WHERE id = $1
+             RETURNING created_by",
         )
         .bind(id)
         .bind(c.as_of)
@@ -147,9 +151,13 @@ impl Store {
         .bind(sqlx::types::Json(c.headline))
         .bind(c.title)
         .bind(c.plan_revision as i32)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-        self.outbox.enqueue(&mut tx, &c.event).await?;
+        let actor = by
+            .as_deref()
+            .and_then(Actor::parse)
+            .unwrap_or(Actor::System);
+        self.outbox.enqueue(&mut tx, &actor, &c.event).await?;
         tx.commit().await?;
         self.outbox.notify();
         Ok(())

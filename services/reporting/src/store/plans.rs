@@ -4,6 +4,7 @@
 use cchc_platform::page::{Cursor, Paging};
 use cchc_platform::time::stamp;
 use cchc_platform::validation::FieldError;
+use cchc_platform::{Actor, Caller};
 use cchc_proto::events::v1::{PlanSaved, ReportingPeriod};
 use cchc_proto::reporting::v1::Plan;
 use chrono::{DateTime, Utc};
@@ -20,6 +21,8 @@ struct PlanRow {
     document: sqlx::types::Json<Plan>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    created_by: Option<String>,
+    updated_by: Option<String>,
 }
 
 impl PlanRow {
@@ -29,12 +32,14 @@ impl PlanRow {
             revision: self.revision as u32,
             created_at: stamp(&self.created_at),
             updated_at: stamp(&self.updated_at),
+            created_by: self.created_by.unwrap_or_default(),
+            updated_by: self.updated_by.unwrap_or_default(),
             ..self.document.0
         }
     }
 }
 
-const PLAN_COLUMNS: &str = "id, revision, document, created_at, updated_at";
+const PLAN_COLUMNS: &str = "id, revision, document, created_at, updated_at, created_by, updated_by";
 
 /// The stored document: the plan without what the service sets.
 fn document(p: &Plan) -> Plan {
@@ -43,6 +48,8 @@ fn document(p: &Plan) -> Plan {
         revision: 0,
         created_at: String::new(),
         updated_at: String::new(),
+        created_by: String::new(),
+        updated_by: String::new(),
         ..p.clone()
     }
 }
@@ -104,9 +111,10 @@ async fn known_units(tx: &mut PgConnection, ids: &[Uuid]) -> Result<(), Error> {
 }
 
 impl Store {
+    /// A new plan, attributed to `caller`'s actor; a key is the caller's unit's.
     pub async fn create_plan(
         &self,
-        caller: Uuid,
+        caller: &Caller,
         checked: &CheckedPlan,
         key: Option<&str>,
     ) -> Result<Plan, Error> {
@@ -114,9 +122,9 @@ impl Store {
         let doc = document(&checked.plan);
         if let Some(key) = key {
             let seen: Option<(Uuid, String)> = sqlx::query_as(
-                "SELECT id, request_hash FROM plans WHERE created_by = $1 AND idempotency_key = $2",
+                "SELECT id, request_hash FROM plans WHERE created_by_unit = $1 AND idempotency_key = $2",
             )
-            .bind(caller)
+            .bind(caller.unit_id)
             .bind(key)
             .fetch_optional(&mut *tx)
             .await?;
@@ -137,23 +145,27 @@ impl Store {
         }
         known_units(&mut tx, &checked.unit_ids).await?;
         let inserted = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO plans (id, revision, number_symbol, year, document, created_by, idempotency_key, request_hash)
-             VALUES ($1, 1, $2, $3, $4, $5, $6, $7) RETURNING {PLAN_COLUMNS}"
+            "INSERT INTO plans (id, revision, number_symbol, year, document, created_by_unit, idempotency_key, request_hash,
+               created_by, updated_by)
+             VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {PLAN_COLUMNS}"
         )))
         .bind(Uuid::now_v7())
         .bind(&doc.number_symbol)
         .bind(doc.year)
         .bind(sqlx::types::Json(&doc))
-        .bind(caller)
+        .bind(caller.unit_id)
         .bind(key)
         .bind(request_hash(&doc))
+        .bind(caller.actor.to_string())
         .fetch_one(&mut *tx)
         .await;
-        self.saved(tx, inserted, &doc).await
+        self.saved(tx, &caller.actor, inserted, &doc).await
     }
 
+    /// A new revision of plan `id`, attributed to `actor`.
     pub async fn update_plan(
         &self,
+        actor: &Actor,
         id: Uuid,
         expected_revision: u32,
         checked: &CheckedPlan,
@@ -173,23 +185,26 @@ impl Store {
         known_units(&mut tx, &checked.unit_ids).await?;
         let doc = document(&checked.plan);
         let updated = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "UPDATE plans SET revision = revision + 1, number_symbol = $2, year = $3, document = $4, updated_at = now()
+            "UPDATE plans SET revision = revision + 1, number_symbol = $2, year = $3, document = $4, updated_at = now(),
+               updated_by = $5
              WHERE id = $1 RETURNING {PLAN_COLUMNS}"
         )))
         .bind(id)
         .bind(&doc.number_symbol)
         .bind(doc.year)
         .bind(sqlx::types::Json(&doc))
+        .bind(actor.to_string())
         .fetch_one(&mut *tx)
         .await;
-        self.saved(tx, updated, &doc).await
+        self.saved(tx, actor, updated, &doc).await
     }
 
     /// Ends a save: a clash with another plan of the same number and year is a
-    /// conflict; otherwise the event goes out with the change.
+    /// conflict; otherwise the event goes out with the change, attributed to `actor`.
     async fn saved(
         &self,
         mut tx: Transaction<'_, Postgres>,
+        actor: &Actor,
         written: Result<PlanRow, sqlx::Error>,
         doc: &Plan,
     ) -> Result<Plan, Error> {
@@ -203,7 +218,9 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         };
-        self.outbox.enqueue(&mut tx, &plan_saved(&plan)).await?;
+        self.outbox
+            .enqueue(&mut tx, actor, &plan_saved(&plan))
+            .await?;
         tx.commit().await?;
         self.outbox.notify();
         Ok(plan)

@@ -87,6 +87,8 @@ pub struct Activity<'a> {
     pub head_count: i64,
     /// The record this one corrects.
     pub supersedes: Option<Uuid>,
+    /// Whom the event's envelope attributes it to.
+    pub recorded_by: Option<&'a str>,
 }
 
 /// What identifies a unit's submission for a period (one-stop results, a survey).
@@ -97,6 +99,8 @@ pub struct Submission<'a> {
     pub period_start: NaiveDate,
     pub period_end: NaiveDate,
     pub revision: i32,
+    /// Whom the event's envelope attributes it to.
+    pub recorded_by: Option<&'a str>,
 }
 
 /// A unit's budget for a year.
@@ -108,6 +112,8 @@ pub struct Budget<'a> {
     pub planned_total_vnd: i64,
     pub spent_total_vnd: i64,
     pub lines: &'a [BudgetLineFigures],
+    /// Whom the event's envelope attributes it to.
+    pub recorded_by: Option<&'a str>,
 }
 
 pub async fn unit_created(
@@ -281,8 +287,8 @@ pub async fn activity_recorded(
     at: DateTime<Utc>,
 ) -> Result<(), Error> {
     sqlx::query(
-        "INSERT INTO rm_activities (activity_id, unit_id, kind, date, head_count, supersedes, event_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        "INSERT INTO rm_activities (activity_id, unit_id, kind, date, head_count, supersedes, event_at, recorded_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
     )
     .bind(a.activity_id)
     .bind(a.unit_id)
@@ -291,6 +297,7 @@ pub async fn activity_recorded(
     .bind(a.head_count)
     .bind(a.supersedes)
     .bind(at)
+    .bind(a.recorded_by)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -306,8 +313,8 @@ pub async fn one_stop(
     sqlx::query(
         "INSERT INTO rm_one_stop (submission_id, unit_id, period, period_start, period_end, revision,
            received_online, received_in_person_or_post, received_carried_over, resolved_early, resolved_on_time,
-           resolved_late, pending_within_time, pending_overdue, returned_withdrawn, event_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT DO NOTHING",
+           resolved_late, pending_within_time, pending_overdue, returned_withdrawn, event_at, recorded_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT DO NOTHING",
     )
     .bind(s.submission_id)
     .bind(s.unit_id)
@@ -325,6 +332,7 @@ pub async fn one_stop(
     .bind(r.pending_overdue)
     .bind(r.returned_withdrawn)
     .bind(at)
+    .bind(s.recorded_by)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -340,8 +348,8 @@ pub async fn satisfaction(
     at: DateTime<Utc>,
 ) -> Result<(), Error> {
     let fresh = sqlx::query(
-        "INSERT INTO rm_satisfaction (submission_id, unit_id, period, period_start, period_end, revision, responses, event_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        "INSERT INTO rm_satisfaction (submission_id, unit_id, period, period_start, period_end, revision, responses, event_at, recorded_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
     )
     .bind(s.submission_id)
     .bind(s.unit_id)
@@ -351,6 +359,7 @@ pub async fn satisfaction(
     .bind(s.revision)
     .bind(responses)
     .bind(at)
+    .bind(s.recorded_by)
     .execute(&mut *tx)
     .await?
     .rows_affected()
@@ -379,8 +388,8 @@ pub async fn satisfaction(
 /// One revision of a unit's budget; its lines are written with it the first time only.
 pub async fn budget(tx: &mut PgConnection, b: &Budget<'_>, at: DateTime<Utc>) -> Result<(), Error> {
     let fresh = sqlx::query(
-        "INSERT INTO rm_budget (submission_id, unit_id, year, revision, planned_total_vnd, spent_total_vnd, event_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        "INSERT INTO rm_budget (submission_id, unit_id, year, revision, planned_total_vnd, spent_total_vnd, event_at, recorded_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
     )
     .bind(b.submission_id)
     .bind(b.unit_id)
@@ -389,6 +398,7 @@ pub async fn budget(tx: &mut PgConnection, b: &Budget<'_>, at: DateTime<Utc>) ->
     .bind(b.planned_total_vnd)
     .bind(b.spent_total_vnd)
     .bind(at)
+    .bind(b.recorded_by)
     .execute(&mut *tx)
     .await?
     .rows_affected()

@@ -1,5 +1,6 @@
 //! Report jobs (báo cáo) and their rendered exports.
 
+use cchc_platform::Caller;
 use cchc_platform::page::Paging;
 use cchc_proto::reporting::v1::ReportHeadline;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -29,6 +30,9 @@ pub struct ReportRow {
     pub headline: Option<sqlx::types::Json<ReportHeadline>>,
     pub requested_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// Who started the job, and whom its latest change is attributed to (actor text).
+    pub created_by: Option<String>,
+    pub updated_by: Option<String>,
 }
 
 /// Where a report job stands (the SQL of this module spells the same words).
@@ -52,7 +56,7 @@ impl ReportRow {
 }
 
 const REPORT_COLUMNS: &str = "id, plan_id, plan_revision, period, number_symbol, report_date, requested_title, title, state, percent, step, error,
-    attempts, as_of, summary, headline, requested_at, completed_at";
+    attempts, as_of, summary, headline, requested_at, completed_at, created_by, updated_by";
 
 /// What a new report job asks for.
 pub struct NewReport<'a> {
@@ -73,10 +77,11 @@ pub struct ReportFile {
 }
 
 impl Store {
-    /// Queues a report job; with a key seen before, returns that job.
+    /// Queues a report job for `caller` (its actor is whom the job works for); with a
+    /// key seen before, returns that job.
     pub async fn start_report(
         &self,
-        caller: Uuid,
+        caller: &Caller,
         r: &NewReport<'_>,
         plan_revision: u32,
         key: Option<&str>,
@@ -86,7 +91,7 @@ impl Store {
             let seen: Option<ReportRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {REPORT_COLUMNS} FROM reports WHERE requested_by = $1 AND idempotency_key = $2"
             )))
-            .bind(caller)
+            .bind(caller.unit_id)
             .bind(key)
             .fetch_optional(&mut *tx)
             .await?;
@@ -100,8 +105,9 @@ impl Store {
             }
         }
         let row: ReportRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO reports (id, plan_id, plan_revision, period, number_symbol, report_date, title, requested_title, requested_by, idempotency_key)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) RETURNING {REPORT_COLUMNS}"
+            "INSERT INTO reports (id, plan_id, plan_revision, period, number_symbol, report_date, title, requested_title, requested_by,
+               idempotency_key, created_by, updated_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $10) RETURNING {REPORT_COLUMNS}"
         )))
         .bind(Uuid::now_v7())
         .bind(r.plan_id)
@@ -110,8 +116,9 @@ impl Store {
         .bind(r.number_symbol)
         .bind(r.report_date)
         .bind(r.title)
-        .bind(caller)
+        .bind(caller.unit_id)
         .bind(key)
+        .bind(caller.actor.to_string())
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use cchc_platform::consumer::Handler;
 use cchc_platform::events::{Event, envelope};
 use cchc_platform::outbox::Outbox;
-use cchc_platform::{Caller, Role};
+use cchc_platform::{Actor, Caller, Role};
 use cchc_proto::Message;
 use cchc_proto::events::v1::Envelope;
 use cchc_reporting::events::ReadModels;
@@ -66,13 +66,17 @@ impl Drop for Service {
     }
 }
 
-/// A request from `unit` acting in `role`.
+/// The person the tests' requests come from unless one is named.
+pub const PERSON: Uuid = Uuid::from_u128(0x9e_7507);
+
+/// A request from `unit` acting in `role`, signed in as [`PERSON`].
 pub fn from<T>(unit: Uuid, role: Role, message: T) -> tonic::Request<T> {
-    Caller {
-        unit_id: unit,
-        role,
-    }
-    .verified(tonic::Request::new(message))
+    from_actor(unit, role, Actor::User(PERSON), message)
+}
+
+/// A request from `unit` acting in `role`, its writes attributed to `actor`.
+pub fn from_actor<T>(unit: Uuid, role: Role, actor: Actor, message: T) -> tonic::Request<T> {
+    Caller::new(unit, role, actor).verified(tonic::Request::new(message))
 }
 
 pub const OFFICE: Uuid = Uuid::from_u128(0x0ff1ce);
@@ -92,9 +96,14 @@ pub fn fields(s: &tonic::Status) -> Vec<String> {
         .collect()
 }
 
-/// An envelope of `producer` carrying `e`, stamped `at`.
+/// An envelope of `producer` carrying `e`, stamped `at`, attributed to the system.
 pub fn envelope_at<E: Event>(producer: &str, e: &E, at: DateTime<Utc>) -> Envelope {
-    let mut env = envelope(producer, e);
+    envelope_by(producer, &Actor::System, e, at)
+}
+
+/// An envelope of `producer` carrying `e`, stamped `at`, attributed to `actor`.
+pub fn envelope_by<E: Event>(producer: &str, actor: &Actor, e: &E, at: DateTime<Utc>) -> Envelope {
+    let mut env = envelope(producer, actor, e);
     env.occurred_at = Some(cchc_proto::Timestamp {
         seconds: at.timestamp(),
         nanos: at.timestamp_subsec_nanos() as i32,
@@ -138,6 +147,16 @@ impl Service {
 
     /// Payloads of the outbox events of type `E`, oldest first.
     pub async fn payloads<E: Event>(&self) -> Vec<E> {
+        self.events::<E>()
+            .await
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect()
+    }
+
+    /// The outbox events of type `E`, oldest first, each with whom its envelope
+    /// attributes it to (the envelope's text, empty when none).
+    pub async fn events<E: Event>(&self) -> Vec<(String, E)> {
         let rows: Vec<(String, Vec<u8>)> =
             sqlx::query_as("SELECT subject, body FROM cchc_outbox ORDER BY seq")
                 .fetch_all(&self.pool)
@@ -147,7 +166,7 @@ impl Service {
             .filter(|(s, _)| s == E::TYPE)
             .map(|(_, b)| {
                 let env = Envelope::decode(b.as_slice()).unwrap();
-                E::decode(env.payload.as_slice()).unwrap()
+                (env.actor, E::decode(env.payload.as_slice()).unwrap())
             })
             .collect()
     }
