@@ -48,7 +48,10 @@ cleanup() {
     kill -TERM "$nats_pid" 2>/dev/null || true
     wait "$nats_pid" 2>/dev/null || true
   fi
-  if [ "${started_pg:-0}" = 1 ]; then "$root/deploy/local/postgres.sh" stop || true; fi
+  # In a session of its own: a signal sent to this group while it stops (a supervisor's
+  # retry, make forwarding one) would reach runuser, which kills pg_ctl mid-stop and
+  # leaves an orphan behind in this group.
+  if [ "${started_pg:-0}" = 1 ]; then setsid -w "$root/deploy/local/postgres.sh" stop || true; fi
   echo "stopped" >&2
 }
 trap cleanup EXIT

@@ -177,13 +177,33 @@ impl Run {
         for (what, port) in &self.ports {
             assert!(!listening(*port), "{what} still listens on {port}:\n{out}");
         }
-        let group_left = Command::new("kill")
-            .args(["-0", "--", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status()
-            .unwrap()
-            .success();
-        assert!(!group_left, "processes of the run are left:\n{out}");
+        // A process that was told to exit may need a moment to be reaped.
+        let group_alive = || {
+            Command::new("kill")
+                .args(["-0", "--", &format!("-{}", self.child.id())])
+                .stderr(Stdio::null())
+                .status()
+                .unwrap()
+                .success()
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while group_alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let group = self.child.id().to_string();
+        let left: String = Command::new("ps")
+            .args(["-eo", "pid=,pgid=,stat=,args="])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some(group.as_str()))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(
+            !group_alive(),
+            "processes of the run are left:\n{left}\n{out}"
+        );
     }
 }
 
