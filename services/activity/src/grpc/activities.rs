@@ -28,7 +28,7 @@ pub async fn record(
     let r = req.into_inner();
     let new = activity::check(&r).map_err(invalid)?;
     let a = store
-        .record(caller.unit_id, &new, key(&r.idempotency_key))
+        .record(&caller.actor, caller.unit_id, &new, key(&r.idempotency_key))
         .await?;
     Ok(Response::new(a))
 }
@@ -74,7 +74,9 @@ pub async fn record_many(
     }
     if !valid.is_empty() {
         let (indexes, items): (Vec<usize>, Vec<_>) = valid.into_iter().unzip();
-        let stored = store.record_many(caller.unit_id, &items).await?;
+        let stored = store
+            .record_many(&caller.actor, caller.unit_id, &items)
+            .await?;
         for (i, outcome) in indexes.into_iter().zip(stored) {
             results.push(match outcome {
                 Ok(a) => BatchItemResult {
@@ -142,6 +144,7 @@ pub async fn correct(
     };
     let a = store
         .correct(
+            &caller.actor,
             caller.unit_id,
             original,
             &new,

@@ -34,7 +34,12 @@ async fn submit<R, S: Submission>(
     let r = req.into_inner();
     let figures = check(&r, today())?;
     let stored = store
-        .submit(caller.unit_id, &figures, key(idempotency_key(&r)))
+        .submit(
+            &caller.actor,
+            caller.unit_id,
+            &figures,
+            key(idempotency_key(&r)),
+        )
         .await?;
     Ok(Response::new(stored))
 }

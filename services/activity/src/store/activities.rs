@@ -1,5 +1,13 @@
 //! Activities: recorded one by one or in batches, corrected by superseding records.
+//!
+//! Each row is attributed as of its writing and never changed: `created_at` and
+//! `created_by` are the original record's (copied onto each correction of its chain),
+//! `updated_by` is whoever wrote the row itself, at its `recorded_at`. So the current
+//! record of a chain, which is what a list shows, names the creator and the latest
+//! corrector; a superseded record in the history keeps what it said when it was
+//! current, and its `superseded_by` leads to who replaced it.
 
+use cchc_platform::Actor;
 use cchc_platform::page::{Cursor, Paging};
 use cchc_platform::time::stamp;
 use cchc_proto::activity::v1::Activity;
@@ -27,6 +35,9 @@ struct Row {
     supersedes: Option<Uuid>,
     superseded_by: Option<Uuid>,
     correction_reason: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+    created_by: Option<String>,
+    updated_by: Option<String>,
 }
 
 impl Row {
@@ -78,6 +89,10 @@ impl From<Row> for Activity {
             supersedes: r.supersedes.map(|s| s.to_string()).unwrap_or_default(),
             superseded_by: r.superseded_by.map(|s| s.to_string()).unwrap_or_default(),
             correction_reason: r.correction_reason,
+            created_at: stamp(&r.created_at),
+            created_by: r.created_by.unwrap_or_default(),
+            updated_at: stamp(&r.recorded_at),
+            updated_by: r.updated_by.unwrap_or_default(),
         }
     }
 }
@@ -86,6 +101,7 @@ impl From<Row> for Activity {
 const COLUMNS: &str =
     "a.id, a.unit_id, a.kind, a.date, a.title, a.description, a.channel, a.audience, a.head_count,
     a.evidence_links, a.procedure_codes, a.recorded_at, a.supersedes, a.correction_reason,
+    a.created_at, a.created_by, a.updated_by,
     (SELECT s.id FROM activities s WHERE s.supersedes = a.id) AS superseded_by";
 
 /// Filters for listing; `unit_id` is already restricted to the caller's own for units.
@@ -99,42 +115,51 @@ pub struct Filter {
     pub paging: Paging,
 }
 
-/// A correction to make: which record it supersedes and why.
+/// A correction to make: which record it supersedes and why, and the creation of
+/// that record's chain, which the correction carries on.
 struct Correction<'a> {
     original: Uuid,
     reason: &'a str,
+    created_at: chrono::DateTime<chrono::Utc>,
+    created_by: Option<String>,
 }
 
 impl Store {
-    /// Records an activity of `unit_id` with its event. With an idempotency key, a
-    /// repeated submission returns the first record instead of adding another.
+    /// Records an activity of `unit_id`, made by `actor`, with its event. With an
+    /// idempotency key, a repeated submission returns the first record instead of
+    /// adding another.
     pub async fn record(
         &self,
+        actor: &Actor,
         unit_id: Uuid,
         a: &NewActivity,
         idempotency_key: Option<&str>,
     ) -> Result<Activity, Error> {
         let mut tx = self.pool.begin().await?;
         let recorded = self
-            .insert(&mut tx, unit_id, a, idempotency_key, None)
+            .insert(&mut tx, actor, unit_id, a, idempotency_key, None)
             .await?;
         tx.commit().await?;
         self.outbox.notify();
         Ok(recorded)
     }
 
-    /// Records several activities in one transaction, each with its event. An item
-    /// whose key was already used for something else gets `Err(KeyReused)` and the
-    /// others are still recorded.
+    /// Records several activities made by `actor` in one transaction, each with its
+    /// event. An item whose key was already used for something else gets
+    /// `Err(KeyReused)` and the others are still recorded.
     pub async fn record_many(
         &self,
+        actor: &Actor,
         unit_id: Uuid,
         items: &[(NewActivity, Option<String>)],
     ) -> Result<Vec<Result<Activity, Error>>, Error> {
         let mut tx = self.pool.begin().await?;
         let mut out = Vec::with_capacity(items.len());
         for (a, key) in items {
-            match self.insert(&mut tx, unit_id, a, key.as_deref(), None).await {
+            match self
+                .insert(&mut tx, actor, unit_id, a, key.as_deref(), None)
+                .await
+            {
                 Err(Error::KeyReused) => out.push(Err(Error::KeyReused)),
                 Err(e) => return Err(e),
                 Ok(r) => out.push(Ok(r)),
@@ -145,11 +170,12 @@ impl Store {
         Ok(out)
     }
 
-    /// Records `a` as the correction of the caller's activity `original`. Another
-    /// unit's activity is `NotFound`, as if absent; an already corrected one is
-    /// `AlreadyCorrected`.
+    /// Records `a`, made by `actor`, as the correction of the caller's activity
+    /// `original`. Another unit's activity is `NotFound`, as if absent; an already
+    /// corrected one is `AlreadyCorrected`.
     pub async fn correct(
         &self,
+        actor: &Actor,
         unit_id: Uuid,
         original: Uuid,
         a: &NewActivity,
@@ -168,15 +194,16 @@ impl Store {
                 Err(Error::KeyReused)
             };
         }
-        let found: Option<(Uuid,)> =
-            sqlx::query_as("SELECT id FROM activities WHERE id = $1 AND unit_id = $2 FOR UPDATE")
-                .bind(original)
-                .bind(unit_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if found.is_none() {
+        let found: Option<(chrono::DateTime<chrono::Utc>, Option<String>)> = sqlx::query_as(
+            "SELECT created_at, created_by FROM activities WHERE id = $1 AND unit_id = $2 FOR UPDATE",
+        )
+        .bind(original)
+        .bind(unit_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((created_at, created_by)) = found else {
             return Err(Error::NotFound);
-        }
+        };
         let by: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM activities WHERE supersedes = $1")
             .bind(original)
             .fetch_optional(&mut *tx)
@@ -190,10 +217,16 @@ impl Store {
         let recorded = self
             .insert(
                 &mut tx,
+                actor,
                 unit_id,
                 a,
                 idempotency_key,
-                Some(Correction { original, reason }),
+                Some(Correction {
+                    original,
+                    reason,
+                    created_at,
+                    created_by,
+                }),
             )
             .await?;
         tx.commit().await?;
@@ -204,16 +237,26 @@ impl Store {
     async fn insert(
         &self,
         tx: &mut PgConnection,
+        actor: &Actor,
         unit_id: Uuid,
         a: &NewActivity,
         idempotency_key: Option<&str>,
         correction: Option<Correction<'_>>,
     ) -> Result<Activity, Error> {
         let supersedes = correction.as_ref().map(|c| c.original);
+        let writer = actor.to_string();
+        // An original record is created by its writer, now; a correction carries on its
+        // chain's creation, unknown (NULL) if the original's creator is.
+        let (created_at, created_by) = match &correction {
+            Some(c) => (Some(c.created_at), c.created_by.as_deref()),
+            None => (None, Some(writer.as_str())),
+        };
         let inserted: Result<Option<Row>, sqlx::Error> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO activities AS a (id, unit_id, kind, date, title, description, channel, audience, head_count,
-                 evidence_links, procedure_codes, idempotency_key, supersedes, correction_reason)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                 evidence_links, procedure_codes, idempotency_key, supersedes, correction_reason,
+                 created_at, created_by, updated_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                 coalesce($15, now()), $16, $17)
              ON CONFLICT (unit_id, idempotency_key) DO NOTHING RETURNING {COLUMNS}"
         )))
         .bind(Uuid::now_v7())
@@ -230,6 +273,9 @@ impl Store {
         .bind(idempotency_key)
         .bind(supersedes)
         .bind(correction.as_ref().map_or("", |c| c.reason))
+        .bind(created_at)
+        .bind(created_by)
+        .bind(&writer)
         .fetch_optional(&mut *tx)
         .await;
         let row = match (inserted, supersedes) {
@@ -251,9 +297,7 @@ impl Store {
                 Err(Error::KeyReused)
             };
         };
-        self.outbox
-            .enqueue(tx, &cchc_platform::Actor::System, &row.event())
-            .await?;
+        self.outbox.enqueue(tx, actor, &row.event()).await?;
         Ok(row.into())
     }
 

@@ -7,7 +7,7 @@ use cchc_proto::events::v1::{BudgetLineFigures, BudgetSubmitted};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::submissions::{Insert, Stored, Submission};
+use super::submissions::{Attribution, Insert, Stored, Submission};
 use crate::domain::budget::{BudgetFigures, Line};
 
 /// The kind's own columns.
@@ -72,6 +72,12 @@ impl Submission for BudgetFigures {
 
 impl From<Stored<Fields>> for BudgetLines {
     fn from(Stored { rev, fields: r }: Stored<Fields>) -> Self {
+        let Attribution {
+            created_at,
+            created_by,
+            updated_at,
+            updated_by,
+        } = rev.attribution();
         BudgetLines {
             id: rev.id.to_string(),
             unit_id: rev.unit_id.to_string(),
@@ -82,6 +88,10 @@ impl From<Stored<Fields>> for BudgetLines {
             revision: rev.number as u32,
             current: rev.current,
             submitted_at: stamp(&rev.submitted_at),
+            created_at,
+            created_by,
+            updated_at,
+            updated_by,
         }
     }
 }

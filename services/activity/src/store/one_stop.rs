@@ -5,7 +5,7 @@ use cchc_proto::activity::v1::OneStopResult;
 use cchc_proto::events::v1::OneStopResultSubmitted;
 use uuid::Uuid;
 
-use super::submissions::{Insert, Stored, Submission};
+use super::submissions::{Attribution, Insert, Stored, Submission};
 use crate::domain::one_stop::{Counters, OneStopFigures};
 
 /// The kind's own columns.
@@ -114,6 +114,12 @@ impl Submission for OneStopFigures {
 
 impl From<Stored<Fields>> for OneStopResult {
     fn from(Stored { rev, fields: r }: Stored<Fields>) -> Self {
+        let Attribution {
+            created_at,
+            created_by,
+            updated_at,
+            updated_by,
+        } = rev.attribution();
         let c = r.counters();
         OneStopResult {
             id: rev.id.to_string(),
@@ -130,6 +136,10 @@ impl From<Stored<Fields>> for OneStopResult {
             revision: rev.number as u32,
             current: rev.current,
             submitted_at: stamp(&rev.submitted_at),
+            created_at,
+            created_by,
+            updated_at,
+            updated_by,
         }
     }
 }

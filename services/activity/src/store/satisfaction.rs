@@ -6,7 +6,7 @@ use cchc_proto::events::v1::{SatisfactionCriterion, SatisfactionSubmitted};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::submissions::{Insert, Stored, Submission};
+use super::submissions::{Attribution, Insert, Stored, Submission};
 use crate::domain::satisfaction::{Criterion, SatisfactionFigures, overall_rate};
 
 /// The kind's own columns.
@@ -73,6 +73,12 @@ impl Submission for SatisfactionFigures {
 
 impl From<Stored<Fields>> for SatisfactionSurvey {
     fn from(Stored { rev, fields: r }: Stored<Fields>) -> Self {
+        let Attribution {
+            created_at,
+            created_by,
+            updated_at,
+            updated_by,
+        } = rev.attribution();
         SatisfactionSurvey {
             id: rev.id.to_string(),
             unit_id: rev.unit_id.to_string(),
@@ -90,6 +96,10 @@ impl From<Stored<Fields>> for SatisfactionSurvey {
             revision: rev.number as u32,
             current: rev.current,
             submitted_at: stamp(&rev.submitted_at),
+            created_at,
+            created_by,
+            updated_at,
+            updated_by,
         }
     }
 }

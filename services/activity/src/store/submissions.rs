@@ -3,9 +3,16 @@
 //! newest the current one, the earlier ones kept as history. A kind says what its
 //! figures are ([`Submission`]); how a submission is numbered, found again and listed
 //! is written here once.
+//!
+//! Each revision is attributed as of its submission and never changed: `created_at`
+//! and `created_by` are the slot's first revision's (copied onto every later one),
+//! `updated_by` is whoever submitted the revision itself, at its `submitted_at`. The
+//! current revision thus names who first submitted the slot and who replaced it last.
 
+use cchc_platform::Actor;
 use cchc_platform::events::Event;
 use cchc_platform::page::Cursor;
+use cchc_platform::time::stamp;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::QueryAs;
 use sqlx::{PgConnection, Postgres};
@@ -14,11 +21,22 @@ use uuid::Uuid;
 use super::{Error, Page, Store, SubmissionFilter};
 
 /// The columns every submission row has, read as its [`Revision`].
-const COMMON: &str = "t.id, t.unit_id, t.period, t.revision, t.submitted_at";
+const COMMON: &str = "t.id, t.unit_id, t.period, t.revision, t.submitted_at, t.created_at, \
+                      t.created_by, t.updated_by";
 
 /// The columns every submission table has and a submission sets itself, in the order
-/// [`Store::submit`] binds them.
-const COMMON_INSERTED: &[&str] = &["id", "unit_id", "period", "revision", "idempotency_key"];
+/// [`Store::submit`] binds them, each with the expression of its bound value.
+const COMMON_INSERTED: &[(&str, &str)] = &[
+    ("id", "$"),
+    ("unit_id", "$"),
+    ("period", "$"),
+    ("revision", "$"),
+    ("idempotency_key", "$"),
+    // NULL for a slot's first revision, created now, as it is submitted.
+    ("created_at", "coalesce($, now())"),
+    ("created_by", "$"),
+    ("updated_by", "$"),
+];
 
 /// A query inserting a submission, its row read back.
 pub type Insert<'q, F> = QueryAs<'q, Postgres, Stored<F>, PgArguments>;
@@ -26,7 +44,8 @@ pub type Insert<'q, F> = QueryAs<'q, Postgres, Stored<F>, PgArguments>;
 /// A kind of submission: figures a unit gives for a period, in its own table.
 pub trait Submission: Sync {
     /// The table, with the columns `id`, `unit_id`, `period`, `revision`,
-    /// `idempotency_key` and `submitted_at` besides the kind's own.
+    /// `idempotency_key`, `submitted_at`, `created_at`, `created_by` and `updated_by`
+    /// besides the kind's own.
     const TABLE: &'static str;
     /// The kind's own columns, in the order [`Submission::bind`] binds them.
     const FIELDS: &'static [&'static str];
@@ -74,8 +93,34 @@ pub struct Revision {
     #[sqlx(rename = "revision")]
     pub number: i32,
     pub submitted_at: chrono::DateTime<chrono::Utc>,
+    /// When the slot's first revision was submitted, and by whom (`None`: unknown).
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub created_by: Option<String>,
+    /// Who submitted this revision (`None`: unknown).
+    pub updated_by: Option<String>,
     /// No later revision of the slot exists.
     pub current: bool,
+}
+
+impl Revision {
+    /// The attribution an answer shows: when and by whom the slot was first submitted
+    /// and this revision submitted, actors empty when unknown.
+    pub fn attribution(&self) -> Attribution {
+        Attribution {
+            created_at: stamp(&self.created_at),
+            created_by: self.created_by.clone().unwrap_or_default(),
+            updated_at: stamp(&self.submitted_at),
+            updated_by: self.updated_by.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// A revision's attribution, as the API writes it.
+pub struct Attribution {
+    pub created_at: String,
+    pub created_by: String,
+    pub updated_at: String,
+    pub updated_by: String,
 }
 
 /// The condition that row `t` of `table` is its slot's current revision: no later one
@@ -140,12 +185,13 @@ async fn prior<S: Submission>(
 }
 
 impl Store {
-    /// Makes `s` the current submission of its slot (unit, period), keeping the
-    /// previous one as history, with its event. Figures equal to the current ones, or
-    /// a retry with a known key, change nothing and return what is stored; a known key
-    /// with other figures is `KeyReused`.
+    /// Makes `s`, submitted by `actor`, the current submission of its slot (unit,
+    /// period), keeping the previous one as history, with its event. Figures equal to
+    /// the current ones, or a retry with a known key, change nothing and return what
+    /// is stored (attributed as it was); a known key with other figures is `KeyReused`.
     pub async fn submit<S: Submission>(
         &self,
+        actor: &Actor,
         unit_id: Uuid,
         s: &S,
         idempotency_key: Option<&str>,
@@ -157,10 +203,22 @@ impl Store {
             Prior::Retry(first) if same(&first) => return Ok(first.into()),
             Prior::Retry(_) => return Err(Error::KeyReused),
             Prior::Current(Some(c)) if same(&c) => return Ok(c.into()),
-            Prior::Current(c) => c.map(|c| (c.rev.id, c.rev.number)),
+            Prior::Current(c) => c.map(|c| c.rev),
         };
-        let names: Vec<&str> = COMMON_INSERTED.iter().chain(S::FIELDS).copied().collect();
-        let values: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
+        let writer = actor.to_string();
+        // A later revision carries on the slot's creation, unknown (NULL) if its first
+        // revision's submitter is.
+        let (created_at, created_by) = match &current {
+            Some(c) => (Some(c.created_at), c.created_by.clone()),
+            None => (None, Some(writer.clone())),
+        };
+        let (names, values): (Vec<&str>, Vec<String>) = COMMON_INSERTED
+            .iter()
+            .copied()
+            .chain(S::FIELDS.iter().map(|f| (*f, "$")))
+            .enumerate()
+            .map(|(i, (name, value))| (name, value.replace('$', &format!("${}", i + 1))))
+            .unzip();
         let insert = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO {} AS t ({}) VALUES ({}) RETURNING {}",
             S::TABLE,
@@ -171,15 +229,14 @@ impl Store {
         .bind(Uuid::now_v7())
         .bind(unit_id)
         .bind(&period)
-        .bind(current.map_or(1, |(_, n)| n + 1))
-        .bind(idempotency_key);
+        .bind(current.as_ref().map_or(1, |c| c.number + 1))
+        .bind(idempotency_key)
+        .bind(created_at)
+        .bind(created_by)
+        .bind(&writer);
         let row = s.bind(insert).fetch_one(&mut *tx).await?;
         self.outbox
-            .enqueue(
-                &mut tx,
-                &cchc_platform::Actor::System,
-                &S::event(&row, current.map(|(id, _)| id)),
-            )
+            .enqueue(&mut tx, actor, &S::event(&row, current.map(|c| c.id)))
             .await?;
         tx.commit().await?;
         self.outbox.notify();

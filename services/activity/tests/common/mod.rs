@@ -7,7 +7,7 @@ use cchc_activity::grpc::Activities;
 use cchc_activity::store::Store;
 use cchc_platform::outbox::Outbox;
 use cchc_platform::validation::field_errors;
-use cchc_platform::{Caller, Role};
+use cchc_platform::{Actor, Caller, Role};
 use cchc_proto::Message;
 use cchc_proto::events::v1::Envelope;
 use sqlx::PgPool;
@@ -30,14 +30,18 @@ pub async fn service() -> Service {
     }
 }
 
-/// A request from `unit` acting in `role`.
+/// The person signed in behind the requests of [`from`], [`as_unit`] and
+/// [`as_office`].
+pub const PERSON: Actor = Actor::User(Uuid::from_u128(7));
+
+/// A request from `unit` acting in `role`, made by [`PERSON`].
 pub fn from<T>(unit: Uuid, role: Role, message: T) -> tonic::Request<T> {
-    Caller::new(
-        unit,
-        role,
-        cchc_platform::Actor::User(uuid::Uuid::from_u128(7)),
-    )
-    .verified(tonic::Request::new(message))
+    by(PERSON, unit, role, message)
+}
+
+/// A request from `unit` acting in `role`, made by `actor`.
+pub fn by<T>(actor: Actor, unit: Uuid, role: Role, message: T) -> tonic::Request<T> {
+    Caller::new(unit, role, actor).verified(tonic::Request::new(message))
 }
 
 pub fn as_unit<T>(unit: Uuid, message: T) -> tonic::Request<T> {
