@@ -5,9 +5,11 @@ use cchc_catalogue::grpc::Catalogue;
 use cchc_catalogue::store::Store;
 use cchc_platform::outbox::Outbox;
 use cchc_platform::validation::field_errors;
-use cchc_platform::{Caller, Role};
+use cchc_platform::{Actor, Caller, Role};
 use cchc_proto::catalogue::v1::catalogue_service_server::CatalogueService;
 use cchc_proto::catalogue::v1::*;
+use cchc_proto::events::v1::Envelope;
+use prost::Message;
 use sqlx::PgPool;
 use tonic::{Code, Request};
 use unicode_normalization::UnicodeNormalization;
@@ -30,11 +32,7 @@ async fn fixture(name: &str) -> Fixture {
         svc: Catalogue::new(store.clone()),
         store,
         pool,
-        office: Caller::new(
-            Uuid::new_v4(),
-            Role::Office,
-            cchc_platform::Actor::User(Uuid::new_v4()),
-        ),
+        office: Caller::new(Uuid::new_v4(), Role::Office, Actor::User(Uuid::new_v4())),
     }
 }
 
@@ -48,11 +46,7 @@ fn public<T>(msg: T) -> Request<T> {
 }
 
 fn unit() -> Caller {
-    Caller::new(
-        Uuid::new_v4(),
-        Role::Unit,
-        cchc_platform::Actor::User(Uuid::new_v4()),
-    )
+    Caller::new(Uuid::new_v4(), Role::Unit, Actor::User(Uuid::new_v4()))
 }
 
 fn content(name: &str) -> ProcedureContent {
@@ -120,6 +114,20 @@ impl Fixture {
             .publish_procedure(req(publication(code, change_type, effective), &self.office))
             .await
             .map(|r| r.into_inner())
+    }
+
+    /// The envelopes of the outbox's events of `subject`, oldest first.
+    async fn envelopes(&self, subject: &str) -> Vec<Envelope> {
+        let bodies: Vec<Vec<u8>> =
+            sqlx::query_scalar("SELECT body FROM cchc_outbox WHERE subject = $1 ORDER BY seq")
+                .bind(subject)
+                .fetch_all(&self.pool)
+                .await
+                .unwrap();
+        bodies
+            .iter()
+            .map(|b| Envelope::decode(b.as_slice()).unwrap())
+            .collect()
     }
 
     async fn events(&self, subject: &str) -> i64 {
@@ -1054,4 +1062,274 @@ async fn an_exactly_full_page_is_the_last_and_a_limit_over_500_is_refused() {
     );
     invalid(postings(501, String::new()).await, &["limit"]);
     invalid(postings(10, "2020-01-01".into()).await, &["page_token"]);
+}
+
+/// Another person of `caller`'s unit, with its role.
+fn colleague(caller: &Caller) -> Caller {
+    Caller::new(caller.unit_id, caller.role, Actor::User(Uuid::new_v4()))
+}
+
+/// The actors a view names: created, updated, published.
+fn attribution(v: &ProcedureView) -> (&str, &str, &str) {
+    (&v.created_by, &v.updated_by, &v.published_by)
+}
+
+#[tokio::test]
+async fn every_write_and_its_event_name_who_made_it() {
+    let f = fixture("actors").await;
+    let code = "1.000900.H19";
+    let a = f.office.clone();
+    let b = colleague(&a);
+    let (a_text, b_text) = (a.actor.to_string(), b.actor.to_string());
+
+    // A creates and saves the draft; B publishes it.
+    let created = f
+        .svc
+        .create_procedure(req(
+            CreateProcedureRequest {
+                code: code.into(),
+                content: Some(content("Công nhận trường đạt chuẩn")),
+            },
+            &a,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        attribution(&created),
+        (a_text.as_str(), a_text.as_str(), "")
+    );
+    assert!(!created.created_at.is_empty() && !created.updated_at.is_empty());
+    let saved = f
+        .svc
+        .update_draft(req(
+            UpdateDraftRequest {
+                code: code.into(),
+                revision: 1,
+                content: Some(content("Công nhận trường mầm non đạt chuẩn")),
+            },
+            &a,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(attribution(&saved), (a_text.as_str(), a_text.as_str(), ""));
+    let published = f
+        .svc
+        .publish_procedure(req(publication(code, "new", "2020-02-01"), &b))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        attribution(&published),
+        (a_text.as_str(), b_text.as_str(), b_text.as_str())
+    );
+    assert!(!published.published_at.is_empty());
+    assert!(published.updated_at >= saved.updated_at);
+
+    // Every read of the procedure says the same, the public's too.
+    let current = f
+        .svc
+        .get_procedure(public(GetProcedureRequest {
+            code: code.into(),
+            version: 0,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        attribution(&current),
+        (a_text.as_str(), b_text.as_str(), b_text.as_str())
+    );
+    let versions = f
+        .svc
+        .list_versions(public(ListVersionsRequest { code: code.into() }))
+        .await
+        .unwrap()
+        .into_inner()
+        .versions;
+    assert_eq!(versions[0].published_by, b_text);
+    let draft = f
+        .svc
+        .get_draft(req(GetDraftRequest { code: code.into() }, &a))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(attribution(&draft), (a_text.as_str(), b_text.as_str(), ""));
+
+    // The event is B's.
+    let events = f.envelopes("cchc.catalogue.procedure_published.v1").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].actor, b_text);
+    assert_eq!(events[0].producer, "catalogue");
+
+    // C confirms the posting; a colleague of C confirms it again later.
+    let c = unit();
+    let c2 = colleague(&c);
+    let confirm = ConfirmPostingRequest {
+        code: code.into(),
+        version: 1,
+        location: "Bảng niêm yết tầng 1".into(),
+        posted_on: "2020-02-03".into(),
+        evidence_url: String::new(),
+    };
+    let posting = f
+        .svc
+        .confirm_posting(req(confirm.clone(), &c))
+        .await
+        .unwrap()
+        .into_inner();
+    let c_text = c.actor.to_string();
+    assert_eq!(posting.confirmed_by, c_text);
+    assert_eq!(
+        (posting.created_by.as_str(), posting.updated_by.as_str()),
+        (c_text.as_str(), c_text.as_str())
+    );
+    assert_eq!(posting.updated_at, posting.confirmed_at);
+    let events = f.envelopes("cchc.catalogue.posting_confirmed.v1").await;
+    assert_eq!(events[0].actor, c_text);
+    let again = f
+        .svc
+        .confirm_posting(req(confirm, &c2))
+        .await
+        .unwrap()
+        .into_inner();
+    let c2_text = c2.actor.to_string();
+    assert_eq!(
+        (
+            again.confirmed_by.as_str(),
+            again.created_by.as_str(),
+            again.updated_by.as_str()
+        ),
+        (c2_text.as_str(), c_text.as_str(), c2_text.as_str()),
+        "the first confirmation stays the posting's creation"
+    );
+    assert_eq!(again.created_at, posting.created_at);
+    let listed = f
+        .svc
+        .list_postings(req(ListPostingsRequest::default(), &f.office))
+        .await
+        .unwrap()
+        .into_inner()
+        .postings;
+    assert_eq!(listed[0].confirmed_by, c2_text);
+    let history: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT confirmed_by FROM posting_history ORDER BY id")
+            .fetch_all(&f.pool)
+            .await
+            .unwrap();
+    assert_eq!(history, [Some(c_text.clone()), Some(c2_text.clone())]);
+
+    // A records a legal document; B's amending document changes it.
+    let doc = |number: &str, amends: Vec<String>| CreateLegalDocumentRequest {
+        number_symbol: number.into(),
+        r#type: "circular".into(),
+        summary: "Quy định về kiểm định chất lượng giáo dục".into(),
+        issuer: "Bộ Giáo dục và Đào tạo".into(),
+        signed_date: "2018-08-22".into(),
+        effective_date: "2018-10-10".into(),
+        amends,
+        procedure_codes: vec![code.into()],
+        ..Default::default()
+    };
+    let recorded = f
+        .svc
+        .create_legal_document(req(doc("19/2018/TT-BGDĐT", vec![]), &a))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (recorded.created_by.as_str(), recorded.updated_by.as_str()),
+        (a_text.as_str(), a_text.as_str())
+    );
+    assert!(!recorded.created_at.is_empty() && !recorded.updated_at.is_empty());
+    let read = f
+        .svc
+        .get_legal_document(public(GetLegalDocumentRequest {
+            id: recorded.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read.created_by, a_text);
+    let events = f.envelopes("cchc.catalogue.legal_document_issued.v1").await;
+    assert_eq!(events[0].actor, a_text);
+    f.svc
+        .create_legal_document(req(doc("5/2020/TT-BGDĐT", vec![recorded.id.clone()]), &b))
+        .await
+        .unwrap();
+    let amended = f
+        .svc
+        .get_legal_document(public(GetLegalDocumentRequest {
+            id: recorded.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (amended.created_by.as_str(), amended.updated_by.as_str()),
+        (a_text.as_str(), b_text.as_str())
+    );
+    let events = f
+        .envelopes("cchc.catalogue.legal_document_changed.v1")
+        .await;
+    assert_eq!(events[0].actor, b_text);
+
+    // B schedules a version; the system makes it current on its date, so the change
+    // and its events are the system's while the version stays B's.
+    let scheduled = f
+        .svc
+        .publish_procedure(req(publication(code, "amended", "2999-01-01"), &b))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(scheduled.status, "scheduled");
+    assert_eq!(scheduled.published_by, b_text);
+    let day = chrono::NaiveDate::from_ymd_opt(2999, 1, 1).unwrap();
+    assert_eq!(f.store.promote_scheduled(day).await.unwrap(), 1);
+    let current = f
+        .svc
+        .get_procedure(public(GetProcedureRequest {
+            code: code.into(),
+            version: 0,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(current.version, 2);
+    assert_eq!(
+        attribution(&current),
+        (a_text.as_str(), "system", b_text.as_str())
+    );
+    let published = f.envelopes("cchc.catalogue.procedure_published.v1").await;
+    assert_eq!(published.len(), 2);
+    assert_eq!(published[1].actor, "system");
+    let stale = f.envelopes("cchc.catalogue.posting_stale.v1").await;
+    assert_eq!(stale.len(), 1);
+    assert_eq!(stale[0].actor, "system");
+}
+
+#[tokio::test]
+async fn rows_written_before_attribution_read_as_unknown() {
+    let f = fixture("unattributed").await;
+    let code = "1.000901.H19";
+    f.create(code, "Cấp phép dạy thêm").await;
+    f.publish(code, "new", "2020-02-01").await.unwrap();
+    for sql in [
+        "UPDATE procedures SET created_by = NULL, updated_by = NULL",
+        "UPDATE procedure_versions SET published_by = NULL",
+    ] {
+        sqlx::query(sql).execute(&f.pool).await.unwrap();
+    }
+    let v = f
+        .svc
+        .get_procedure(public(GetProcedureRequest {
+            code: code.into(),
+            version: 0,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(attribution(&v), ("", "", ""));
+    assert!(!v.created_at.is_empty());
 }

@@ -51,7 +51,7 @@ pub(super) async fn import(
     store: &Store,
     req: Request<ImportProceduresRequest>,
 ) -> Result<Response<ImportProceduresResponse>, Status> {
-    writer(store, &req, &[Role::Office, Role::Operator]).await?;
+    let caller = writer(store, &req, &[Role::Office, Role::Operator]).await?;
     let rows = req.into_inner().rows;
     if rows.len() > MAX_IMPORT_ROWS {
         return Err(Status::invalid_argument(format!(
@@ -61,7 +61,7 @@ pub(super) async fn import(
     let mut results = Vec::with_capacity(rows.len());
     for row in rows {
         let (outcome, errors) = match NewProcedure::parse_import(&row) {
-            Ok(p) => (store.import_draft(&p).await?, Vec::new()),
+            Ok(p) => (store.import_draft(&caller.actor, &p).await?, Vec::new()),
             Err(errors) => (Imported::Rejected, errors.into_vec()),
         };
         results.push(ImportRowResult {

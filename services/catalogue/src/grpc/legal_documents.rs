@@ -12,10 +12,12 @@ pub(super) async fn create(
     store: &Store,
     req: Request<CreateLegalDocumentRequest>,
 ) -> Result<Response<LegalDocument>, Status> {
-    writer(store, &req, &[Role::Office]).await?;
+    let caller = writer(store, &req, &[Role::Office]).await?;
     let doc = NewLegalDocument::parse(req.get_ref())
         .map_err(|e| invalid(e, "the legal document is not valid"))?;
-    Ok(Response::new(store.create_legal_document(&doc).await?))
+    Ok(Response::new(
+        store.create_legal_document(&caller.actor, &doc).await?,
+    ))
 }
 
 pub(super) async fn get(

@@ -17,7 +17,9 @@ pub(super) async fn confirm(
     let posting = NewPosting::parse(req.into_inner(), cchc_platform::time::today())
         .map_err(|e| invalid(e, "the posting is not valid"))?;
     Ok(Response::new(
-        store.confirm_posting(caller.unit_id, &posting).await?,
+        store
+            .confirm_posting(&caller.actor, caller.unit_id, &posting)
+            .await?,
     ))
 }
 

@@ -12,20 +12,20 @@ pub(super) async fn create(
     store: &Store,
     req: Request<CreateProcedureRequest>,
 ) -> Result<Response<ProcedureView>, Status> {
-    writer(store, &req, &[Role::Office]).await?;
+    let caller = writer(store, &req, &[Role::Office]).await?;
     let p = NewProcedure::parse(req.into_inner())
         .map_err(|e| invalid(e, "the procedure is not valid"))?;
-    Ok(Response::new(store.create(&p).await?))
+    Ok(Response::new(store.create(&caller.actor, &p).await?))
 }
 
 pub(super) async fn publish(
     store: &Store,
     req: Request<PublishProcedureRequest>,
 ) -> Result<Response<ProcedureView>, Status> {
-    writer(store, &req, &[Role::Office]).await?;
+    let caller = writer(store, &req, &[Role::Office]).await?;
     let p = Publication::parse(req.get_ref())
         .map_err(|e| invalid(e, "the publication is not valid"))?;
-    Ok(Response::new(store.publish(&p).await?))
+    Ok(Response::new(store.publish(&caller.actor, &p).await?))
 }
 
 pub(super) async fn get(
@@ -51,10 +51,12 @@ pub(super) async fn update_draft(
     store: &Store,
     req: Request<UpdateDraftRequest>,
 ) -> Result<Response<ProcedureView>, Status> {
-    writer(store, &req, &[Role::Office]).await?;
+    let caller = writer(store, &req, &[Role::Office]).await?;
     let edit =
         DraftEdit::parse(req.into_inner()).map_err(|e| invalid(e, "the draft is not valid"))?;
-    Ok(Response::new(store.update_draft(&edit).await?))
+    Ok(Response::new(
+        store.update_draft(&caller.actor, &edit).await?,
+    ))
 }
 
 pub(super) async fn list_versions(

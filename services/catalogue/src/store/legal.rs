@@ -1,5 +1,6 @@
 //! Legal documents, what they amend or repeal, and the procedures they base.
 
+use cchc_platform::Actor;
 use cchc_platform::text::{fold, terms};
 use cchc_platform::vocabulary::legal_status;
 use cchc_proto::catalogue::v1::{LegalDocument, LegalDocumentRef, SearchLegalDocumentsResponse};
@@ -20,10 +21,15 @@ struct Row {
     signed_date: chrono::NaiveDate,
     effective_date: chrono::NaiveDate,
     status: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+    created_by: Option<String>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+    updated_by: Option<String>,
 }
 
 const COLUMNS: &str =
-    "id, number_symbol, doc_type, summary, issuer, signed_date, effective_date, status";
+    "id, number_symbol, doc_type, summary, issuer, signed_date, effective_date, status,
+                       created_at, created_by, updated_at, updated_by";
 
 fn not_found(id: Uuid) -> Error {
     Error::NotFound(format!("legal document {id}"))
@@ -102,20 +108,23 @@ const REPEALS: &str = "repeals";
 
 impl Store {
     /// Records a document, marks what it amends or repeals, links the procedures it
-    /// bases, and emits the events, all in one transaction.
+    /// bases, and emits the events, all in one transaction and all by `actor`.
     pub async fn create_legal_document(
         &self,
+        actor: &Actor,
         d: &NewLegalDocument,
     ) -> Result<LegalDocument, Error> {
         let mut tx = self.pool.begin().await?;
+        let actor_text = actor.to_string();
         let id = Uuid::now_v7();
         let search = fold(&format!(
             "{} {} {} {}",
             d.number_symbol, d.summary, d.issuer, d.doc_type
         ));
         let inserted: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO legal_documents (id, number_symbol, doc_type, summary, issuer, signed_date, effective_date, status, search_text)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (number_symbol) DO NOTHING RETURNING {COLUMNS}"
+            "INSERT INTO legal_documents (id, number_symbol, doc_type, summary, issuer, signed_date, effective_date, status, search_text,
+                                          created_by, updated_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (number_symbol) DO NOTHING RETURNING {COLUMNS}"
         )))
         .bind(id)
         .bind(&d.number_symbol)
@@ -126,6 +135,7 @@ impl Store {
         .bind(d.effective_date)
         .bind(legal_status::IN_FORCE)
         .bind(search)
+        .bind(&actor_text)
         .fetch_optional(&mut *tx)
         .await?;
         let row = inserted.ok_or_else(|| {
@@ -156,21 +166,24 @@ impl Store {
                 .await?;
         }
         self.outbox
-            .enqueue(&mut tx, &cchc_platform::Actor::System, &issued(&row, codes))
+            .enqueue(&mut tx, actor, &issued(&row, codes))
             .await?;
         for (targets, relation, status) in [
             (&d.amends, AMENDS, legal_status::AMENDED),
             (&d.repeals, REPEALS, legal_status::REPEALED),
         ] {
             for target in targets {
-                // Repealed stays repealed even if later amended.
+                // Repealed stays repealed even if later amended; either way the document
+                // gains a link, so it changed, by whoever recorded the new one.
                 let changed: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "UPDATE legal_documents SET status = CASE WHEN status = $3 THEN status ELSE $2 END
+                    "UPDATE legal_documents SET status = CASE WHEN status = $3 THEN status ELSE $2 END,
+                       updated_at = now(), updated_by = $4
                      WHERE id = $1 RETURNING {COLUMNS}"
                 )))
                 .bind(target)
                 .bind(status)
                 .bind(legal_status::REPEALED)
+                .bind(&actor_text)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let changed = changed.ok_or_else(|| {
@@ -193,7 +206,7 @@ impl Store {
                 self.outbox
                     .enqueue(
                         &mut tx,
-                        &cchc_platform::Actor::System,
+                        actor,
                         &LegalDocumentChanged {
                             document: Some(issued(&changed, bases)),
                             changed_by: id.to_string(),
@@ -281,5 +294,9 @@ async fn view(conn: &mut PgConnection, r: Row) -> Result<LegalDocument, Error> {
         effective_date: r.effective_date.to_string(),
         status: r.status,
         procedure_codes,
+        created_at: cchc_platform::time::stamp(&r.created_at),
+        created_by: r.created_by.unwrap_or_default(),
+        updated_at: cchc_platform::time::stamp(&r.updated_at),
+        updated_by: r.updated_by.unwrap_or_default(),
     })
 }

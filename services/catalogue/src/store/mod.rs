@@ -1,10 +1,13 @@
 //! The catalogue's PostgreSQL store: all of its SQL. Every change that others must hear
-//! about writes its event to the outbox in the same transaction. It answers in its own
-//! [`Error`]; the gRPC layer decides what a caller is told.
+//! about writes its event to the outbox in the same transaction. Every write records
+//! the actor it is attributed to (the caller's, or [`Actor::System`] for what the
+//! catalogue does on its own), and so does its event. It answers in its own [`Error`];
+//! the gRPC layer decides what a caller is told.
 
 mod legal;
 mod postings;
 
+use cchc_platform::Actor;
 use cchc_platform::outbox::Outbox;
 use cchc_platform::text::{fold, terms};
 use cchc_platform::validation::Errors;
@@ -14,6 +17,7 @@ use cchc_proto::catalogue::v1::{
     SearchProceduresResponse,
 };
 use cchc_proto::events::v1::{PostingStale, ProcedurePublished};
+use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -102,6 +106,58 @@ struct VersionRow {
     change_type: String,
     change_note: String,
     effective_date: chrono::NaiveDate,
+    published_at: DateTime<Utc>,
+    published_by: Option<String>,
+}
+
+/// When a procedure was created and last changed, and whom each is attributed to
+/// (`None` for what was written before writes were attributed).
+#[derive(sqlx::FromRow)]
+struct Stamps {
+    created_at: DateTime<Utc>,
+    created_by: Option<String>,
+    updated_at: DateTime<Utc>,
+    updated_by: Option<String>,
+}
+
+impl Stamps {
+    fn apply(&self, view: &mut ProcedureView) {
+        view.created_at = cchc_platform::time::stamp(&self.created_at);
+        view.created_by = self.created_by.clone().unwrap_or_default();
+        view.updated_at = cchc_platform::time::stamp(&self.updated_at);
+        view.updated_by = self.updated_by.clone().unwrap_or_default();
+    }
+}
+
+const STAMP_COLUMNS: &str = "created_at, created_by, updated_at, updated_by";
+
+/// A procedure's row without its draft: which version is current, and its stamps.
+#[derive(sqlx::FromRow)]
+struct Head {
+    current_version: i32,
+    status: String,
+    #[sqlx(flatten)]
+    stamps: Stamps,
+}
+
+const HEAD_COLUMNS: &str =
+    "current_version, status, created_at, created_by, updated_at, updated_by";
+
+/// A draft's revision as saved.
+#[derive(sqlx::FromRow)]
+struct Revision {
+    draft_revision: i32,
+    #[sqlx(flatten)]
+    stamps: Stamps,
+}
+
+/// A procedure's row with its draft.
+#[derive(sqlx::FromRow)]
+struct DraftRow {
+    draft: serde_json::Value,
+    draft_revision: i32,
+    #[sqlx(flatten)]
+    head: Head,
 }
 
 fn content_of(v: serde_json::Value) -> ProcedureContent {
@@ -113,8 +169,9 @@ fn json_of(content: &ProcedureContent) -> serde_json::Value {
 }
 
 impl VersionRow {
-    fn view(self, status: &str) -> ProcedureView {
-        ProcedureView {
+    /// The version as `status`, in a procedure stamped `stamps`.
+    fn view(self, status: &str, stamps: &Stamps) -> ProcedureView {
+        let mut view = ProcedureView {
             code: self.code,
             status: status.to_owned(),
             version: self.version as u32,
@@ -127,12 +184,16 @@ impl VersionRow {
             change_type: self.change_type,
             change_note: self.change_note,
             effective_date: self.effective_date.to_string(),
+            published_at: cchc_platform::time::stamp(&self.published_at),
+            published_by: self.published_by.unwrap_or_default(),
             ..Default::default()
-        }
+        };
+        stamps.apply(&mut view);
+        view
     }
 }
 
-const VERSION_COLUMNS: &str = "code, version, content, decision_number, decision_date, decision_signer, change_type, change_note, effective_date";
+const VERSION_COLUMNS: &str = "code, version, content, decision_number, decision_date, decision_signer, change_type, change_note, effective_date, published_at, published_by";
 
 /// Where `version` stands beside the current version, whose state is `status`.
 fn state_of(version: i32, current: i32, status: &str) -> &str {
@@ -160,26 +221,28 @@ impl Store {
             })
     }
 
-    pub async fn create(&self, p: &NewProcedure) -> Result<ProcedureView, Error> {
+    /// A new procedure's draft, created by `actor`.
+    pub async fn create(&self, actor: &Actor, p: &NewProcedure) -> Result<ProcedureView, Error> {
         let code = p.code.as_str();
-        let inserted = sqlx::query(
-            "INSERT INTO procedures (code, draft) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING",
-        )
+        let inserted: Option<Stamps> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO procedures (code, draft, created_by, updated_by) VALUES ($1, $2, $3, $3)
+             ON CONFLICT (code) DO NOTHING RETURNING {STAMP_COLUMNS}"
+        )))
         .bind(code)
         .bind(json_of(p.draft.content()))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            return Err(Error::Conflict(format!("procedure {code} already exists")));
-        }
-        Ok(draft_view(code, p.draft.content().clone()))
+        .bind(actor.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        let stamps =
+            inserted.ok_or_else(|| Error::Conflict(format!("procedure {code} already exists")))?;
+        Ok(draft_view(code, p.draft.content().clone(), &stamps))
     }
 
-    /// Publishes the draft (or abolishes the current version) as the next version.
-    /// A version effective today or earlier becomes current at once and its event is
-    /// emitted; a later one waits for [`Store::promote_scheduled`].
-    pub async fn publish(&self, p: &Publication) -> Result<ProcedureView, Error> {
+    /// Publishes the draft (or abolishes the current version) as the next version, by
+    /// `actor`. A version effective today or earlier becomes current at once and its
+    /// event is emitted, attributed to `actor`; a later one waits for
+    /// [`Store::promote_scheduled`].
+    pub async fn publish(&self, actor: &Actor, p: &Publication) -> Result<ProcedureView, Error> {
         let code = p.code.as_str();
         let mut tx = self.pool.begin().await?;
         let row: Option<(serde_json::Value, i32, String)> = sqlx::query_as(
@@ -220,10 +283,11 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let text = search_text(code, &content_of(content.clone()));
+        let actor_text = actor.to_string();
         sqlx::query(
             "INSERT INTO procedure_versions (code, version, content, decision_number, decision_date, decision_signer, change_type, change_note, effective_date,
-                                             search_name, search_body, search_field, search_agency)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                                             search_name, search_body, search_field, search_agency, published_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(code)
         .bind(version)
@@ -238,10 +302,18 @@ impl Store {
         .bind(text.body)
         .bind(text.field)
         .bind(text.agency)
+        .bind(&actor_text)
         .execute(&mut *tx)
         .await?;
+        // A scheduled version changes the procedure too (its list of versions), so the
+        // procedure names its publisher even before the version is current.
+        sqlx::query("UPDATE procedures SET updated_at = now(), updated_by = $2 WHERE code = $1")
+            .bind(code)
+            .bind(&actor_text)
+            .execute(&mut *tx)
+            .await?;
         if p.effective_date <= cchc_platform::time::today() {
-            self.make_current(&mut tx, code, version).await?;
+            self.make_current(&mut tx, actor, code, version).await?;
         }
         let view = self.version_in(&mut tx, code, version).await?;
         tx.commit().await?;
@@ -249,9 +321,12 @@ impl Store {
         Ok(view)
     }
 
+    /// Makes `version` current, by `actor` (the publisher, or the system when its
+    /// effective date came), whose name its events carry.
     async fn make_current(
         &self,
         tx: &mut PgConnection,
+        actor: &Actor,
         code: &str,
         version: i32,
     ) -> Result<(), Error> {
@@ -268,10 +343,11 @@ impl Store {
                 .bind(code)
                 .fetch_one(&mut *tx)
                 .await?;
-        sqlx::query("UPDATE procedures SET current_version = $2, status = $3, updated_at = now() WHERE code = $1")
+        sqlx::query("UPDATE procedures SET current_version = $2, status = $3, updated_at = now(), updated_by = $4 WHERE code = $1")
             .bind(code)
             .bind(version)
             .bind(status)
+            .bind(actor.to_string())
             .execute(&mut *tx)
             .await?;
         sqlx::query(
@@ -303,7 +379,7 @@ impl Store {
             self.outbox
                 .enqueue(
                     tx,
-                    &cchc_platform::Actor::System,
+                    actor,
                     &PostingStale {
                         unit_id: unit_id.to_string(),
                         code: code.to_owned(),
@@ -317,7 +393,7 @@ impl Store {
         self.outbox
             .enqueue(
                 tx,
-                &cchc_platform::Actor::System,
+                actor,
                 &ProcedurePublished {
                     code: v.code,
                     version: v.version as u32,
@@ -336,6 +412,7 @@ impl Store {
 
     /// Makes every scheduled version whose effective date has come current; returns how
     /// many. Safe to run from several instances (rows are locked, skipped when taken).
+    /// No one asks for it, so the change and its events are the system's.
     pub async fn promote_scheduled(&self, today: chrono::NaiveDate) -> Result<usize, Error> {
         let mut tx = self.pool.begin().await?;
         let due: Vec<(String, i32)> = sqlx::query_as(
@@ -347,7 +424,8 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         for (code, version) in &due {
-            self.make_current(&mut tx, code, *version).await?;
+            self.make_current(&mut tx, &Actor::System, code, *version)
+                .await?;
         }
         tx.commit().await?;
         if !due.is_empty() {
@@ -376,11 +454,12 @@ impl Store {
         code: &str,
         version: i32,
     ) -> Result<ProcedureView, Error> {
-        let (current, status): (i32, String) =
-            sqlx::query_as("SELECT current_version, status FROM procedures WHERE code = $1")
-                .bind(code)
-                .fetch_one(&mut *conn)
-                .await?;
+        let head: Head = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {HEAD_COLUMNS} FROM procedures WHERE code = $1"
+        )))
+        .bind(code)
+        .fetch_one(&mut *conn)
+        .await?;
         let row: Option<VersionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {VERSION_COLUMNS} FROM procedure_versions WHERE code = $1 AND version = $2"
         )))
@@ -389,7 +468,10 @@ impl Store {
         .fetch_optional(&mut *conn)
         .await?;
         let row = row.ok_or_else(|| self::version(code, version))?;
-        Ok(row.view(state_of(version, current, &status)))
+        Ok(row.view(
+            state_of(version, head.current_version, &head.status),
+            &head.stamps,
+        ))
     }
 
     /// A published version (`version` 0 = the current one). When nothing is published
@@ -401,20 +483,15 @@ impl Store {
         with_draft: bool,
     ) -> Result<ProcedureView, Error> {
         let mut conn = self.pool.acquire().await?;
-        let row: Option<(serde_json::Value, i32)> =
-            sqlx::query_as("SELECT draft, current_version FROM procedures WHERE code = $1")
-                .bind(code)
-                .fetch_optional(&mut *conn)
-                .await?;
-        let (draft, current) = row.ok_or_else(|| procedure(code))?;
+        let row = draft_row(&mut conn, code).await?;
         let wanted = if version == 0 {
-            current
+            row.head.current_version
         } else {
             version as i32
         };
         if wanted == 0 {
             return if with_draft {
-                Ok(draft_view(code, content_of(draft)))
+                Ok(draft_view(code, content_of(row.draft), &row.head.stamps))
             } else {
                 Err(procedure(code))
             };
@@ -430,33 +507,30 @@ impl Store {
 
     /// The draft of the next version, with its revision.
     pub async fn draft(&self, code: &str) -> Result<ProcedureView, Error> {
-        let row: Option<(serde_json::Value, i32)> =
-            sqlx::query_as("SELECT draft, draft_revision FROM procedures WHERE code = $1")
-                .bind(code)
-                .fetch_optional(&self.pool)
-                .await?;
-        let (draft, revision) = row.ok_or_else(|| procedure(code))?;
-        let mut view = draft_view(code, content_of(draft));
-        view.draft_revision = revision as u32;
+        let mut conn = self.pool.acquire().await?;
+        let row = draft_row(&mut conn, code).await?;
+        let mut view = draft_view(code, content_of(row.draft), &row.head.stamps);
+        view.draft_revision = row.draft_revision as u32;
         Ok(view)
     }
 
-    /// Saves the draft when the edit's revision is the latest; otherwise someone else
-    /// saved in between and this save is refused.
-    pub async fn update_draft(&self, e: &DraftEdit) -> Result<ProcedureView, Error> {
+    /// Saves the draft, by `actor`, when the edit's revision is the latest; otherwise
+    /// someone else saved in between and this save is refused.
+    pub async fn update_draft(&self, actor: &Actor, e: &DraftEdit) -> Result<ProcedureView, Error> {
         let code = e.code.as_str();
-        let saved: Option<i32> = sqlx::query_scalar(
-            "UPDATE procedures SET draft = $2, draft_revision = draft_revision + 1, updated_at = now()
-             WHERE code = $1 AND draft_revision = $3 RETURNING draft_revision",
-        )
+        let saved: Option<Revision> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "UPDATE procedures SET draft = $2, draft_revision = draft_revision + 1, updated_at = now(), updated_by = $4
+             WHERE code = $1 AND draft_revision = $3 RETURNING draft_revision, {STAMP_COLUMNS}"
+        )))
         .bind(code)
         .bind(json_of(e.draft.content()))
         .bind(e.revision as i32)
+        .bind(actor.to_string())
         .fetch_optional(&self.pool)
         .await?;
-        if let Some(rev) = saved {
-            let mut view = draft_view(code, e.draft.content().clone());
-            view.draft_revision = rev as u32;
+        if let Some(row) = saved {
+            let mut view = draft_view(code, e.draft.content().clone(), &row.stamps);
+            view.draft_revision = row.draft_revision as u32;
             return Ok(view);
         }
         let current: Option<i32> =
@@ -478,12 +552,14 @@ impl Store {
         with_scheduled: bool,
     ) -> Result<Vec<ProcedureView>, Error> {
         let mut conn = self.pool.acquire().await?;
-        let current: Option<(i32, String)> =
-            sqlx::query_as("SELECT current_version, status FROM procedures WHERE code = $1")
-                .bind(code)
-                .fetch_optional(&mut *conn)
-                .await?;
-        let (current, status) = current.ok_or_else(|| procedure(code))?;
+        let head: Option<Head> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {HEAD_COLUMNS} FROM procedures WHERE code = $1"
+        )))
+        .bind(code)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let head = head.ok_or_else(|| procedure(code))?;
+        let current = head.current_version;
         let rows: Vec<VersionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {VERSION_COLUMNS} FROM procedure_versions WHERE code = $1 ORDER BY version"
         )))
@@ -494,8 +570,8 @@ impl Store {
             .into_iter()
             .filter(|r| with_scheduled || r.version <= current)
             .map(|r| {
-                let state = state_of(r.version, current, &status);
-                r.view(state)
+                let state = state_of(r.version, current, &head.status);
+                r.view(state, &head.stamps)
             })
             .collect();
         if views.is_empty() && !with_scheduled {
@@ -579,14 +655,36 @@ impl From<SummaryRow> for ProcedureSummary {
     }
 }
 
-fn draft_view(code: &str, content: ProcedureContent) -> ProcedureView {
-    ProcedureView {
+fn draft_view(code: &str, content: ProcedureContent, stamps: &Stamps) -> ProcedureView {
+    let mut view = ProcedureView {
         code: code.to_owned(),
         status: procedure_status::DRAFT.into(),
         version: 0,
         content: Some(content),
         ..Default::default()
-    }
+    };
+    stamps.apply(&mut view);
+    view
+}
+
+/// The procedure `code` with its draft.
+async fn draft_row(conn: &mut PgConnection, code: &str) -> Result<DraftRow, Error> {
+    let row: Option<DraftRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT draft, draft_revision, {HEAD_COLUMNS} FROM procedures WHERE code = $1"
+    )))
+    .bind(code)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.ok_or_else(|| procedure(code))
+}
+
+/// A current version with its procedure's stamps.
+#[derive(sqlx::FromRow)]
+struct PublishedRow {
+    #[sqlx(flatten)]
+    version: VersionRow,
+    #[sqlx(flatten)]
+    stamps: Stamps,
 }
 
 /// A legal document linked to the procedure `code`.
@@ -601,10 +699,18 @@ impl Store {
     /// Every procedure whose current version is published, by code, with its legal
     /// documents (two queries, whatever the catalogue's size).
     pub async fn published(&self) -> Result<Vec<ProcedureView>, Error> {
-        let rows: Vec<VersionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM procedure_versions v JOIN procedures p ON p.code = v.code AND p.current_version = v.version
+        let prefixed = |columns: &str, table: &str| {
+            columns
+                .split(", ")
+                .map(|c| format!("{table}.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let rows: Vec<PublishedRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {}, {} FROM procedure_versions v JOIN procedures p ON p.code = v.code AND p.current_version = v.version
              WHERE p.status = $1 ORDER BY v.code",
-            VERSION_COLUMNS.split(", ").map(|c| format!("v.{c}")).collect::<Vec<_>>().join(", ")
+            prefixed(VERSION_COLUMNS, "v"),
+            prefixed(STAMP_COLUMNS, "p"),
         )))
         .bind(procedure_status::PUBLISHED)
         .fetch_all(&self.pool)
@@ -626,17 +732,18 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|r| {
-                let docs = by_code.remove(&r.code).unwrap_or_default();
-                let mut v = r.view(procedure_status::PUBLISHED);
+                let docs = by_code.remove(&r.version.code).unwrap_or_default();
+                let mut v = r.version.view(procedure_status::PUBLISHED, &r.stamps);
                 v.legal_documents = docs;
                 v
             })
             .collect())
     }
 
-    /// Creates the draft of a new code, or replaces a draft that differs; an identical
-    /// draft is left alone, so importing the same file twice changes nothing.
-    pub async fn import_draft(&self, p: &NewProcedure) -> Result<Imported, Error> {
+    /// Creates the draft of a new code, or replaces a draft that differs, by `actor`;
+    /// an identical draft is left alone (and its attribution with it), so importing the
+    /// same file twice changes nothing.
+    pub async fn import_draft(&self, actor: &Actor, p: &NewProcedure) -> Result<Imported, Error> {
         let (code, content) = (p.code.as_str(), p.draft.content());
         let json = json_of(content);
         let mut tx = self.pool.begin().await?;
@@ -647,18 +754,20 @@ impl Store {
                 .await?;
         let outcome = match existing {
             None => {
-                sqlx::query("INSERT INTO procedures (code, draft) VALUES ($1, $2)")
+                sqlx::query("INSERT INTO procedures (code, draft, created_by, updated_by) VALUES ($1, $2, $3, $3)")
                     .bind(code)
                     .bind(&json)
+                    .bind(actor.to_string())
                     .execute(&mut *tx)
                     .await?;
                 Imported::Created
             }
             Some(old) if content_of(old.clone()) == *content => Imported::Unchanged,
             Some(_) => {
-                sqlx::query("UPDATE procedures SET draft = $2, draft_revision = draft_revision + 1, updated_at = now() WHERE code = $1")
+                sqlx::query("UPDATE procedures SET draft = $2, draft_revision = draft_revision + 1, updated_at = now(), updated_by = $3 WHERE code = $1")
                     .bind(code)
                     .bind(&json)
+                    .bind(actor.to_string())
                     .execute(&mut *tx)
                     .await?;
                 Imported::Updated

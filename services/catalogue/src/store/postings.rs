@@ -1,5 +1,6 @@
 //! Postings (niêm yết): units confirm which version of a procedure they have posted.
 
+use cchc_platform::Actor;
 use cchc_platform::page::Cursor;
 use cchc_platform::vocabulary::procedure_status;
 use cchc_proto::catalogue::v1::{ListPostingsResponse, Posting};
@@ -20,6 +21,9 @@ struct Row {
     posted_on: chrono::NaiveDate,
     evidence_url: String,
     confirmed_at: chrono::DateTime<chrono::Utc>,
+    confirmed_by: Option<String>,
+    created_at: chrono::DateTime<chrono::Utc>,
+    created_by: Option<String>,
     name: Option<String>,
 }
 
@@ -36,19 +40,30 @@ impl From<Row> for Posting {
             evidence_url: r.evidence_url,
             confirmed_at: cchc_platform::time::stamp(&r.confirmed_at),
             procedure_name: r.name.unwrap_or_default(),
+            created_at: cchc_platform::time::stamp(&r.created_at),
+            created_by: r.created_by.unwrap_or_default(),
+            // Confirming again is the only change a posting takes.
+            updated_at: cchc_platform::time::stamp(&r.confirmed_at),
+            updated_by: r.confirmed_by.clone().unwrap_or_default(),
+            confirmed_by: r.confirmed_by.unwrap_or_default(),
         }
     }
 }
 
 const SELECT: &str = "SELECT s.id, s.unit_id, s.code, s.version, p.current_version, s.location, s.posted_on, s.evidence_url,
-                             s.confirmed_at, v.content->>'name' AS name
+                             s.confirmed_at, s.confirmed_by, s.created_at, s.created_by, v.content->>'name' AS name
                       FROM postings s JOIN procedures p ON p.code = s.code
                       LEFT JOIN procedure_versions v ON v.code = s.code AND v.version = p.current_version";
 
 impl Store {
-    /// Records that `unit_id` posted the current version of a procedure. Any other
-    /// version is refused, naming the current one.
-    pub async fn confirm_posting(&self, unit_id: Uuid, p: &NewPosting) -> Result<Posting, Error> {
+    /// Records that `unit_id` posted the current version of a procedure, as `actor`
+    /// confirms. Any other version is refused, naming the current one.
+    pub async fn confirm_posting(
+        &self,
+        actor: &Actor,
+        unit_id: Uuid,
+        p: &NewPosting,
+    ) -> Result<Posting, Error> {
         let code = p.code.as_str();
         let mut tx = self.pool.begin().await?;
         let row: Option<(i32, String)> = sqlx::query_as(
@@ -70,10 +85,14 @@ impl Store {
             )));
         }
         for sql in [
-            "INSERT INTO postings (unit_id, code, version, location, posted_on, evidence_url) VALUES ($1, $2, $3, $4, $5, $6)
+            // The first confirmation creates the posting; later ones keep its creation.
+            "INSERT INTO postings (unit_id, code, version, location, posted_on, evidence_url, confirmed_by, created_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
              ON CONFLICT (unit_id, code) DO UPDATE SET version = EXCLUDED.version, location = EXCLUDED.location,
-               posted_on = EXCLUDED.posted_on, evidence_url = EXCLUDED.evidence_url, confirmed_at = now()",
-            "INSERT INTO posting_history (unit_id, code, version, location, posted_on, evidence_url) VALUES ($1, $2, $3, $4, $5, $6)",
+               posted_on = EXCLUDED.posted_on, evidence_url = EXCLUDED.evidence_url, confirmed_at = now(),
+               confirmed_by = EXCLUDED.confirmed_by",
+            "INSERT INTO posting_history (unit_id, code, version, location, posted_on, evidence_url, confirmed_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         ] {
             sqlx::query(sql)
                 .bind(unit_id)
@@ -82,13 +101,14 @@ impl Store {
                 .bind(&p.location)
                 .bind(p.posted_on)
                 .bind(&p.evidence_url)
+                .bind(actor.to_string())
                 .execute(&mut *tx)
                 .await?;
         }
         self.outbox
             .enqueue(
                 &mut tx,
-                &cchc_platform::Actor::System,
+                actor,
                 &PostingConfirmed {
                     unit_id: unit_id.to_string(),
                     code: code.to_owned(),
