@@ -1,35 +1,69 @@
 //! Events in: units become recipients, procedure changes and reports become messages,
-//! and plans, reports made and postings are kept for the reminders. Each handler runs
-//! inside the consumer's transaction, so what it writes and the "processed" record
-//! commit together.
+//! account links become an e-mail to their person, and plans, reports made and
+//! postings are kept for the reminders. Each handler runs inside the consumer's
+//! transaction, so what it writes and the "processed" record commit together.
 
 use std::sync::Arc;
 
+use cchc_platform::CallerKey;
 use cchc_platform::consumer::{HandleError, Handler};
 use cchc_platform::events::{Event, occurred_at, payload};
 use cchc_platform::time::in_vietnam;
 use cchc_proto::events::v1::{
-    ActivityRecorded, Envelope, OneStopResultSubmitted, PlanSaved, PostingConfirmed, PostingStale,
-    ProcedurePublished, ReportGenerated, UnitClosed, UnitCreated, UnitMerged, UnitRenamed,
+    AccountLinkIssued, ActivityRecorded, Envelope, OneStopResultSubmitted, PlanSaved,
+    PostingConfirmed, PostingStale, ProcedurePublished, ReportGenerated, UnitClosed, UnitCreated,
+    UnitMerged, UnitRenamed,
 };
 use chrono::NaiveDate;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::config::Settings;
+use crate::domain::account::{self, Decision};
 use crate::domain::notice::{Affected, Notice};
 use crate::domain::template::Values;
 use crate::domain::{Kind, change_words, vietnamese_date};
 use crate::store::reminders::{self, Plan, PlanPeriod, StalePosting};
-use crate::store::{self, fanout::fan_out, recipients};
+use crate::store::{self, accounts, fanout::fan_out, recipients};
 
 pub struct Notifier {
     settings: Arc<Settings>,
+    /// Opens the account links the gateway seals, to check them on arrival.
+    key: CallerKey,
 }
 
 impl Notifier {
-    pub fn new(settings: Arc<Settings>) -> Self {
-        Self { settings }
+    pub fn new(settings: Arc<Settings>, key: CallerKey) -> Self {
+        Self { settings, key }
+    }
+
+    /// One e-mail to the person an account link is for, unless the link already
+    /// expired; a link that does not open is refused for good (dead-lettered).
+    async fn account_link(
+        &self,
+        tx: &mut PgConnection,
+        env: &Envelope,
+        event_id: Uuid,
+        l: &AccountLinkIssued,
+    ) -> Result<(), HandleError> {
+        let now = chrono::Utc::now();
+        match account::decide(l, &self.key, occurred_at(env), now).map_err(permanent)? {
+            Decision::Expired { link_id } => {
+                tracing::info!(link = %link_id, "account link already expired; no e-mail sent");
+            }
+            Decision::Send(m) => {
+                let max_attempts = self.settings.delivery.max_attempts;
+                accounts::queue_account_email(
+                    tx,
+                    event_id,
+                    AccountLinkIssued::TYPE,
+                    &m,
+                    max_attempts,
+                )
+                .await?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -131,6 +165,9 @@ impl Handler for Notifier {
         } else if let Some(c) = payload::<UnitClosed>(env) {
             let c = c.map_err(permanent)?;
             recipients::deactivate_unit(tx, id("unit_id", &c.unit_id)?).await?;
+        } else if let Some(l) = payload::<AccountLinkIssued>(env) {
+            let l = l.map_err(permanent)?;
+            self.account_link(tx, env, event_id, &l).await?;
         } else if let Some(r) = payload::<UnitRenamed>(env) {
             let r = r.map_err(permanent)?;
             recipients::rename_unit(tx, id("unit_id", &r.unit_id)?, &r.new_name).await?;

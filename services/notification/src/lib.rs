@@ -2,8 +2,9 @@
 //! signed webhook — once.
 //!
 //! Events enter in [`events`] (and the calendar in [`scheduler`]); [`store::fanout`]
-//! turns each into one message per recipient and channel; the [`delivery`] worker sends
-//! them and records every attempt. Recipients, subscriptions, templates, the inbox and
+//! turns each into one message per recipient and channel, and [`store::accounts`] an
+//! account link into one e-mail to its person; the [`delivery`] worker sends them and
+//! records every attempt. Recipients, subscriptions, templates, the inbox and
 //! the delivery record are served by [`grpc`]. All SQL is in [`store`]; the rules, in
 //! [`domain`].
 
@@ -50,11 +51,18 @@ pub async fn run_with_lookup(
     lookup: Arc<dyn delivery::webhook::Lookup>,
 ) -> anyhow::Result<()> {
     let settings = Arc::new(config::Settings::load(&config)?);
+    // The services' internal key also opens the account links the gateway seals.
+    let key = service.caller_key.clone();
     let mut rt = Runtime::start(service, &MIGRATOR, shutdown).await?;
     let store = store::Store::new(rt.pool.clone());
     store.ensure_defaults().await?;
-    let worker = delivery::Worker::new(store.clone(), settings.delivery.clone(), lookup)?;
-    let handler = Arc::new(events::Notifier::new(settings.clone()));
+    let worker = delivery::Worker::new(
+        store.clone(),
+        settings.delivery.clone(),
+        lookup,
+        key.clone(),
+    )?;
+    let handler = Arc::new(events::Notifier::new(settings.clone(), key));
     let consumers = [
         ConsumerSpec::new("notification-gateway", "gateway"),
         ConsumerSpec::new("notification-catalogue", "catalogue"),

@@ -22,10 +22,12 @@
 pub mod email;
 pub mod webhook;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use cchc_platform::CallerKey;
 use cchc_platform::time::stamp;
 use sqlx::postgres::PgListener;
 use tokio::task::JoinSet;
@@ -34,6 +36,7 @@ use uuid::Uuid;
 
 use crate::config::DeliverySettings;
 use crate::domain::Channel;
+use crate::domain::account;
 use crate::domain::delivery::{Outcome, backoff};
 use crate::store::deliveries::{Claimed, Content, Due};
 use crate::store::{self, Store};
@@ -43,14 +46,18 @@ pub struct Worker {
     settings: DeliverySettings,
     mailer: Option<email::Mailer>,
     webhooks: webhook::WebhookSender,
+    /// Opens the account links messages carry, as they are sent.
+    key: CallerKey,
 }
 
 impl Worker {
-    /// A worker sending webhooks to the addresses `lookup` gives for their host names.
+    /// A worker sending webhooks to the addresses `lookup` gives for their host names,
+    /// and opening account links with `key`.
     pub fn new(
         store: Store,
         settings: DeliverySettings,
         lookup: Arc<dyn webhook::Lookup>,
+        key: CallerKey,
     ) -> anyhow::Result<Self> {
         let mailer = match &settings.smtp_url {
             Some(url) => Some(email::Mailer::new(
@@ -70,6 +77,7 @@ impl Worker {
             settings,
             mailer,
             webhooks,
+            key,
         })
     }
 
@@ -81,7 +89,17 @@ impl Worker {
         let mut tasks: JoinSet<String> = JoinSet::new();
         let mut busy: HashMap<String, usize> = HashMap::new();
         let mut failures = 0u32;
+        let mut swept: Option<Instant> = None;
         loop {
+            // Expired account links leave the database; once per poll is enough.
+            if swept.is_none_or(|t| t.elapsed() >= worker.settings.poll) {
+                swept = Some(Instant::now());
+                match worker.store.drop_expired_links().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(links = n, "expired account links dropped"),
+                    Err(e) => tracing::warn!(error = %e, "dropping expired account links failed"),
+                }
+            }
             let room = worker.settings.in_flight.saturating_sub(tasks.len());
             let mut claimed_any = false;
             if room > 0 && !shutdown.is_cancelled() {
@@ -179,21 +197,25 @@ impl Worker {
         let m = self.store.content(c.id).await?;
         let outcome = match Channel::parse(&m.channel) {
             Some(Channel::Email) => {
-                let to = m.emails.clone().unwrap_or_default();
-                match &self.mailer {
+                let to = match &m.address {
+                    Some(address) => vec![address.clone()],
+                    None => m.emails.clone().unwrap_or_default(),
+                };
+                match (&self.mailer, self.body(&m)) {
                     _ if to.is_empty() => {
                         Outcome::Permanent("the recipient has no e-mail address any more".into())
                     }
-                    None => Outcome::Permanent(
+                    (None, _) => Outcome::Permanent(
                         "e-mail is not configured: set CCHC_SMTP_URL (and CCHC_MAIL_FROM)".into(),
                     ),
-                    Some(mailer) => {
+                    (_, Err(reason)) => Outcome::Permanent(reason.into()),
+                    (Some(mailer), Ok((text, html))) => {
                         let email = email::Email {
                             message_id: c.id,
                             to: &to,
                             subject: &m.subject,
-                            text: &m.body,
-                            html: &m.html,
+                            text: &text,
+                            html: &html,
                         };
                         // lettre's own timeout covers each command; this bounds the whole.
                         let limit = self.settings.smtp_timeout * 2;
@@ -220,6 +242,25 @@ impl Worker {
             _ => Outcome::Delivered,
         };
         Ok(outcome)
+    }
+
+    /// The text and HTML an e-mail is sent with: as stored, or with the account link
+    /// it carries opened and put in its place. The reason why not says nothing of the
+    /// link.
+    fn body<'m>(&self, m: &'m Content) -> Result<(Cow<'m, str>, Cow<'m, str>), &'static str> {
+        if m.link_id.is_none() {
+            return Ok((Cow::Borrowed(&m.body), Cow::Borrowed(&m.html)));
+        }
+        let Some(sealed) = &m.sealed_link else {
+            return Err("the account link was dropped (expired, replaced or given up)");
+        };
+        if m.link_expires_at.is_none_or(|t| t <= chrono::Utc::now()) {
+            return Err("the account link expired before the e-mail could be delivered");
+        }
+        let link = account::open(&self.key, sealed)
+            .ok_or("the account link does not open with this service's key")?;
+        let (text, html) = account::with_link(&m.body, &m.html, &link);
+        Ok((Cow::Owned(text), Cow::Owned(html)))
     }
 
     async fn record(&self, c: &Claimed, outcome: &Outcome) -> store::Result<()> {

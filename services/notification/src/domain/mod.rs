@@ -2,6 +2,7 @@
 //! notices, checked recipients, subscriptions and templates, the rules of delivery, and
 //! the addresses webhooks may go to.
 
+pub mod account;
 pub mod address;
 pub mod delivery;
 pub mod notice;
@@ -23,15 +24,21 @@ pub enum Kind {
     ReportOverdue,
     /// A report is ready.
     ReportGenerated,
+    /// A person is invited to the system: a one-time link to set a first password.
+    AccountInvitation,
+    /// A person asked to reset a password: a one-time link to set a new one.
+    PasswordReset,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 7] = [
         Kind::ProcedureChanged,
         Kind::PostingStale,
         Kind::ReportDue,
         Kind::ReportOverdue,
         Kind::ReportGenerated,
+        Kind::AccountInvitation,
+        Kind::PasswordReset,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,7 +48,15 @@ impl Kind {
             Kind::ReportDue => "report_due",
             Kind::ReportOverdue => "report_overdue",
             Kind::ReportGenerated => "report_generated",
+            Kind::AccountInvitation => "account_invitation",
+            Kind::PasswordReset => "password_reset",
         }
+    }
+
+    /// Whether recipients subscribe to it. An account link is mailed to the person it
+    /// is for alone, at the address the gateway gave, never to subscribers.
+    pub fn subscribable(self) -> bool {
+        !matches!(self, Kind::AccountInvitation | Kind::PasswordReset)
     }
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -100,6 +115,17 @@ impl Kind {
                 "as_of",
                 "export_links",
             ],
+            Kind::AccountInvitation => &[
+                "name",
+                "email",
+                "unit_name",
+                "role",
+                "invited_by",
+                "link",
+                "expires_at",
+                "valid_for",
+            ],
+            Kind::PasswordReset => &["name", "email", "link", "expires_at", "valid_for"],
         }
     }
 
@@ -170,6 +196,8 @@ mod tests {
         assert_eq!(Kind::parse("procedure_published"), None);
         assert!(Kind::ReportOverdue.offers("recipient_name"));
         assert!(!Kind::ReportOverdue.offers("code"));
+        assert!(Kind::PasswordReset.offers("link") && !Kind::PasswordReset.offers("role"));
+        assert!(!Kind::AccountInvitation.subscribable() && Kind::ReportDue.subscribable());
     }
 
     #[test]

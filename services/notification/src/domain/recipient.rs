@@ -246,9 +246,13 @@ pub struct NewSubscription {
 impl NewSubscription {
     pub fn parse(input: &pb::SubscriptionInput) -> Result<Self, tonic::Status> {
         let mut e = Errors::new();
-        let kind = Kind::parse(&input.event_type);
+        let kind = Kind::parse(&input.event_type).filter(|k| k.subscribable());
         if kind.is_none() {
-            let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+            let known: Vec<&str> = Kind::ALL
+                .iter()
+                .filter(|k| k.subscribable())
+                .map(|k| k.as_str())
+                .collect();
             e.add("event_type", format!("must be one of {}", known.join(", ")));
         }
         let chosen = [
@@ -456,6 +460,16 @@ mod tests {
                 "channels[0]"
             ]
         );
+
+        // Account e-mails go to their person alone: nobody subscribes to them.
+        let e = NewSubscription::parse(&pb::SubscriptionInput {
+            event_type: "password_reset".into(),
+            group: "leadership".into(),
+            channels: vec!["email".into()],
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(fields(e), vec!["event_type"]);
     }
 
     #[test]

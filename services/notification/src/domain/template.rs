@@ -75,6 +75,11 @@ pub fn check(kind: Kind, text: &str) -> Result<(), TemplateError> {
     Ok(())
 }
 
+/// Whether `text` refers to placeholder `name`.
+pub fn uses(text: &str, name: &str) -> bool {
+    parse(text).is_ok_and(|pieces| pieces.contains(&Piece::Field(name)))
+}
+
 /// Fills `text` with `values`; `escape` is applied to each value (HTML).
 pub fn render(text: &str, values: &Values, escape: fn(&str) -> String) -> String {
     match parse(text) {
@@ -209,6 +214,21 @@ impl NewTemplate {
                     e.add(field, err.to_string());
                 }
             }
+            // An account e-mail is there to carry its link, in the body: a subject
+            // travels in headers and mail logs.
+            if kind.offers("link") {
+                e.check(
+                    !uses(&t.subject, "link"),
+                    "subject",
+                    "must not contain {{link}}: the link goes in the text",
+                );
+                e.check(uses(&t.text, "link"), "text", "must contain {{link}}");
+                e.check(
+                    t.html.trim().is_empty() || uses(&t.html, "link"),
+                    "html",
+                    "must contain {{link}} when given",
+                );
+            }
         }
         e.finish(tonic::Code::InvalidArgument, "the template is not valid")?;
         Ok(Self {
@@ -257,6 +277,27 @@ pub fn defaults() -> Vec<(Kind, &'static str, &'static str)> {
             "Kính gửi {{recipient_name}},\n\n\
              Báo cáo \"{{title}}\" (kỳ {{period}}, số liệu đến {{as_of}}) đã sẵn sàng. Tải về:\n\n{{export_links}}",
         ),
+        (
+            Kind::AccountInvitation,
+            "Mời tham gia hệ thống CCHC – Sở Giáo dục và Đào tạo",
+            "Kính gửi {{name}},\n\n\
+             {{invited_by}} mời anh/chị tham gia hệ thống theo dõi công tác cải cách hành chính (CCHC) \
+             của Sở Giáo dục và Đào tạo, với vai trò {{role}} của {{unit_name}}.\n\n\
+             Để kích hoạt tài khoản {{email}}, anh/chị mở liên kết dưới đây và đặt mật khẩu:\n\n\
+             {{link}}\n\n\
+             Liên kết chỉ dùng được một lần và hết hạn lúc {{expires_at}} (giờ Việt Nam). \
+             Nếu anh/chị không chờ đợi lời mời này, hãy bỏ qua thư này.",
+        ),
+        (
+            Kind::PasswordReset,
+            "Đặt lại mật khẩu – Hệ thống CCHC Sở Giáo dục và Đào tạo",
+            "Kính gửi {{name}},\n\n\
+             Hệ thống CCHC của Sở Giáo dục và Đào tạo nhận được yêu cầu đặt lại mật khẩu cho tài khoản {{email}}. \
+             Để đặt mật khẩu mới, anh/chị mở liên kết dưới đây:\n\n\
+             {{link}}\n\n\
+             Liên kết có hiệu lực trong {{valid_for}}, đến {{expires_at}} (giờ Việt Nam), và chỉ dùng được một lần.\n\n\
+             Nếu không phải bạn yêu cầu, hãy bỏ qua thư này: mật khẩu hiện tại vẫn giữ nguyên.",
+        ),
     ]
 }
 
@@ -269,6 +310,9 @@ mod tests {
         for (kind, subject, text) in defaults() {
             check(kind, subject).unwrap();
             check(kind, text).unwrap();
+            if kind.offers("link") {
+                assert!(uses(text, "link") && !uses(subject, "link"), "{kind:?}");
+            }
         }
         assert_eq!(defaults().len(), Kind::ALL.len());
     }
@@ -291,6 +335,31 @@ mod tests {
             Err(TemplateError::BadName(_))
         ));
         check(Kind::ReportDue, "{{ due_date }} {{recipient_name}}").unwrap();
+    }
+
+    #[test]
+    fn an_account_template_carries_its_link_in_the_body_only() {
+        let input = |subject: &str, text: &str, html: &str| pb::TemplateInput {
+            key: "password_reset".into(),
+            language: "vi".into(),
+            subject: subject.into(),
+            text: text.into(),
+            html: html.into(),
+        };
+        let fields = |s: tonic::Status| -> Vec<String> {
+            cchc_platform::validation::field_errors(&s)
+                .into_iter()
+                .map(|f| f.field)
+                .collect()
+        };
+        NewTemplate::parse(input("Đặt lại mật khẩu", "Mở {{ link }}", "")).unwrap();
+        let e = NewTemplate::parse(input("Đặt lại mật khẩu", "Không có liên kết", "")).unwrap_err();
+        assert_eq!(fields(e), vec!["text"]);
+        let e =
+            NewTemplate::parse(input("Mở {{link}}", "Mở {{link}}", "<p>Không</p>")).unwrap_err();
+        assert_eq!(fields(e), vec!["subject", "html"]);
+        let e = NewTemplate::parse(input("S", "{{link}} {{role}}", "")).unwrap_err();
+        assert_eq!(fields(e), vec!["text"]);
     }
 
     #[test]

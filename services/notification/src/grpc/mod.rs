@@ -39,7 +39,9 @@ impl From<store::Error> for Status {
         match e {
             Error::UnitTaken { .. } => Status::already_exists(e.to_string()),
             Error::NoRecipient(_) | Error::NoMessage(_) => Status::not_found(e.to_string()),
-            Error::UnitFixed | Error::NotDead(_) => Status::failed_precondition(e.to_string()),
+            Error::UnitFixed | Error::NotDead(_) | Error::LinkDropped(_) | Error::NoTemplate(_) => {
+                Status::failed_precondition(e.to_string())
+            }
             Error::UnknownRecipient => status(
                 Code::FailedPrecondition,
                 &e.to_string(),

@@ -25,8 +25,9 @@ pub struct Claimed {
     pub endpoint: String,
 }
 
-/// What a claimed message says, and its recipient's contacts as they are now.
-#[derive(Debug, sqlx::FromRow)]
+/// What a claimed message says, and its recipient's contacts as they are now (or the
+/// address it goes to itself, with the account link it carries sealed).
+#[derive(sqlx::FromRow)]
 pub struct Content {
     pub channel: String,
     pub kind: String,
@@ -42,6 +43,12 @@ pub struct Content {
     pub emails: Option<Vec<String>>,
     pub webhook_url: Option<String>,
     pub webhook_secret: Option<String>,
+    /// Set for a message to a person rather than a recipient: where it goes.
+    pub address: Option<String>,
+    /// Set when the message carries an account link.
+    pub link_id: Option<Uuid>,
+    pub sealed_link: Option<Vec<u8>>,
+    pub link_expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Store {
@@ -123,7 +130,7 @@ impl Store {
         let content = sqlx::query_as(
             "SELECT m.channel, m.kind, m.event_id, m.event_type, m.subject, m.body, m.html, m.data,
                  m.created_at, m.recipient_id, r.name AS recipient_name, r.emails, r.webhook_url,
-                 r.webhook_secret
+                 r.webhook_secret, m.address, m.link_id, m.sealed_link, m.link_expires_at
              FROM messages m LEFT JOIN recipients r ON r.id = m.recipient_id WHERE m.id = $1",
         )
         .bind(id)
@@ -175,6 +182,10 @@ impl Store {
         .bind(retry_in.as_secs_f64())
         .fetch_optional(&mut *tx)
         .await?;
+        if now.is_some() {
+            // Delivered or given up, an account link is of no more use.
+            super::accounts::drop_link_when_done(&mut tx, c.id).await?;
+        }
         tx.commit().await?;
         Ok(now)
     }

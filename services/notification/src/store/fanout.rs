@@ -91,7 +91,10 @@ async fn audience(
 }
 
 /// The latest template of `kind` in each language.
-async fn templates(tx: &mut PgConnection, kind: Kind) -> sqlx::Result<HashMap<String, Template>> {
+pub(super) async fn templates(
+    tx: &mut PgConnection,
+    kind: Kind,
+) -> sqlx::Result<HashMap<String, Template>> {
     let rows: Vec<TemplateRow> = sqlx::query_as(
         "SELECT DISTINCT ON (language) key, language, version, subject, text, html FROM templates
          WHERE key = $1 ORDER BY language, version DESC",

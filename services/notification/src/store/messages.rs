@@ -72,8 +72,10 @@ struct ReportRow {
 }
 
 const REPORT: &str =
-    "SELECT m.id, m.recipient_id, r.name AS recipient_name, m.channel, m.status, m.kind,
-        m.event_id, m.template, m.template_version, m.language, m.subject, m.created_at,
+    "SELECT m.id, m.recipient_id,
+        -- A message to a person (an account e-mail) names them in its values.
+        CASE WHEN m.address IS NULL THEN r.name ELSE m.data->>'name' END AS recipient_name,
+        m.channel, m.status, m.kind, m.event_id, m.template, m.template_version, m.language, m.subject, m.created_at,
         m.delivered_at, m.next_attempt_at, m.last_error, m.destination
      FROM messages m LEFT JOIN recipients r ON r.id = m.recipient_id";
 
@@ -197,15 +199,18 @@ impl Store {
     /// Queues a dead-lettered message again with a fresh budget of `tries` attempts.
     pub async fn retry(&self, id: Uuid, tries: u32) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let status: Option<String> =
-            sqlx::query_scalar("SELECT status FROM messages WHERE id = $1 FOR UPDATE")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        match status.as_deref() {
+        let row: Option<(String, bool)> = sqlx::query_as(
+            "SELECT status, link_id IS NOT NULL AND sealed_link IS NULL FROM messages
+             WHERE id = $1 FOR UPDATE",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match row {
             None => return Err(Error::NoMessage(id)),
-            Some("dead_lettered") => {}
-            Some(other) => return Err(Error::NotDead(other.to_owned())),
+            Some((status, _)) if status != "dead_lettered" => return Err(Error::NotDead(status)),
+            Some((_, true)) => return Err(Error::LinkDropped(id)),
+            Some(_) => {}
         }
         sqlx::query(
             "UPDATE messages SET status = 'created', tries_left = $2, next_attempt_at = now() WHERE id = $1",

@@ -5,10 +5,12 @@
 //! [`Store`] runs what starts its own transaction (the API's reads and writes, the
 //! reminders, the delivery worker). What must commit with an event's "processed"
 //! record takes the consumer's transaction instead: [`recipients::upsert_unit`] and
-//! its neighbours, [`reminders`]' event facts, and [`fanout::fan_out`].
+//! its neighbours, [`reminders`]' event facts, [`fanout::fan_out`] and
+//! [`accounts::queue_account_email`].
 //!
 //! The service publishes no events, so its store holds no outbox.
 
+pub mod accounts;
 pub mod deliveries;
 pub mod fanout;
 pub mod messages;
@@ -52,6 +54,13 @@ pub enum Error {
     /// Only dead-lettered messages are retried; this one is in the state named.
     #[error("only dead-lettered messages are retried; this one is {0}")]
     NotDead(String),
+    /// The message's account link was dropped when it was given up: sent again, it
+    /// would carry none. The person needs a new link.
+    #[error("the account link of message {0} was dropped; the person must be sent a new link")]
+    LinkDropped(Uuid),
+    /// A kind has no Vietnamese template (the defaults are written at start).
+    #[error("no Vietnamese template for {0}")]
+    NoTemplate(&'static str),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }

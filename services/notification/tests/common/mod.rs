@@ -14,7 +14,7 @@ use cchc_notification::config::Settings;
 use cchc_notification::delivery::webhook::{Lookup, SystemLookup};
 use cchc_platform::config::ServiceSettings;
 use cchc_platform::events::{self, Event};
-use cchc_platform::{CallerKey, Config, Role};
+use cchc_platform::{Actor, CallerKey, Config, Role};
 
 /// The secret the gateway signs callers with, in these tests.
 pub const INTERNAL_TOKEN: &str = "internal-token-of-the-notification-tests";
@@ -157,9 +157,15 @@ impl Harness {
         NotificationServiceClient::new(cchc_platform::grpc::channel(&self.grpc_url).unwrap())
     }
 
-    /// Publishes `event` as `producer`'s relay would: `Nats-Msg-Id` = event id, ack awaited.
+    /// Publishes `event` as `producer`'s relay would: `Nats-Msg-Id` = event id, ack
+    /// awaited; attributed to the system.
     pub async fn publish<E: Event>(&self, producer: &str, event: &E) -> Envelope {
-        let env = events::envelope(producer, &cchc_platform::Actor::System, event);
+        self.publish_as(producer, &Actor::System, event).await
+    }
+
+    /// [`Harness::publish`], attributed to `actor`.
+    pub async fn publish_as<E: Event>(&self, producer: &str, actor: &Actor, event: &E) -> Envelope {
+        let env = events::envelope(producer, actor, event);
         self.publish_envelope(&env, &env.id).await;
         env
     }
