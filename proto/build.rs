@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+include!("src/actor_fields.rs");
+
 fn protos(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .expect("proto directory is readable")
@@ -59,6 +61,34 @@ fn event_types(fds: &prost_types::FileDescriptorSet) -> Result<(), Box<dyn std::
     Ok(())
 }
 
+/// The full names (`.pkg.Message.field`) of the string fields in [`ACTOR_FIELDS`] of
+/// the messages under `packages`, nested messages included.
+fn actor_fields(fds: &prost_types::FileDescriptorSet, packages: &[&str]) -> Vec<String> {
+    fn walk(prefix: &str, m: &prost_types::DescriptorProto, out: &mut Vec<String>) {
+        let path = format!("{prefix}.{}", m.name());
+        for f in &m.field {
+            if f.r#type() == prost_types::field_descriptor_proto::Type::String
+                && ACTOR_FIELDS.contains(&f.name())
+            {
+                out.push(format!("{path}.{}", f.name()));
+            }
+        }
+        for n in &m.nested_type {
+            walk(&path, n, out);
+        }
+    }
+    let mut out = Vec::new();
+    for file in &fds.file {
+        let package = format!(".{}", file.package());
+        if packages.iter().any(|p| package.starts_with(p)) {
+            for m in &file.message_type {
+                walk(&package, m, &mut out);
+            }
+        }
+    }
+    out
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut files = Vec::new();
     protos(Path::new("cchc"), &mut files);
@@ -73,11 +103,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The JSON shapes are documented in the gateway's OpenAPI from these same types.
     let serde =
         "#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)] #[serde(default)]";
-    tonic_prost_build::configure()
-        .type_attribute(".cchc.catalogue", serde)
-        .type_attribute(".cchc.activity", serde)
-        .type_attribute(".cchc.notification", serde)
-        .type_attribute(".cchc.reporting", serde)
-        .compile_fds(fds)?;
+    let packages = [
+        ".cchc.catalogue",
+        ".cchc.activity",
+        ".cchc.notification",
+        ".cchc.reporting",
+    ];
+    let mut config = tonic_prost_build::configure();
+    for p in packages {
+        config = config.type_attribute(p, serde);
+    }
+    // The gateway answers with who each actor is, not the actor's text.
+    for f in actor_fields(&fds, &packages) {
+        config = config.field_attribute(f, "#[schema(value_type = Option<crate::ActorRef>)]");
+    }
+    config.compile_fds(fds)?;
     Ok(())
 }

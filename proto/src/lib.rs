@@ -44,5 +44,26 @@ pub mod operations {
     }
 }
 
+include!("actor_fields.rs");
+
+/// Who a write is attributed to, as the gateway's JSON shows it in place of the actor
+/// text of each field in [`ACTOR_FIELDS`]; `null` for writes made before they were
+/// attributed.
+#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ActorRef {
+    /// `user` (a person), `api_key` (a program), `system` (cchc itself) or `unknown`
+    /// (an actor no longer on record).
+    pub kind: String,
+    /// The user's or key's id; absent for the system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The person's name, or the key's prefix in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The unit the person or key belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_id: Option<String>,
+}
+
 pub use prost::Message;
 pub use prost_types::Timestamp;

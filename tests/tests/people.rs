@@ -1,35 +1,49 @@
-//! People through the real stack: an invitation's one-time link (as the notification
-//! service receives it, sealed in the event), a password set once, sign-in alike for a
-//! wrong password and an unknown address, sessions used through the API as keys are,
-//! CSRF on cookie writes, sign-out, a disabled person stopped at once, the audit log.
+//! People through the real stack: an invitation e-mailed through a real SMTP server
+//! with a one-time link (sealed in the event, so nothing usable sits in the stream), a
+//! password set once, sign-in alike for a wrong password and an unknown address and
+//! throttled per account, sessions used through the API as keys are, writes attributed
+//! to the person in the record and in reporting's read model, CSRF on cookie writes,
+//! sign-out, a password reset by e-mail, a disabled person stopped at once, the audit
+//! log.
 
-use cchc_e2e::{INTERNAL_TOKEN, System};
-use cchc_platform::CallerKey;
+use cchc_e2e::System;
 use cchc_proto::events::v1::{AccountLinkIssued, Envelope};
+use cchc_testkit::SmtpSink;
 use prost::Message;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// The newest link sent to `email`, opened as the notification service opens it.
-async fn link_for(db: &sqlx::PgPool, email: &str) -> String {
+/// The one-time link in the newest e-mail to `email` (at least `n` e-mails in all).
+async fn link_for(smtp: &SmtpSink, n: usize, email: &str) -> String {
+    let mails = smtp.wait_for(n, 30).await;
+    let mail = mails
+        .iter()
+        .rev()
+        .find(|m| m.to.iter().any(|t| t.to_lowercase().contains(email)))
+        .unwrap_or_else(|| panic!("no e-mail to {email} among {mails:?}"));
+    mail.text
+        .split_whitespace()
+        .find(|w| w.contains("/account/password?token=cchl_"))
+        .unwrap_or_else(|| panic!("no link in {:?}", mail.text))
+        .trim_end_matches(['.', ',', ')'])
+        .to_owned()
+}
+
+/// No link that still works sits in the gateway's stream: events carry it sealed.
+async fn assert_links_sealed(db: &sqlx::PgPool) {
     let bodies: Vec<Vec<u8>> = sqlx::query_scalar(
-        "SELECT body FROM cchc_outbox WHERE subject = 'cchc.gateway.account_link_issued.v1' ORDER BY created_at DESC",
+        "SELECT body FROM cchc_outbox WHERE subject = 'cchc.gateway.account_link_issued.v1'",
     )
     .fetch_all(db)
     .await
     .unwrap();
+    assert!(!bodies.is_empty());
     for b in bodies {
         let env = Envelope::decode(b.as_slice()).unwrap();
         let e = AccountLinkIssued::decode(env.payload.as_slice()).unwrap();
-        if e.email == email {
-            assert!(!String::from_utf8_lossy(&e.sealed_link).contains("token="));
-            let link = CallerKey::new(INTERNAL_TOKEN)
-                .open("account-link", &e.sealed_link)
-                .expect("sealed with the internal key");
-            return String::from_utf8(link).unwrap();
-        }
+        assert!(!String::from_utf8_lossy(&b).contains("cchl_"));
+        assert!(!e.sealed_link.is_empty());
     }
-    panic!("no link for {email}");
 }
 
 fn token_of(link: &str) -> String {
@@ -38,7 +52,16 @@ fn token_of(link: &str) -> String {
 
 #[tokio::test]
 async fn invitation_sign_in_sessions_and_audit() {
-    let sys = System::start("people").await;
+    let mut smtp = SmtpSink::start().await;
+    let smtp_url = smtp.url();
+    let sys = System::start_with(
+        "people",
+        &[
+            ("notification", "CCHC_SMTP_URL", &smtp_url),
+            ("gateway", "CCHC_SIGN_IN_FAILURE_BURST_PER_ACCOUNT", "4"),
+        ],
+    )
+    .await;
     let office = sys.office_key.clone();
     let db = sqlx::PgPool::connect(&sys.database_url("gateway").unwrap())
         .await
@@ -64,7 +87,8 @@ async fn invitation_sign_in_sessions_and_audit() {
 
     // The link opens a Vietnamese page; a weak password is refused; a good one is set,
     // once.
-    let link = link_for(&db, "lan.nguyen@thpt-cva.edu.vn").await;
+    let link = link_for(&smtp, 1, "lan.nguyen@thpt-cva.edu.vn").await;
+    assert_links_sealed(&db).await;
     assert!(link.contains("/account/password?token=cchl_"), "{link}");
     let token = token_of(&link);
     let page = sys
@@ -120,6 +144,29 @@ async fn invitation_sign_in_sessions_and_audit() {
         .await;
     assert_eq!((s1, s2), (401, 401));
     assert_eq!(wrong, unknown);
+    // Failures are throttled per account (burst 4 here), an unknown one alike, and
+    // the refusal says when to try again.
+    let mut refused = None;
+    for i in 0..8 {
+        let res = sys
+            .http
+            .post(sys.url("/v1/sessions"))
+            .json(&json!({"email": "nobody@thpt-cva.edu.vn", "password": "guess"}))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 429 {
+            assert!(res.headers().contains_key("retry-after"));
+            refused = Some(i);
+            break;
+        }
+        assert_eq!(res.status(), 401);
+    }
+    assert_eq!(
+        refused,
+        Some(3),
+        "the fifth failure of the account is refused"
+    );
 
     // Signed in, the session works where a key does, as the clerk's unit and person.
     let (s, signed) = sys
@@ -143,6 +190,35 @@ async fn invitation_sign_in_sessions_and_audit() {
     let (s, a) = sys.post("/v1/activities", Some(&session), &activity).await;
     assert_eq!(s, 201, "{a}");
     assert_eq!(a["unit_id"], unit_a.as_str());
+    // The record says who made it, by name; so does reading it again.
+    let uid = user["id"].as_str().unwrap();
+    assert_eq!(a["created_by"]["kind"], "user", "{a}");
+    assert_eq!(a["created_by"]["id"], uid);
+    assert_eq!(a["created_by"]["name"], "Nguyễn Thị Lan");
+    assert_eq!(a["updated_by"]["id"], uid);
+    let aid = a["id"].as_str().unwrap().to_owned();
+    let (s, again) = sys
+        .get(&format!("/v1/activities/{aid}"), Some(&office))
+        .await;
+    assert_eq!(s, 200, "{again}");
+    assert_eq!(again["created_by"]["name"], "Nguyễn Thị Lan");
+    // The event carried the person to reporting's read model.
+    let reporting = sqlx::PgPool::connect(&sys.database_url("reporting").unwrap())
+        .await
+        .unwrap();
+    let recorded_by: String = sys
+        .eventually(30, "the activity in reporting's read model", || async {
+            sqlx::query_scalar::<_, Option<String>>(
+                "SELECT recorded_by FROM rm_activities WHERE activity_id = $1::uuid",
+            )
+            .bind(&aid)
+            .fetch_optional(&reporting)
+            .await
+            .unwrap()
+            .flatten()
+        })
+        .await;
+    assert_eq!(recorded_by, format!("user:{uid}"));
     // Another unit's key does not see it.
     let (s, _) = sys
         .get(
@@ -191,8 +267,56 @@ async fn invitation_sign_in_sessions_and_audit() {
     assert_eq!(sys.get("/v1/me", Some(&second)).await.0, 401);
     assert_eq!(sys.get("/v1/me", Some(&session)).await.0, 200);
 
+    // A forgotten password: a reset link by e-mail (an unknown address answered
+    // alike, and sent nothing); setting the new one ends the old sessions.
+    let (s, asked) = sys
+        .post(
+            "/v1/password-resets",
+            None,
+            &json!({"email": "lan.nguyen@thpt-cva.edu.vn"}),
+        )
+        .await;
+    let (s2, asked_unknown) = sys
+        .post(
+            "/v1/password-resets",
+            None,
+            &json!({"email": "khong-co-ai@thpt-cva.edu.vn"}),
+        )
+        .await;
+    assert_eq!((s, s2), (202, 202));
+    assert_eq!(asked, asked_unknown);
+    let reset = link_for(&smtp, 2, "lan.nguyen@thpt-cva.edu.vn").await;
+    assert_ne!(reset, link);
+    let new_password = "hoa phượng đỏ sân trường 2020";
+    let (s, _) = sys
+        .post(
+            "/v1/account/password",
+            None,
+            &json!({"token": token_of(&reset), "password": new_password}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(sys.get("/v1/me", Some(&session)).await.0, 401);
+    let (s, _) = sys
+        .post(
+            "/v1/sessions",
+            None,
+            &json!({"email": "lan.nguyen@thpt-cva.edu.vn", "password": password}),
+        )
+        .await;
+    assert_eq!(s, 401, "the old password is gone");
+    let (s, signed) = sys
+        .post(
+            "/v1/sessions",
+            None,
+            &json!({"email": "lan.nguyen@thpt-cva.edu.vn", "password": new_password}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let session = signed["token"].as_str().unwrap().to_owned();
+    assert_eq!(sys.get("/v1/me", Some(&session)).await.0, 200);
+
     // Disabled by the office: the session stops at once.
-    let uid = user["id"].as_str().unwrap();
     let (s, disabled) = sys
         .call(
             Method::PATCH,
@@ -209,7 +333,7 @@ async fn invitation_sign_in_sessions_and_audit() {
         .post("/v1/users", Some(&office), &json!({"name": "Trần Văn Bình", "email": "binh@thpt-cva.edu.vn", "unit_id": unit_a, "role": "unit"}))
         .await;
     assert_eq!(s, 201);
-    let late = token_of(&link_for(&db, "binh@thpt-cva.edu.vn").await);
+    let late = token_of(&link_for(&smtp, 3, "binh@thpt-cva.edu.vn").await);
     sqlx::query("UPDATE account_links SET expires_at = now() - interval '1 second'")
         .execute(&db)
         .await
@@ -222,6 +346,12 @@ async fn invitation_sign_in_sessions_and_audit() {
         )
         .await;
     assert_eq!(s, 410);
+    assert_eq!(
+        smtp.messages().await.len(),
+        3,
+        "nothing for the unknown address"
+    );
+    smtp.stop().await;
 
     // The audit log tells it all, newest first; a unit may not read it.
     assert_eq!(sys.get("/v1/audit", Some(&key_b)).await.0, 403);

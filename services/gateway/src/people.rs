@@ -918,16 +918,7 @@ impl People {
     }
 }
 
-/// Fields of a record that name an actor.
-pub const ACTOR_FIELDS: &[&str] = &[
-    "actor",
-    "created_by",
-    "updated_by",
-    "published_by",
-    "confirmed_by",
-    "recorded_by",
-    "submitted_by",
-];
+pub use cchc_proto::ACTOR_FIELDS;
 
 /// Replaces each actor text under [`ACTOR_FIELDS`] anywhere in `value` with who it is
 /// (`{kind, id, name}`); an empty one becomes `null` (made before people were recorded).

@@ -4,9 +4,9 @@ use cchc_platform::Caller;
 use cchc_platform::page::Paging;
 use cchc_platform::validation::{Errors, parse_date};
 use cchc_proto::activity::v1::{
-    Activity, BatchItemResult, CorrectActivityRequest, FieldError, ListActivitiesRequest,
-    ListActivitiesResponse, RecordActivitiesRequest, RecordActivitiesResponse,
-    RecordActivityRequest,
+    Activity, BatchItemResult, CorrectActivityRequest, FieldError, GetActivityRequest,
+    ListActivitiesRequest, ListActivitiesResponse, RecordActivitiesRequest,
+    RecordActivitiesResponse, RecordActivityRequest,
 };
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -152,6 +152,23 @@ pub async fn correct(
             key(&body.idempotency_key),
         )
         .await?;
+    Ok(Response::new(a))
+}
+
+/// One activity as recorded; to a unit, another unit's record is absent.
+pub async fn get(
+    store: &Store,
+    req: Request<GetActivityRequest>,
+) -> Result<Response<Activity>, Status> {
+    let caller = Caller::require(&req, READERS)?;
+    let id: Uuid = req
+        .get_ref()
+        .activity_id
+        .parse()
+        .map_err(|_| Status::from(Error::NotFound))?;
+    let mut e = Errors::new();
+    let own = visible_unit(&caller, "", &mut e);
+    let a = store.get(id, own).await?.ok_or(Error::NotFound)?;
     Ok(Response::new(a))
 }
 

@@ -11,10 +11,10 @@ use cchc_platform::validation::Errors;
 use cchc_platform::{Caller, Role};
 use cchc_proto::activity::v1::activity_service_server::ActivityService;
 use cchc_proto::activity::v1::{
-    Activity, BudgetLines, CorrectActivityRequest, ListActivitiesRequest, ListActivitiesResponse,
-    ListBudgetLinesResponse, ListOneStopResultsResponse, ListSatisfactionResponse,
-    ListSubmissionsRequest, OneStopResult, RecordActivitiesRequest, RecordActivitiesResponse,
-    RecordActivityRequest, SatisfactionSurvey, SubmitBudgetLinesRequest,
+    Activity, BudgetLines, CorrectActivityRequest, GetActivityRequest, ListActivitiesRequest,
+    ListActivitiesResponse, ListBudgetLinesResponse, ListOneStopResultsResponse,
+    ListSatisfactionResponse, ListSubmissionsRequest, OneStopResult, RecordActivitiesRequest,
+    RecordActivitiesResponse, RecordActivityRequest, SatisfactionSurvey, SubmitBudgetLinesRequest,
     SubmitOneStopResultRequest, SubmitSatisfactionRequest,
 };
 use tonic::{Request, Response, Status};
@@ -61,6 +61,13 @@ impl ActivityService for Activities {
         req: Request<ListActivitiesRequest>,
     ) -> Result<Response<ListActivitiesResponse>, Status> {
         activities::list(&self.store, req).await
+    }
+
+    async fn get_activity(
+        &self,
+        req: Request<GetActivityRequest>,
+    ) -> Result<Response<Activity>, Status> {
+        activities::get(&self.store, req).await
     }
 
     async fn submit_one_stop_result(

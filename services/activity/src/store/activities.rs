@@ -303,6 +303,18 @@ impl Store {
 
     /// Records matching `f`, newest first, a page after the cursor: current ones only
     /// unless the history is asked for.
+    /// The activity `id`, if it is of `unit_id` (any unit's when `None`).
+    pub async fn get(&self, id: Uuid, unit_id: Option<Uuid>) -> Result<Option<Activity>, Error> {
+        let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM activities a WHERE a.id = $1 AND ($2::uuid IS NULL OR a.unit_id = $2)"
+        )))
+        .bind(id)
+        .bind(unit_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(Activity::from))
+    }
+
     pub async fn list(&self, f: &Filter) -> Result<Page<Activity>, Error> {
         let (after_at, after_id) = f.paging.after_parts();
         let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(

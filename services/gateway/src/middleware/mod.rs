@@ -1,6 +1,7 @@
 //! What every request goes through: tracing, metrics, a time limit, per-key rate
 //! limits, and `Idempotency-Key` replay for writes.
 
+pub mod attribution;
 pub mod authenticate;
 pub mod idempotency;
 pub mod metrics;

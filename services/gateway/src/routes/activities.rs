@@ -6,8 +6,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use cchc_platform::grpc::request;
 use cchc_proto::activity::v1::{
-    Activity, CorrectActivityRequest, ListActivitiesRequest, ListActivitiesResponse,
-    RecordActivitiesRequest, RecordActivitiesResponse, RecordActivityRequest,
+    Activity, CorrectActivityRequest, GetActivityRequest, ListActivitiesRequest,
+    ListActivitiesResponse, RecordActivitiesRequest, RecordActivitiesResponse,
+    RecordActivityRequest,
 };
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -26,6 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         // The same, for clients whose tools cannot send a colon in a path.
         .route("/v1/activities/batch", post(record_batch))
         .routes(routes!(correct))
+        .routes(routes!(get_one))
 }
 
 #[utoipa::path(post, path = "/v1/activities", tag = "activities", summary = "Record an activity of the caller's unit (unit); Idempotency-Key honoured", request_body = RecordActivityRequest, responses((status = 201, description = "Success", body = Activity), crate::problem::Problems), security(("api_key" = [])))]
@@ -100,6 +102,24 @@ pub(crate) async fn correct(
         .correct_activity(request(req, Some(&caller)))
         .await?;
     Ok((StatusCode::CREATED, Reply(a.into_inner())))
+}
+
+#[utoipa::path(get, path = "/v1/activities/{id}", tag = "activities", summary = "One activity, current or superseded, with who recorded and corrected it; units see their own", params(("id" = String, Path, description = "Activity id")), responses((status = 200, description = "Success", body = Activity), crate::problem::Problems), security(("api_key" = [])))]
+pub(crate) async fn get_one(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Reply<Activity>, Problem> {
+    let a = s
+        .clients
+        .activity
+        .clone()
+        .get_activity(request(
+            GetActivityRequest { activity_id: id },
+            Some(&caller),
+        ))
+        .await?;
+    Ok(Reply(a.into_inner()))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -83,10 +83,15 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .merge(account::pages())
         .fallback(|| async { Problem::not_found("no such resource") })
         .with_state(state.clone())
-        // Outermost first: the rate limit, then texts, then who is calling, then replay.
+        // Outermost first: the rate limit, then texts, then who is calling, then
+        // actors named in the answer (a replayed one too), then replay.
         .layer(from_fn_with_state(
             idempotency,
             middleware::idempotency::replay,
+        ))
+        .layer(from_fn_with_state(
+            state.people.clone(),
+            middleware::attribution::name_actors,
         ))
         .layer(from_fn_with_state(
             authenticator,
