@@ -10,7 +10,8 @@
 # CCHC_DATA_DIR (logs, NATS store and credentials; default .data), CCHC_GATEWAY_PORT
 # (8080), CCHC_NATS_PORT (4222), CCHC_GRPC_PORT_BASE (50050: the services listen on
 # base+1 .. base+4), CCHC_HEALTH_PORT_BASE (51050), CCHC_PG_PORT / CCHC_PG_DATA (see
-# postgres.sh).
+# postgres.sh), CCHC_FIRST_USER_EMAIL / CCHC_FIRST_USER_NAME (the first office person,
+# vanphong@sgddt.example.vn, "Văn phòng Sở").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -121,22 +122,37 @@ start catalogue 1
 start activity 2
 start notification 3
 start reporting 4
-NATS_URL=$(nats_url_for gateway) CCHC_GATEWAY_ADDR="127.0.0.1:$port" \
-  CCHC_CATALOGUE_URL="http://127.0.0.1:$((grpc_base + 1))" \
-  CCHC_ACTIVITY_URL="http://127.0.0.1:$((grpc_base + 2))" \
-  CCHC_NOTIFICATION_URL="http://127.0.0.1:$((grpc_base + 3))" \
-  CCHC_REPORTING_URL="http://127.0.0.1:$((grpc_base + 4))" \
-  "$bin/cchc-gateway" >"$logs/gateway.log" 2>&1 &
+gateway_env=(
+  "NATS_URL=$(nats_url_for gateway)" "CCHC_GATEWAY_ADDR=127.0.0.1:$port"
+  "CCHC_CATALOGUE_URL=http://127.0.0.1:$((grpc_base + 1))"
+  "CCHC_ACTIVITY_URL=http://127.0.0.1:$((grpc_base + 2))"
+  "CCHC_NOTIFICATION_URL=http://127.0.0.1:$((grpc_base + 3))"
+  "CCHC_REPORTING_URL=http://127.0.0.1:$((grpc_base + 4))"
+)
+env "${gateway_env[@]}" "$bin/cchc-gateway" >"$logs/gateway.log" 2>&1 &
 pids+=($!)
 
 echo "waiting for every service to be ready (logs in $logs/) ..." >&2
 for i in $(seq 1 120); do
   if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
+    # The first office person, so a newcomer signs in without SQL: a one-time link
+    # while the account is still invited (a new one each start; the old one ends).
+    first_email=${CCHC_FIRST_USER_EMAIL:-vanphong@sgddt.example.vn}
+    first_link=$(env "${gateway_env[@]}" "$bin/cchc-gateway" first-user --email "$first_email" \
+      --name "${CCHC_FIRST_USER_NAME:-Văn phòng Sở}" 2>>"$logs/first-user.log") ||
+      { echo "making the first person failed; see $logs/first-user.log" >&2; exit 1; }
+    if [ -n "$first_link" ]; then
+      first="$first_email: set a password with this one-time link (72 h):
+                $first_link"
+    else
+      first="$first_email is active: sign in with POST /v1/sessions"
+    fi
     cat <<MSG
 
 cchc is up.
   gateway:      http://127.0.0.1:$port   (/healthz, /readyz)
   office key:   $CCHC_BOOTSTRAP_TOKEN
+  first person: $first
   try:          curl -H "Authorization: Bearer \$KEY" http://127.0.0.1:$port/v1/units
   logs:         $logs/
 Press Ctrl-C to stop.

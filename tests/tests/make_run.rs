@@ -233,10 +233,47 @@ fn postmaster_pid(data: &Path) -> u32 {
         .expect("a pid")
 }
 
+/// `curl` with `args`: (status, body).
+fn curl(args: &[&str]) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", ""));
+    (status.to_owned(), body.to_owned())
+}
+
+/// The first person signs in from what `make run` printed, without SQL.
+fn first_person_signs_in(run: &Run) {
+    let out = run.seen.join("\n");
+    let link = out
+        .split_whitespace()
+        .find(|w| w.contains("/account/password?token=cchl_"))
+        .unwrap_or_else(|| panic!("no first-person link printed:\n{out}"));
+    assert!(out.contains("vanphong@sgddt.example.vn"), "{out}");
+    assert_eq!(curl(&[link]).0, "200", "the link's page opens");
+    let base = link.split("/account/").next().unwrap();
+    let token = link.split("token=").nth(1).unwrap();
+    let password = "Sở Giáo dục và Đào tạo 2020";
+    let json = ["-H", "content-type: application/json", "-d"];
+    let set = format!(r#"{{"token":"{token}","password":"{password}"}}"#);
+    let (status, body) =
+        curl(&[&json[..], &[&set, &format!("{base}/v1/account/password")]].concat());
+    assert_eq!(status, "200", "{body}");
+    let sign_in = format!(r#"{{"email":"vanphong@sgddt.example.vn","password":"{password}"}}"#);
+    let (status, body) = curl(&[&json[..], &[&sign_in, &format!("{base}/v1/sessions")]].concat());
+    assert_eq!(status, "201", "{body}");
+    assert!(body.contains(r#""role":"office""#), "{body}");
+}
+
 #[test]
 fn make_run_stopped_by_sigterm_twice_leaves_nothing_running() {
     let mut run = Run::start(&["make", "--no-print-directory", "run"]);
     run.wait_for("cchc is up", Duration::from_secs(120));
+    run.wait_for("Press Ctrl-C", Duration::from_secs(10));
+    first_person_signs_in(&run);
     let postmaster = postmaster_pid(&run.pg_data());
     assert!(alive(postmaster));
     // As a supervisor does: TERM to the group, and again while it is stopping.

@@ -74,6 +74,36 @@ mod futures_ready {
         std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
 }
 
+/// For a new installation's first person: an office account for `email` in the
+/// Department, with the one-time link to set its password (also e-mailed, when mail is
+/// configured, once the running gateway relays the event). An account already active
+/// gets none (`None`); one still invited gets a new link, and its old one stops working.
+pub async fn first_user(
+    settings: &Settings,
+    email: &str,
+    name: &str,
+) -> anyhow::Result<Option<String>> {
+    let email = email.trim().to_lowercase();
+    anyhow::ensure!(
+        people::valid_email(&email),
+        "{email:?} is not an e-mail address"
+    );
+    anyhow::ensure!(!name.trim().is_empty(), "the person's name is empty");
+    let pool = cchc_platform::db::connect_and_migrate(&settings.database_url, &MIGRATOR).await?;
+    let outbox = cchc_platform::outbox::Outbox::new("gateway");
+    let store = store::Store::new(pool.clone(), outbox.clone());
+    let (id, department) = store.department().await?;
+    let people = people::People::new(
+        pool,
+        outbox,
+        settings.caller_key.clone(),
+        settings.people.clone(),
+    );
+    Ok(people
+        .first_user(&email, name.trim(), (id, &department))
+        .await?)
+}
+
 impl Application {
     /// Binds the listener (port 0 picks one), connects to everything and prepares the
     /// router; [`Application::port`] tells where it listens.

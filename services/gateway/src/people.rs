@@ -918,6 +918,20 @@ impl People {
     }
 }
 
+/// An e-mail address as people type them: one `@`, a dotted domain, no spaces.
+pub fn valid_email(e: &str) -> bool {
+    let Some((local, domain)) = e.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && e.len() <= 254
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
 pub use cchc_proto::ACTOR_FIELDS;
 
 /// Replaces each actor text under [`ACTOR_FIELDS`] anywhere in `value` with who it is

@@ -50,11 +50,12 @@ impl Settings {
         };
         let bootstrap_token = cchc_platform::config::secret(c, "CCHC_BOOTSTRAP_TOKEN")?;
         let operator_token = cchc_platform::config::secret(c, "CCHC_OPERATOR_TOKEN")?;
+        let addr: SocketAddr = c.parse_or(
+            "CCHC_GATEWAY_ADDR",
+            SocketAddr::from(([127, 0, 0, 1], port)),
+        )?;
         Ok(Self {
-            addr: c.parse_or(
-                "CCHC_GATEWAY_ADDR",
-                SocketAddr::from(([127, 0, 0, 1], port)),
-            )?,
+            addr,
             database_url: database_url(c, "gateway")?,
             nats_url: c
                 .optional("NATS_URL")
@@ -109,7 +110,7 @@ impl Settings {
             sign_in_failure_burst_per_account: c
                 .parse_or("CCHC_SIGN_IN_FAILURE_BURST_PER_ACCOUNT", 10)?,
             people: crate::people::Lifetimes {
-                public_url: public_url(c, port)?,
+                public_url: public_url(c, addr.port())?,
                 invitation: hours(c.parse_or("CCHC_INVITATION_LIFETIME_HOURS", 72)?),
                 reset: minutes(c.parse_or("CCHC_PASSWORD_RESET_LIFETIME_MINUTES", 60)?),
                 session_idle: minutes(c.parse_or("CCHC_SESSION_IDLE_MINUTES", 120)?),

@@ -87,16 +87,12 @@ impl Store {
         Self { pool, outbox }
     }
 
-    /// Makes a configured token a key of the Department (created when absent) with
-    /// `role` (office for `CCHC_BOOTSTRAP_TOKEN`, operator for `CCHC_OPERATOR_TOKEN`).
-    /// The configuration is the operator's last word: a configured key revoked through
-    /// the API works again after a restart (so no API key can lock everyone out), and a
-    /// new token replaces the old one. To end a configured key, change the configuration.
-    pub async fn bootstrap(&self, token: &str, role: Role) -> anyhow::Result<()> {
-        let department: Option<Uuid> = sqlx::query_scalar(
-            // One that still acts: a Department closed before closing it was refused is
-            // replaced, so the configured keys work again.
-            "SELECT id FROM units WHERE kind = $1 AND status NOT IN ($2, $3)
+    /// The Department's unit (id, name), created when absent. One that still acts: a
+    /// Department closed before closing it was refused is replaced, so the configured
+    /// keys and the first person work again.
+    pub async fn department(&self) -> anyhow::Result<(Uuid, String)> {
+        let found: Option<(Uuid, String)> = sqlx::query_as(
+            "SELECT id, name FROM units WHERE kind = $1 AND status NOT IN ($2, $3)
              ORDER BY created_at LIMIT 1",
         )
         .bind(unit_kind::DEPARTMENT)
@@ -104,19 +100,29 @@ impl Store {
         .bind(unit_status::CLOSED)
         .fetch_optional(&self.pool)
         .await?;
-        let department = match department {
-            Some(id) => id,
+        Ok(match found {
+            Some(d) => d,
             None => {
-                self.create_unit(
-                    &Actor::System,
-                    "Sở Giáo dục và Đào tạo",
-                    unit_kind::DEPARTMENT,
-                    None,
-                )
-                .await?
-                .id
+                let u = self
+                    .create_unit(
+                        &Actor::System,
+                        "Sở Giáo dục và Đào tạo",
+                        unit_kind::DEPARTMENT,
+                        None,
+                    )
+                    .await?;
+                (u.id, u.name)
             }
-        };
+        })
+    }
+
+    /// Makes a configured token a key of the Department (created when absent) with
+    /// `role` (office for `CCHC_BOOTSTRAP_TOKEN`, operator for `CCHC_OPERATOR_TOKEN`).
+    /// The configuration is the operator's last word: a configured key revoked through
+    /// the API works again after a restart (so no API key can lock everyone out), and a
+    /// new token replaces the old one. To end a configured key, change the configuration.
+    pub async fn bootstrap(&self, token: &str, role: Role) -> anyhow::Result<()> {
+        let (department, _) = self.department().await?;
         sqlx::query(
             "INSERT INTO api_keys (id, unit_id, role, prefix, hash) VALUES ($1, $2, $4, 'bootstrap', $3)
              ON CONFLICT (id) DO UPDATE SET hash = EXCLUDED.hash, unit_id = EXCLUDED.unit_id,

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::extract::{Address, Authenticated, Json, MaybeCaller, Query};
 use crate::middleware::idempotency::ReplayWithout;
-use crate::people::{Changes, Invitee, PeopleError, User, attribute, status};
+use crate::people::{Changes, Invitee, PeopleError, User, attribute, status, valid_email};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::store::Unit;
@@ -73,20 +73,6 @@ fn may_manage(caller: Role, role: Role) -> bool {
 
 fn user_id(raw: &str) -> Result<Uuid, Problem> {
     raw.parse().map_err(|_| Problem::not_found("no such user"))
-}
-
-/// An e-mail address as people type them: one `@`, a dotted domain, no spaces.
-fn valid_email(e: &str) -> bool {
-    let Some((local, domain)) = e.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains('@')
-        && e.len() <= 254
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 async fn acting_unit(s: &AppState, id: Uuid, field: &str) -> Result<Unit, Problem> {
