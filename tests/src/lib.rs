@@ -352,6 +352,79 @@ impl System {
         (id, key["key"].as_str().expect("key shown once").to_owned())
     }
 
+    /// A person of unit `unit` in `role`, invited by the office, their password set from
+    /// the one-time link (opened from the gateway's event as the notification service
+    /// opens it) and signed in; returns (user id, session token).
+    pub async fn person(
+        &self,
+        unit: &str,
+        role: &str,
+        name: &str,
+        email: &str,
+    ) -> (String, String) {
+        use cchc_proto::events::v1::{AccountLinkIssued, Envelope};
+        use prost::Message;
+        let inviter = if role == "operator" {
+            &self.operator_key
+        } else {
+            &self.office_key
+        };
+        let (s, user) = self
+            .post(
+                "/v1/users",
+                Some(inviter),
+                &serde_json::json!({"name": name, "email": email, "unit_id": unit, "role": role}),
+            )
+            .await;
+        assert_eq!(s, 201, "{user}");
+        let db = sqlx::PgPool::connect(&self.database_url("gateway").expect("gateway database"))
+            .await
+            .expect("gateway database");
+        let bodies: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT body FROM cchc_outbox WHERE subject = 'cchc.gateway.account_link_issued.v1' ORDER BY created_at DESC",
+        )
+        .fetch_all(&db)
+        .await
+        .expect("the gateway's outbox");
+        db.close().await;
+        let link = bodies
+            .iter()
+            .map(|b| {
+                let env = Envelope::decode(b.as_slice()).expect("an envelope");
+                AccountLinkIssued::decode(env.payload.as_slice()).expect("a link event")
+            })
+            .find(|e| e.email == email.to_lowercase())
+            .map(|e| {
+                cchc_platform::CallerKey::new(INTERNAL_TOKEN)
+                    .open("account-link", &e.sealed_link)
+                    .expect("sealed with the internal key")
+            })
+            .expect("a link for the invited person");
+        let link = String::from_utf8(link).expect("a link is text");
+        let token = link.split("token=").nth(1).expect("a token in the link");
+        let password = format!("sen nở {} ao làng", uuid::Uuid::new_v4().simple());
+        let (s, r) = self
+            .post(
+                "/v1/account/password",
+                None,
+                &serde_json::json!({"token": token, "password": password}),
+            )
+            .await;
+        assert_eq!(s, 200, "{r}");
+        let (s, r) = self
+            .post(
+                "/v1/sessions",
+                None,
+                &serde_json::json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(s, 201, "{r}");
+        (
+            user["id"].as_str().expect("user id").to_owned(),
+            r["token"].as_str().expect("session token").to_owned(),
+        )
+    }
+
     /// Polls `f` until it returns `Some`, for at most `secs` seconds.
     pub async fn eventually<T, F, Fut>(&self, secs: u64, what: &str, mut f: F) -> T
     where
