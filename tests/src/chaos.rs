@@ -146,6 +146,198 @@ pub async fn tally(sys: &System, scenario: &str, tag: &str, acknowledged: usize)
     }
 }
 
+/// The actors reporting's read model holds for the `tag` writes, each once: a burst made
+/// with one person's session must show that person only.
+pub async fn actors_of(sys: &System, tag: &str) -> Vec<Option<String>> {
+    let activity = sqlx::PgPool::connect(&sys.database_url("activity").expect("activity db"))
+        .await
+        .expect("activity db");
+    let reporting = sqlx::PgPool::connect(&sys.database_url("reporting").expect("reporting db"))
+        .await
+        .expect("reporting db");
+    let ids: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM activities WHERE title LIKE $1")
+        .bind(format!("{tag} %"))
+        .fetch_all(&activity)
+        .await
+        .expect("activity ids");
+    sqlx::query_scalar(
+        "SELECT DISTINCT recorded_by FROM rm_activities WHERE activity_id = ANY($1) ORDER BY 1",
+    )
+    .bind(&ids)
+    .fetch_all(&reporting)
+    .await
+    .expect("actors in the read model")
+}
+
+/// Invites `n` people (4 at a time, each invitation retried with its Idempotency-Key
+/// until acknowledged) while nats-server and then the notification service are killed
+/// and started again; then every invited address must have exactly one e-mail, and its
+/// link must set the password once. Needs a system whose notification service sends to
+/// `smtp`.
+pub async fn account_links_through_faults(
+    sys: &mut System,
+    smtp: &cchc_testkit::SmtpSink,
+    n: usize,
+) -> Tally {
+    let (unit, _) = sys
+        .unit_with_key("Phòng GD&ĐT Thử lời mời", "district_office", "unit")
+        .await;
+    let address = |i: usize| format!("nguoi-{i}@thcs-loi-moi.edu.vn");
+    let acked = Arc::new(AtomicUsize::new(0));
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut writers = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (http, g, key, unit, acked, next) = (
+            sys.http.clone(),
+            sys.gateway.clone(),
+            sys.office_key.clone(),
+            unit.clone(),
+            acked.clone(),
+            next.clone(),
+        );
+        writers.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return;
+                }
+                let body = json!({"name": format!("Người thứ {i}"), "email": address(i), "unit_id": unit, "role": "unit"});
+                let deadline = Instant::now() + Duration::from_secs(180);
+                loop {
+                    let r = http
+                        .post(format!("{g}/v1/users"))
+                        .bearer_auth(&key)
+                        .header("Idempotency-Key", format!("invite-{i}"))
+                        .json(&body)
+                        .send()
+                        .await;
+                    if r.is_ok_and(|r| r.status().as_u16() == 201) {
+                        acked.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                    assert!(Instant::now() < deadline, "invitation {i} was never acknowledged");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        });
+    }
+    while acked.load(Ordering::Relaxed) < n / 3 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    sys.nats.kill().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    sys.nats.restart().await;
+    sys.kill("notification").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sys.restart("notification").await;
+    while let Some(r) = writers.join_next().await {
+        r.expect("inviter");
+    }
+    let acknowledged = acked.load(Ordering::Relaxed);
+    let ours = |m: &cchc_testkit::ReceivedMail| {
+        m.to.iter()
+            .find(|t| t.contains("@thcs-loi-moi.edu.vn"))
+            .cloned()
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let ours_only = async || -> Vec<cchc_testkit::ReceivedMail> {
+        smtp.messages()
+            .await
+            .into_iter()
+            .filter(|m| ours(m).is_some())
+            .collect()
+    };
+    while ours_only().await.len() < acknowledged && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A little longer, so a duplicate sent late is counted too.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mails = ours_only().await;
+    let mut addresses: Vec<String> = mails
+        .iter()
+        .filter_map(ours)
+        .map(|a| a.to_lowercase())
+        .collect();
+    let total = addresses.len();
+    addresses.sort();
+    addresses.dedup();
+    // Every link sets its password, once.
+    let mut working = 0;
+    for m in &mails {
+        let Some(link) = m
+            .text
+            .split_whitespace()
+            .find(|w| w.contains("token=cchl_"))
+        else {
+            continue;
+        };
+        let token = link.split("token=").nth(1).unwrap_or_default();
+        let password = format!("lời mời {} vượt lỗi", uuid::Uuid::new_v4().simple());
+        let (s, _) = sys
+            .post(
+                "/v1/account/password",
+                None,
+                &json!({"token": token, "password": password}),
+            )
+            .await;
+        if s == 200 {
+            working += 1;
+        }
+    }
+    eprintln!(
+        "invitations: {acknowledged} acknowledged, {total} e-mails to {} addresses, {working} links worked",
+        addresses.len()
+    );
+    let found = addresses.len().min(working);
+    Tally {
+        scenario: "invitations while nats-server and notification are killed".into(),
+        acknowledged,
+        found,
+        lost: acknowledged.saturating_sub(found),
+        duplicated: total - addresses.len(),
+    }
+}
+
+/// People through faults, on a system of their own with mail: a person's session
+/// outlives a killed gateway and every one of its `writes` names that person in
+/// reporting's read model (else the tally counts them lost); `invitations` made while
+/// nats-server and the notification service die each arrive once, with a working link.
+pub async fn people_through_faults(writes: usize, invitations: usize) -> Vec<Tally> {
+    let smtp = cchc_testkit::SmtpSink::start().await;
+    let mut sys = System::start_with(
+        "chaos-people",
+        &[
+            ("notification", "CCHC_SMTP_URL", &smtp.url()),
+            // A write in flight when the gateway dies holds its Idempotency-Key until
+            // abandoned (this + 5 s); retries of that key wait so long.
+            ("gateway", "CCHC_REQUEST_TIMEOUT_SECONDS", "5"),
+        ],
+    )
+    .await;
+    let (unit, _) = sys
+        .unit_with_key("Trường THPT Thử phiên", "high_school", "unit")
+        .await;
+    let (user, session) = sys
+        .person(
+            &unit,
+            "unit",
+            "Văn thư thử lỗi",
+            "van-thu@thpt-thu-phien.edu.vn",
+        )
+        .await;
+    let mut t = service_killed(&mut sys, &session, "gateway", writes).await;
+    t.scenario = "SIGKILL gateway mid-burst of a person's session".into();
+    let actors = actors_of(&sys, "gateway-killed").await;
+    if actors != [Some(format!("user:{user}"))] {
+        eprintln!("the session's writes name {actors:?}, not user:{user}");
+        t.lost = t.acknowledged;
+        t.found = 0;
+    }
+    let links = account_links_through_faults(&mut sys, &smtp, invitations).await;
+    sys.stop().await;
+    vec![t, links]
+}
+
 /// The activities dashboard total, which must equal the writes made (no effect twice).
 pub async fn dashboard_total(sys: &System) -> i64 {
     let (_, d) = sys.get("/v1/dashboard", Some(&sys.office_key)).await;

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use cchc_e2e::System;
 use cchc_e2e::chaos::{
-    dashboard_total, nats_killed, poison_message, relay_outlasts_duplicate_window, service_killed,
+    dashboard_total, nats_killed, people_through_faults, poison_message,
+    relay_outlasts_duplicate_window, service_killed,
 };
 
 #[tokio::test]
@@ -41,6 +42,16 @@ async fn faults_lose_nothing_and_apply_nothing_twice() {
         "{letters}"
     );
     sys.stop().await;
+}
+
+/// People through faults: sessions outlive a killed gateway and name their person;
+/// invitations sent while nats-server and notification die arrive once, and work.
+#[tokio::test]
+async fn people_and_their_links_survive_faults() {
+    for t in people_through_faults(40, 15).await {
+        println!("{t}");
+        assert!(t.clean(), "{t}");
+    }
 }
 
 /// Forged events (no credentials, another service's credentials, envelopes that claim

@@ -3,7 +3,9 @@
 //! applied twice. Restarting PostgreSQL needs the project's private cluster
 //! (`deploy/local/postgres.sh`), which `make chaos` provides.
 //!
-//! `CCHC_CHAOS_WRITES` sets the writes per scenario (default 300).
+//! People too: writes through a session while the gateway is killed, invitations while
+//! nats-server and notification are. `CCHC_CHAOS_WRITES` sets the writes per scenario
+//! (default 300).
 
 use std::time::Duration;
 
@@ -90,6 +92,11 @@ async fn main() -> anyhow::Result<()> {
     let jobs = cchc_e2e::chaos::stuck_job(&mut jobs_sys).await;
     println!("{jobs}");
     jobs_sys.stop().await;
+    // People: sessions and one-time links, on a system of their own with mail.
+    for t in cchc_e2e::chaos::people_through_faults(n, (n / 10).max(10)).await {
+        println!("{t}");
+        tallies.push(t);
+    }
     let failed: Vec<&Tally> = tallies.iter().filter(|t| !t.clean()).collect();
     anyhow::ensure!(
         failed.is_empty() && counted == written as i64,
