@@ -36,46 +36,66 @@ impl Tally {
     }
 }
 
-/// Submits `n` activities titled `{tag} {i}` with 8 concurrent writers. Each write
-/// carries its own Idempotency-Key and is retried until acknowledged, as a careful
-/// client does when a connection drops. `fault` runs once a third are acknowledged.
-pub async fn burst<F>(sys: &mut System, key: &str, tag: &str, n: usize, fault: F) -> usize
+/// One write of a burst: where it goes, with which bearer, and its body.
+pub struct Write {
+    pub path: &'static str,
+    pub bearer: String,
+    pub idempotency_key: String,
+    pub body: serde_json::Value,
+}
+
+/// Sends the writes `write(0..n)`, `writers` at a time. Each carries its own
+/// Idempotency-Key and is retried until answered 201, as a careful client does when a
+/// connection drops. `fault` runs once a third are acknowledged. Returns how many were
+/// acknowledged and how long the fault, then everything from its start, took.
+pub async fn drive<F>(
+    sys: &mut System,
+    n: usize,
+    writers: usize,
+    write: impl Fn(usize) -> Write + Send + Sync + 'static,
+    fault: F,
+) -> (usize, Duration, Duration)
 where
     F: AsyncFnOnce(&mut System),
 {
+    let write = Arc::new(write);
     let acked = Arc::new(AtomicUsize::new(0));
     let next = Arc::new(AtomicUsize::new(0));
-    let mut writers = tokio::task::JoinSet::new();
-    for _ in 0..8 {
-        let (http, g, key, tag, acked, next) = (
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..writers {
+        let (http, g, write, acked, next) = (
             sys.http.clone(),
             sys.gateway.clone(),
-            key.to_owned(),
-            tag.to_owned(),
+            write.clone(),
             acked.clone(),
             next.clone(),
         );
-        writers.spawn(async move {
+        tasks.spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= n {
                     return;
                 }
-                let body = json!({"kind": "news_post", "date": "2020-05-01", "title": format!("{tag} {i}"), "head_count": 1});
+                let w = write(i);
                 let deadline = Instant::now() + Duration::from_secs(180);
                 loop {
                     let r = http
-                        .post(format!("{g}/v1/activities"))
-                        .bearer_auth(&key)
-                        .header("Idempotency-Key", format!("{tag}-{i}"))
-                        .json(&body)
+                        .post(format!("{g}{}", w.path))
+                        .bearer_auth(&w.bearer)
+                        .header("Idempotency-Key", &w.idempotency_key)
+                        .json(&w.body)
                         .send()
                         .await;
                     if r.is_ok_and(|r| r.status().as_u16() == 201) {
                         acked.fetch_add(1, Ordering::Relaxed);
                         break;
                     }
-                    assert!(Instant::now() < deadline, "write {tag} {i} was never acknowledged");
+                    assert!(
+                        Instant::now() < deadline,
+                        "write {} to {} was never acknowledged",
+                        w.idempotency_key,
+                        w.path
+                    );
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
@@ -87,15 +107,31 @@ where
     let started = Instant::now();
     fault(sys).await;
     let fault_took = started.elapsed();
-    while let Some(r) = writers.join_next().await {
+    while let Some(r) = tasks.join_next().await {
         r.expect("writer");
     }
+    (acked.load(Ordering::Relaxed), fault_took, started.elapsed())
+}
+
+/// Submits `n` activities titled `{tag} {i}` with 8 concurrent writers (see [`drive`]).
+pub async fn burst<F>(sys: &mut System, key: &str, tag: &str, n: usize, fault: F) -> usize
+where
+    F: AsyncFnOnce(&mut System),
+{
+    let (key, tag_) = (key.to_owned(), tag.to_owned());
+    let write = move |i| Write {
+        path: "/v1/activities",
+        bearer: key.clone(),
+        idempotency_key: format!("{tag_}-{i}"),
+        body: json!({"kind": "news_post", "date": "2020-05-01", "title": format!("{tag_} {i}"), "head_count": 1}),
+    };
+    let (acked, fault_took, all) = drive(sys, n, 8, write, fault).await;
     eprintln!(
         "{tag}: fault over in {:.1} s, every write acknowledged {:.1} s after it began",
         fault_took.as_secs_f64(),
-        started.elapsed().as_secs_f64()
+        all.as_secs_f64()
     );
-    acked.load(Ordering::Relaxed)
+    acked
 }
 
 /// Waits (up to two minutes) until reporting's read model reflects the `tag` writes,
@@ -183,57 +219,22 @@ pub async fn account_links_through_faults(
         .unit_with_key("Phòng GD&ĐT Thử lời mời", "district_office", "unit")
         .await;
     let address = |i: usize| format!("nguoi-{i}@thcs-loi-moi.edu.vn");
-    let acked = Arc::new(AtomicUsize::new(0));
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut writers = tokio::task::JoinSet::new();
-    for _ in 0..4 {
-        let (http, g, key, unit, acked, next) = (
-            sys.http.clone(),
-            sys.gateway.clone(),
-            sys.office_key.clone(),
-            unit.clone(),
-            acked.clone(),
-            next.clone(),
-        );
-        writers.spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= n {
-                    return;
-                }
-                let body = json!({"name": format!("Người thứ {i}"), "email": address(i), "unit_id": unit, "role": "unit"});
-                let deadline = Instant::now() + Duration::from_secs(180);
-                loop {
-                    let r = http
-                        .post(format!("{g}/v1/users"))
-                        .bearer_auth(&key)
-                        .header("Idempotency-Key", format!("invite-{i}"))
-                        .json(&body)
-                        .send()
-                        .await;
-                    if r.is_ok_and(|r| r.status().as_u16() == 201) {
-                        acked.fetch_add(1, Ordering::Relaxed);
-                        break;
-                    }
-                    assert!(Instant::now() < deadline, "invitation {i} was never acknowledged");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-        });
-    }
-    while acked.load(Ordering::Relaxed) < n / 3 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    sys.nats.kill().await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    sys.nats.restart().await;
-    sys.kill("notification").await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    sys.restart("notification").await;
-    while let Some(r) = writers.join_next().await {
-        r.expect("inviter");
-    }
-    let acknowledged = acked.load(Ordering::Relaxed);
+    let key = sys.office_key.clone();
+    let write = move |i| Write {
+        path: "/v1/users",
+        bearer: key.clone(),
+        idempotency_key: format!("invite-{i}"),
+        body: json!({"name": format!("Người thứ {i}"), "email": address(i), "unit_id": unit, "role": "unit"}),
+    };
+    let (acknowledged, _, _) = drive(sys, n, 4, write, async |sys: &mut System| {
+        sys.nats.kill().await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        sys.nats.restart().await;
+        sys.kill("notification").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        sys.restart("notification").await;
+    })
+    .await;
     let ours = |m: &cchc_testkit::ReceivedMail| {
         m.to.iter()
             .find(|t| t.contains("@thcs-loi-moi.edu.vn"))
