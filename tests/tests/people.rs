@@ -111,7 +111,7 @@ async fn invitation_sign_in_sessions_and_audit() {
     let password = "trống đồng Đông Sơn 1975";
     let (s, set) = sys
         .post(
-            "/v1/account/password",
+            "/v1/invitations/accept",
             None,
             &json!({"token": token, "password": password}),
         )
@@ -288,9 +288,18 @@ async fn invitation_sign_in_sessions_and_audit() {
     let reset = link_for(&smtp, 2, "lan.nguyen@thpt-cva.edu.vn").await;
     assert_ne!(reset, link);
     let new_password = "hoa phượng đỏ sân trường 2020";
+    // A reset link does not accept an invitation (and stays usable for its own purpose).
     let (s, _) = sys
         .post(
-            "/v1/account/password",
+            "/v1/invitations/accept",
+            None,
+            &json!({"token": token_of(&reset), "password": new_password}),
+        )
+        .await;
+    assert_eq!(s, 410);
+    let (s, _) = sys
+        .post(
+            "/v1/password-resets/complete",
             None,
             &json!({"token": token_of(&reset), "password": new_password}),
         )
@@ -319,10 +328,10 @@ async fn invitation_sign_in_sessions_and_audit() {
     // Disabled by the office: the session stops at once.
     let (s, disabled) = sys
         .call(
-            Method::PATCH,
-            &format!("/v1/users/{uid}"),
+            Method::POST,
+            &format!("/v1/users/{uid}/disable"),
             Some(&office),
-            Some(&json!({"status": "disabled"})),
+            None,
         )
         .await;
     assert_eq!(s, 200, "{disabled}");

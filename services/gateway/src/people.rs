@@ -547,13 +547,18 @@ impl People {
 
     /// Sets the password a live link allows, once: an invited account becomes active;
     /// after a reset, the account's other sessions end.
+    /// With `only`, a link for another purpose is refused as if unknown.
     pub async fn set_password(
         &self,
         token: &str,
         new_password: &str,
+        only: Option<Purpose>,
         address: Option<&str>,
     ) -> Result<User, PeopleError> {
-        let (user, _) = self.link(token).await?;
+        let (user, purpose) = self.link(token).await?;
+        if only.is_some_and(|p| p != purpose) {
+            return Err(PeopleError::LinkInvalid);
+        }
         password::check(new_password, &user.email, &user.name).map_err(PeopleError::Weak)?;
         let phc = {
             let p = new_password.to_owned();

@@ -61,3 +61,19 @@ mod tests {
         assert!(terms(" ,. ").is_empty());
     }
 }
+
+/// `s` as HTML text or attribute value: the five characters HTML gives meaning escaped.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

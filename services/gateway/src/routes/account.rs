@@ -7,6 +7,7 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use cchc_text::html_escape as escape;
 use serde::Deserialize;
 
 use crate::extract::Address;
@@ -31,21 +32,6 @@ pub(crate) struct Submitted {
     password: String,
     #[serde(default)]
     confirm: String,
-}
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A page, with what keeps the link's token from leaking: no caching, no referrer, no
@@ -188,7 +174,7 @@ pub(crate) async fn submit(
     }
     match s
         .people
-        .set_password(token, &f.password, address.as_deref())
+        .set_password(token, &f.password, None, address.as_deref())
         .await
     {
         Ok(user) => page(

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::extract::{Address, Authenticated, Json, MaybeCaller, Query};
 use crate::middleware::idempotency::ReplayWithout;
-use crate::people::{Changes, Invitee, PeopleError, User, attribute, status, valid_email};
+use crate::people::{Changes, Invitee, PeopleError, Purpose, User, attribute, status, valid_email};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::store::Unit;
@@ -27,6 +27,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(resend_invitation))
         .routes(routes!(request_reset))
         .routes(routes!(set_password))
+        .routes(routes!(accept_invitation))
+        .routes(routes!(complete_reset))
+        .routes(routes!(disable))
 }
 
 impl From<PeopleError> for Problem {
@@ -315,6 +318,23 @@ pub(crate) async fn change(
     Ok(Reply(reply(&s, &user).await?))
 }
 
+/// The same as `PATCH` with `{"status": "disabled"}`: the person's sessions end at once.
+#[utoipa::path(post, path = "/v1/users/{user_id}/disable", tag = "people", summary = "Disable a person's account; their sessions end at once (office; operators for operators)", params(("user_id" = String, Path, description = "User id")), responses((status = 200, description = "Disabled", body = crate::people::User), crate::problem::Problems), security(("api_key" = [])))]
+pub(crate) async fn disable(
+    state: State<AppState>,
+    auth: Authenticated,
+    address: Address,
+    id: Path<String>,
+) -> Result<Reply<serde_json::Value>, Problem> {
+    let body = Change {
+        name: None,
+        role: None,
+        unit_id: None,
+        status: Some(status::DISABLED.into()),
+    };
+    change(state, auth, address, id, Json(body)).await
+}
+
 #[utoipa::path(post, path = "/v1/users/{user_id}/invitation", tag = "people", summary = "Send an invited person a new invitation; earlier links stop working", params(("user_id" = String, Path, description = "User id")), responses((status = 202, description = "Sent"), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn resend_invitation(
     State(s): State<AppState>,
@@ -397,11 +417,42 @@ pub(crate) async fn set_password(
     Address(address): Address,
     Json(body): Json<NewPassword>,
 ) -> Result<Response, Problem> {
+    use_link(&s, address, body, None).await
+}
+
+/// The first password, from an invitation's link (a reset link is refused here).
+#[utoipa::path(post, path = "/v1/invitations/accept", tag = "people", summary = "Accept an invitation: set the first password with its link's token", request_body = NewPassword, responses((status = 200, description = "Active", body = crate::people::User), crate::problem::Problems))]
+pub(crate) async fn accept_invitation(
+    State(s): State<AppState>,
+    _caller: MaybeCaller,
+    Address(address): Address,
+    Json(body): Json<NewPassword>,
+) -> Result<Response, Problem> {
+    use_link(&s, address, body, Some(Purpose::Invitation)).await
+}
+
+/// A new password, from a reset link (an invitation's link is refused here).
+#[utoipa::path(post, path = "/v1/password-resets/complete", tag = "people", summary = "Complete a password reset with its link's token; every session ends", request_body = NewPassword, responses((status = 200, description = "Set", body = crate::people::User), crate::problem::Problems))]
+pub(crate) async fn complete_reset(
+    State(s): State<AppState>,
+    _caller: MaybeCaller,
+    Address(address): Address,
+    Json(body): Json<NewPassword>,
+) -> Result<Response, Problem> {
+    use_link(&s, address, body, Some(Purpose::PasswordReset)).await
+}
+
+async fn use_link(
+    s: &AppState,
+    address: Option<String>,
+    body: NewPassword,
+    only: Option<Purpose>,
+) -> Result<Response, Problem> {
     let token = body.token.trim();
     let attempt = s.throttle.sign_in(address.as_deref(), "")?;
     let user = match s
         .people
-        .set_password(token, &body.password, address.as_deref())
+        .set_password(token, &body.password, only, address.as_deref())
         .await
     {
         Err(PeopleError::LinkInvalid) => {
@@ -411,7 +462,7 @@ pub(crate) async fn set_password(
         }
         other => other?,
     };
-    let v = reply(&s, &user).await?;
+    let v = reply(s, &user).await?;
     let mut res = Reply(v.clone()).into_response();
     res.extensions_mut()
         .insert(ReplayWithout(serde_json::to_vec(&v).unwrap_or_default()));

@@ -99,20 +99,7 @@ pub fn plain(s: &str) -> String {
     s.to_owned()
 }
 
-pub fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use cchc_text::html_escape;
 
 /// The HTML part when a template has none: the text, escaped, paragraph by paragraph.
 pub fn html_from_text(subject: &str, text: &str) -> String {
