@@ -99,7 +99,6 @@ async fn unit_a_cannot_touch_unit_b() {
         },
     )
     .await;
-    let (a, b) = (a.as_str(), b.as_str());
 
     // Straight to the services' gRPC ports, without the gateway.
     let mut activity_svc = ActivityServiceClient::new(

@@ -362,6 +362,44 @@ async fn invitation_sign_in_sessions_and_audit() {
     );
     smtp.stop().await;
 
+    // A unit closed or merged takes its people with it: their sessions end at once.
+    let (closing, _) = sys
+        .unit_with_key("Trường THCS sắp giải thể", "other", "unit")
+        .await;
+    let (merging, _) = sys
+        .unit_with_key("Trường THCS sáp nhập", "other", "unit")
+        .await;
+    let (closing_user, closing_session) = sys
+        .person(&closing, "unit", "Văn thư trường giải thể", "vt@thcs-giai-the.edu.vn")
+        .await;
+    let (merging_user, merging_session) = sys
+        .person(&merging, "unit", "Văn thư trường sáp nhập", "vt@thcs-sap-nhap.edu.vn")
+        .await;
+    let (s, r) = sys
+        .post(
+            &format!("/v1/units/{closing}/close"),
+            Some(&office),
+            &json!({"effective_date": "2025-07-01"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let (s, r) = sys
+        .post(
+            &format!("/v1/units/{merging}/merge"),
+            Some(&office),
+            &json!({"into_unit_id": unit_a, "effective_date": "2025-07-01"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    for (user, session) in [
+        (&closing_user, &closing_session),
+        (&merging_user, &merging_session),
+    ] {
+        assert_eq!(sys.get("/v1/me", Some(session)).await.0, 401);
+        let (_, u) = sys.get(&format!("/v1/users/{user}"), Some(&office)).await;
+        assert_eq!(u["status"], "disabled", "{u}");
+    }
+
     // The audit log tells it all, newest first; a unit may not read it.
     assert_eq!(sys.get("/v1/audit", Some(&key_b)).await.0, 403);
     let (s, log) = sys

@@ -58,8 +58,10 @@ pub struct User {
     /// invited, active, disabled
     pub status: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    #[schema(value_type = Option<cchc_proto::ActorRef>)]
     pub created_by: Option<String>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+    #[schema(value_type = Option<cchc_proto::ActorRef>)]
     pub updated_by: Option<String>,
     pub last_sign_in_at: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -73,6 +75,7 @@ pub struct AuditEntry {
     pub id: i64,
     pub at: chrono::DateTime<chrono::Utc>,
     pub action: String,
+    #[schema(value_type = Option<cchc_proto::ActorRef>)]
     pub actor: Option<String>,
     pub user_id: Option<Uuid>,
     pub unit_id: Option<Uuid>,

@@ -29,7 +29,9 @@ pub struct Unit {
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// Who made the unit and who changed it last (actor texts; `None` before people
     /// were recorded, and for the Department made at the first start).
+    #[schema(value_type = Option<cchc_proto::ActorRef>)]
     pub created_by: Option<String>,
+    #[schema(value_type = Option<cchc_proto::ActorRef>)]
     pub updated_by: Option<String>,
 }
 
@@ -69,6 +71,7 @@ pub struct KeyInfo {
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
     pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[schema(value_type = Option<cchc_proto::ActorRef>)]
     pub created_by: Option<String>,
 }
 

@@ -41,12 +41,17 @@ pub struct SmtpSink {
 
 // Reads the maildir with Python's own e-mail parser and prints one JSON object per message.
 const READ_MAILDIR: &str = r#"
-import json, mailbox, sys
+import json, mailbox, re, sys
 from email import policy
 from email.parser import BytesParser
 box = mailbox.Maildir(sys.argv[1], factory=None, create=False)
+# Keys are "<seconds>.M<microseconds>P<pid>Q<counter>.<host>", the microseconds not
+# zero-padded: as text they do not sort in arrival order.
+def arrival(key):
+    m = re.match(r"(\d+)\.M(\d+)P(\d+)Q(\d+)", key)
+    return tuple(int(g) for g in m.groups()) if m else (0, 0, 0, 0)
 out = []
-for key in sorted(box.keys()):
+for key in sorted(box.keys(), key=lambda k: (arrival(k), k)):
     raw = box.get_bytes(key)
     m = BytesParser(policy=policy.default).parsebytes(raw)
     raw_m = BytesParser(policy=policy.compat32).parsebytes(raw)

@@ -10,7 +10,6 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::extract::{Authenticated, Query, page_limit};
-use crate::people::attribute;
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -58,8 +57,8 @@ pub(crate) async fn list(
     } else {
         String::new()
     };
-    let mut v = serde_json::json!({ "entries": entries, "next_page_token": next });
-    // Each entry's actor, in words.
-    attribute(&s.people, &mut v).await?;
-    Ok(Reply(v))
+    // Each entry's actor is named on the way out (middleware::attribution).
+    Ok(Reply(
+        serde_json::json!({ "entries": entries, "next_page_token": next }),
+    ))
 }

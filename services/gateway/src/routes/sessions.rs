@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use crate::extract::{Address, Credential, Json, Who, credential};
 use crate::middleware::authenticate::clear_cookie;
 use crate::middleware::idempotency::ReplayWithout;
-use crate::people::{SESSION_COOKIE, attribute, csrf_token};
+use crate::people::{SESSION_COOKIE, csrf_token};
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -84,8 +84,7 @@ pub(crate) async fn sign_in(
         return Err(sign_in_failed());
     };
     let lifetimes = s.people.lifetimes();
-    let mut user = serde_json::to_value(&session.user).unwrap_or_default();
-    attribute(&s.people, &mut user).await?;
+    let user = serde_json::to_value(&session.user).unwrap_or_default();
     let reply = serde_json::json!({
         "token": session.token,
         "csrf_token": csrf_token(&session.token),
@@ -161,8 +160,7 @@ pub(crate) async fn me(
             "user": null,
         }),
         Credential::Session { user_id, .. } => {
-            let mut user = serde_json::to_value(s.people.user(user_id).await?).unwrap_or_default();
-            attribute(&s.people, &mut user).await?;
+            let user = serde_json::to_value(s.people.user(user_id).await?).unwrap_or_default();
             let csrf = credential(&headers)
                 .ok()
                 .flatten()

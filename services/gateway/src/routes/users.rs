@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::extract::{Address, Authenticated, Json, MaybeCaller, Query};
 use crate::middleware::idempotency::ReplayWithout;
-use crate::people::{Changes, Invitee, PeopleError, Purpose, User, attribute, status, valid_email};
+use crate::people::{Changes, Invitee, PeopleError, Purpose, User, status, valid_email};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::store::Unit;
@@ -95,10 +95,10 @@ async fn acting_unit(s: &AppState, id: Uuid, field: &str) -> Result<Unit, Proble
     Ok(unit)
 }
 
-async fn reply(s: &AppState, user: &User) -> Result<serde_json::Value, Problem> {
-    let mut v = serde_json::to_value(user).unwrap_or_default();
-    attribute(&s.people, &mut v).await?;
-    Ok(v)
+/// A user as the API shows them; their actors are named on the way out
+/// (middleware::attribution).
+fn reply(user: &User) -> serde_json::Value {
+    serde_json::to_value(user).unwrap_or_default()
 }
 
 /// The name the invitation gives as its sender.
@@ -174,7 +174,7 @@ pub(crate) async fn invite(
             address.as_deref(),
         )
         .await?;
-    Ok((StatusCode::CREATED, Reply(reply(&s, &user).await?)))
+    Ok((StatusCode::CREATED, Reply(reply(&user))))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -215,9 +215,9 @@ pub(crate) async fn list(
         .people
         .users(q.unit_id, q.status.as_deref(), &paging)
         .await?;
-    let mut v = serde_json::json!({ "users": users, "next_page_token": next });
-    attribute(&s.people, &mut v).await?;
-    Ok(Reply(v))
+    Ok(Reply(
+        serde_json::json!({ "users": users, "next_page_token": next }),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/users/{user_id}", tag = "people", summary = "An account (office, operator, or the person)", params(("user_id" = String, Path, description = "User id")), responses((status = 200, description = "Success", body = crate::people::User), crate::problem::Problems), security(("api_key" = [])))]
@@ -236,7 +236,7 @@ pub(crate) async fn read(
         .user(id)
         .await?
         .ok_or_else(|| Problem::not_found("no such user"))?;
-    Ok(Reply(reply(&s, &user).await?))
+    Ok(Reply(reply(&user)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -315,7 +315,7 @@ pub(crate) async fn change(
             address.as_deref(),
         )
         .await?;
-    Ok(Reply(reply(&s, &user).await?))
+    Ok(Reply(reply(&user)))
 }
 
 /// The same as `PATCH` with `{"status": "disabled"}`: the person's sessions end at once.
@@ -462,7 +462,7 @@ async fn use_link(
         }
         other => other?,
     };
-    let v = reply(s, &user).await?;
+    let v = reply(&user);
     let mut res = Reply(v.clone()).into_response();
     res.extensions_mut()
         .insert(ReplayWithout(serde_json::to_vec(&v).unwrap_or_default()));
