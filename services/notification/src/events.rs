@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
-use cchc_platform::CallerKey;
 use cchc_platform::consumer::{HandleError, Handler};
 use cchc_platform::events::{Event, occurred_at, payload};
 use cchc_platform::time::in_vietnam;
+use cchc_platform::{Actor, CallerKey};
 use cchc_proto::events::v1::{
     AccountLinkIssued, ActivityRecorded, Envelope, OneStopResultSubmitted, PlanSaved,
     PostingConfirmed, PostingStale, ProcedurePublished, ReportGenerated, UnitClosed, UnitCreated,
@@ -156,21 +156,26 @@ impl Handler for Notifier {
     async fn handle(&self, tx: &mut PgConnection, env: &Envelope) -> Result<(), HandleError> {
         let event_id: Uuid = env.id.parse().map_err(permanent)?;
         let max_attempts = self.settings.delivery.max_attempts;
+        // What the service keeps from the unit events is its own doing, not the work
+        // of whoever made the event: the system's.
+        let system = &Actor::System;
         if let Some(u) = payload::<UnitCreated>(env) {
             let u = u.map_err(permanent)?;
-            recipients::upsert_unit(tx, id("unit_id", &u.unit_id)?, &u.name, &u.kind).await?;
+            let unit_id = id("unit_id", &u.unit_id)?;
+            recipients::upsert_unit(tx, system, unit_id, &u.name, &u.kind).await?;
         } else if let Some(m) = payload::<UnitMerged>(env) {
             let m = m.map_err(permanent)?;
-            recipients::deactivate_unit(tx, id("unit_id", &m.unit_id)?).await?;
+            recipients::deactivate_unit(tx, system, id("unit_id", &m.unit_id)?).await?;
         } else if let Some(c) = payload::<UnitClosed>(env) {
             let c = c.map_err(permanent)?;
-            recipients::deactivate_unit(tx, id("unit_id", &c.unit_id)?).await?;
+            recipients::deactivate_unit(tx, system, id("unit_id", &c.unit_id)?).await?;
         } else if let Some(l) = payload::<AccountLinkIssued>(env) {
             let l = l.map_err(permanent)?;
             self.account_link(tx, env, event_id, &l).await?;
         } else if let Some(r) = payload::<UnitRenamed>(env) {
             let r = r.map_err(permanent)?;
-            recipients::rename_unit(tx, id("unit_id", &r.unit_id)?, &r.new_name).await?;
+            let unit_id = id("unit_id", &r.unit_id)?;
+            recipients::rename_unit(tx, system, unit_id, &r.new_name).await?;
         } else if let Some(p) = payload::<ProcedurePublished>(env) {
             let p = p.map_err(permanent)?;
             fan_out(tx, &procedure_notice(event_id, &p), max_attempts).await?;

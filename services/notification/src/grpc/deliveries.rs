@@ -39,10 +39,10 @@ pub async fn retry(
     api: &Notifications,
     req: Request<pb::MessageRef>,
 ) -> Result<pb::DeliveryReport, Status> {
-    Caller::require(&req, &[Role::Operator])?;
+    let caller = Caller::require(&req, &[Role::Operator])?;
     let id = id_of("id", &req.get_ref().id)?;
     api.store
-        .retry(id, api.settings.delivery.max_attempts)
+        .retry(&caller.actor, id, api.settings.delivery.max_attempts)
         .await?;
     Ok(api.store.delivery_report(id).await?)
 }

@@ -30,5 +30,8 @@ pub async fn mark_read(
     let caller = Caller::require(&req, EVERYONE)?;
     let id = id_of("id", &req.get_ref().id)?;
     // Another unit's message is as absent as a missing one.
-    Ok(api.store.mark_read(caller.unit_id, id).await?)
+    Ok(api
+        .store
+        .mark_read(&caller.actor, caller.unit_id, id)
+        .await?)
 }

@@ -1,7 +1,8 @@
 //! The notification API over gRPC, one file per group of RPCs; this one routes the
 //! calls and answers the store's refusals. Every request names its caller: units read
 //! their own inbox; the office manages recipients, subscriptions and templates; the
-//! office and operators see deliveries; operators retry dead letters.
+//! office and operators see deliveries; operators retry dead letters. Each write is
+//! attributed to the caller's actor, which the store records beside it.
 
 mod deliveries;
 mod inbox;

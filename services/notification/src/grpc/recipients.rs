@@ -26,23 +26,23 @@ pub async fn create(
     api: &Notifications,
     req: Request<pb::RecipientInput>,
 ) -> Result<pb::Recipient, Status> {
-    Caller::require(&req, &[Role::Office])?;
+    let caller = Caller::require(&req, &[Role::Office])?;
     let r = NewRecipient::parse(req.get_ref(), &api.settings.delivery.webhook_addresses)?;
-    Ok(api.store.create_recipient(&r).await?)
+    Ok(api.store.create_recipient(&caller.actor, &r).await?)
 }
 
 pub async fn update(
     api: &Notifications,
     req: Request<pb::UpdateRecipientRequest>,
 ) -> Result<pb::Recipient, Status> {
-    Caller::require(&req, &[Role::Office])?;
+    let caller = Caller::require(&req, &[Role::Office])?;
     let body = req.into_inner();
     let id = id_of("id", &body.id)?;
     let r = NewRecipient::parse(
         &body.recipient.unwrap_or_default(),
         &api.settings.delivery.webhook_addresses,
     )?;
-    Ok(api.store.update_recipient(id, &r).await?)
+    Ok(api.store.update_recipient(&caller.actor, id, &r).await?)
 }
 
 pub async fn list(

@@ -12,9 +12,9 @@ pub async fn create(
     api: &Notifications,
     req: Request<pb::SubscriptionInput>,
 ) -> Result<pb::Subscription, Status> {
-    Caller::require(&req, &[Role::Office])?;
+    let caller = Caller::require(&req, &[Role::Office])?;
     let s = NewSubscription::parse(req.get_ref())?;
-    Ok(api.store.create_subscription(&s).await?)
+    Ok(api.store.create_subscription(&caller.actor, &s).await?)
 }
 
 pub async fn list(

@@ -12,9 +12,9 @@ pub async fn save(
     api: &Notifications,
     req: Request<pb::TemplateInput>,
 ) -> Result<pb::Template, Status> {
-    Caller::require(&req, &[Role::Office])?;
+    let caller = Caller::require(&req, &[Role::Office])?;
     let t = NewTemplate::parse(req.into_inner())?;
-    Ok(api.store.save_template(&t).await?)
+    Ok(api.store.save_template(&caller.actor, &t).await?)
 }
 
 pub async fn list(

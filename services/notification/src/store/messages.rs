@@ -1,6 +1,10 @@
 //! Messages as their readers and operators see them: the inbox, the delivery record of
 //! one message, the dead letters, and an operator's retry.
+//!
+//! The two writes of the API are attributed: a message records who first marked it
+//! read (`read_by`), and each retry is a row of `message_retries` naming who made it.
 
+use cchc_platform::Actor;
 use cchc_platform::page::{Cursor, Paging};
 use cchc_platform::time::stamp;
 use cchc_proto::notification::v1 as pb;
@@ -25,7 +29,10 @@ struct InboxRow {
     kind: String,
     created_at: Time,
     read_at: Option<Time>,
+    read_by: Option<String>,
 }
+
+const INBOX: &str = "id, subject, body, event_id, event_type, kind, created_at, read_at, read_by";
 
 impl Keyed for InboxRow {
     fn key(&self) -> Cursor {
@@ -47,6 +54,9 @@ impl From<InboxRow> for pb::InboxMessage {
             created_at: stamp(&m.created_at),
             read: m.read_at.is_some(),
             kind: m.kind,
+            read_at: stamp_opt(m.read_at),
+            updated_at: stamp_opt(m.read_at),
+            updated_by: m.read_by.unwrap_or_default(),
         }
     }
 }
@@ -113,8 +123,16 @@ impl From<ReportRow> for pb::DeliveryReport {
             last_error: m.last_error.unwrap_or_default(),
             destination: m.destination,
             attempts: Vec::new(),
+            retries: Vec::new(),
         }
     }
+}
+
+#[derive(sqlx::FromRow)]
+struct RetryRow {
+    retried_at: Time,
+    retried_by: String,
+    after_attempt: i32,
 }
 
 #[derive(sqlx::FromRow)]
@@ -133,31 +151,39 @@ impl Store {
         unit_id: Uuid,
         paging: &Paging,
     ) -> Result<(Vec<pb::InboxMessage>, String)> {
-        let list = sqlx::query_as::<_, InboxRow>(
-            "SELECT id, subject, body, event_id, event_type, kind, created_at, read_at FROM messages
+        let list = sqlx::query_as::<_, InboxRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {INBOX} FROM messages
              WHERE unit_id = $1 AND channel = 'inbox'
                AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
-             ORDER BY created_at DESC, id DESC LIMIT $4",
-        )
+             ORDER BY created_at DESC, id DESC LIMIT $4"
+        )))
         .bind(unit_id);
         fetch_page(&self.pool, list, paging).await
     }
 
-    /// Marks one of `unit_id`'s inbox messages read.
-    pub async fn mark_read(&self, unit_id: Uuid, id: Uuid) -> Result<pb::InboxMessage> {
-        let row: Option<InboxRow> = sqlx::query_as(
-            "UPDATE messages SET read_at = COALESCE(read_at, now())
+    /// Marks one of `unit_id`'s inbox messages read by `actor`; one already read keeps
+    /// its first reading (both sides of SET see the row as it was).
+    pub async fn mark_read(
+        &self,
+        actor: &Actor,
+        unit_id: Uuid,
+        id: Uuid,
+    ) -> Result<pb::InboxMessage> {
+        let row: Option<InboxRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "UPDATE messages SET read_at = COALESCE(read_at, now()),
+                 read_by = CASE WHEN read_at IS NULL THEN $3 ELSE read_by END
              WHERE id = $1 AND unit_id = $2 AND channel = 'inbox'
-             RETURNING id, subject, body, event_id, event_type, kind, created_at, read_at",
-        )
+             RETURNING {INBOX}"
+        )))
         .bind(id)
         .bind(unit_id)
+        .bind(actor.to_string())
         .fetch_optional(&self.pool)
         .await?;
         row.map(Into::into).ok_or(Error::NoMessage(id))
     }
 
-    /// One message and every attempt made to deliver it.
+    /// One message, every attempt made to deliver it and every retry.
     pub async fn delivery_report(&self, id: Uuid) -> Result<pb::DeliveryReport> {
         let row: Option<ReportRow> =
             sqlx::query_as(sqlx::AssertSqlSafe(format!("{REPORT} WHERE m.id = $1")))
@@ -172,7 +198,22 @@ impl Store {
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
+        let retries: Vec<RetryRow> = sqlx::query_as(
+            "SELECT retried_at, retried_by, after_attempt FROM message_retries
+             WHERE message_id = $1 ORDER BY retried_at",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
         let mut report: pb::DeliveryReport = row.into();
+        report.retries = retries
+            .into_iter()
+            .map(|r| pb::DeliveryRetry {
+                retried_at: stamp(&r.retried_at),
+                actor: r.retried_by,
+                after_attempt: r.after_attempt as u32,
+            })
+            .collect();
         report.attempts = attempts
             .into_iter()
             .map(|a| pb::DeliveryAttempt {
@@ -196,8 +237,9 @@ impl Store {
         fetch_page(&self.pool, list, paging).await
     }
 
-    /// Queues a dead-lettered message again with a fresh budget of `tries` attempts.
-    pub async fn retry(&self, id: Uuid, tries: u32) -> Result<()> {
+    /// Queues a dead-lettered message again with a fresh budget of `tries` attempts, as
+    /// `actor` asked; the retry is recorded with the message's attempts so far.
+    pub async fn retry(&self, actor: &Actor, id: Uuid, tries: u32) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let row: Option<(String, bool)> = sqlx::query_as(
             "SELECT status, link_id IS NOT NULL AND sealed_link IS NULL FROM messages
@@ -217,6 +259,14 @@ impl Store {
         )
         .bind(id)
         .bind(tries as i32)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO message_retries (message_id, retried_by, after_attempt)
+             SELECT id, $2, attempts FROM messages WHERE id = $1",
+        )
+        .bind(id)
+        .bind(actor.to_string())
         .execute(&mut *tx)
         .await?;
         wake(&mut tx).await?;

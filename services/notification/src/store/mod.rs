@@ -19,6 +19,7 @@ pub mod reminders;
 pub mod subscriptions;
 pub mod templates;
 
+use cchc_platform::Actor;
 use cchc_platform::page::{Cursor, Paging};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{PgPool, Postgres};
@@ -77,31 +78,35 @@ impl Store {
         Self { pool }
     }
 
-    /// Writes the default templates (version 1, Vietnamese) and subscriptions when absent.
+    /// Writes the default templates (version 1, Vietnamese) and subscriptions when
+    /// absent, attributed to the system.
     pub async fn ensure_defaults(&self) -> Result<()> {
+        let system = Actor::System.to_string();
         let mut tx = self.pool.begin().await?;
         for (kind, subject, text) in template::defaults() {
             sqlx::query(
-                "INSERT INTO templates (key, language, version, subject, text) VALUES ($1, 'vi', 1, $2, $3)
-                 ON CONFLICT DO NOTHING",
+                "INSERT INTO templates (key, language, version, subject, text, created_by)
+                 VALUES ($1, 'vi', 1, $2, $3, $4) ON CONFLICT DO NOTHING",
             )
             .bind(kind.as_str())
             .bind(subject)
             .bind(text)
+            .bind(&system)
             .execute(&mut *tx)
             .await?;
         }
         let all: Vec<&str> = Channel::ALL.iter().map(|c| c.as_str()).collect();
         for (id, kind, group) in default_subscriptions() {
             sqlx::query(
-                "INSERT INTO subscriptions (id, event_type, group_name, affected, channels, created_at)
-                 VALUES ($1, $2, $3, $4, $5, '2020-01-01T00:00:00Z') ON CONFLICT DO NOTHING",
+                "INSERT INTO subscriptions (id, event_type, group_name, affected, channels, created_at, created_by)
+                 VALUES ($1, $2, $3, $4, $5, '2020-01-01T00:00:00Z', $6) ON CONFLICT DO NOTHING",
             )
             .bind(id)
             .bind(kind.as_str())
             .bind(group)
             .bind(group.is_none())
             .bind(&all)
+            .bind(&system)
             .execute(&mut *tx)
             .await?;
         }

@@ -1,6 +1,11 @@
 //! Recipients and their contacts. A unit's recipient has the unit's id, so the
 //! gateway's unit events and the office's edits meet on the same row.
+//!
+//! Each row names whom its creation (`created_by`) and its latest change
+//! (`updated_by`, at `updated_at`) are attributed to: the office's caller for its
+//! writes, the system for what the unit events change.
 
+use cchc_platform::Actor;
 use cchc_platform::page::{Cursor, Paging};
 use cchc_platform::time::stamp;
 use cchc_proto::notification::v1 as pb;
@@ -24,6 +29,9 @@ struct Row {
     emails: Vec<String>,
     webhook_url: Option<String>,
     created_at: chrono::DateTime<chrono::Utc>,
+    created_by: Option<String>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+    updated_by: Option<String>,
 }
 
 impl Keyed for Row {
@@ -35,8 +43,8 @@ impl Keyed for Row {
     }
 }
 
-const COLUMNS: &str =
-    "id, kind, name, unit_id, unit_kind, groups, language, emails, webhook_url, created_at";
+const COLUMNS: &str = "id, kind, name, unit_id, unit_kind, groups, language, emails, webhook_url,
+    created_at, created_by, updated_at, updated_by";
 
 impl From<Row> for pb::Recipient {
     fn from(r: Row) -> Self {
@@ -77,12 +85,16 @@ impl From<Row> for pb::Recipient {
             language: r.language,
             created_at: stamp(&r.created_at),
             has_inbox: r.unit_id.is_some(),
+            created_by: r.created_by.unwrap_or_default(),
+            updated_at: stamp(&r.updated_at),
+            updated_by: r.updated_by.unwrap_or_default(),
         }
     }
 }
 
-/// Binds recipient `id`'s fields as $1 to $9, in the order both writes name them.
-fn fields<'q>(q: Query<'q, Row>, id: Uuid, r: &'q NewRecipient) -> Query<'q, Row> {
+/// Binds recipient `id`'s fields as $1 to $9, in the order both writes name them, and
+/// the writer as $10.
+fn fields<'q>(q: Query<'q, Row>, actor: &Actor, id: Uuid, r: &'q NewRecipient) -> Query<'q, Row> {
     q.bind(id)
         .bind(r.kind.as_str())
         .bind(&r.name)
@@ -92,6 +104,7 @@ fn fields<'q>(q: Query<'q, Row>, id: Uuid, r: &'q NewRecipient) -> Query<'q, Row
         .bind(&r.emails)
         .bind(r.webhook.as_ref().map(|w| &w.url))
         .bind(r.webhook.as_ref().map(|w| &w.secret))
+        .bind(actor.to_string())
 }
 
 /// A list of recipients: of one kind, in one group, or all.
@@ -102,20 +115,30 @@ pub struct Filter<'a> {
 }
 
 impl Store {
-    pub async fn create_recipient(&self, r: &NewRecipient) -> Result<pb::Recipient> {
+    /// A new recipient, made by `actor` (its creation is its latest change).
+    pub async fn create_recipient(&self, actor: &Actor, r: &NewRecipient) -> Result<pb::Recipient> {
         let id = match (r.kind, r.unit_id) {
             (RecipientKind::Unit, Some(unit_id)) => unit_id,
             _ => Uuid::now_v7(),
         };
         let insert = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO recipients (id, kind, name, unit_id, groups, language, emails, webhook_url, webhook_secret)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
+            "INSERT INTO recipients (id, kind, name, unit_id, groups, language, emails, webhook_url,
+                 webhook_secret, created_by, updated_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
         )));
-        let row: Option<Row> = fields(insert, id, r).fetch_optional(&self.pool).await?;
+        let row: Option<Row> = fields(insert, actor, id, r)
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(Into::into).ok_or(Error::UnitTaken { unit_id: id })
     }
 
-    pub async fn update_recipient(&self, id: Uuid, r: &NewRecipient) -> Result<pb::Recipient> {
+    /// Recipient `id` as `actor` rewrites it.
+    pub async fn update_recipient(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        r: &NewRecipient,
+    ) -> Result<pb::Recipient> {
         let mut tx = self.pool.begin().await?;
         let kind: Option<String> =
             sqlx::query_scalar("SELECT kind FROM recipients WHERE id = $1 FOR UPDATE")
@@ -129,10 +152,10 @@ impl Store {
         }
         let update = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE recipients SET kind = $2, name = $3, unit_id = $4, groups = $5, language = $6,
-                 emails = $7, webhook_url = $8, webhook_secret = $9, updated_at = now()
+                 emails = $7, webhook_url = $8, webhook_secret = $9, updated_at = now(), updated_by = $10
              WHERE id = $1 RETURNING {COLUMNS}"
         )));
-        let row: Row = fields(update, id, r).fetch_one(&mut *tx).await?;
+        let row: Row = fields(update, actor, id, r).fetch_one(&mut *tx).await?;
         tx.commit().await?;
         Ok(row.into())
     }
@@ -156,43 +179,57 @@ impl Store {
     }
 }
 
-/// A unit as the gateway announced it: created, or renamed, keeping its contacts.
+/// A unit as the gateway announced it: created, or renamed, keeping its contacts;
+/// attributed to `actor`.
 pub async fn upsert_unit(
     tx: &mut PgConnection,
+    actor: &Actor,
     unit_id: Uuid,
     name: &str,
     unit_kind: &str,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO recipients (id, kind, name, unit_id, unit_kind) VALUES ($1, 'unit', $2, $1, $3)
-         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, unit_kind = EXCLUDED.unit_kind, updated_at = now()",
+        "INSERT INTO recipients (id, kind, name, unit_id, unit_kind, created_by, updated_by)
+         VALUES ($1, 'unit', $2, $1, $3, $4, $4)
+         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, unit_kind = EXCLUDED.unit_kind,
+             updated_at = now(), updated_by = EXCLUDED.updated_by",
     )
     .bind(unit_id)
     .bind(name)
     .bind(unit_kind)
+    .bind(actor.to_string())
     .execute(tx)
     .await?;
     Ok(())
 }
 
-/// A unit's new name, as the gateway announced it.
-pub async fn rename_unit(tx: &mut PgConnection, unit_id: Uuid, name: &str) -> Result<()> {
+/// A unit's new name, as the gateway announced it; attributed to `actor`.
+pub async fn rename_unit(
+    tx: &mut PgConnection,
+    actor: &Actor,
+    unit_id: Uuid,
+    name: &str,
+) -> Result<()> {
     sqlx::query(
-        "UPDATE recipients SET name = $2, updated_at = now() WHERE id = $1 AND kind = 'unit'",
+        "UPDATE recipients SET name = $2, updated_at = now(), updated_by = $3
+         WHERE id = $1 AND kind = 'unit'",
     )
     .bind(unit_id)
     .bind(name)
+    .bind(actor.to_string())
     .execute(tx)
     .await?;
     Ok(())
 }
 
-/// A merged or closed unit is told nothing more.
-pub async fn deactivate_unit(tx: &mut PgConnection, unit_id: Uuid) -> Result<()> {
+/// A merged or closed unit is told nothing more; attributed to `actor`.
+pub async fn deactivate_unit(tx: &mut PgConnection, actor: &Actor, unit_id: Uuid) -> Result<()> {
     sqlx::query(
-        "UPDATE recipients SET active = false, updated_at = now() WHERE id = $1 AND kind = 'unit'",
+        "UPDATE recipients SET active = false, updated_at = now(), updated_by = $2
+         WHERE id = $1 AND kind = 'unit'",
     )
     .bind(unit_id)
+    .bind(actor.to_string())
     .execute(tx)
     .await?;
     Ok(())

@@ -1,5 +1,6 @@
 //! Subscriptions: who is told what, by which channels.
 
+use cchc_platform::Actor;
 use cchc_platform::time::stamp;
 use cchc_proto::notification::v1 as pb;
 use uuid::Uuid;
@@ -17,6 +18,7 @@ struct Row {
     filters: sqlx::types::Json<Filters>,
     channels: Vec<String>,
     created_at: chrono::DateTime<chrono::Utc>,
+    created_by: Option<String>,
 }
 
 impl From<Row> for pb::Subscription {
@@ -33,17 +35,22 @@ impl From<Row> for pb::Subscription {
             }),
             channels: r.channels,
             created_at: stamp(&r.created_at),
+            created_by: r.created_by.unwrap_or_default(),
         }
     }
 }
 
 const COLUMNS: &str =
-    "id, event_type, recipient_id, group_name, affected, filters, channels, created_at";
+    "id, event_type, recipient_id, group_name, affected, filters, channels, created_at, created_by";
 
 impl Store {
-    /// Refused with [`Error::UnknownRecipient`] when the subscription names a recipient
-    /// that does not exist.
-    pub async fn create_subscription(&self, s: &NewSubscription) -> Result<pb::Subscription> {
+    /// A new subscription, made by `actor`. Refused with [`Error::UnknownRecipient`]
+    /// when it names a recipient that does not exist.
+    pub async fn create_subscription(
+        &self,
+        actor: &Actor,
+        s: &NewSubscription,
+    ) -> Result<pb::Subscription> {
         let (recipient, group) = match &s.audience {
             Audience::Recipient(id) => (Some(*id), None),
             Audience::Group(g) => (None, Some(g.as_str())),
@@ -51,8 +58,8 @@ impl Store {
         };
         let channels: Vec<&str> = s.channels.iter().map(|c| c.as_str()).collect();
         let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO subscriptions (id, event_type, recipient_id, group_name, affected, filters, channels)
-             SELECT $1, $2, $3, $4, $5, $6, $7
+            "INSERT INTO subscriptions (id, event_type, recipient_id, group_name, affected, filters, channels, created_by)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8
              WHERE $3::uuid IS NULL OR EXISTS (SELECT 1 FROM recipients WHERE id = $3)
              RETURNING {COLUMNS}"
         )))
@@ -63,6 +70,7 @@ impl Store {
         .bind(s.audience == Audience::Affected)
         .bind(sqlx::types::Json(&s.filters))
         .bind(&channels)
+        .bind(actor.to_string())
         .fetch_optional(&self.pool)
         .await?;
         row.map(Into::into).ok_or(Error::UnknownRecipient)

@@ -1,5 +1,6 @@
 //! Templates, versioned: saving adds a version; messages record the version they used.
 
+use cchc_platform::Actor;
 use cchc_platform::time::stamp;
 use cchc_proto::notification::v1 as pb;
 
@@ -16,6 +17,7 @@ struct Row {
     text: String,
     html: String,
     created_at: chrono::DateTime<chrono::Utc>,
+    created_by: Option<String>,
 }
 
 impl From<Row> for pb::Template {
@@ -38,19 +40,20 @@ impl From<Row> for pb::Template {
             html: r.html,
             created_at: stamp(&r.created_at),
             placeholders,
+            created_by: r.created_by.unwrap_or_default(),
         }
     }
 }
 
-const COLUMNS: &str = "key, language, version, subject, text, html, created_at";
+const COLUMNS: &str = "key, language, version, subject, text, html, created_at, created_by";
 
 impl Store {
-    /// Adds the next version of a template; [`Error::VersionTaken`] when another save
-    /// took the same version number at the same moment.
-    pub async fn save_template(&self, t: &NewTemplate) -> Result<pb::Template> {
+    /// Adds the next version of a template, saved by `actor`; [`Error::VersionTaken`]
+    /// when another save took the same version number at the same moment.
+    pub async fn save_template(&self, actor: &Actor, t: &NewTemplate) -> Result<pb::Template> {
         let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO templates (key, language, version, subject, text, html)
-             SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4, $5 FROM templates WHERE key = $1 AND language = $2
+            "INSERT INTO templates (key, language, version, subject, text, html, created_by)
+             SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4, $5, $6 FROM templates WHERE key = $1 AND language = $2
              ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
         )))
         .bind(t.kind.as_str())
@@ -58,6 +61,7 @@ impl Store {
         .bind(&t.subject)
         .bind(&t.text)
         .bind(&t.html)
+        .bind(actor.to_string())
         .fetch_optional(&self.pool)
         .await?;
         row.map(Into::into).ok_or(Error::VersionTaken)

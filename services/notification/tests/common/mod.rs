@@ -14,7 +14,7 @@ use cchc_notification::config::Settings;
 use cchc_notification::delivery::webhook::{Lookup, SystemLookup};
 use cchc_platform::config::ServiceSettings;
 use cchc_platform::events::{self, Event};
-use cchc_platform::{Actor, CallerKey, Config, Role};
+use cchc_platform::{Actor, Caller, CallerKey, Config, Role};
 
 /// The secret the gateway signs callers with, in these tests.
 pub const INTERNAL_TOKEN: &str = "internal-token-of-the-notification-tests";
@@ -287,9 +287,16 @@ impl Harness {
     }
 }
 
-/// A request from a caller of `role` in `unit`.
+/// A request from a caller of `role` in `unit` (attributed to the system).
 pub fn from<T>(unit: Uuid, role: Role, message: T) -> tonic::Request<T> {
     CallerKey::new(INTERNAL_TOKEN).request(unit, role, message)
+}
+
+/// A request from `actor`, a caller of `role` in `unit`, signed as the gateway signs it.
+pub fn by<T>(actor: Actor, unit: Uuid, role: Role, message: T) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(message);
+    CallerKey::new(INTERNAL_TOKEN).sign(&Caller::new(unit, role, actor), req.metadata_mut());
+    req
 }
 
 pub fn office<T>(message: T) -> tonic::Request<T> {
