@@ -370,10 +370,20 @@ async fn invitation_sign_in_sessions_and_audit() {
         .unit_with_key("Trường THCS sáp nhập", "other", "unit")
         .await;
     let (closing_user, closing_session) = sys
-        .person(&closing, "unit", "Văn thư trường giải thể", "vt@thcs-giai-the.edu.vn")
+        .person(
+            &closing,
+            "unit",
+            "Văn thư trường giải thể",
+            "vt@thcs-giai-the.edu.vn",
+        )
         .await;
     let (merging_user, merging_session) = sys
-        .person(&merging, "unit", "Văn thư trường sáp nhập", "vt@thcs-sap-nhap.edu.vn")
+        .person(
+            &merging,
+            "unit",
+            "Văn thư trường sáp nhập",
+            "vt@thcs-sap-nhap.edu.vn",
+        )
         .await;
     let (s, r) = sys
         .post(

@@ -41,6 +41,22 @@ pub fn terms(q: &str) -> Vec<String> {
         .collect()
 }
 
+/// `s` as HTML text or attribute value: the five characters HTML gives meaning escaped.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,20 +76,4 @@ mod tests {
         assert_eq!(terms("cap  BẢN sao"), ["cap", "ban", "sao"]);
         assert!(terms(" ,. ").is_empty());
     }
-}
-
-/// `s` as HTML text or attribute value: the five characters HTML gives meaning escaped.
-pub fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
