@@ -8,7 +8,7 @@
 # Settings (all optional): CCHC_PROFILE (debug|release), CCHC_SKIP_BUILD=1 (use the
 # binaries already built, e.g. by `make build`), CCHC_BIN_DIR (where they are),
 # CCHC_DATA_DIR (logs, NATS store and credentials; default .data), CCHC_GATEWAY_PORT
-# (8080), CCHC_NATS_PORT (4222), CCHC_GRPC_PORT_BASE (50050: the services listen on
+# (8080), CCHC_CONSOLE_PORT (8090), CCHC_NATS_PORT (4222), CCHC_GRPC_PORT_BASE (50050: the services listen on
 # base+1 .. base+4), CCHC_HEALTH_PORT_BASE (51050), CCHC_PG_PORT / CCHC_PG_DATA (see
 # postgres.sh), CCHC_FIRST_USER_EMAIL / CCHC_FIRST_USER_NAME (the first office person,
 # vanphong@sgddt.example.vn, "Văn phòng Sở").
@@ -129,12 +129,19 @@ gateway_env=(
   "CCHC_NOTIFICATION_URL=http://127.0.0.1:$((grpc_base + 3))"
   "CCHC_REPORTING_URL=http://127.0.0.1:$((grpc_base + 4))"
 )
-env "${gateway_env[@]}" "$bin/cchc-gateway" >"$logs/gateway.log" 2>&1 &
+env "${gateway_env[@]}" CCHC_TRUSTED_PROXIES=127.0.0.1/32 "$bin/cchc-gateway" >"$logs/gateway.log" 2>&1 &
+pids+=($!)
+# The web pages, a client of the gateway's API (which trusts it to name the browser's
+# address, so sign-in throttling is per person's address, not the console's).
+console_port=${CCHC_CONSOLE_PORT:-8090}
+CCHC_CONSOLE_ADDR="127.0.0.1:$console_port" CCHC_GATEWAY_URL="http://127.0.0.1:$port" \
+  "$bin/cchc-console" >"$logs/console.log" 2>&1 &
 pids+=($!)
 
 echo "waiting for every service to be ready (logs in $logs/) ..." >&2
 for i in $(seq 1 120); do
-  if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
+  if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 &&
+    curl -fsS "http://127.0.0.1:$console_port/readyz" >/dev/null 2>&1; then
     # The first office person, so a newcomer signs in without SQL: a one-time link
     # while the account is still invited (a new one each start; the old one ends).
     first_email=${CCHC_FIRST_USER_EMAIL:-vanphong@sgddt.example.vn}
@@ -150,6 +157,7 @@ for i in $(seq 1 120); do
     cat <<MSG
 
 cchc is up.
+  console:      http://127.0.0.1:$console_port   (web pages, in Vietnamese)
   gateway:      http://127.0.0.1:$port   (/healthz, /readyz)
   office key:   $CCHC_BOOTSTRAP_TOKEN
   first person: $first

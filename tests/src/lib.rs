@@ -6,6 +6,7 @@
 //!
 //! The binaries must be built first (`cargo build --bins`; `make test` does it).
 
+pub mod browser;
 pub mod chaos;
 pub mod fanout;
 pub mod load;
@@ -203,6 +204,26 @@ impl System {
         );
     }
 
+    /// Starts the console (web pages) against this system's gateway; returns its URL.
+    pub async fn start_console(&mut self) -> String {
+        let (port, gateway) = (free_port(), self.gateway.clone());
+        let url = format!("http://127.0.0.1:{port}");
+        self.procs.insert(
+            "console",
+            Proc {
+                child: None,
+                env: vec![
+                    ("CCHC_CONSOLE_ADDR".into(), format!("127.0.0.1:{port}")),
+                    ("CCHC_GATEWAY_URL".into(), gateway),
+                ],
+                ready_url: format!("{url}/readyz"),
+            },
+        );
+        self.spawn("console");
+        self.wait_ready("console").await;
+        url
+    }
+
     /// The operating-system process id of a running process.
     pub fn pid(&self, name: &str) -> Option<u32> {
         self.procs.get(name)?.child.as_ref()?.id()
@@ -362,6 +383,26 @@ impl System {
         name: &str,
         email: &str,
     ) -> (String, String) {
+        let (id, password) = self.person_with_password(unit, role, name, email).await;
+        let (s, r) = self
+            .post(
+                "/v1/sessions",
+                None,
+                &serde_json::json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(s, 201, "{r}");
+        (id, r["token"].as_str().expect("session token").to_owned())
+    }
+
+    /// Like [`System::person`], without signing in: returns (user id, password).
+    pub async fn person_with_password(
+        &self,
+        unit: &str,
+        role: &str,
+        name: &str,
+        email: &str,
+    ) -> (String, String) {
         use cchc_proto::events::v1::{AccountLinkIssued, Envelope};
         use prost::Message;
         let inviter = if role == "operator" {
@@ -411,18 +452,7 @@ impl System {
             )
             .await;
         assert_eq!(s, 200, "{r}");
-        let (s, r) = self
-            .post(
-                "/v1/sessions",
-                None,
-                &serde_json::json!({"email": email, "password": password}),
-            )
-            .await;
-        assert_eq!(s, 201, "{r}");
-        (
-            user["id"].as_str().expect("user id").to_owned(),
-            r["token"].as_str().expect("session token").to_owned(),
-        )
+        (user["id"].as_str().expect("user id").to_owned(), password)
     }
 
     /// Polls `f` until it returns `Some`, for at most `secs` seconds.

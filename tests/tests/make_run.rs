@@ -58,7 +58,8 @@ impl Run {
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         )
         .unwrap();
-        let (pg, nats, gateway, grpc, health) = (
+        let (pg, nats, gateway, console, grpc, health) = (
+            free_port(),
             free_port(),
             free_port(),
             free_port(),
@@ -80,6 +81,7 @@ impl Run {
             .env("CCHC_PG_FSYNC", "off")
             .env("CCHC_NATS_PORT", nats.to_string())
             .env("CCHC_GATEWAY_PORT", gateway.to_string())
+            .env("CCHC_CONSOLE_PORT", console.to_string())
             .env("CCHC_GRPC_PORT_BASE", grpc.to_string())
             .env("CCHC_HEALTH_PORT_BASE", health.to_string())
             .env("CCHC_BOOTSTRAP_TOKEN", "cchc_make_run_test_0123456789")
@@ -100,7 +102,12 @@ impl Run {
                 }
             });
         }
-        let mut ports = vec![("postgres", pg), ("nats", nats), ("gateway", gateway)];
+        let mut ports = vec![
+            ("postgres", pg),
+            ("nats", nats),
+            ("gateway", gateway),
+            ("console", console),
+        ];
         for i in 1..=4 {
             ports.push(("grpc", grpc + i));
             ports.push(("health", health + i));
@@ -266,6 +273,13 @@ fn first_person_signs_in(run: &Run) {
     let (status, body) = curl(&[&json[..], &[&sign_in, &format!("{base}/v1/sessions")]].concat());
     assert_eq!(status, "201", "{body}");
     assert!(body.contains(r#""role":"office""#), "{body}");
+    let console = out
+        .split_whitespace()
+        .find(|w| w.starts_with("http://") && out.contains(&format!("console:      {w}")))
+        .unwrap_or_else(|| panic!("no console URL printed:\n{out}"));
+    let (status, page) = curl(&[&format!("{console}/")]);
+    assert_eq!(status, "200");
+    assert!(page.contains("Tra cứu thủ tục hành chính"), "{page}");
 }
 
 #[test]

@@ -57,6 +57,19 @@ pub fn html_escape(s: &str) -> String {
     out
 }
 
+/// 12450 as "12.450", as Vietnamese writes numbers.
+pub fn number_vi(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -87,18 +87,7 @@ pub fn rate(num: i64, den: i64) -> Option<f64> {
     Some(tenths as f64 / 10.0)
 }
 
-/// 12450 as "12.450".
-pub fn number_vi(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
-}
+pub use cchc_text::number_vi;
 
 /// 95.5 as "95,5%".
 pub fn percent_vi(p: f64) -> String {

@@ -1,0 +1,111 @@
+//! The console: cchc's web pages in Vietnamese, for the staff of the units, the
+//! Department Office and the leadership, and the public catalogue the Department
+//! website links to. It is a client of the gateway's public HTTP API and nothing else
+//! (no database, no gRPC): whatever a page does, a unit's own software can do too.
+//!
+//! Pages are rendered on the server ([`pages`], templates under `templates/`) and work
+//! without JavaScript. A person signs in with the gateway's sessions; the session token
+//! sits in an HttpOnly cookie, and every form carries the session's CSRF token, which the
+//! gateway checks on each write. [`text`] says everything in Vietnamese.
+
+pub mod gateway;
+mod pages;
+pub mod text;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::routing::{get, post};
+use cchc_platform::config::{Config, ConfigError};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `CCHC_CONSOLE_ADDR` (127.0.0.1:8090).
+    pub addr: SocketAddr,
+    /// `CCHC_GATEWAY_URL`: the gateway's API (http://127.0.0.1:8080).
+    pub gateway_url: String,
+    /// `CCHC_CONSOLE_PUBLIC_URL`: where people reach the console; https makes its
+    /// cookies Secure.
+    pub public_url: String,
+}
+
+impl Settings {
+    pub fn load(c: &Config) -> Result<Self, ConfigError> {
+        let addr: SocketAddr = c.parse_or(
+            "CCHC_CONSOLE_ADDR",
+            SocketAddr::from(([127, 0, 0, 1], 8090)),
+        )?;
+        Ok(Self {
+            addr,
+            gateway_url: c
+                .optional("CCHC_GATEWAY_URL")
+                .unwrap_or_else(|| "http://127.0.0.1:8080".into()),
+            public_url: c
+                .optional("CCHC_CONSOLE_PUBLIC_URL")
+                .unwrap_or_else(|| format!("http://127.0.0.1:{}", addr.port())),
+        })
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct App {
+    gateway: gateway::Gateway,
+    secure: bool,
+}
+
+impl App {
+    /// `; Secure` for cookies when people reach the console over https.
+    fn secure_suffix(&self) -> &'static str {
+        if self.secure { "; Secure" } else { "" }
+    }
+}
+
+pub fn router(settings: &Settings) -> Router {
+    let app = App {
+        gateway: gateway::Gateway::new(&settings.gateway_url),
+        secure: settings.public_url.starts_with("https://"),
+    };
+    let ready = app.gateway.clone();
+    let readiness = cchc_platform::health::Readiness::default().check("gateway", move || {
+        let g = ready.clone();
+        async move { g.ready().await }
+    });
+    Router::new()
+        .route("/", get(pages::search))
+        .route("/thu-tuc/{code}", get(pages::procedure))
+        .route("/dang-nhap", get(pages::sign_in_form).post(pages::sign_in))
+        .route("/dang-xuat", post(pages::sign_out))
+        .route(
+            "/quen-mat-khau",
+            get(pages::forgot_form).post(pages::forgot),
+        )
+        .route("/trang-chu", get(pages::home))
+        .route("/hoat-dong", get(pages::activities))
+        .route(
+            "/hoat-dong/moi",
+            get(pages::new_activity).post(pages::record_activity),
+        )
+        .route("/hoat-dong/{id}", get(pages::activity))
+        .route(
+            "/niem-yet",
+            get(pages::postings).post(pages::confirm_posting),
+        )
+        .fallback(pages::not_found)
+        .with_state(app)
+        .merge(cchc_platform::health::router(readiness))
+}
+
+/// Serves until `shutdown`.
+pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(settings.addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, gateway = %settings.gateway_url, "console serving");
+    axum::serve(
+        listener,
+        router(&settings).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,1098 @@
+//! Every page: each handler reads the form or the path, calls the gateway on the
+//! person's behalf and renders a template. A page that needs a person sends a signed-out
+//! browser to the sign-in page; what the gateway refuses (another unit's record, a
+//! missing CSRF token) is refused here the same way.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::App;
+use crate::gateway::{On, Problem, SESSION_COOKIE};
+use crate::text::{self, Shown};
+
+/// Who is signed in, as the gateway's `/v1/me` says.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Me {
+    pub role: String,
+    pub user: Option<Person>,
+    pub unit: Option<UnitRef>,
+    pub csrf_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Person {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct UnitRef {
+    pub name: String,
+}
+
+/// What every page's frame shows: who is signed in, and the token its forms carry.
+pub struct Frame {
+    pub me: Option<Me>,
+    pub csrf: String,
+}
+
+impl Frame {
+    fn nobody() -> Self {
+        Self {
+            me: None,
+            csrf: String::new(),
+        }
+    }
+    pub fn name(&self) -> &str {
+        self.me
+            .as_ref()
+            .and_then(|m| m.user.as_ref())
+            .map_or("", |u| u.name.as_str())
+    }
+    pub fn unit_name(&self) -> &str {
+        self.me
+            .as_ref()
+            .and_then(|m| m.unit.as_ref())
+            .map_or("", |u| u.name.as_str())
+    }
+    pub fn role(&self) -> &str {
+        self.me.as_ref().map_or("", |m| text::role(&m.role))
+    }
+    pub fn is_unit(&self) -> bool {
+        self.me.as_ref().is_some_and(|m| m.role == "unit")
+    }
+}
+
+/// A cookie of the request, by name.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The request as the console sees it: the session cookie and the browser's address.
+pub struct Visit {
+    session: Option<String>,
+    client: String,
+}
+
+impl Visit {
+    fn of(parts: &Parts) -> Self {
+        Self {
+            session: cookie(&parts.headers, SESSION_COOKIE),
+            client: parts
+                .extensions
+                .get::<ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn on(&self) -> On<'_> {
+        On {
+            session: self.session.as_deref(),
+            csrf: None,
+            client: Some(&self.client),
+        }
+    }
+
+    fn writing<'a>(&'a self, csrf: &'a str) -> On<'a> {
+        On {
+            csrf: Some(csrf),
+            ..self.on()
+        }
+    }
+}
+
+fn render(status: StatusCode, t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => {
+            let mut res = (status, Html(html)).into_response();
+            res.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'self'; style-src 'self' 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+                ),
+            );
+            res
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a page");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Lỗi hiển thị trang").into_response()
+        }
+    }
+}
+
+fn status_of(p: &Problem, otherwise: StatusCode) -> StatusCode {
+    StatusCode::from_u16(p.status).unwrap_or(otherwise)
+}
+
+fn set_cookie(res: &mut Response, cookie: &str) {
+    if let Ok(v) = HeaderValue::from_str(cookie) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    frame: Frame,
+    title: String,
+    message: String,
+}
+
+fn message(status: StatusCode, frame: Frame, title: &str, message: String) -> Response {
+    render(
+        status,
+        &MessagePage {
+            frame,
+            title: title.into(),
+            message,
+        },
+    )
+}
+
+/// A refusal of the gateway as a page: signed out → the sign-in page.
+fn refused(frame: Frame, p: &Problem) -> Response {
+    let (status, title) = match p.status {
+        401 => return Redirect::to("/dang-nhap").into_response(),
+        403 => (StatusCode::FORBIDDEN, "Không có quyền"),
+        404 => (StatusCode::NOT_FOUND, "Không tìm thấy"),
+        0 => (StatusCode::SERVICE_UNAVAILABLE, "Tạm thời gián đoạn"),
+        _ => (status_of(p, StatusCode::BAD_REQUEST), "Chưa thực hiện được"),
+    };
+    message(status, frame, title, text::problem(p))
+}
+
+/// The frame for a visit: who is signed in (nobody when the session has ended).
+async fn frame(app: &App, visit: &Visit) -> Frame {
+    if visit.session.is_none() {
+        return Frame::nobody();
+    }
+    match app.gateway.get::<Me>("/v1/me", visit.on()).await {
+        Ok(me) => Frame {
+            csrf: me.csrf_token.clone().unwrap_or_default(),
+            me: Some(me),
+        },
+        Err(_) => Frame::nobody(),
+    }
+}
+
+/// A visit of a page anyone may see: the request, and who (if anyone) is signed in.
+pub struct Guest {
+    visit: Visit,
+    frame: Frame,
+}
+
+impl FromRequestParts<App> for Guest {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
+        let visit = Visit::of(parts);
+        let frame = frame(app, &visit).await;
+        Ok(Self { visit, frame })
+    }
+}
+
+/// A visit of a page for staff: a signed-out browser is sent to the sign-in page.
+pub struct Staff {
+    visit: Visit,
+    frame: Frame,
+}
+
+impl FromRequestParts<App> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
+        let visit = Visit::of(parts);
+        let frame = signed_in(app, &visit).await?;
+        Ok(Self { visit, frame })
+    }
+}
+
+/// The frame of a page that needs a person, or the way to the sign-in page.
+async fn signed_in(app: &App, visit: &Visit) -> Result<Frame, Response> {
+    let f = frame(app, visit).await;
+    if f.me.is_some() {
+        Ok(f)
+    } else {
+        Err(Redirect::to("/dang-nhap").into_response())
+    }
+}
+
+/// Percent-encodes a path segment or query value.
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn query_string(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+// ---- Public catalogue -------------------------------------------------------------
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Summary {
+    pub code: String,
+    pub name: String,
+    pub level: String,
+    pub field: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SearchAnswer {
+    procedures: Vec<Summary>,
+    total: u64,
+    next_page_token: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SearchQuery {
+    q: String,
+    level: String,
+    field: String,
+    page_token: String,
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage {
+    frame: Frame,
+    q: String,
+    level: String,
+    field: String,
+    results: Vec<Summary>,
+    total: u64,
+    next: String,
+    levels: Vec<(&'static str, &'static str)>,
+}
+
+pub async fn search(
+    State(app): State<App>,
+    Guest { frame, .. }: Guest,
+    Query(q): Query<SearchQuery>,
+) -> Response {
+    let path = format!(
+        "/v1/procedures?{}",
+        query_string(&[
+            ("q", q.q.trim()),
+            ("level", &q.level),
+            ("field", q.field.trim()),
+            ("page_token", &q.page_token),
+            ("limit", "20"),
+        ])
+    );
+    let answer: SearchAnswer = match app.gateway.get(&path, On::default()).await {
+        Ok(a) => a,
+        Err(p) => return refused(frame, &p),
+    };
+    let next = if answer.next_page_token.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "/?{}",
+            query_string(&[
+                ("q", &q.q),
+                ("level", &q.level),
+                ("field", &q.field),
+                ("page_token", &answer.next_page_token),
+            ])
+        )
+    };
+    render(
+        StatusCode::OK,
+        &SearchPage {
+            frame,
+            q: q.q,
+            level: q.level,
+            field: q.field,
+            results: answer.procedures,
+            total: answer.total,
+            next,
+            levels: vec![
+                ("province", "Cấp tỉnh"),
+                ("district", "Cấp huyện"),
+                ("commune", "Cấp xã"),
+            ],
+        },
+    )
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Decision {
+    pub number: String,
+    pub date: String,
+    pub signer: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Dossier {
+    pub name: String,
+    pub originals: u32,
+    pub copies: u32,
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Fee {
+    pub channel: String,
+    pub amount_vnd: i64,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Content {
+    pub name: String,
+    pub level: String,
+    pub field: String,
+    pub implementing_agency: String,
+    pub applicants: Vec<String>,
+    pub steps: Vec<String>,
+    pub submission_channels: Vec<String>,
+    pub dossier: Vec<Dossier>,
+    pub processing_days: u32,
+    pub result: String,
+    pub requirements: Vec<String>,
+    pub fees: Vec<Fee>,
+    pub forms: Vec<String>,
+    pub legal_basis: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct ProcedureView {
+    pub code: String,
+    pub status: String,
+    pub version: u32,
+    pub content: Content,
+    pub decision: Decision,
+    pub change_type: String,
+    pub effective_date: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Versions {
+    versions: Vec<ProcedureView>,
+}
+
+#[derive(Template)]
+#[template(path = "procedure.html")]
+struct ProcedurePage {
+    frame: Frame,
+    p: ProcedureView,
+    versions: Vec<ProcedureView>,
+}
+
+pub fn channel(code: &str) -> &str {
+    match code {
+        "in_person" => "Trực tiếp",
+        "online" => "Trực tuyến",
+        "post" => "Qua bưu chính",
+        other => other,
+    }
+}
+
+pub fn change_type(code: &str) -> &str {
+    match code {
+        "new" => "Ban hành mới",
+        "amended" => "Sửa đổi, bổ sung",
+        "replaced" => "Thay thế",
+        "abolished" => "Bãi bỏ",
+        other => other,
+    }
+}
+
+pub async fn procedure(
+    State(app): State<App>,
+    Guest { frame, .. }: Guest,
+    Path(code): Path<String>,
+) -> Response {
+    let code = encode(code.trim());
+    let p: ProcedureView = match app
+        .gateway
+        .get(&format!("/v1/procedures/{code}"), On::default())
+        .await
+    {
+        Ok(p) => p,
+        Err(p) => return refused(frame, &p),
+    };
+    let versions: Versions = app
+        .gateway
+        .get(&format!("/v1/procedures/{code}/versions"), On::default())
+        .await
+        .unwrap_or_default();
+    render(
+        StatusCode::OK,
+        &ProcedurePage {
+            frame,
+            p,
+            versions: versions.versions,
+        },
+    )
+}
+
+// ---- Signing in and out ------------------------------------------------------------
+
+/// A random token for the sign-in form (a cookie and a field that must match), so no
+/// other site can sign a browser in to an account of its choosing.
+const FORM_COOKIE: &str = "cchc_form";
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage {
+    frame: Frame,
+    form: String,
+    email: String,
+    errors: Vec<Shown>,
+    notice: String,
+}
+
+impl SignInPage {
+    fn error_for(&self, field: &str) -> String {
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.clone())
+            .unwrap_or_default()
+    }
+}
+
+fn sign_in_page(
+    app: &App,
+    status: StatusCode,
+    email: String,
+    errors: Vec<Shown>,
+    notice: String,
+) -> Response {
+    let bytes: [u8; 16] = rand::random();
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut res = render(
+        status,
+        &SignInPage {
+            frame: Frame::nobody(),
+            form: token.clone(),
+            email,
+            errors,
+            notice,
+        },
+    );
+    set_cookie(
+        &mut res,
+        &format!(
+            "{FORM_COOKIE}={token}; Path=/dang-nhap; HttpOnly; SameSite=Strict{}",
+            app.secure_suffix()
+        ),
+    );
+    res
+}
+
+pub async fn sign_in_form(State(app): State<App>) -> Response {
+    sign_in_page(
+        &app,
+        StatusCode::OK,
+        String::new(),
+        Vec::new(),
+        String::new(),
+    )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SignIn {
+    email: String,
+    password: String,
+    form: String,
+}
+
+#[derive(Deserialize)]
+struct SessionAnswer {
+    token: String,
+}
+
+pub async fn sign_in(
+    State(app): State<App>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<SignIn>,
+) -> Response {
+    if f.form.is_empty() || cookie(&headers, FORM_COOKIE).as_deref() != Some(f.form.as_str()) {
+        return sign_in_page(
+            &app,
+            StatusCode::FORBIDDEN,
+            f.email,
+            Vec::new(),
+            "Biểu mẫu đã hết hạn. Vui lòng đăng nhập lại.".into(),
+        );
+    }
+    let mut errors = Vec::new();
+    if f.email.trim().is_empty() {
+        errors.push(Shown {
+            field: "email".into(),
+            message: "Hãy nhập địa chỉ e-mail".into(),
+        });
+    }
+    if f.password.is_empty() {
+        errors.push(Shown {
+            field: "password".into(),
+            message: "Hãy nhập mật khẩu".into(),
+        });
+    }
+    if !errors.is_empty() {
+        return sign_in_page(
+            &app,
+            StatusCode::BAD_REQUEST,
+            f.email,
+            errors,
+            String::new(),
+        );
+    }
+    let client = addr.ip().to_string();
+    let on = On {
+        client: Some(&client),
+        ..On::default()
+    };
+    let body = json!({"email": f.email.trim(), "password": f.password});
+    match app
+        .gateway
+        .post::<SessionAnswer>("/v1/sessions", on, &body)
+        .await
+    {
+        Ok(s) => {
+            let mut res = Redirect::to("/trang-chu").into_response();
+            set_cookie(
+                &mut res,
+                &format!(
+                    "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax{}",
+                    s.token,
+                    app.secure_suffix()
+                ),
+            );
+            res
+        }
+        Err(p) => {
+            let notice = match p.status {
+                401 => "Địa chỉ e-mail hoặc mật khẩu không đúng.".to_owned(),
+                _ => text::problem(&p),
+            };
+            let status = status_of(&p, StatusCode::SERVICE_UNAVAILABLE);
+            sign_in_page(&app, status, f.email, Vec::new(), notice)
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct Csrf {
+    csrf: String,
+}
+
+pub async fn sign_out(
+    State(app): State<App>,
+    Guest { visit, frame }: Guest,
+    Form(f): Form<Csrf>,
+) -> Response {
+    if let Err(p) = app
+        .gateway
+        .delete("/v1/sessions/current", visit.writing(&f.csrf))
+        .await
+        && p.status == 403
+    {
+        return refused(frame, &p);
+    }
+    let mut res = Redirect::to("/").into_response();
+    set_cookie(
+        &mut res,
+        &format!(
+            "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
+            app.secure_suffix()
+        ),
+    );
+    res
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+struct ForgotPage {
+    frame: Frame,
+    sent: bool,
+    notice: String,
+}
+
+pub async fn forgot_form() -> Response {
+    render(
+        StatusCode::OK,
+        &ForgotPage {
+            frame: Frame::nobody(),
+            sent: false,
+            notice: String::new(),
+        },
+    )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct Forgot {
+    email: String,
+}
+
+/// Asks for a reset link; the answer is the same whether the address has an account.
+pub async fn forgot(
+    State(app): State<App>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    Form(f): Form<Forgot>,
+) -> Response {
+    let client = addr.ip().to_string();
+    let on = On {
+        client: Some(&client),
+        ..On::default()
+    };
+    let asked = app
+        .gateway
+        .post::<Value>("/v1/password-resets", on, &json!({"email": f.email.trim()}))
+        .await;
+    let (status, sent, notice) = match asked {
+        Ok(_) => (StatusCode::OK, true, String::new()),
+        Err(p) if p.status == 400 => (
+            StatusCode::BAD_REQUEST,
+            false,
+            "Hãy nhập đúng địa chỉ e-mail, ví dụ ten@truong.edu.vn.".to_owned(),
+        ),
+        Err(p) => (
+            status_of(&p, StatusCode::BAD_REQUEST),
+            false,
+            text::problem(&p),
+        ),
+    };
+    render(
+        status,
+        &ForgotPage {
+            frame: Frame::nobody(),
+            sent,
+            notice,
+        },
+    )
+}
+
+// ---- Staff: home, activities, postings ---------------------------------------------
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct ActorRef {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Activity {
+    pub id: String,
+    pub kind: String,
+    pub date: String,
+    pub title: String,
+    pub description: String,
+    pub channel: String,
+    pub audience: String,
+    pub head_count: i64,
+    pub evidence_links: Vec<String>,
+    pub procedure_codes: Vec<String>,
+    pub recorded_at: String,
+    pub created_by: Option<ActorRef>,
+}
+
+impl Activity {
+    pub fn creator(&self) -> &str {
+        self.created_by.as_ref().map_or("", |a| a.name.as_str())
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Activities {
+    activities: Vec<Activity>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Posting {
+    pub code: String,
+    pub procedure_name: String,
+    pub version: u32,
+    pub current_version: u32,
+    pub stale: bool,
+    pub location: String,
+    pub posted_on: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Postings {
+    postings: Vec<Posting>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Notice {
+    pub subject: String,
+    pub created_at: String,
+    pub read: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Inbox {
+    messages: Vec<Notice>,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    frame: Frame,
+    stale: Vec<Posting>,
+    activities: Vec<Activity>,
+    unread: Vec<Notice>,
+}
+
+pub async fn home(State(app): State<App>, Staff { visit, frame }: Staff) -> Response {
+    let (stale, activities, inbox) = tokio::join!(
+        app.gateway
+            .get::<Postings>("/v1/postings?stale=true&limit=50", visit.on()),
+        app.gateway
+            .get::<Activities>("/v1/activities?limit=5", visit.on()),
+        app.gateway
+            .get::<Inbox>("/v1/notifications?limit=20", visit.on()),
+    );
+    render(
+        StatusCode::OK,
+        &HomePage {
+            frame,
+            stale: stale.unwrap_or_default().postings,
+            activities: activities.unwrap_or_default().activities,
+            unread: inbox
+                .unwrap_or_default()
+                .messages
+                .into_iter()
+                .filter(|m| !m.read)
+                .collect(),
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "activities.html")]
+struct ActivitiesPage {
+    frame: Frame,
+    activities: Vec<Activity>,
+}
+
+pub async fn activities(State(app): State<App>, Staff { visit, frame }: Staff) -> Response {
+    match app
+        .gateway
+        .get::<Activities>("/v1/activities?limit=100", visit.on())
+        .await
+    {
+        Ok(a) => render(
+            StatusCode::OK,
+            &ActivitiesPage {
+                frame,
+                activities: a.activities,
+            },
+        ),
+        Err(p) => refused(frame, &p),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "activity.html")]
+struct ActivityPage {
+    frame: Frame,
+    a: Activity,
+    saved: bool,
+}
+
+pub async fn activity(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    match app
+        .gateway
+        .get::<Activity>(&format!("/v1/activities/{}", encode(&id)), visit.on())
+        .await
+    {
+        Ok(a) => render(
+            StatusCode::OK,
+            &ActivityPage {
+                frame,
+                a,
+                saved: q.contains_key("da-luu"),
+            },
+        ),
+        Err(p) => refused(frame, &p),
+    }
+}
+
+/// The activity form as typed, kept when it is refused.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct ActivityForm {
+    pub csrf: String,
+    pub kind: String,
+    pub date: String,
+    pub title: String,
+    pub description: String,
+    pub channel: String,
+    pub audience: String,
+    pub head_count: String,
+    pub evidence_links: String,
+    pub procedure_codes: String,
+}
+
+#[derive(Template)]
+#[template(path = "activity_form.html")]
+struct ActivityFormPage {
+    frame: Frame,
+    f: ActivityForm,
+    errors: Vec<Shown>,
+    notice: String,
+    kinds: &'static [(&'static str, &'static str)],
+}
+
+impl ActivityFormPage {
+    fn error_for(&self, field: &str) -> String {
+        self.errors
+            .iter()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+fn activity_form(
+    status: StatusCode,
+    frame: Frame,
+    f: ActivityForm,
+    errors: Vec<Shown>,
+    notice: String,
+) -> Response {
+    render(
+        status,
+        &ActivityFormPage {
+            frame,
+            f,
+            errors,
+            notice,
+            kinds: text::ACTIVITY_KINDS,
+        },
+    )
+}
+
+pub async fn new_activity(Staff { frame, .. }: Staff) -> Response {
+    let f = ActivityForm {
+        date: text::today(),
+        head_count: "0".into(),
+        ..ActivityForm::default()
+    };
+    activity_form(StatusCode::OK, frame, f, Vec::new(), String::new())
+}
+
+pub async fn record_activity(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Form(f): Form<ActivityForm>,
+) -> Response {
+    // What the console can tell before asking: a date it cannot read, a count that is
+    // no number. The rest the activity service judges.
+    let mut errors = Vec::new();
+    let date = text::parse_date(&f.date);
+    if date.is_none() {
+        errors.push(Shown {
+            field: "date".into(),
+            message: "Ngày thực hiện phải theo dạng ngày/tháng/năm, ví dụ 02/04/2020".into(),
+        });
+    }
+    let head_count = if f.head_count.trim().is_empty() {
+        Some(0)
+    } else {
+        f.head_count.trim().replace('.', "").parse::<i64>().ok()
+    };
+    if head_count.is_none() {
+        errors.push(Shown {
+            field: "head_count".into(),
+            message: "Số người tham dự phải là một số".into(),
+        });
+    }
+    if !errors.is_empty() {
+        return activity_form(StatusCode::BAD_REQUEST, frame, f, errors, String::new());
+    }
+    let lines = |s: &str, sep: &[char]| -> Vec<String> {
+        s.split(sep)
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let body: Value = json!({
+        "kind": f.kind,
+        "date": date,
+        "title": f.title,
+        "description": f.description,
+        "channel": f.channel,
+        "audience": f.audience,
+        "head_count": head_count,
+        "evidence_links": lines(&f.evidence_links, &['\n']),
+        "procedure_codes": lines(&f.procedure_codes, &[',', ';', '\n']),
+    });
+    match app
+        .gateway
+        .post::<Activity>("/v1/activities", visit.writing(&f.csrf), &body)
+        .await
+    {
+        Ok(a) => Redirect::to(&format!("/hoat-dong/{}?da-luu=1", encode(&a.id))).into_response(),
+        Err(p) if p.status == 400 && !p.errors.is_empty() => {
+            let errors = p.errors.iter().map(text::field_error).collect();
+            activity_form(StatusCode::BAD_REQUEST, frame, f, errors, String::new())
+        }
+        Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
+        Err(p) => {
+            let status = status_of(&p, StatusCode::SERVICE_UNAVAILABLE);
+            activity_form(status, frame, f, Vec::new(), text::problem(&p))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "postings.html")]
+struct PostingsPage {
+    frame: Frame,
+    postings: Vec<Posting>,
+    today: String,
+    notice: String,
+}
+
+async fn postings_page(
+    app: &App,
+    visit: &Visit,
+    frame: Frame,
+    notice: String,
+    status: StatusCode,
+) -> Response {
+    match app
+        .gateway
+        .get::<Postings>("/v1/postings?limit=200", visit.on())
+        .await
+    {
+        Ok(mut p) => {
+            // Stale first: what needs doing.
+            p.postings.sort_by_key(|x| !x.stale);
+            render(
+                status,
+                &PostingsPage {
+                    frame,
+                    postings: p.postings,
+                    today: text::today(),
+                    notice,
+                },
+            )
+        }
+        Err(p) => refused(frame, &p),
+    }
+}
+
+pub async fn postings(State(app): State<App>, Staff { visit, frame }: Staff) -> Response {
+    postings_page(&app, &visit, frame, String::new(), StatusCode::OK).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct Confirm {
+    csrf: String,
+    code: String,
+    version: u32,
+    location: String,
+    posted_on: String,
+}
+
+pub async fn confirm_posting(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Form(f): Form<Confirm>,
+) -> Response {
+    let Some(posted_on) = text::parse_date(&f.posted_on) else {
+        return postings_page(
+            &app,
+            &visit,
+            frame,
+            "Ngày niêm yết phải theo dạng ngày/tháng/năm, ví dụ 02/04/2020.".into(),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    };
+    let body = json!({"code": f.code, "version": f.version, "location": f.location.trim(), "posted_on": posted_on});
+    match app
+        .gateway
+        .post::<Value>("/v1/postings", visit.writing(&f.csrf), &body)
+        .await
+    {
+        Ok(_) => Redirect::to("/niem-yet").into_response(),
+        Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
+        Err(p) => {
+            let notice = if p.errors.is_empty() {
+                text::problem(&p)
+            } else {
+                p.errors
+                    .iter()
+                    .map(|e| text::field_error(e).message)
+                    .collect::<Vec<_>>()
+                    .join(". ")
+            };
+            let status = status_of(&p, StatusCode::BAD_REQUEST);
+            postings_page(&app, &visit, frame, notice, status).await
+        }
+    }
+}
+
+pub async fn not_found(Guest { frame, .. }: Guest) -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        frame,
+        "Không tìm thấy",
+        "Không có trang này. Hãy quay về trang chủ.".into(),
+    )
+}

@@ -1,0 +1,247 @@
+//! The console in a real headless Chromium against the whole system: the public
+//! catalogue signed out, a clerk signing in, a stale posting confirmed after the office
+//! amends the procedure, an activity refused with the error beside its field in
+//! Vietnamese and then logged and shown with its author, another unit's record out of
+//! reach by URL, a form without its CSRF token refused, signing out. Screenshots of the
+//! pages go to `$CARGO_TARGET_DIR/screenshots` (`CCHC_SCREENSHOTS=dir` chooses another
+//! folder, e.g. `docs/screenshots`).
+
+use cchc_e2e::browser::Browser;
+use cchc_e2e::{System, complete_procedure, publication};
+use reqwest::Method;
+use serde_json::json;
+
+fn screenshots() -> std::path::PathBuf {
+    std::env::var_os("CCHC_SCREENSHOTS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| cchc_e2e::bin_dir().join("screenshots"))
+}
+
+#[tokio::test]
+async fn a_clerk_works_through_the_console_in_a_real_browser() {
+    let mut sys = System::start("console").await;
+    let console = sys.start_console().await;
+    let office = sys.office_key.clone();
+    let shots = screenshots();
+
+    // A published procedure, posted by the school at version 1.
+    let code = "1.009990.H19";
+    let (s, r) = sys
+        .post(
+            "/v1/procedures",
+            Some(&office),
+            &complete_procedure(code, "Cấp bản sao văn bằng, chứng chỉ từ sổ gốc"),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let (s, r) = sys
+        .post(
+            &format!("/v1/procedures/{code}/publish"),
+            Some(&office),
+            &publication("2020-02-01"),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let (unit_a, key_a) = sys
+        .unit_with_key("Trường THPT Chu Văn An", "high_school", "unit")
+        .await;
+    let (_, key_b) = sys
+        .unit_with_key("Trường THPT Phan Bội Châu", "high_school", "unit")
+        .await;
+    let posting = json!({"code": code, "version": 1, "location": "Bảng tin tầng 1", "posted_on": "2020-02-05"});
+    assert_eq!(
+        sys.post("/v1/postings", Some(&key_a), &posting).await.0,
+        201
+    );
+    let (s, b_activity) = sys
+        .post(
+            "/v1/activities",
+            Some(&key_b),
+            &json!({"kind": "briefing", "date": "2020-03-02", "title": "Hội nghị của trường B", "head_count": 10}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b_activity}");
+    let email = "van-thu@thpt-cva.edu.vn";
+    let (_, password) = sys
+        .person_with_password(&unit_a, "unit", "Nguyễn Thị Lan", email)
+        .await;
+
+    let browser = Browser::start(1280).await;
+
+    // Signed out, the public catalogue: a search without diacritics finds it.
+    browser
+        .goto(&format!("{console}/?q=cap+ban+sao+van+bang"))
+        .await;
+    let page = browser.text().await;
+    assert!(page.contains("Tra cứu thủ tục hành chính"), "{page}");
+    assert!(
+        page.contains("Cấp bản sao văn bằng, chứng chỉ từ sổ gốc"),
+        "{page}"
+    );
+    browser.screenshot(&shots, "tra-cuu").await;
+    browser.click(&format!("a[href='/thu-tuc/{code}']")).await;
+    let page = browser.text().await;
+    assert!(
+        page.contains("Quyết định số 1234/QĐ-UBND ngày 15/01/2020"),
+        "{page}"
+    );
+    assert!(page.contains("Thành phần hồ sơ"), "{page}");
+    browser.screenshot(&shots, "thu-tuc").await;
+
+    // A page for staff sends a signed-out browser to sign in; a wrong password is
+    // told in Vietnamese.
+    browser.goto(&format!("{console}/trang-chu")).await;
+    assert_eq!(browser.path().await, "/dang-nhap");
+    browser.fill("email", email).await;
+    browser.fill("password", "không phải mật khẩu").await;
+    browser.click("button.primary").await;
+    let page = browser.text().await;
+    assert!(
+        page.contains("Địa chỉ e-mail hoặc mật khẩu không đúng."),
+        "{page}"
+    );
+    browser.fill("email", email).await;
+    browser.fill("password", &password).await;
+    browser.click("button.primary").await;
+    assert_eq!(browser.path().await, "/trang-chu");
+    assert!(browser.text().await.contains("Nguyễn Thị Lan"));
+
+    // The office amends the procedure: the school's posting turns stale on its home
+    // page, and the clerk confirms the new version.
+    let (_, draft) = sys
+        .get(&format!("/v1/procedures/{code}/draft"), Some(&office))
+        .await;
+    let mut content = draft["content"].clone();
+    content["processing_days"] = json!(3);
+    let edit = json!({"revision": draft["draft_revision"], "content": content});
+    let (s, r) = sys
+        .call(
+            Method::PUT,
+            &format!("/v1/procedures/{code}/draft"),
+            Some(&office),
+            Some(&edit),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let mut amend = publication("2020-06-01");
+    amend["change_type"] = json!("amended");
+    let (s, r) = sys
+        .post(
+            &format!("/v1/procedures/{code}/publish"),
+            Some(&office),
+            &amend,
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    browser.goto(&format!("{console}/trang-chu")).await;
+    let page = browser.text().await;
+    assert!(page.contains("Thủ tục cần niêm yết lại (1)"), "{page}");
+    assert!(
+        page.contains("đang niêm yết phiên bản 1, đã có phiên bản 2"),
+        "{page}"
+    );
+    browser.screenshot(&shots, "trang-lam-viec").await;
+    browser.click("a[href='/niem-yet'].button").await;
+    browser.screenshot(&shots, "niem-yet").await;
+    browser
+        .click("form[action='/niem-yet'] button.primary")
+        .await;
+    let page = browser.text().await;
+    assert!(page.contains("Đúng phiên bản"), "{page}");
+    assert!(!page.contains("Cần niêm yết lại"), "{page}");
+    let (_, stale) = sys.get("/v1/postings?stale=true", Some(&key_a)).await;
+    assert_eq!(stale["postings"].as_array().unwrap().len(), 0, "{stale}");
+
+    // An activity without its title: refused, the error next to the field and in the
+    // summary, in Vietnamese, with what was typed kept.
+    browser.goto(&format!("{console}/hoat-dong/moi")).await;
+    browser.select("kind", "briefing").await;
+    browser.fill("date", "02/04/2020").await;
+    browser.fill("head_count", "35").await;
+    browser.click("button.primary").await;
+    let page = browser.text().await;
+    assert!(page.contains("Có lỗi cần sửa"), "{page}");
+    let beside = browser
+        .client
+        .find(fantoccini::Locator::Id("title-error"))
+        .await
+        .expect("the error beside the title")
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(beside, "Hãy nhập tên hoạt động");
+    browser.screenshot(&shots, "hoat-dong-loi").await;
+    browser
+        .fill("title", "Quán triệt Kế hoạch CCHC năm 2020")
+        .await;
+    browser.click("button.primary").await;
+    assert!(browser.path().await.starts_with("/hoat-dong/"));
+    let page = browser.text().await;
+    assert!(page.contains("Đã ghi nhận hoạt động."), "{page}");
+    assert!(page.contains("Người ghi nhận"), "{page}");
+    assert!(page.contains("Nguyễn Thị Lan"), "{page}");
+    assert!(page.contains("02/04/2020"), "{page}");
+    browser.screenshot(&shots, "hoat-dong").await;
+    let (_, mine) = sys.get("/v1/activities", Some(&key_a)).await;
+    assert_eq!(
+        mine["activities"][0]["title"],
+        "Quán triệt Kế hoạch CCHC năm 2020"
+    );
+    assert_eq!(
+        mine["activities"][0]["created_by"]["name"],
+        "Nguyễn Thị Lan"
+    );
+
+    // Another unit's activity, by its id in the URL: not found, not shown.
+    let b_id = b_activity["id"].as_str().unwrap();
+    browser.goto(&format!("{console}/hoat-dong/{b_id}")).await;
+    let page = browser.text().await;
+    assert!(page.contains("Không tìm thấy"), "{page}");
+    assert!(!page.contains("Hội nghị của trường B"), "{page}");
+
+    // A form posted with the session cookie but without its CSRF token is refused,
+    // and nothing is recorded.
+    let session = browser
+        .cookie("cchc_session")
+        .await
+        .expect("the session cookie");
+    let forged = reqwest::Client::new()
+        .post(format!("{console}/hoat-dong/moi"))
+        .header("cookie", format!("cchc_session={session}"))
+        .form(&[
+            ("kind", "briefing"),
+            ("date", "03/04/2020"),
+            ("title", "Giả mạo"),
+            ("head_count", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let (_, mine) = sys.get("/v1/activities", Some(&key_a)).await;
+    assert!(
+        mine["activities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["title"] != "Giả mạo"),
+        "{mine}"
+    );
+
+    // At a phone's width the pages still work.
+    let phone = Browser::start(360).await;
+    phone.goto(&format!("{console}/thu-tuc/{code}")).await;
+    assert!(phone.text().await.contains("Lịch sử phiên bản"));
+    phone.screenshot(&shots, "thu-tuc-dien-thoai").await;
+    phone.close().await;
+
+    // Signing out ends the session at the gateway too.
+    browser.goto(&format!("{console}/trang-chu")).await;
+    browser.click("header form button").await;
+    assert_eq!(browser.path().await, "/");
+    assert_eq!(sys.get("/v1/me", Some(&session)).await.0, 401);
+    browser.goto(&format!("{console}/trang-chu")).await;
+    assert_eq!(browser.path().await, "/dang-nhap");
+    browser.close().await;
+    sys.stop().await;
+}
