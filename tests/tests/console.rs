@@ -11,6 +11,20 @@ use cchc_e2e::{System, complete_procedure, publication};
 use reqwest::Method;
 use serde_json::json;
 
+/// Signs `email` in through the console's form.
+async fn sign_in(browser: &Browser, console: &str, email: &str, password: &str) {
+    browser.goto(&format!("{console}/dang-nhap")).await;
+    browser.fill("email", email).await;
+    browser.fill("password", password).await;
+    browser.click("button.primary").await;
+    assert_eq!(
+        browser.path().await,
+        "/trang-chu",
+        "{}",
+        browser.text().await
+    );
+}
+
 fn screenshots() -> std::path::PathBuf {
     std::env::var_os("CCHC_SCREENSHOTS")
         .map(std::path::PathBuf::from)
@@ -192,6 +206,59 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
         "Nguyễn Thị Lan"
     );
 
+    // One-stop figures that do not add up: the difference shows as the clerk types,
+    // and the refusal names it next to the field, in Vietnamese; corrected, they land.
+    browser.goto(&format!("{console}/mot-cua")).await;
+    browser.fill("period", "2020-H1").await;
+    for (id, n) in [
+        ("received_online", "50"),
+        ("received_in_person_or_post", "60"),
+        ("received_carried_over", "10"),
+        ("resolved_early", "10"),
+        ("resolved_on_time", "80"),
+        ("resolved_late", "10"),
+        ("pending_within_time", "10"),
+        ("pending_overdue", "5"),
+        ("returned_withdrawn", "3"),
+    ] {
+        browser.fill(id, n).await;
+    }
+    let live = browser
+        .client
+        .find(fantoccini::Locator::Id("reconcile-live"))
+        .await
+        .expect("the live reconciliation")
+        .text()
+        .await
+        .unwrap();
+    assert!(live.contains("đang lệch 2 hồ sơ"), "{live}");
+    browser.click("form#one-stop button.primary").await;
+    let beside = browser
+        .client
+        .find(fantoccini::Locator::Id("received_online-error"))
+        .await
+        .expect("the reconciliation error beside the first count")
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        beside.contains("Số hồ sơ tiếp nhận (120) phải bằng") && beside.contains("lệch 2 hồ sơ"),
+        "{beside}"
+    );
+    assert!(browser.text().await.contains("Có lỗi cần sửa"));
+    browser.screenshot(&shots, "mot-cua-loi").await;
+    browser.fill("returned_withdrawn", "5").await;
+    browser.click("form#one-stop button.primary").await;
+    let page = browser.text().await;
+    assert!(page.contains("Đã lưu kết quả kỳ 2020-H1"), "{page}");
+    assert!(page.contains("90,0%"), "{page}");
+    let (_, results) = sys.get("/v1/one-stop-results", Some(&key_a)).await;
+    assert_eq!(results["results"][0]["received"]["total"], 120, "{results}");
+    assert_eq!(
+        results["results"][0]["created_by"]["name"],
+        "Nguyễn Thị Lan"
+    );
+
     // Another unit's activity, by its id in the URL: not found, not shown.
     let b_id = b_activity["id"].as_str().unwrap();
     browser.goto(&format!("{console}/hoat-dong/{b_id}")).await;
@@ -234,6 +301,113 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
     assert!(phone.text().await.contains("Lịch sử phiên bản"));
     phone.screenshot(&shots, "thu-tuc-dien-thoai").await;
     phone.close().await;
+
+    // The office lays out the plan and the H1 report is made in the console; the
+    // clerk of a unit may not go there.
+    browser.goto(&format!("{console}/bao-cao")).await;
+    assert!(browser.text().await.contains("Không có quyền"));
+    let plan = json!({
+        "number_symbol": "109/KH-SGDĐT-VP", "year": 2020,
+        "title": "Tuyên truyền về công tác Cải cách hành chính năm 2020",
+        "issuing_body": "Sở Giáo dục và Đào tạo", "governing_body": "UBND thành phố Hải Phòng",
+        "place": "Hải Phòng", "issued_on": "2020-01-15",
+        "required_activities": [{"kind": "briefing", "min_per_unit": 1, "per": "half_year"}],
+        "unit_ids": [unit_a], "periods": [{"key": "2020-H1", "due_date": "2020-06-15"}],
+        "recipients": [{"name": "Ban Giám đốc"}], "signer_title": "GIÁM ĐỐC", "signer_name": "Nguyễn Văn An"
+    });
+    let (s, plan) = sys.post("/v1/plans", Some(&office), &plan).await;
+    assert_eq!(s, 201, "{plan}");
+    let plan_id = plan["id"].as_str().unwrap();
+    let (_, me) = sys.get("/v1/me", Some(&office)).await;
+    let department = me["unit"]["id"].as_str().unwrap().to_owned();
+    let (_, office_password) = sys
+        .person_with_password(
+            &department,
+            "office",
+            "Trần Văn Bình",
+            "vanphong@sgddt.example.vn",
+        )
+        .await;
+    let (_, leader_password) = sys
+        .person_with_password(
+            &department,
+            "leader",
+            "Lê Thị Hoa",
+            "lanhdao@sgddt.example.vn",
+        )
+        .await;
+    let desk = Browser::start(1280).await;
+    sign_in(
+        &desk,
+        &console,
+        "vanphong@sgddt.example.vn",
+        &office_password,
+    )
+    .await;
+    desk.goto(&format!("{console}/bao-cao")).await;
+    desk.select("choice", &format!("{plan_id}|2020-H1")).await;
+    desk.click("form[action='/bao-cao'] button.primary").await;
+    assert!(desk.path().await.starts_with("/bao-cao/"));
+    let report_path = desk.path().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !desk.text().await.contains("Đã xong") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            desk.text().await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(
+        desk.text().await.contains("Người lập\nTrần Văn Bình"),
+        "{}",
+        desk.text().await
+    );
+    desk.screenshot(&shots, "bao-cao").await;
+    desk.close().await;
+
+    // The leader downloads it.
+    let leader = Browser::start(1280).await;
+    sign_in(
+        &leader,
+        &console,
+        "lanhdao@sgddt.example.vn",
+        &leader_password,
+    )
+    .await;
+    leader.goto(&format!("{console}/bao-cao")).await;
+    leader.click(&format!("a[href='{report_path}']")).await;
+    let link = leader
+        .client
+        .find(fantoccini::Locator::Css("a[href$='/tai/docx']"))
+        .await
+        .expect("the DOCX link")
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("an href");
+    let cookie = leader
+        .cookie("cchc_session")
+        .await
+        .expect("the leader's session");
+    let docx = reqwest::Client::new()
+        .get(format!("{console}{link}"))
+        .header("cookie", format!("cchc_session={cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(docx.status(), 200);
+    assert!(
+        docx.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("wordprocessingml"),
+        "{:?}",
+        docx.headers()
+    );
+    assert!(docx.headers().contains_key("content-disposition"));
+    assert!(docx.bytes().await.unwrap().starts_with(b"PK"));
+    leader.close().await;
 
     // Signing out ends the session at the gateway too.
     browser.goto(&format!("{console}/trang-chu")).await;

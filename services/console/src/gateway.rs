@@ -44,6 +44,13 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
+/// A file as the gateway served it.
+pub struct Download {
+    pub content_type: String,
+    pub disposition: String,
+    pub bytes: Vec<u8>,
+}
+
 impl Problem {
     fn unreachable(e: impl std::fmt::Display) -> Self {
         tracing::warn!(error = %e, "the gateway is out of reach");
@@ -112,10 +119,50 @@ impl Gateway {
         self.send(Method::POST, path, on, Some(body)).await
     }
 
+    pub async fn put<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        on: On<'_>,
+        body: &serde_json::Value,
+    ) -> Result<T, Problem> {
+        self.send(Method::PUT, path, on, Some(body)).await
+    }
+
     pub async fn delete(&self, path: &str, on: On<'_>) -> Result<(), Problem> {
         self.send::<serde_json::Value>(Method::DELETE, path, on, None)
             .await
             .map(|_| ())
+    }
+
+    /// A file the gateway serves (a report's export): its type, its name for saving
+    /// and its bytes.
+    pub async fn download(&self, path: &str, on: On<'_>) -> Result<Download, Problem> {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(s) = on.session {
+            req = req.header(reqwest::header::COOKIE, format!("{SESSION_COOKIE}={s}"));
+        }
+        let res = req.send().await.map_err(Problem::unreachable)?;
+        let status = res.status().as_u16();
+        let header = |name| {
+            res.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let content_type = header(reqwest::header::CONTENT_TYPE);
+        let disposition = header(reqwest::header::CONTENT_DISPOSITION);
+        let bytes = res.bytes().await.map_err(Problem::unreachable)?;
+        if !(200..300).contains(&status) {
+            let mut p: Problem = serde_json::from_slice(&bytes).unwrap_or_default();
+            p.status = status;
+            return Err(p);
+        }
+        Ok(Download {
+            content_type,
+            disposition,
+            bytes: bytes.to_vec(),
+        })
     }
 
     /// Whether the gateway is ready (the console's own readiness).

@@ -92,6 +92,14 @@ pub fn router(settings: &Settings) -> Router {
             "/niem-yet",
             get(pages::postings).post(pages::confirm_posting),
         )
+        .route(
+            "/mot-cua",
+            get(pages::one_stop_form).post(pages::submit_one_stop),
+        )
+        .route("/bao-cao", get(pages::reports).post(pages::start_report))
+        .route("/bao-cao/{id}", get(pages::report))
+        .route("/bao-cao/{id}/tai/{format}", get(pages::report_file))
+        .route("/tep/{name}", get(pages::script))
         .fallback(pages::not_found)
         .with_state(app)
         .merge(cchc_platform::health::router(readiness))

@@ -109,8 +109,29 @@ fn label(field: &str) -> &str {
         "location" => "Nơi niêm yết",
         "posted_on" => "Ngày niêm yết",
         "version" => "Phiên bản",
+        "period" => "Kỳ báo cáo",
+        "note" => "Ghi chú",
+        "received.online" => "Số hồ sơ tiếp nhận trực tuyến",
+        "received.in_person_or_post" => "Số hồ sơ tiếp nhận trực tiếp hoặc qua bưu chính",
+        "received.carried_over" => "Số hồ sơ kỳ trước chuyển sang",
+        "resolved.early" => "Số hồ sơ giải quyết trước hạn",
+        "resolved.on_time" => "Số hồ sơ giải quyết đúng hạn",
+        "resolved.late" => "Số hồ sơ giải quyết quá hạn",
+        "pending.within_time" => "Số hồ sơ đang giải quyết trong hạn",
+        "pending.overdue" => "Số hồ sơ đang giải quyết quá hạn",
+        "returned_withdrawn" => "Số hồ sơ trả lại hoặc rút",
         _ => "Giá trị",
     }
+}
+
+/// The form field's id for an API field: `evidence_links[2]` → `evidence_links`,
+/// `received.online` → `received_online`.
+pub fn field_id(api_field: &str) -> String {
+    api_field
+        .split('[')
+        .next()
+        .unwrap_or(api_field)
+        .replace('.', "_")
 }
 
 /// One refusal in Vietnamese, from what the service said of the field.
@@ -135,6 +156,8 @@ pub fn field_error(e: &FieldError) -> Shown {
         format!("{l} không được là số âm")
     } else if m.contains("http(s) URL") {
         format!("{l} phải là địa chỉ bắt đầu bằng http:// hoặc https://")
+    } else if e.field == "period" {
+        "Kỳ báo cáo phải là một năm (2020), nửa năm (2020-H1), quý (2020-Q3) hoặc tháng (2020-07) đã bắt đầu".to_owned()
     } else if m.contains("YYYY-MM-DD") || m.contains("date") {
         format!("{l} phải là ngày theo dạng ngày/tháng/năm, ví dụ 02/04/2020")
     } else if m.starts_with("must be one of") {
@@ -143,7 +166,7 @@ pub fn field_error(e: &FieldError) -> Shown {
         format!("{l} chưa hợp lệ")
     };
     Shown {
-        field: e.field.split('[').next().unwrap_or(&e.field).to_owned(),
+        field: field_id(&e.field),
         message,
     }
 }
