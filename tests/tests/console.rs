@@ -8,7 +8,6 @@
 
 use cchc_e2e::browser::Browser;
 use cchc_e2e::{System, complete_procedure, publication};
-use reqwest::Method;
 use serde_json::json;
 
 /// Signs `email` in through the console's form.
@@ -120,33 +119,55 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
     assert_eq!(browser.path().await, "/trang-chu");
     assert!(browser.text().await.contains("Nguyễn Thị Lan"));
 
-    // The office amends the procedure: the school's posting turns stale on its home
-    // page, and the clerk confirms the new version.
-    let (_, draft) = sys
-        .get(&format!("/v1/procedures/{code}/draft"), Some(&office))
-        .await;
-    let mut content = draft["content"].clone();
-    content["processing_days"] = json!(3);
-    let edit = json!({"revision": draft["draft_revision"], "content": content});
-    let (s, r) = sys
-        .call(
-            Method::PUT,
-            &format!("/v1/procedures/{code}/draft"),
-            Some(&office),
-            Some(&edit),
+    // The office amends the procedure in the console (a shorter time limit, published
+    // as an amendment): the school's posting turns stale on its home page, and the
+    // clerk confirms the new version.
+    let (_, me) = sys.get("/v1/me", Some(&office)).await;
+    let department = me["unit"]["id"].as_str().unwrap().to_owned();
+    let (_, office_password) = sys
+        .person_with_password(
+            &department,
+            "office",
+            "Trần Văn Bình",
+            "vanphong@sgddt.example.vn",
         )
         .await;
-    assert_eq!(s, 200, "{r}");
-    let mut amend = publication("2020-06-01");
-    amend["change_type"] = json!("amended");
-    let (s, r) = sys
-        .post(
-            &format!("/v1/procedures/{code}/publish"),
-            Some(&office),
-            &amend,
-        )
+    let desk = Browser::start(1280).await;
+    sign_in(
+        &desk,
+        &console,
+        "vanphong@sgddt.example.vn",
+        &office_password,
+    )
+    .await;
+    desk.goto(&format!("{console}/thu-tuc/{code}")).await;
+    desk.click(&format!("a[href='/van-phong/thu-tuc/{code}']"))
         .await;
-    assert_eq!(s, 200, "{r}");
+    desk.fill("processing_days", "3").await;
+    desk.click("form[action$='/du-thao'] button.primary").await;
+    assert!(
+        desk.text().await.contains("Đã lưu dự thảo."),
+        "{}",
+        desk.text().await
+    );
+    desk.fill("decision_number", "456/QĐ-UBND").await;
+    desk.fill("decision_date", "20/05/2020").await;
+    desk.fill("decision_signer", "Chủ tịch UBND").await;
+    desk.select("change_type", "amended").await;
+    desk.fill("effective_date", "01/06/2020").await;
+    desk.click("form#publish button.primary").await;
+    let page = desk.text().await;
+    assert!(
+        page.contains("Đã công bố phiên bản 2, hiệu lực từ 01/06/2020."),
+        "{page}"
+    );
+    desk.screenshot(&shots, "cong-bo").await;
+    let (_, current) = sys.get(&format!("/v1/procedures/{code}"), None).await;
+    assert_eq!(current["content"]["processing_days"], 3, "{current}");
+    assert_eq!(
+        current["published_by"]["name"], "Trần Văn Bình",
+        "{current}"
+    );
     browser.goto(&format!("{console}/trang-chu")).await;
     let page = browser.text().await;
     assert!(page.contains("Thủ tục cần niêm yết lại (1)"), "{page}");
@@ -318,16 +339,6 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
     let (s, plan) = sys.post("/v1/plans", Some(&office), &plan).await;
     assert_eq!(s, 201, "{plan}");
     let plan_id = plan["id"].as_str().unwrap();
-    let (_, me) = sys.get("/v1/me", Some(&office)).await;
-    let department = me["unit"]["id"].as_str().unwrap().to_owned();
-    let (_, office_password) = sys
-        .person_with_password(
-            &department,
-            "office",
-            "Trần Văn Bình",
-            "vanphong@sgddt.example.vn",
-        )
-        .await;
     let (_, leader_password) = sys
         .person_with_password(
             &department,
@@ -336,14 +347,6 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
             "lanhdao@sgddt.example.vn",
         )
         .await;
-    let desk = Browser::start(1280).await;
-    sign_in(
-        &desk,
-        &console,
-        "vanphong@sgddt.example.vn",
-        &office_password,
-    )
-    .await;
     desk.goto(&format!("{console}/bao-cao")).await;
     desk.select("choice", &format!("{plan_id}|2020-H1")).await;
     desk.click("form[action='/bao-cao'] button.primary").await;

@@ -99,6 +99,12 @@ pub fn router(settings: &Settings) -> Router {
         .route("/bao-cao", get(pages::reports).post(pages::start_report))
         .route("/bao-cao/{id}", get(pages::report))
         .route("/bao-cao/{id}/tai/{format}", get(pages::report_file))
+        .route("/van-phong/thu-tuc/{code}", get(pages::edit_procedure))
+        .route("/van-phong/thu-tuc/{code}/du-thao", post(pages::save_draft))
+        .route(
+            "/van-phong/thu-tuc/{code}/cong-bo",
+            post(pages::publish_procedure),
+        )
         .route("/tep/{name}", get(pages::script))
         .fallback(pages::not_found)
         .with_state(app)

@@ -71,6 +71,9 @@ impl Frame {
     pub fn is_unit(&self) -> bool {
         self.me.as_ref().is_some_and(|m| m.role == "unit")
     }
+    pub fn is_office(&self) -> bool {
+        self.me.as_ref().is_some_and(|m| m.role == "office")
+    }
 }
 
 /// A cookie of the request, by name.
@@ -1480,10 +1483,6 @@ fn may_read_reports(frame: &Frame) -> bool {
         .is_some_and(|m| matches!(m.role.as_str(), "office" | "leader"))
 }
 
-fn is_office(frame: &Frame) -> bool {
-    frame.me.as_ref().is_some_and(|m| m.role == "office")
-}
-
 #[derive(Template)]
 #[template(path = "reports.html")]
 struct ReportsPage {
@@ -1517,7 +1516,7 @@ async fn reports_page(
         Ok(r) => r.reports,
         Err(p) => return refused(frame, &p),
     };
-    let office = is_office(&frame);
+    let office = frame.is_office();
     render(
         status,
         &ReportsPage {
@@ -1634,5 +1633,359 @@ pub async fn report_file(
             res
         }
         Err(p) => refused(frame, &p),
+    }
+}
+
+// ---- Office: a procedure's draft and its publication -----------------------------
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Draft {
+    draft_revision: u64,
+    status: String,
+    version: u32,
+    content: Value,
+}
+
+#[derive(Template)]
+#[template(path = "procedure_edit.html")]
+struct ProcedureEditPage {
+    frame: Frame,
+    code: String,
+    status: String,
+    version: u32,
+    revision: u64,
+    name: String,
+    agency: String,
+    processing_days: String,
+    result: String,
+    steps: String,
+    legal_basis: String,
+    errors: Vec<Shown>,
+    notice: String,
+    saved: String,
+    change_types: &'static [(&'static str, &'static str)],
+}
+
+impl ProcedureEditPage {
+    fn error_for(&self, field: &str) -> String {
+        self.errors
+            .iter()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+const CHANGE_TYPES: &[(&str, &str)] = &[
+    ("amended", "Sửa đổi, bổ sung"),
+    ("replaced", "Thay thế"),
+    ("new", "Ban hành mới"),
+];
+
+fn lines_of(v: &Value) -> String {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+fn str_of(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+/// What became of a form: its errors, a notice, or what was saved.
+#[derive(Default)]
+struct Outcome {
+    errors: Vec<Shown>,
+    notice: String,
+    saved: String,
+}
+
+async fn procedure_edit(
+    app: &App,
+    visit: &Visit,
+    frame: Frame,
+    code: &str,
+    status: StatusCode,
+    outcome: Outcome,
+) -> Response {
+    let Outcome {
+        errors,
+        notice,
+        saved,
+    } = outcome;
+    if !frame.is_office() {
+        let p = Problem {
+            status: 403,
+            ..Problem::default()
+        };
+        return refused(frame, &p);
+    }
+    let d: Draft = match app
+        .gateway
+        .get(
+            &format!("/v1/procedures/{}/draft", encode(code)),
+            visit.on(),
+        )
+        .await
+    {
+        Ok(d) => d,
+        Err(p) => return refused(frame, &p),
+    };
+    let c = &d.content;
+    render(
+        status,
+        &ProcedureEditPage {
+            frame,
+            code: code.to_owned(),
+            status: d.status,
+            version: d.version,
+            revision: d.draft_revision,
+            name: str_of(&c["name"]),
+            agency: str_of(&c["implementing_agency"]),
+            processing_days: c["processing_days"].as_u64().unwrap_or(0).to_string(),
+            result: str_of(&c["result"]),
+            steps: lines_of(&c["steps"]),
+            legal_basis: lines_of(&c["legal_basis"]),
+            errors,
+            notice,
+            saved,
+            change_types: CHANGE_TYPES,
+        },
+    )
+}
+
+pub async fn edit_procedure(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Path(code): Path<String>,
+) -> Response {
+    procedure_edit(
+        &app,
+        &visit,
+        frame,
+        &code,
+        StatusCode::OK,
+        Outcome::default(),
+    )
+    .await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct DraftForm {
+    csrf: String,
+    revision: u64,
+    name: String,
+    agency: String,
+    processing_days: String,
+    result: String,
+    steps: String,
+    legal_basis: String,
+}
+
+/// Saves the draft: the fields of the form over the draft's other content, as read.
+pub async fn save_draft(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Path(code): Path<String>,
+    Form(f): Form<DraftForm>,
+) -> Response {
+    let path = format!("/v1/procedures/{}/draft", encode(&code));
+    let Ok(days) = f.processing_days.trim().parse::<u32>() else {
+        let errors = vec![Shown {
+            field: "processing_days".into(),
+            message: "Thời hạn giải quyết phải là một số ngày".into(),
+        }];
+        return procedure_edit(
+            &app,
+            &visit,
+            frame,
+            &code,
+            StatusCode::BAD_REQUEST,
+            Outcome {
+                errors,
+                ..Outcome::default()
+            },
+        )
+        .await;
+    };
+    let mut draft: Draft = match app.gateway.get(&path, visit.on()).await {
+        Ok(d) => d,
+        Err(p) => return refused(frame, &p),
+    };
+    let lines = |s: &str| -> Vec<String> {
+        s.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let c = &mut draft.content;
+    c["name"] = json!(f.name.trim());
+    c["implementing_agency"] = json!(f.agency.trim());
+    c["processing_days"] = json!(days);
+    c["result"] = json!(f.result.trim());
+    c["steps"] = json!(lines(&f.steps));
+    c["legal_basis"] = json!(lines(&f.legal_basis));
+    let body = json!({"revision": f.revision, "content": draft.content});
+    match app
+        .gateway
+        .put::<Value>(&path, visit.writing(&f.csrf), &body)
+        .await
+    {
+        Ok(_) => {
+            procedure_edit(
+                &app,
+                &visit,
+                frame,
+                &code,
+                StatusCode::OK,
+                Outcome {
+                    saved: "Đã lưu dự thảo.".into(),
+                    ..Outcome::default()
+                },
+            )
+            .await
+        }
+        Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
+        Err(p) => {
+            let errors: Vec<Shown> = p.errors.iter().map(text::field_error).collect();
+            let notice = if errors.is_empty() {
+                text::problem(&p)
+            } else {
+                String::new()
+            };
+            let status = status_of(&p, StatusCode::BAD_REQUEST);
+            procedure_edit(
+                &app,
+                &visit,
+                frame,
+                &code,
+                status,
+                Outcome {
+                    errors,
+                    notice,
+                    ..Outcome::default()
+                },
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PublishForm {
+    csrf: String,
+    decision_number: String,
+    decision_date: String,
+    decision_signer: String,
+    change_type: String,
+    change_note: String,
+    effective_date: String,
+}
+
+/// Publishes the draft as the next version, with the decision that announced it.
+pub async fn publish_procedure(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Path(code): Path<String>,
+    Form(f): Form<PublishForm>,
+) -> Response {
+    let mut errors = Vec::new();
+    let decision_date = text::parse_date(&f.decision_date);
+    if decision_date.is_none() {
+        errors.push(Shown {
+            field: "decision_date".into(),
+            message: "Ngày quyết định phải theo dạng ngày/tháng/năm".into(),
+        });
+    }
+    let effective = text::parse_date(&f.effective_date);
+    if effective.is_none() {
+        errors.push(Shown {
+            field: "effective_date".into(),
+            message: "Ngày có hiệu lực phải theo dạng ngày/tháng/năm".into(),
+        });
+    }
+    if !errors.is_empty() {
+        return procedure_edit(
+            &app,
+            &visit,
+            frame,
+            &code,
+            StatusCode::BAD_REQUEST,
+            Outcome {
+                errors,
+                ..Outcome::default()
+            },
+        )
+        .await;
+    }
+    let body = json!({
+        "decision": {"number": f.decision_number.trim(), "date": decision_date, "signer": f.decision_signer.trim()},
+        "change_type": f.change_type,
+        "change_note": f.change_note.trim(),
+        "effective_date": effective,
+    });
+    match app
+        .gateway
+        .post::<ProcedureView>(
+            &format!("/v1/procedures/{}/publish", encode(&code)),
+            visit.writing(&f.csrf),
+            &body,
+        )
+        .await
+    {
+        Ok(v) => {
+            let saved = format!(
+                "Đã công bố phiên bản {}, hiệu lực từ {}.",
+                v.version,
+                text::date(&v.effective_date)
+            );
+            procedure_edit(
+                &app,
+                &visit,
+                frame,
+                &code,
+                StatusCode::OK,
+                Outcome {
+                    saved,
+                    ..Outcome::default()
+                },
+            )
+            .await
+        }
+        Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
+        Err(p) => {
+            let errors: Vec<Shown> = p.errors.iter().map(text::field_error).collect();
+            let notice = if p.status == 422 {
+                "Chưa công bố được: hồ sơ thủ tục còn thiếu thông tin theo Nghị định 63/2010/NĐ-CP, hoặc ngày hiệu lực không hợp lệ.".to_owned()
+            } else if errors.is_empty() {
+                text::problem(&p)
+            } else {
+                String::new()
+            };
+            let status = status_of(&p, StatusCode::BAD_REQUEST);
+            procedure_edit(
+                &app,
+                &visit,
+                frame,
+                &code,
+                status,
+                Outcome {
+                    errors,
+                    notice,
+                    ..Outcome::default()
+                },
+            )
+            .await
+        }
     }
 }
