@@ -369,7 +369,7 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
     desk.screenshot(&shots, "bao-cao").await;
     desk.close().await;
 
-    // The leader downloads it.
+    // The leader reads the year at a glance, and downloads the report.
     let leader = Browser::start(1280).await;
     sign_in(
         &leader,
@@ -378,6 +378,23 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
         &leader_password,
     )
     .await;
+    leader.goto(&format!("{console}/tong-quan?nam=2020")).await;
+    let page = leader.text().await;
+    assert!(
+        page.contains("Tổng quan công tác tuyên truyền CCHC năm 2020"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Hoạt động tuyên truyền theo hình thức (2)"),
+        "{page}"
+    );
+    let charts = leader
+        .client
+        .find_all(fantoccini::Locator::Css("figure svg"))
+        .await
+        .unwrap();
+    assert_eq!(charts.len(), 3);
+    leader.screenshot(&shots, "tong-quan").await;
     leader.goto(&format!("{console}/bao-cao")).await;
     leader.click(&format!("a[href='{report_path}']")).await;
     let link = leader

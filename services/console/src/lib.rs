@@ -8,6 +8,7 @@
 //! sits in an HttpOnly cookie, and every form carries the session's CSRF token, which the
 //! gateway checks on each write. [`text`] says everything in Vietnamese.
 
+mod chart;
 pub mod gateway;
 mod pages;
 pub mod text;
@@ -105,6 +106,7 @@ pub fn router(settings: &Settings) -> Router {
             "/van-phong/thu-tuc/{code}/cong-bo",
             post(pages::publish_procedure),
         )
+        .route("/tong-quan", get(pages::dashboard))
         .route("/tep/{name}", get(pages::script))
         .fallback(pages::not_found)
         .with_state(app)

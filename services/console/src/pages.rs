@@ -14,9 +14,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::App;
 use crate::gateway::{On, Problem, SESSION_COOKIE};
 use crate::text::{self, Shown};
+use crate::{App, chart};
 
 /// Who is signed in, as the gateway's `/v1/me` says.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -1988,4 +1988,110 @@ pub async fn publish_procedure(
             .await
         }
     }
+}
+
+// ---- Leadership: the dashboard -------------------------------------------------------
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct KindCount {
+    pub kind: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Dashboard {
+    pub year: i32,
+    pub procedures_published: i64,
+    pub procedures_abolished: i64,
+    pub activities_by_kind: Vec<KindCount>,
+    pub activities_total: i64,
+    pub units_reporting: i64,
+    pub as_of: String,
+    pub postings_current: i64,
+    pub postings_stale: i64,
+    pub units_with_stale_postings: i64,
+    pub units_total: i64,
+    pub units_with_one_stop_results: i64,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    frame: Frame,
+    d: Dashboard,
+    kinds: Vec<(String, i64)>,
+    activities_chart: String,
+    postings_chart: String,
+    units_chart: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct YearQuery {
+    nam: Option<i32>,
+}
+
+pub async fn dashboard(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Query(q): Query<YearQuery>,
+) -> Response {
+    let year = q
+        .nam
+        .unwrap_or_else(|| text::today()[6..].parse().unwrap_or(2020));
+    let d: Dashboard = match app
+        .gateway
+        .get(&format!("/v1/dashboard?year={year}"), visit.on())
+        .await
+    {
+        Ok(d) => d,
+        Err(p) => return refused(frame, &p),
+    };
+    let kinds: Vec<(String, i64)> = text::ACTIVITY_KINDS
+        .iter()
+        .map(|(code, name)| {
+            let n = d
+                .activities_by_kind
+                .iter()
+                .find(|k| k.kind == *code)
+                .map_or(0, |k| k.count);
+            ((*name).to_owned(), n)
+        })
+        .collect();
+    let activities_chart = chart::bars("Hoạt động tuyên truyền theo hình thức", &kinds);
+    let postings_chart = chart::bars(
+        "Niêm yết thủ tục",
+        &[
+            ("Đúng phiên bản hiện hành".into(), d.postings_current),
+            ("Cần niêm yết lại".into(), d.postings_stale),
+        ],
+    );
+    let units_chart = chart::bars(
+        "Đơn vị",
+        &[
+            ("Tổng số đơn vị".into(), d.units_total),
+            ("Có hoạt động tuyên truyền".into(), d.units_reporting),
+            (
+                "Đã nộp kết quả một cửa".into(),
+                d.units_with_one_stop_results,
+            ),
+            (
+                "Có thủ tục cần niêm yết lại".into(),
+                d.units_with_stale_postings,
+            ),
+        ],
+    );
+    render(
+        StatusCode::OK,
+        &DashboardPage {
+            frame,
+            d,
+            kinds,
+            activities_chart,
+            postings_chart,
+            units_chart,
+        },
+    )
 }

@@ -1,0 +1,62 @@
+//! Charts drawn on the server as SVG, so they need no script and print as they show:
+//! horizontal bars, each labelled with its name and its figure, and a title that
+//! screen readers announce (the figures are also in a table beside each chart).
+
+use cchc_text::html_escape;
+
+const WIDTH: i64 = 640;
+const LABEL: i64 = 280;
+const ROW: i64 = 30;
+
+/// Horizontal bars for `rows` (name, figure), scaled to the largest figure.
+pub fn bars(title: &str, rows: &[(String, i64)]) -> String {
+    let max = rows.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let height = ROW * rows.len() as i64 + 10;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" viewBox=\"0 0 {WIDTH} {height}\" width=\"100%\" style=\"max-width:{WIDTH}px\"><title>{}</title>",
+        html_escape(title)
+    );
+    let room = WIDTH - LABEL - 70;
+    for (i, (name, n)) in rows.iter().enumerate() {
+        let y = i as i64 * ROW + 5;
+        let w = (n * room / max).max(if *n > 0 { 2 } else { 0 });
+        svg.push_str(&format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"14\" fill=\"#0b0c0c\">{}</text>\
+             <rect x=\"{LABEL}\" y=\"{y}\" width=\"{w}\" height=\"20\" fill=\"#1d4f91\"/>\
+             <text x=\"{}\" y=\"{}\" font-size=\"14\" fill=\"#0b0c0c\">{}</text>",
+            LABEL - 8,
+            y + 15,
+            html_escape(name),
+            LABEL + w + 6,
+            y + 15,
+            cchc_text::number_vi(*n),
+        ));
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bars;
+
+    #[test]
+    fn bars_scale_to_the_largest_and_escape_names() {
+        let svg = bars(
+            "Hoạt động",
+            &[
+                ("Tin <bài>".into(), 1200),
+                ("Hội nghị".into(), 600),
+                ("Khác".into(), 0),
+            ],
+        );
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert!(svg.contains("<title>Hoạt động</title>"));
+        assert!(svg.contains("Tin &lt;bài&gt;"));
+        assert!(svg.contains("1.200"));
+        // The largest fills the room; half of it, half the room; nothing, no bar.
+        assert!(svg.contains("width=\"290\""), "{svg}");
+        assert!(svg.contains("width=\"145\""), "{svg}");
+        assert!(svg.contains("width=\"0\""), "{svg}");
+    }
+}
