@@ -167,6 +167,15 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).expect("writing a screenshot");
     }
 
+    /// The page printed to PDF on A4 paper, as the browser's print command does.
+    pub async fn print_a4(&self) -> Vec<u8> {
+        let config = fantoccini::wd::PrintConfiguration::builder()
+            .size(fantoccini::wd::PrintSize::A4)
+            .build()
+            .expect("a print configuration");
+        self.client.print(config).await.expect("printing to PDF")
+    }
+
     pub async fn close(self) {
         let _ = self.client.close().await;
     }

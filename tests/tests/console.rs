@@ -439,3 +439,121 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
     browser.close().await;
     sys.stop().await;
 }
+
+/// A PDF's page count and each page's text, by poppler's tools (`.ci/run` installs
+/// them).
+fn pdf_pages(pdf: &[u8]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sheet.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let info = std::process::Command::new("pdfinfo")
+        .arg(&path)
+        .output()
+        .expect("pdfinfo (poppler-utils) is installed");
+    let info = String::from_utf8_lossy(&info.stdout).into_owned();
+    let pages: usize = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no page count in {info}"));
+    (1..=pages)
+        .map(|p| {
+            let out = std::process::Command::new("pdftotext")
+                .args(["-f", &p.to_string(), "-l", &p.to_string(), "-layout"])
+                .arg(&path)
+                .arg("-")
+                .output()
+                .expect("pdftotext (poppler-utils) is installed");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_units_posting_sheet_prints_ten_procedures_per_a4_page_with_working_qr_codes() {
+    let mut sys = System::start("console-sheet").await;
+    let console = sys.start_console().await;
+    let office = sys.office_key.clone();
+    let (unit, key) = sys
+        .unit_with_key("Trường THPT Ngô Quyền", "high_school", "unit")
+        .await;
+    let codes: Vec<String> = (0..12)
+        .map(|i| format!("1.0099{:02}.H19", 50 + i))
+        .collect();
+    for (i, code) in codes.iter().enumerate() {
+        let name = format!("Thủ tục niêm yết số {}", i + 1);
+        let (s, r) = sys
+            .post(
+                "/v1/procedures",
+                Some(&office),
+                &complete_procedure(code, &name),
+            )
+            .await;
+        assert_eq!(s, 201, "{r}");
+        let (s, r) = sys
+            .post(
+                &format!("/v1/procedures/{code}/publish"),
+                Some(&office),
+                &publication("2020-02-01"),
+            )
+            .await;
+        assert_eq!(s, 200, "{r}");
+        let posting =
+            json!({"code": code, "version": 1, "location": "Bảng tin", "posted_on": "2020-02-05"});
+        assert_eq!(sys.post("/v1/postings", Some(&key), &posting).await.0, 201);
+    }
+
+    // Signed out, anyone opens the unit's sheet.
+    let browser = Browser::start(1280).await;
+    browser
+        .goto(&format!("{console}/don-vi/{unit}/niem-yet"))
+        .await;
+    let page = browser.text().await;
+    assert!(
+        page.contains("DANH MỤC THỦ TỤC HÀNH CHÍNH NIÊM YẾT CÔNG KHAI"),
+        "{page}"
+    );
+    assert!(page.contains("Trường THPT Ngô Quyền"), "{page}");
+    assert!(
+        page.contains("Quyết định số 1234/QĐ-UBND ngày 15/01/2020"),
+        "{page}"
+    );
+    browser.screenshot(&screenshots(), "bang-niem-yet").await;
+
+    // Printed: one A4 page per ten procedures.
+    let pages = pdf_pages(&browser.print_a4().await);
+    assert_eq!(pages.len(), 2, "{pages:#?}");
+    assert!(pages[0].contains("Thủ tục niêm yết số 10"), "{}", pages[0]);
+    assert!(!pages[0].contains("Thủ tục niêm yết số 11"), "{}", pages[0]);
+    assert!(pages[1].contains("Thủ tục niêm yết số 12"), "{}", pages[1]);
+    assert!(pages[0].contains("Trang 1/2") && pages[1].contains("Trang 2/2"));
+
+    // Each QR code encodes its procedure's public page, and that page answers.
+    let anchors = browser
+        .client
+        .find_all(fantoccini::Locator::Css("td.qr a"))
+        .await
+        .unwrap();
+    assert_eq!(anchors.len(), 12);
+    for (a, code) in anchors.iter().zip(&codes) {
+        let url = a.attr("href").await.unwrap().expect("an href");
+        assert_eq!(url, format!("{console}/thu-tuc/{code}"));
+        // The modules drawn (the path's `d`), however the browser serialises the SVG.
+        let modules = |svg: &str| {
+            svg.split(" d=\"")
+                .nth(1)
+                .and_then(|d| d.split('"').next())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let drawn = a.html(true).await.unwrap();
+        let expected = modules(&cchc_console::qr::svg(&url));
+        assert!(!expected.is_empty());
+        assert_eq!(modules(&drawn), expected, "the QR code of {url}");
+        let res = reqwest::get(&url).await.unwrap();
+        assert_eq!(res.status(), 200, "{url}");
+        assert!(res.text().await.unwrap().contains("Thủ tục niêm yết số"));
+    }
+    browser.close().await;
+    sys.stop().await;
+}

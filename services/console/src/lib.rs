@@ -11,6 +11,7 @@
 mod chart;
 pub mod gateway;
 mod pages;
+pub mod qr;
 pub mod text;
 
 use std::net::SocketAddr;
@@ -54,6 +55,8 @@ impl Settings {
 pub struct App {
     gateway: gateway::Gateway,
     secure: bool,
+    /// Where people reach the console, for links printed on paper (QR codes).
+    public_url: String,
 }
 
 impl App {
@@ -67,6 +70,7 @@ pub fn router(settings: &Settings) -> Router {
     let app = App {
         gateway: gateway::Gateway::new(&settings.gateway_url),
         secure: settings.public_url.starts_with("https://"),
+        public_url: settings.public_url.trim_end_matches('/').to_owned(),
     };
     let ready = app.gateway.clone();
     let readiness = cchc_platform::health::Readiness::default().check("gateway", move || {
@@ -107,6 +111,7 @@ pub fn router(settings: &Settings) -> Router {
             post(pages::publish_procedure),
         )
         .route("/tong-quan", get(pages::dashboard))
+        .route("/don-vi/{unit_id}/niem-yet", get(pages::posting_sheet))
         .route("/tep/{name}", get(pages::script))
         .fallback(pages::not_found)
         .with_state(app)

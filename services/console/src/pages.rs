@@ -37,6 +37,7 @@ pub struct Person {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub struct UnitRef {
+    pub id: String,
     pub name: String,
 }
 
@@ -67,6 +68,12 @@ impl Frame {
     }
     pub fn role(&self) -> &str {
         self.me.as_ref().map_or("", |m| text::role(&m.role))
+    }
+    pub fn unit_id(&self) -> &str {
+        self.me
+            .as_ref()
+            .and_then(|m| m.unit.as_ref())
+            .map_or("", |u| u.id.as_str())
     }
     pub fn is_unit(&self) -> bool {
         self.me.as_ref().is_some_and(|m| m.role == "unit")
@@ -2092,6 +2099,97 @@ pub async fn dashboard(
             activities_chart,
             postings_chart,
             units_chart,
+        },
+    )
+}
+
+// ---- Public: a unit's posting sheet (niêm yết) ---------------------------------------
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct SheetLine {
+    pub code: String,
+    pub name: String,
+    pub version: u32,
+    pub decision: Option<Decision>,
+    pub effective_date: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Sheet {
+    unit_name: String,
+    procedures: Vec<SheetLine>,
+}
+
+/// A printed line: the procedure, its number on the sheet, and the QR code of its
+/// public page.
+pub struct Printed {
+    pub n: usize,
+    pub line: SheetLine,
+    pub url: String,
+    pub qr: String,
+}
+
+/// Lines per printed A4 page.
+pub const SHEET_LINES_PER_PAGE: usize = 10;
+
+#[derive(Template)]
+#[template(path = "posting_sheet.html")]
+struct SheetPage {
+    frame: Frame,
+    unit_name: String,
+    pages: Vec<Vec<Printed>>,
+    total: usize,
+    today: String,
+}
+
+/// The posting sheet of a unit, to print (one A4 page per ten procedures), each
+/// procedure with a QR code to its public page.
+pub async fn posting_sheet(
+    State(app): State<App>,
+    Guest { frame, .. }: Guest,
+    Path(unit_id): Path<String>,
+) -> Response {
+    let sheet: Sheet = match app
+        .gateway
+        .get(
+            &format!("/v1/units/{}/posting-sheet", encode(&unit_id)),
+            On::default(),
+        )
+        .await
+    {
+        Ok(s) => s,
+        Err(p) => return refused(frame, &p),
+    };
+    let total = sheet.procedures.len();
+    let printed: Vec<Printed> = sheet
+        .procedures
+        .into_iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let url = format!("{}/thu-tuc/{}", app.public_url, encode(&line.code));
+            Printed {
+                n: i + 1,
+                qr: crate::qr::svg(&url),
+                url,
+                line,
+            }
+        })
+        .collect();
+    let mut pages = Vec::new();
+    let mut rest = printed.into_iter().peekable();
+    while rest.peek().is_some() {
+        pages.push(rest.by_ref().take(SHEET_LINES_PER_PAGE).collect());
+    }
+    render(
+        StatusCode::OK,
+        &SheetPage {
+            frame,
+            unit_name: sheet.unit_name,
+            pages,
+            total,
+            today: text::today(),
         },
     )
 }

@@ -162,6 +162,7 @@ impl Application {
             settings.people.clone(),
         );
         let state = state::AppState {
+            caller_key: settings.caller_key.clone(),
             store,
             people,
             throttle: middleware::rate_limit::SignInThrottle {

@@ -35,4 +35,6 @@ pub struct AppState {
     pub metrics: Metrics,
     pub clients: Clients,
     pub readiness: Readiness,
+    /// Signs the calls the gateway makes on its own account (public views).
+    pub caller_key: cchc_platform::CallerKey,
 }
