@@ -454,19 +454,20 @@ pub async fn procedure(
     Path(code): Path<String>,
 ) -> Response {
     let code = encode(code.trim());
-    let p: ProcedureView = match app
-        .gateway
-        .get(&format!("/v1/procedures/{code}"), On::default())
-        .await
-    {
+    let (current_path, versions_path) = (
+        format!("/v1/procedures/{code}"),
+        format!("/v1/procedures/{code}/versions"),
+    );
+    let (current, versions) = tokio::join!(
+        app.gateway
+            .get::<ProcedureView>(&current_path, On::default()),
+        app.gateway.get::<Versions>(&versions_path, On::default()),
+    );
+    let p = match current {
         Ok(p) => p,
         Err(p) => return refused(frame, &p),
     };
-    let versions: Versions = app
-        .gateway
-        .get(&format!("/v1/procedures/{code}/versions"), On::default())
-        .await
-        .unwrap_or_default();
+    let versions = versions.unwrap_or_default();
     render(
         StatusCode::OK,
         &ProcedurePage {

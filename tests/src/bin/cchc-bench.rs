@@ -318,6 +318,9 @@ fn memory(sys: &System, label: &str) {
     println!("RSS MiB {label}: {}", figures.join(", "));
 }
 
+const CONSOLE_PROCEDURE: &str = "console GET /thu-tuc/{code} (public page)";
+const CONSOLE_SEARCH: &str = "console GET /?q= (public search page)";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     if std::env::args().nth(1).as_deref() == Some("--hello") {
@@ -330,7 +333,7 @@ async fn main() -> anyhow::Result<()> {
     let d = Duration::from_secs(seconds);
 
     // Rate limits are set out of reach: this measures throughput, not the limiter.
-    let sys = System::start_with(
+    let mut sys = System::start_with(
         "bench",
         &[
             ("gateway", "CCHC_RATE_LIMIT_BURST", "100000000"),
@@ -340,6 +343,7 @@ async fn main() -> anyhow::Result<()> {
     .await;
     memory(&sys, "idle");
     seed(&sys, procedures).await?;
+    let console = sys.start_console().await;
 
     // The bare endpoint: the same stack (tokio, hyper, axum) in its own process.
     let mut hello = tokio::process::Command::new(bin_dir().join("cchc-bench"))
@@ -383,6 +387,15 @@ async fn main() -> anyhow::Result<()> {
             let g = g.clone();
             Arc::new(move |i| format!("{g}/v1/procedures?q={}", QUERIES[i % QUERIES.len()]))
         }),
+        // The console's public pages over the same data, through the same gateway.
+        (CONSOLE_PROCEDURE, {
+            let c = console.clone();
+            Arc::new(move |i| format!("{c}/thu-tuc/{}", code(i % procedures)))
+        }),
+        (CONSOLE_SEARCH, {
+            let c = console.clone();
+            Arc::new(move |i| format!("{c}/?q={}", QUERIES[i % QUERIES.len()]))
+        }),
     ];
     let mut rows = Vec::new();
     for open in [false, true] {
@@ -410,6 +423,24 @@ async fn main() -> anyhow::Result<()> {
         if !open {
             memory(&sys, "under load (after the closed-loop catalogue run)");
         }
+    }
+
+    // The console's pages beside the API answers they are made of, mode by mode.
+    println!("\n| console page / the API's own rate, same data | closed loop | open loop |");
+    println!("|---|---:|---:|");
+    for (page, api) in [
+        (CONSOLE_PROCEDURE, "GET /v1/procedures/{code}"),
+        (CONSOLE_SEARCH, "GET /v1/procedures?q= (search)"),
+    ] {
+        let ratio = |closed: bool| {
+            let of = |path: &str| {
+                rows.iter()
+                    .find(|r| r.path == path && r.mode.starts_with("closed") == closed)
+                    .map_or(0.0, |r| r.stats.rate())
+            };
+            of(page) / of(api).max(1e-9)
+        };
+        println!("| {page} | {:.2} | {:.2} |", ratio(true), ratio(false));
     }
 
     let js_rate = raw_jetstream(&sys.nats.url(), 50_000).await?;
