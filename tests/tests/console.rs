@@ -140,6 +140,43 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
         &office_password,
     )
     .await;
+    // The office invites a second clerk of the school, then thinks better of it.
+    desk.goto(&format!("{console}/van-phong/nguoi-dung")).await;
+    desk.fill("name", "Phạm Văn Cường").await;
+    desk.fill("email", "cuong@thpt-cva.edu.vn").await;
+    desk.select("unit_id", &unit_a).await;
+    desk.select("role", "unit").await;
+    desk.click("form[action='/van-phong/nguoi-dung'] button.primary")
+        .await;
+    let page = desk.text().await;
+    assert!(
+        page.contains("Đã mời Phạm Văn Cường (cuong@thpt-cva.edu.vn)"),
+        "{page}"
+    );
+    assert!(page.contains("Đã mời, chưa kích hoạt"), "{page}");
+    let (_, invited) = sys.get("/v1/users?status=invited", Some(&office)).await;
+    let cuong = invited["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "cuong@thpt-cva.edu.vn")
+        .expect("the invited clerk")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    desk.screenshot(&shots, "nguoi-dung").await;
+    desk.click(&format!(
+        "form[action='/van-phong/nguoi-dung/{cuong}/khoa'] button"
+    ))
+    .await;
+    assert!(
+        desk.text()
+            .await
+            .contains("Đã khóa tài khoản của Phạm Văn Cường.")
+    );
+    let (_, u) = sys.get(&format!("/v1/users/{cuong}"), Some(&office)).await;
+    assert_eq!(u["status"], "disabled");
+
     desk.goto(&format!("{console}/thu-tuc/{code}")).await;
     desk.click(&format!("a[href='/van-phong/thu-tuc/{code}']"))
         .await;

@@ -111,6 +111,14 @@ pub fn router(settings: &Settings) -> Router {
             post(pages::publish_procedure),
         )
         .route("/tong-quan", get(pages::dashboard))
+        .route(
+            "/van-phong/nguoi-dung",
+            get(pages::people).post(pages::invite),
+        )
+        .route(
+            "/van-phong/nguoi-dung/{id}/khoa",
+            post(pages::disable_person),
+        )
         .route("/don-vi/{unit_id}/niem-yet", get(pages::posting_sheet))
         .route("/tep/{name}", get(pages::script))
         .fallback(pages::not_found)

@@ -2194,3 +2194,236 @@ pub async fn posting_sheet(
         },
     )
 }
+
+// ---- Office: people --------------------------------------------------------------
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct UserRow {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub unit_id: String,
+    pub role: String,
+    pub status: String,
+    pub last_sign_in_at: Option<String>,
+}
+
+impl UserRow {
+    pub fn status_text(&self) -> &str {
+        match self.status.as_str() {
+            "invited" => "Đã mời, chưa kích hoạt",
+            "active" => "Đang hoạt động",
+            "disabled" => "Đã khóa",
+            other => other,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Users {
+    users: Vec<UserRow>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct UnitRow {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Units {
+    units: Vec<UnitRow>,
+}
+
+#[derive(Template)]
+#[template(path = "people.html")]
+struct PeoplePage {
+    frame: Frame,
+    users: Vec<UserRow>,
+    units: Vec<UnitRow>,
+    form: Invite,
+    errors: Vec<Shown>,
+    notice: String,
+    saved: String,
+    roles: &'static [(&'static str, &'static str)],
+}
+
+impl PeoplePage {
+    fn error_for(&self, field: &str) -> String {
+        self.errors
+            .iter()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+    fn unit_name(&self, id: &str) -> String {
+        self.units
+            .iter()
+            .find(|u| u.id == id)
+            .map_or_else(|| id.to_owned(), |u| u.name.clone())
+    }
+}
+
+const ROLES: &[(&str, &str)] = &[
+    ("unit", "Cán bộ đơn vị"),
+    ("office", "Văn phòng Sở"),
+    ("leader", "Lãnh đạo"),
+];
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Invite {
+    csrf: String,
+    name: String,
+    email: String,
+    unit_id: String,
+    role: String,
+}
+
+async fn people_page(
+    app: &App,
+    visit: &Visit,
+    frame: Frame,
+    status: StatusCode,
+    form: Invite,
+    outcome: Outcome,
+) -> Response {
+    let (users, units) = tokio::join!(
+        app.gateway.get::<Users>("/v1/users?limit=200", visit.on()),
+        app.gateway.get::<Units>("/v1/units?limit=200", visit.on()),
+    );
+    let users = match users {
+        Ok(u) => u.users,
+        Err(p) => return refused(frame, &p),
+    };
+    let units = units
+        .unwrap_or_default()
+        .units
+        .into_iter()
+        .filter(|u| u.status != "merged" && u.status != "closed")
+        .collect();
+    render(
+        status,
+        &PeoplePage {
+            frame,
+            users,
+            units,
+            form,
+            errors: outcome.errors,
+            notice: outcome.notice,
+            saved: outcome.saved,
+            roles: ROLES,
+        },
+    )
+}
+
+pub async fn people(State(app): State<App>, Staff { visit, frame }: Staff) -> Response {
+    people_page(
+        &app,
+        &visit,
+        frame,
+        StatusCode::OK,
+        Invite::default(),
+        Outcome::default(),
+    )
+    .await
+}
+
+/// Invites a person: the gateway e-mails them a one-time link to set their password.
+pub async fn invite(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Form(f): Form<Invite>,
+) -> Response {
+    let body = json!({"name": f.name.trim(), "email": f.email.trim(), "unit_id": f.unit_id, "role": f.role});
+    match app
+        .gateway
+        .post::<UserRow>("/v1/users", visit.writing(&f.csrf), &body)
+        .await
+    {
+        Ok(u) => {
+            let saved = format!(
+                "Đã mời {} ({}). Thư mời có liên kết đặt mật khẩu, hiệu lực 72 giờ.",
+                u.name, u.email
+            );
+            people_page(
+                &app,
+                &visit,
+                frame,
+                StatusCode::OK,
+                Invite::default(),
+                Outcome {
+                    saved,
+                    ..Outcome::default()
+                },
+            )
+            .await
+        }
+        Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
+        Err(p) => {
+            let errors: Vec<Shown> = p.errors.iter().map(text::field_error).collect();
+            let notice = match p.status {
+                409 => "Địa chỉ e-mail này đã có tài khoản.".to_owned(),
+                _ if errors.is_empty() => text::problem(&p),
+                _ => String::new(),
+            };
+            let status = status_of(&p, StatusCode::BAD_REQUEST);
+            people_page(
+                &app,
+                &visit,
+                frame,
+                status,
+                f,
+                Outcome {
+                    errors,
+                    notice,
+                    ..Outcome::default()
+                },
+            )
+            .await
+        }
+    }
+}
+
+/// Disables an account: the person's sessions end at once.
+pub async fn disable_person(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Path(id): Path<String>,
+    Form(f): Form<Csrf>,
+) -> Response {
+    let outcome = match app
+        .gateway
+        .post::<UserRow>(
+            &format!("/v1/users/{}/disable", encode(&id)),
+            visit.writing(&f.csrf),
+            &json!({}),
+        )
+        .await
+    {
+        Ok(u) => Outcome {
+            saved: format!("Đã khóa tài khoản của {}.", u.name),
+            ..Outcome::default()
+        },
+        Err(p) if p.status == 401 => return Redirect::to("/dang-nhap").into_response(),
+        Err(p) => Outcome {
+            notice: text::problem(&p),
+            ..Outcome::default()
+        },
+    };
+    people_page(
+        &app,
+        &visit,
+        frame,
+        StatusCode::OK,
+        Invite::default(),
+        outcome,
+    )
+    .await
+}
