@@ -122,8 +122,10 @@ start catalogue 1
 start activity 2
 start notification 3
 start reporting 4
+console_port=${CCHC_CONSOLE_PORT:-8090}
 gateway_env=(
   "NATS_URL=$(nats_url_for gateway)" "CCHC_GATEWAY_ADDR=127.0.0.1:$port"
+  "CCHC_CONSOLE_URL=http://127.0.0.1:$console_port"
   "CCHC_CATALOGUE_URL=http://127.0.0.1:$((grpc_base + 1))"
   "CCHC_ACTIVITY_URL=http://127.0.0.1:$((grpc_base + 2))"
   "CCHC_NOTIFICATION_URL=http://127.0.0.1:$((grpc_base + 3))"
@@ -133,7 +135,6 @@ env "${gateway_env[@]}" CCHC_TRUSTED_PROXIES=127.0.0.1/32 "$bin/cchc-gateway" >"
 pids+=($!)
 # The web pages, a client of the gateway's API (which trusts it to name the browser's
 # address, so sign-in throttling is per person's address, not the console's).
-console_port=${CCHC_CONSOLE_PORT:-8090}
 CCHC_CONSOLE_ADDR="127.0.0.1:$console_port" CCHC_GATEWAY_URL="http://127.0.0.1:$port" \
   "$bin/cchc-console" >"$logs/console.log" 2>&1 &
 pids+=($!)

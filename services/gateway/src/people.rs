@@ -175,6 +175,8 @@ pub enum PeopleError {
 pub struct Lifetimes {
     /// The address people reach cchc at; links are made under it.
     pub public_url: String,
+    /// Where people sign in with their password (the console), when there is one.
+    pub sign_in_url: Option<String>,
     pub invitation: Duration,
     pub reset: Duration,
     /// A session unused this long ends.

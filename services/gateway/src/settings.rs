@@ -111,6 +111,9 @@ impl Settings {
                 .parse_or("CCHC_SIGN_IN_FAILURE_BURST_PER_ACCOUNT", 10)?,
             people: crate::people::Lifetimes {
                 public_url: public_url(c, addr.port())?,
+                sign_in_url: c
+                    .optional("CCHC_CONSOLE_URL")
+                    .map(|u| format!("{}/dang-nhap", u.trim_end_matches('/'))),
                 invitation: hours(c.parse_or("CCHC_INVITATION_LIFETIME_HOURS", 72)?),
                 reset: minutes(c.parse_or("CCHC_PASSWORD_RESET_LIFETIME_MINUTES", 60)?),
                 session_idle: minutes(c.parse_or("CCHC_SESSION_IDLE_MINUTES", 120)?),

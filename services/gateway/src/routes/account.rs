@@ -177,14 +177,23 @@ pub(crate) async fn submit(
         .set_password(token, &f.password, None, address.as_deref())
         .await
     {
-        Ok(user) => page(
-            StatusCode::OK,
-            "Đã lưu mật khẩu",
-            &format!(
-                "<p>Mật khẩu của tài khoản <strong>{}</strong> đã được lưu. Từ nay bạn đăng nhập bằng địa chỉ e-mail này và mật khẩu vừa chọn.</p>",
-                escape(&user.email)
-            ),
-        ),
+        Ok(user) => {
+            let sign_in = s
+                .people
+                .lifetimes()
+                .sign_in_url
+                .as_deref()
+                .map(|u| format!("<p><a href=\"{}\">Đăng nhập</a></p>", escape(u)))
+                .unwrap_or_default();
+            page(
+                StatusCode::OK,
+                "Đã lưu mật khẩu",
+                &format!(
+                    "<p>Mật khẩu của tài khoản <strong>{}</strong> đã được lưu. Từ nay bạn đăng nhập bằng địa chỉ e-mail này và mật khẩu vừa chọn.</p>{sign_in}",
+                    escape(&user.email)
+                ),
+            )
+        }
         Err(PeopleError::Weak(w)) => {
             password_form(token, purpose, &user.name, Some(&w.vietnamese()))
         }
