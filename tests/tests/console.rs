@@ -317,6 +317,30 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
         "Nguyễn Thị Lan"
     );
 
+    // Satisfaction survey counts for the half-year.
+    browser.goto(&format!("{console}/hai-long")).await;
+    browser.fill("period", "2020-H1").await;
+    browser.fill("responses", "40").await;
+    for i in 0..3 {
+        browser.fill(&format!("c{i}_very_satisfied"), "20").await;
+        browser.fill(&format!("c{i}_satisfied"), "16").await;
+        browser.fill(&format!("c{i}_dissatisfied"), "4").await;
+    }
+    browser
+        .click("form[action='/hai-long'] button.primary")
+        .await;
+    let page = browser.text().await;
+    assert!(page.contains("Đã lưu kết quả kỳ 2020-H1"), "{page}");
+    assert!(page.contains("tỷ lệ hài lòng 90,0%"), "{page}");
+
+    // The amendment's notice in the inbox, marked read.
+    browser.goto(&format!("{console}/thong-bao")).await;
+    assert!(browser.text().await.contains("Mới"));
+    browser.click("form[action$='/da-doc'] button").await;
+    assert!(!browser.text().await.contains("Đánh dấu đã đọc"));
+    browser.goto(&format!("{console}/trang-chu")).await;
+    assert!(browser.text().await.contains("Thông báo chưa đọc (0)"));
+
     // Another unit's activity, by its id in the URL: not found, not shown.
     let b_id = b_activity["id"].as_str().unwrap();
     browser.goto(&format!("{console}/hoat-dong/{b_id}")).await;

@@ -111,6 +111,12 @@ pub fn router(settings: &Settings) -> Router {
             post(pages::publish_procedure),
         )
         .route("/tong-quan", get(pages::dashboard))
+        .route("/thong-bao", get(pages::inbox))
+        .route("/thong-bao/{id}/da-doc", post(pages::mark_read))
+        .route(
+            "/hai-long",
+            get(pages::satisfaction_form).post(pages::submit_satisfaction),
+        )
         .route(
             "/van-phong/nguoi-dung",
             get(pages::people).post(pages::invite),

@@ -1,0 +1,601 @@
+//! The Department Office: procedures' drafts and publication, people.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::App;
+use crate::gateway::Problem;
+use crate::text::{self, Shown};
+
+// ---- Office: a procedure's draft and its publication ------------------------
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct Draft {
+    draft_revision: u64,
+    status: String,
+    version: u32,
+    content: Value,
+}
+
+#[derive(Template)]
+#[template(path = "procedure_edit.html")]
+pub(crate) struct ProcedureEditPage {
+    frame: Frame,
+    code: String,
+    status: String,
+    version: u32,
+    revision: u64,
+    name: String,
+    agency: String,
+    processing_days: String,
+    result: String,
+    steps: String,
+    legal_basis: String,
+    errors: Vec<Shown>,
+    notice: String,
+    saved: String,
+    change_types: &'static [(&'static str, &'static str)],
+}
+
+impl ProcedureEditPage {
+    fn error_for(&self, field: &str) -> String {
+        self.errors
+            .iter()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+pub(crate) const CHANGE_TYPES: &[(&str, &str)] = &[
+    ("amended", "Sửa đổi, bổ sung"),
+    ("replaced", "Thay thế"),
+    ("new", "Ban hành mới"),
+];
+
+pub(crate) fn lines_of(v: &Value) -> String {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+pub(crate) fn str_of(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+/// What became of a form: its errors, a notice, or what was saved.
+#[derive(Default)]
+pub(crate) struct Outcome {
+    errors: Vec<Shown>,
+    notice: String,
+    saved: String,
+}
+
+pub(crate) async fn procedure_edit(
+    app: &App,
+    visit: &Visit,
+    frame: Frame,
+    code: &str,
+    status: StatusCode,
+    outcome: Outcome,
+) -> Response {
+    let Outcome {
+        errors,
+        notice,
+        saved,
+    } = outcome;
+    if !frame.is_office() {
+        let p = Problem {
+            status: 403,
+            ..Problem::default()
+        };
+        return refused(frame, &p);
+    }
+    let d: Draft = match app
+        .gateway
+        .get(
+            &format!("/v1/procedures/{}/draft", encode(code)),
+            visit.on(),
+        )
+        .await
+    {
+        Ok(d) => d,
+        Err(p) => return refused(frame, &p),
+    };
+    let c = &d.content;
+    render(
+        status,
+        &ProcedureEditPage {
+            frame,
+            code: code.to_owned(),
+            status: d.status,
+            version: d.version,
+            revision: d.draft_revision,
+            name: str_of(&c["name"]),
+            agency: str_of(&c["implementing_agency"]),
+            processing_days: c["processing_days"].as_u64().unwrap_or(0).to_string(),
+            result: str_of(&c["result"]),
+            steps: lines_of(&c["steps"]),
+            legal_basis: lines_of(&c["legal_basis"]),
+            errors,
+            notice,
+            saved,
+            change_types: CHANGE_TYPES,
+        },
+    )
+}
+
+pub async fn edit_procedure(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Path(code): Path<String>,
+) -> Response {
+    procedure_edit(
+        &app,
+        &visit,
+        frame,
+        &code,
+        StatusCode::OK,
+        Outcome::default(),
+    )
+    .await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct DraftForm {
+    csrf: String,
+    revision: u64,
+    name: String,
+    agency: String,
+    processing_days: String,
+    result: String,
+    steps: String,
+    legal_basis: String,
+}
+
+/// Saves the draft: the fields of the form over the draft's other content, as read.
+pub async fn save_draft(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Path(code): Path<String>,
+    Form(f): Form<DraftForm>,
+) -> Response {
+    let path = format!("/v1/procedures/{}/draft", encode(&code));
+    let Ok(days) = f.processing_days.trim().parse::<u32>() else {
+        let errors = vec![Shown {
+            field: "processing_days".into(),
+            message: "Thời hạn giải quyết phải là một số ngày".into(),
+        }];
+        return procedure_edit(
+            &app,
+            &visit,
+            frame,
+            &code,
+            StatusCode::BAD_REQUEST,
+            Outcome {
+                errors,
+                ..Outcome::default()
+            },
+        )
+        .await;
+    };
+    let mut draft: Draft = match app.gateway.get(&path, visit.on()).await {
+        Ok(d) => d,
+        Err(p) => return refused(frame, &p),
+    };
+    let lines = |s: &str| -> Vec<String> {
+        s.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let c = &mut draft.content;
+    c["name"] = json!(f.name.trim());
+    c["implementing_agency"] = json!(f.agency.trim());
+    c["processing_days"] = json!(days);
+    c["result"] = json!(f.result.trim());
+    c["steps"] = json!(lines(&f.steps));
+    c["legal_basis"] = json!(lines(&f.legal_basis));
+    let body = json!({"revision": f.revision, "content": draft.content});
+    match app
+        .gateway
+        .put::<Value>(&path, visit.writing(&f.csrf), &body)
+        .await
+    {
+        Ok(_) => {
+            procedure_edit(
+                &app,
+                &visit,
+                frame,
+                &code,
+                StatusCode::OK,
+                Outcome {
+                    saved: "Đã lưu dự thảo.".into(),
+                    ..Outcome::default()
+                },
+            )
+            .await
+        }
+        Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
+        Err(p) => {
+            let errors: Vec<Shown> = p.errors.iter().map(text::field_error).collect();
+            let notice = if errors.is_empty() {
+                text::problem(&p)
+            } else {
+                String::new()
+            };
+            let status = status_of(&p, StatusCode::BAD_REQUEST);
+            procedure_edit(
+                &app,
+                &visit,
+                frame,
+                &code,
+                status,
+                Outcome {
+                    errors,
+                    notice,
+                    ..Outcome::default()
+                },
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PublishForm {
+    csrf: String,
+    decision_number: String,
+    decision_date: String,
+    decision_signer: String,
+    change_type: String,
+    change_note: String,
+    effective_date: String,
+}
+
+/// Publishes the draft as the next version, with the decision that announced it.
+pub async fn publish_procedure(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Path(code): Path<String>,
+    Form(f): Form<PublishForm>,
+) -> Response {
+    let mut errors = Vec::new();
+    let decision_date = text::parse_date(&f.decision_date);
+    if decision_date.is_none() {
+        errors.push(Shown {
+            field: "decision_date".into(),
+            message: "Ngày quyết định phải theo dạng ngày/tháng/năm".into(),
+        });
+    }
+    let effective = text::parse_date(&f.effective_date);
+    if effective.is_none() {
+        errors.push(Shown {
+            field: "effective_date".into(),
+            message: "Ngày có hiệu lực phải theo dạng ngày/tháng/năm".into(),
+        });
+    }
+    if !errors.is_empty() {
+        return procedure_edit(
+            &app,
+            &visit,
+            frame,
+            &code,
+            StatusCode::BAD_REQUEST,
+            Outcome {
+                errors,
+                ..Outcome::default()
+            },
+        )
+        .await;
+    }
+    let body = json!({
+        "decision": {"number": f.decision_number.trim(), "date": decision_date, "signer": f.decision_signer.trim()},
+        "change_type": f.change_type,
+        "change_note": f.change_note.trim(),
+        "effective_date": effective,
+    });
+    match app
+        .gateway
+        .post::<ProcedureView>(
+            &format!("/v1/procedures/{}/publish", encode(&code)),
+            visit.writing(&f.csrf),
+            &body,
+        )
+        .await
+    {
+        Ok(v) => {
+            let saved = format!(
+                "Đã công bố phiên bản {}, hiệu lực từ {}.",
+                v.version,
+                text::date(&v.effective_date)
+            );
+            procedure_edit(
+                &app,
+                &visit,
+                frame,
+                &code,
+                StatusCode::OK,
+                Outcome {
+                    saved,
+                    ..Outcome::default()
+                },
+            )
+            .await
+        }
+        Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
+        Err(p) => {
+            let errors: Vec<Shown> = p.errors.iter().map(text::field_error).collect();
+            let notice = if p.status == 422 {
+                "Chưa công bố được: hồ sơ thủ tục còn thiếu thông tin theo Nghị định 63/2010/NĐ-CP, hoặc ngày hiệu lực không hợp lệ.".to_owned()
+            } else if errors.is_empty() {
+                text::problem(&p)
+            } else {
+                String::new()
+            };
+            let status = status_of(&p, StatusCode::BAD_REQUEST);
+            procedure_edit(
+                &app,
+                &visit,
+                frame,
+                &code,
+                status,
+                Outcome {
+                    errors,
+                    notice,
+                    ..Outcome::default()
+                },
+            )
+            .await
+        }
+    }
+}
+
+// ---- Office: people ---------------------------------------------------------
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct UserRow {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub unit_id: String,
+    pub role: String,
+    pub status: String,
+    pub last_sign_in_at: Option<String>,
+}
+
+impl UserRow {
+    pub fn status_text(&self) -> &str {
+        match self.status.as_str() {
+            "invited" => "Đã mời, chưa kích hoạt",
+            "active" => "Đang hoạt động",
+            "disabled" => "Đã khóa",
+            other => other,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct Users {
+    users: Vec<UserRow>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct UnitRow {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct Units {
+    units: Vec<UnitRow>,
+}
+
+#[derive(Template)]
+#[template(path = "people.html")]
+pub(crate) struct PeoplePage {
+    frame: Frame,
+    users: Vec<UserRow>,
+    units: Vec<UnitRow>,
+    form: Invite,
+    errors: Vec<Shown>,
+    notice: String,
+    saved: String,
+    roles: &'static [(&'static str, &'static str)],
+}
+
+impl PeoplePage {
+    fn error_for(&self, field: &str) -> String {
+        self.errors
+            .iter()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+    fn unit_name(&self, id: &str) -> String {
+        self.units
+            .iter()
+            .find(|u| u.id == id)
+            .map_or_else(|| id.to_owned(), |u| u.name.clone())
+    }
+}
+
+pub(crate) const ROLES: &[(&str, &str)] = &[
+    ("unit", "Cán bộ đơn vị"),
+    ("office", "Văn phòng Sở"),
+    ("leader", "Lãnh đạo"),
+];
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Invite {
+    csrf: String,
+    name: String,
+    email: String,
+    unit_id: String,
+    role: String,
+}
+
+pub(crate) async fn people_page(
+    app: &App,
+    visit: &Visit,
+    frame: Frame,
+    status: StatusCode,
+    form: Invite,
+    outcome: Outcome,
+) -> Response {
+    let (users, units) = tokio::join!(
+        app.gateway.get::<Users>("/v1/users?limit=200", visit.on()),
+        app.gateway.get::<Units>("/v1/units?limit=200", visit.on()),
+    );
+    let users = match users {
+        Ok(u) => u.users,
+        Err(p) => return refused(frame, &p),
+    };
+    let units = units
+        .unwrap_or_default()
+        .units
+        .into_iter()
+        .filter(|u| u.status != "merged" && u.status != "closed")
+        .collect();
+    render(
+        status,
+        &PeoplePage {
+            frame,
+            users,
+            units,
+            form,
+            errors: outcome.errors,
+            notice: outcome.notice,
+            saved: outcome.saved,
+            roles: ROLES,
+        },
+    )
+}
+
+pub async fn people(State(app): State<App>, Staff { visit, frame }: Staff) -> Response {
+    people_page(
+        &app,
+        &visit,
+        frame,
+        StatusCode::OK,
+        Invite::default(),
+        Outcome::default(),
+    )
+    .await
+}
+
+/// Invites a person: the gateway e-mails them a one-time link to set their password.
+pub async fn invite(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Form(f): Form<Invite>,
+) -> Response {
+    let body = json!({"name": f.name.trim(), "email": f.email.trim(), "unit_id": f.unit_id, "role": f.role});
+    match app
+        .gateway
+        .post::<UserRow>("/v1/users", visit.writing(&f.csrf), &body)
+        .await
+    {
+        Ok(u) => {
+            let saved = format!(
+                "Đã mời {} ({}). Thư mời có liên kết đặt mật khẩu, hiệu lực 72 giờ.",
+                u.name, u.email
+            );
+            people_page(
+                &app,
+                &visit,
+                frame,
+                StatusCode::OK,
+                Invite::default(),
+                Outcome {
+                    saved,
+                    ..Outcome::default()
+                },
+            )
+            .await
+        }
+        Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
+        Err(p) => {
+            let errors: Vec<Shown> = p.errors.iter().map(text::field_error).collect();
+            let notice = match p.status {
+                409 => "Địa chỉ e-mail này đã có tài khoản.".to_owned(),
+                _ if errors.is_empty() => text::problem(&p),
+                _ => String::new(),
+            };
+            let status = status_of(&p, StatusCode::BAD_REQUEST);
+            people_page(
+                &app,
+                &visit,
+                frame,
+                status,
+                f,
+                Outcome {
+                    errors,
+                    notice,
+                    ..Outcome::default()
+                },
+            )
+            .await
+        }
+    }
+}
+
+/// Disables an account: the person's sessions end at once.
+pub async fn disable_person(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Path(id): Path<String>,
+    Form(f): Form<Csrf>,
+) -> Response {
+    let outcome = match app
+        .gateway
+        .post::<UserRow>(
+            &format!("/v1/users/{}/disable", encode(&id)),
+            visit.writing(&f.csrf),
+            &json!({}),
+        )
+        .await
+    {
+        Ok(u) => Outcome {
+            saved: format!("Đã khóa tài khoản của {}.", u.name),
+            ..Outcome::default()
+        },
+        Err(p) if p.status == 401 => return Redirect::to("/dang-nhap").into_response(),
+        Err(p) => Outcome {
+            notice: text::problem(&p),
+            ..Outcome::default()
+        },
+    };
+    people_page(
+        &app,
+        &visit,
+        frame,
+        StatusCode::OK,
+        Invite::default(),
+        outcome,
+    )
+    .await
+}

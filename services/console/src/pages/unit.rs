@@ -1,0 +1,973 @@
+//! A unit's staff: what needs doing, activities, postings, one-stop results,
+//! satisfaction surveys and the inbox.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::App;
+use crate::text::{self, Shown};
+
+// ---- Staff: home, activities, postings --------------------------------------
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct ActorRef {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Activity {
+    pub id: String,
+    pub kind: String,
+    pub date: String,
+    pub title: String,
+    pub description: String,
+    pub channel: String,
+    pub audience: String,
+    pub head_count: i64,
+    pub evidence_links: Vec<String>,
+    pub procedure_codes: Vec<String>,
+    pub recorded_at: String,
+    pub created_by: Option<ActorRef>,
+}
+
+impl Activity {
+    pub fn creator(&self) -> &str {
+        self.created_by.as_ref().map_or("", |a| a.name.as_str())
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct Activities {
+    activities: Vec<Activity>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Posting {
+    pub code: String,
+    pub procedure_name: String,
+    pub version: u32,
+    pub current_version: u32,
+    pub stale: bool,
+    pub location: String,
+    pub posted_on: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct Postings {
+    postings: Vec<Posting>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Notice {
+    pub subject: String,
+    pub created_at: String,
+    pub read: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct Inbox {
+    messages: Vec<Notice>,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+pub(crate) struct HomePage {
+    frame: Frame,
+    stale: Vec<Posting>,
+    activities: Vec<Activity>,
+    unread: Vec<Notice>,
+}
+
+pub async fn home(State(app): State<App>, Staff { visit, frame }: Staff) -> Response {
+    let (stale, activities, inbox) = tokio::join!(
+        app.gateway
+            .get::<Postings>("/v1/postings?stale=true&limit=50", visit.on()),
+        app.gateway
+            .get::<Activities>("/v1/activities?limit=5", visit.on()),
+        app.gateway
+            .get::<Inbox>("/v1/notifications?limit=20", visit.on()),
+    );
+    render(
+        StatusCode::OK,
+        &HomePage {
+            frame,
+            stale: stale.unwrap_or_default().postings,
+            activities: activities.unwrap_or_default().activities,
+            unread: inbox
+                .unwrap_or_default()
+                .messages
+                .into_iter()
+                .filter(|m| !m.read)
+                .collect(),
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "activities.html")]
+pub(crate) struct ActivitiesPage {
+    frame: Frame,
+    activities: Vec<Activity>,
+}
+
+pub async fn activities(State(app): State<App>, Staff { visit, frame }: Staff) -> Response {
+    match app
+        .gateway
+        .get::<Activities>("/v1/activities?limit=100", visit.on())
+        .await
+    {
+        Ok(a) => render(
+            StatusCode::OK,
+            &ActivitiesPage {
+                frame,
+                activities: a.activities,
+            },
+        ),
+        Err(p) => refused(frame, &p),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "activity.html")]
+pub(crate) struct ActivityPage {
+    frame: Frame,
+    a: Activity,
+    saved: bool,
+}
+
+pub async fn activity(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    match app
+        .gateway
+        .get::<Activity>(&format!("/v1/activities/{}", encode(&id)), visit.on())
+        .await
+    {
+        Ok(a) => render(
+            StatusCode::OK,
+            &ActivityPage {
+                frame,
+                a,
+                saved: q.contains_key("da-luu"),
+            },
+        ),
+        Err(p) => refused(frame, &p),
+    }
+}
+
+/// The activity form as typed, kept when it is refused.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct ActivityForm {
+    pub csrf: String,
+    pub kind: String,
+    pub date: String,
+    pub title: String,
+    pub description: String,
+    pub channel: String,
+    pub audience: String,
+    pub head_count: String,
+    pub evidence_links: String,
+    pub procedure_codes: String,
+}
+
+#[derive(Template)]
+#[template(path = "activity_form.html")]
+pub(crate) struct ActivityFormPage {
+    frame: Frame,
+    f: ActivityForm,
+    errors: Vec<Shown>,
+    notice: String,
+    kinds: &'static [(&'static str, &'static str)],
+}
+
+impl ActivityFormPage {
+    fn error_for(&self, field: &str) -> String {
+        self.errors
+            .iter()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+pub(crate) fn activity_form(
+    status: StatusCode,
+    frame: Frame,
+    f: ActivityForm,
+    errors: Vec<Shown>,
+    notice: String,
+) -> Response {
+    render(
+        status,
+        &ActivityFormPage {
+            frame,
+            f,
+            errors,
+            notice,
+            kinds: text::ACTIVITY_KINDS,
+        },
+    )
+}
+
+pub async fn new_activity(Staff { frame, .. }: Staff) -> Response {
+    let f = ActivityForm {
+        date: text::today(),
+        head_count: "0".into(),
+        ..ActivityForm::default()
+    };
+    activity_form(StatusCode::OK, frame, f, Vec::new(), String::new())
+}
+
+pub async fn record_activity(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Form(f): Form<ActivityForm>,
+) -> Response {
+    // What the console can tell before asking: a date it cannot read, a count that is
+    // no number. The rest the activity service judges.
+    let mut errors = Vec::new();
+    let date = text::parse_date(&f.date);
+    if date.is_none() {
+        errors.push(Shown {
+            field: "date".into(),
+            message: "Ngày thực hiện phải theo dạng ngày/tháng/năm, ví dụ 02/04/2020".into(),
+        });
+    }
+    let head_count = if f.head_count.trim().is_empty() {
+        Some(0)
+    } else {
+        f.head_count.trim().replace('.', "").parse::<i64>().ok()
+    };
+    if head_count.is_none() {
+        errors.push(Shown {
+            field: "head_count".into(),
+            message: "Số người tham dự phải là một số".into(),
+        });
+    }
+    if !errors.is_empty() {
+        return activity_form(StatusCode::BAD_REQUEST, frame, f, errors, String::new());
+    }
+    let lines = |s: &str, sep: &[char]| -> Vec<String> {
+        s.split(sep)
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let body: Value = json!({
+        "kind": f.kind,
+        "date": date,
+        "title": f.title,
+        "description": f.description,
+        "channel": f.channel,
+        "audience": f.audience,
+        "head_count": head_count,
+        "evidence_links": lines(&f.evidence_links, &['\n']),
+        "procedure_codes": lines(&f.procedure_codes, &[',', ';', '\n']),
+    });
+    match app
+        .gateway
+        .post::<Activity>("/v1/activities", visit.writing(&f.csrf), &body)
+        .await
+    {
+        Ok(a) => Redirect::to(&format!("/hoat-dong/{}?da-luu=1", encode(&a.id))).into_response(),
+        Err(p) if p.status == 400 && !p.errors.is_empty() => {
+            let errors = p.errors.iter().map(text::field_error).collect();
+            activity_form(StatusCode::BAD_REQUEST, frame, f, errors, String::new())
+        }
+        Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
+        Err(p) => {
+            let status = status_of(&p, StatusCode::SERVICE_UNAVAILABLE);
+            activity_form(status, frame, f, Vec::new(), text::problem(&p))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "postings.html")]
+pub(crate) struct PostingsPage {
+    frame: Frame,
+    postings: Vec<Posting>,
+    today: String,
+    notice: String,
+}
+
+pub(crate) async fn postings_page(
+    app: &App,
+    visit: &Visit,
+    frame: Frame,
+    notice: String,
+    status: StatusCode,
+) -> Response {
+    match app
+        .gateway
+        .get::<Postings>("/v1/postings?limit=200", visit.on())
+        .await
+    {
+        Ok(mut p) => {
+            // Stale first: what needs doing.
+            p.postings.sort_by_key(|x| !x.stale);
+            render(
+                status,
+                &PostingsPage {
+                    frame,
+                    postings: p.postings,
+                    today: text::today(),
+                    notice,
+                },
+            )
+        }
+        Err(p) => refused(frame, &p),
+    }
+}
+
+pub async fn postings(State(app): State<App>, Staff { visit, frame }: Staff) -> Response {
+    postings_page(&app, &visit, frame, String::new(), StatusCode::OK).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct Confirm {
+    csrf: String,
+    code: String,
+    version: u32,
+    location: String,
+    posted_on: String,
+}
+
+pub async fn confirm_posting(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Form(f): Form<Confirm>,
+) -> Response {
+    let Some(posted_on) = text::parse_date(&f.posted_on) else {
+        return postings_page(
+            &app,
+            &visit,
+            frame,
+            "Ngày niêm yết phải theo dạng ngày/tháng/năm, ví dụ 02/04/2020.".into(),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    };
+    let body = json!({"code": f.code, "version": f.version, "location": f.location.trim(), "posted_on": posted_on});
+    match app
+        .gateway
+        .post::<Value>("/v1/postings", visit.writing(&f.csrf), &body)
+        .await
+    {
+        Ok(_) => Redirect::to("/niem-yet").into_response(),
+        Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
+        Err(p) => {
+            let notice = if p.errors.is_empty() {
+                text::problem(&p)
+            } else {
+                p.errors
+                    .iter()
+                    .map(|e| text::field_error(e).message)
+                    .collect::<Vec<_>>()
+                    .join(". ")
+            };
+            let status = status_of(&p, StatusCode::BAD_REQUEST);
+            postings_page(&app, &visit, frame, notice, status).await
+        }
+    }
+}
+
+pub async fn not_found(Guest { frame, .. }: Guest) -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        frame,
+        "Không tìm thấy",
+        "Không có trang này. Hãy quay về trang chủ.".into(),
+    )
+}
+
+// ---- One-stop results -------------------------------------------------------
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Received {
+    pub online: i64,
+    pub in_person_or_post: i64,
+    pub carried_over: i64,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Resolved {
+    pub early: i64,
+    pub on_time: i64,
+    pub late: i64,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Pending {
+    pub within_time: i64,
+    pub overdue: i64,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct OneStop {
+    pub period: String,
+    pub received: Received,
+    pub resolved: Resolved,
+    pub pending: Pending,
+    pub returned_withdrawn: i64,
+    pub on_time_rate: Option<f64>,
+    pub revision: u32,
+    pub submitted_at: String,
+    pub created_by: Option<ActorRef>,
+}
+
+impl OneStop {
+    /// The on-time rate as people read it: "95,5%", or a dash when nothing was resolved.
+    pub fn rate(&self) -> String {
+        self.on_time_rate.map_or("–".into(), |r| {
+            format!("{:.1}%", r * 100.0).replace('.', ",")
+        })
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct OneStops {
+    results: Vec<OneStop>,
+}
+
+/// The counters of the one-stop form, in the order they are asked, with the API field
+/// each fills.
+pub const ONE_STOP_FIELDS: &[(&str, &str, &str)] = &[
+    ("received_online", "received.online", "Tiếp nhận trực tuyến"),
+    (
+        "received_in_person_or_post",
+        "received.in_person_or_post",
+        "Tiếp nhận trực tiếp hoặc qua bưu chính",
+    ),
+    (
+        "received_carried_over",
+        "received.carried_over",
+        "Kỳ trước chuyển sang",
+    ),
+    ("resolved_early", "resolved.early", "Giải quyết trước hạn"),
+    (
+        "resolved_on_time",
+        "resolved.on_time",
+        "Giải quyết đúng hạn",
+    ),
+    ("resolved_late", "resolved.late", "Giải quyết quá hạn"),
+    (
+        "pending_within_time",
+        "pending.within_time",
+        "Đang giải quyết, còn trong hạn",
+    ),
+    (
+        "pending_overdue",
+        "pending.overdue",
+        "Đang giải quyết, đã quá hạn",
+    ),
+    (
+        "returned_withdrawn",
+        "returned_withdrawn",
+        "Trả lại hoặc công dân rút hồ sơ",
+    ),
+];
+
+#[derive(Template)]
+#[template(path = "one_stop.html")]
+pub(crate) struct OneStopPage {
+    frame: Frame,
+    period: String,
+    values: HashMap<String, String>,
+    note: String,
+    errors: Vec<Shown>,
+    notice: String,
+    saved: Option<OneStop>,
+    history: Vec<OneStop>,
+    fields: &'static [(&'static str, &'static str, &'static str)],
+}
+
+impl OneStopPage {
+    fn error_for(&self, field: &str) -> String {
+        self.errors
+            .iter()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+    fn value(&self, field: &str) -> String {
+        self.values.get(field).cloned().unwrap_or_default()
+    }
+}
+
+pub(crate) async fn one_stop_history(app: &App, visit: &Visit) -> Vec<OneStop> {
+    app.gateway
+        .get::<OneStops>("/v1/one-stop-results?limit=50", visit.on())
+        .await
+        .unwrap_or_default()
+        .results
+}
+
+pub async fn one_stop_form(State(app): State<App>, Staff { visit, frame }: Staff) -> Response {
+    let history = one_stop_history(&app, &visit).await;
+    render(
+        StatusCode::OK,
+        &OneStopPage {
+            frame,
+            period: String::new(),
+            values: HashMap::new(),
+            note: String::new(),
+            errors: Vec::new(),
+            notice: String::new(),
+            saved: None,
+            history,
+            fields: ONE_STOP_FIELDS,
+        },
+    )
+}
+
+/// Submits a period's counters. A count that is no number is named here; the rest,
+/// the reconciliation above all, the activity service judges (422 names the
+/// difference, said again here in Vietnamese with the clerk's own figures).
+pub async fn submit_one_stop(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let get = |k: &str| form.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
+    let period = get("period");
+    let mut errors = Vec::new();
+    let mut counts = HashMap::new();
+    for (id, _, label) in ONE_STOP_FIELDS {
+        let raw = get(id).replace('.', "");
+        match if raw.is_empty() {
+            Ok(0)
+        } else {
+            raw.parse::<i64>()
+        } {
+            Ok(n) => {
+                counts.insert(*id, n);
+            }
+            Err(_) => errors.push(Shown {
+                field: (*id).into(),
+                message: format!("{label}: hãy nhập một số"),
+            }),
+        }
+    }
+    if period.is_empty() {
+        errors.push(Shown {
+            field: "period".into(),
+            message: "Hãy nhập kỳ báo cáo, ví dụ 2020-H1".into(),
+        });
+    }
+    let values: HashMap<String, String> = ONE_STOP_FIELDS
+        .iter()
+        .map(|(id, _, _)| ((*id).to_owned(), get(id)))
+        .collect();
+    let page = |status, errors, notice: String, saved, history| {
+        render(
+            status,
+            &OneStopPage {
+                frame,
+                period: period.clone(),
+                values: values.clone(),
+                note: get("note"),
+                errors,
+                notice,
+                saved,
+                history,
+                fields: ONE_STOP_FIELDS,
+            },
+        )
+    };
+    if !errors.is_empty() {
+        let history = one_stop_history(&app, &visit).await;
+        return page(
+            StatusCode::BAD_REQUEST,
+            errors,
+            String::new(),
+            None,
+            history,
+        );
+    }
+    let c = |id: &str| counts.get(id).copied().unwrap_or(0);
+    let body = json!({
+        "received": {"online": c("received_online"), "in_person_or_post": c("received_in_person_or_post"), "carried_over": c("received_carried_over")},
+        "resolved": {"early": c("resolved_early"), "on_time": c("resolved_on_time"), "late": c("resolved_late")},
+        "pending": {"within_time": c("pending_within_time"), "overdue": c("pending_overdue")},
+        "returned_withdrawn": c("returned_withdrawn"),
+        "note": get("note"),
+    });
+    let csrf = get("csrf");
+    let answer = app
+        .gateway
+        .put::<OneStop>(
+            &format!("/v1/one-stop-results/{}", encode(&period)),
+            visit.writing(&csrf),
+            &body,
+        )
+        .await;
+    let history = one_stop_history(&app, &visit).await;
+    match answer {
+        Ok(saved) => page(
+            StatusCode::OK,
+            Vec::new(),
+            String::new(),
+            Some(saved),
+            history,
+        ),
+        Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
+        Err(p) if p.status == 422 => {
+            let received =
+                c("received_online") + c("received_in_person_or_post") + c("received_carried_over");
+            let resolved = c("resolved_early") + c("resolved_on_time") + c("resolved_late");
+            let pending = c("pending_within_time") + c("pending_overdue");
+            let returned = c("returned_withdrawn");
+            let n = |x: i64| text::number(&x);
+            let message = format!(
+                "Số hồ sơ tiếp nhận ({}) phải bằng số đã giải quyết ({}) cộng số đang giải quyết ({}) và số trả lại, rút ({}); hiện đang lệch {} hồ sơ",
+                n(received),
+                n(resolved),
+                n(pending),
+                n(returned),
+                n(received - resolved - pending - returned)
+            );
+            let errors = vec![Shown {
+                field: "received_online".into(),
+                message,
+            }];
+            page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                errors,
+                String::new(),
+                None,
+                history,
+            )
+        }
+        Err(p) if !p.errors.is_empty() => {
+            let errors = p.errors.iter().map(text::field_error).collect();
+            page(
+                status_of(&p, StatusCode::BAD_REQUEST),
+                errors,
+                String::new(),
+                None,
+                history,
+            )
+        }
+        Err(p) => page(
+            status_of(&p, StatusCode::BAD_REQUEST),
+            Vec::new(),
+            text::problem(&p),
+            None,
+            history,
+        ),
+    }
+}
+
+/// The small scripts that enhance a page (it works without them).
+pub async fn script(Path(name): Path<String>) -> Response {
+    let body = match name.as_str() {
+        "one-stop.js" => include_str!("../../static/one-stop.js"),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+// ---- Unit staff: the inbox and satisfaction surveys -------------------------
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Message {
+    pub id: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: String,
+    pub read: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct Messages {
+    messages: Vec<Message>,
+}
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+pub(crate) struct InboxPage {
+    frame: Frame,
+    messages: Vec<Message>,
+    notice: String,
+}
+
+pub(crate) async fn inbox_page(app: &App, visit: &Visit, frame: Frame, notice: String) -> Response {
+    match app
+        .gateway
+        .get::<Messages>("/v1/notifications?limit=100", visit.on())
+        .await
+    {
+        Ok(m) => render(
+            StatusCode::OK,
+            &InboxPage {
+                frame,
+                messages: m.messages,
+                notice,
+            },
+        ),
+        Err(p) => refused(frame, &p),
+    }
+}
+
+pub async fn inbox(State(app): State<App>, Staff { visit, frame }: Staff) -> Response {
+    inbox_page(&app, &visit, frame, String::new()).await
+}
+
+pub async fn mark_read(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Path(id): Path<String>,
+    Form(f): Form<Csrf>,
+) -> Response {
+    match app
+        .gateway
+        .post::<Value>(
+            &format!("/v1/notifications/{}/read", encode(&id)),
+            visit.writing(&f.csrf),
+            &json!({}),
+        )
+        .await
+    {
+        Ok(_) => Redirect::to("/thong-bao").into_response(),
+        Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
+        Err(p) => inbox_page(&app, &visit, frame, text::problem(&p)).await,
+    }
+}
+
+/// The criteria a satisfaction survey asks about (Decision 1383/QĐ-BNV's groups).
+pub const CRITERIA: &[&str] = &[
+    "Tiếp cận dịch vụ",
+    "Thủ tục hành chính",
+    "Công chức giải quyết",
+];
+
+/// The answers asked per criterion, with the API field each fills.
+pub const ANSWERS: &[(&str, &str)] = &[
+    ("very_satisfied", "Rất hài lòng"),
+    ("satisfied", "Hài lòng"),
+    ("dissatisfied", "Không hài lòng"),
+];
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Survey {
+    pub period: String,
+    pub responses: i64,
+    pub satisfied_rate: Option<f64>,
+    pub revision: u32,
+}
+
+impl Survey {
+    pub fn rate(&self) -> String {
+        self.satisfied_rate.map_or("–".into(), |r| {
+            format!("{:.1}%", r * 100.0).replace('.', ",")
+        })
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct Surveys {
+    surveys: Vec<Survey>,
+}
+
+#[derive(Template)]
+#[template(path = "satisfaction.html")]
+pub(crate) struct SatisfactionPage {
+    frame: Frame,
+    values: HashMap<String, String>,
+    errors: Vec<Shown>,
+    notice: String,
+    saved: Option<Survey>,
+    history: Vec<Survey>,
+    criteria: &'static [&'static str],
+    answers: &'static [(&'static str, &'static str)],
+}
+
+impl SatisfactionPage {
+    fn error_for(&self, field: &str) -> String {
+        self.errors
+            .iter()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+    fn value(&self, field: &str) -> String {
+        self.values.get(field).cloned().unwrap_or_default()
+    }
+}
+
+/// The form field of an API field: `criteria[1].satisfied` → `c1_satisfied`.
+pub(crate) fn survey_field(api: &str) -> String {
+    match api
+        .strip_prefix("criteria[")
+        .and_then(|r| r.split_once("]."))
+    {
+        Some((i, answer)) => format!("c{i}_{answer}"),
+        None => text::field_id(api),
+    }
+}
+
+pub(crate) async fn survey_history(app: &App, visit: &Visit) -> Vec<Survey> {
+    app.gateway
+        .get::<Surveys>("/v1/satisfaction?limit=50", visit.on())
+        .await
+        .unwrap_or_default()
+        .surveys
+}
+
+pub async fn satisfaction_form(State(app): State<App>, Staff { visit, frame }: Staff) -> Response {
+    let history = survey_history(&app, &visit).await;
+    render(
+        StatusCode::OK,
+        &SatisfactionPage {
+            frame,
+            values: HashMap::new(),
+            errors: Vec::new(),
+            notice: String::new(),
+            saved: None,
+            history,
+            criteria: CRITERIA,
+            answers: ANSWERS,
+        },
+    )
+}
+
+pub async fn submit_satisfaction(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let get = |k: &str| form.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
+    let mut errors = Vec::new();
+    let mut number = |id: &str, label: &str| -> i64 {
+        let raw = get(id).replace('.', "");
+        if raw.is_empty() {
+            return 0;
+        }
+        raw.parse().unwrap_or_else(|_| {
+            errors.push(Shown {
+                field: id.into(),
+                message: format!("{label}: hãy nhập một số"),
+            });
+            0
+        })
+    };
+    let responses = number("responses", "Số phiếu thu về");
+    let criteria: Vec<Value> = CRITERIA
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let mut c = json!({"name": name});
+            for (answer, label) in ANSWERS {
+                c[*answer] = json!(number(
+                    &format!("c{i}_{answer}"),
+                    &format!("{name}, {label}")
+                ));
+            }
+            c
+        })
+        .collect();
+    let period = get("period");
+    let history = survey_history(&app, &visit).await;
+    let values: HashMap<String, String> = form.clone();
+    let page = |status, errors, notice: String, saved| {
+        render(
+            status,
+            &SatisfactionPage {
+                frame,
+                values,
+                errors,
+                notice,
+                saved,
+                history,
+                criteria: CRITERIA,
+                answers: ANSWERS,
+            },
+        )
+    };
+    if !errors.is_empty() {
+        return page(StatusCode::BAD_REQUEST, errors, String::new(), None);
+    }
+    let body = json!({"responses": responses, "criteria": criteria});
+    match app
+        .gateway
+        .put::<Survey>(
+            &format!("/v1/satisfaction/{}", encode(&period)),
+            visit.writing(&get("csrf")),
+            &body,
+        )
+        .await
+    {
+        Ok(s) => page(StatusCode::OK, Vec::new(), String::new(), Some(s)),
+        Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
+        Err(p) if !p.errors.is_empty() => {
+            let errors = p
+                .errors
+                .iter()
+                .map(|e| Shown {
+                    field: survey_field(&e.field),
+                    message: if e.field.starts_with("criteria[") {
+                        "Số câu trả lời của tiêu chí này không được vượt quá số phiếu thu về".into()
+                    } else {
+                        text::field_error(e).message
+                    },
+                })
+                .collect();
+            page(
+                status_of(&p, StatusCode::BAD_REQUEST),
+                errors,
+                String::new(),
+                None,
+            )
+        }
+        Err(p) => page(
+            status_of(&p, StatusCode::BAD_REQUEST),
+            Vec::new(),
+            text::problem(&p),
+            None,
+        ),
+    }
+}
