@@ -442,6 +442,25 @@ async fn main() -> anyhow::Result<()> {
         };
         println!("| {page} | {:.2} | {:.2} |", ratio(true), ratio(false));
     }
+    // Page weight: what a phone on a school's connection downloads (HTML, no other
+    // requests but one small script on the one-stop page).
+    let weigh = |url: String| async move {
+        reqwest::get(url)
+            .await
+            .ok()?
+            .bytes()
+            .await
+            .ok()
+            .map(|b| b.len())
+    };
+    println!("\n| console page | bytes |");
+    println!("|---|---:|");
+    for (page, url) in [
+        (CONSOLE_PROCEDURE, format!("{console}/thu-tuc/{}", code(0))),
+        (CONSOLE_SEARCH, format!("{console}/?q={}", QUERIES[0])),
+    ] {
+        println!("| {page} | {} |", weigh(url).await.unwrap_or(0));
+    }
 
     let js_rate = raw_jetstream(&sys.nats.url(), 50_000).await?;
     let pg_rate = raw_postgres(
