@@ -4,7 +4,8 @@
 //! service; a token of either kind is stored only as its SHA-256.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use cchc_platform::outbox::Outbox;
 use cchc_platform::page::{Cursor, Paging};
@@ -237,6 +238,40 @@ pub struct People {
     outbox: Outbox,
     seal: CallerKey,
     lifetimes: Lifetimes,
+    names: NameCache,
+}
+
+/// Who actors are, as recently looked up: every answer that names its actors would
+/// otherwise cost a query, the public catalogue's among them. A person renamed here is
+/// forgotten at once; renamed elsewhere (keys, SQL) they read under the old name for at
+/// most [`NAMES_FRESH_FOR`].
+#[derive(Clone, Default)]
+struct NameCache(Arc<Mutex<HashMap<String, (serde_json::Value, Instant)>>>);
+
+const NAMES_FRESH_FOR: Duration = Duration::from_secs(60);
+const NAMES_KEPT: usize = 10_000;
+
+impl NameCache {
+    fn get(&self, actor: &str) -> Option<serde_json::Value> {
+        let names = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        names
+            .get(actor)
+            .filter(|(_, at)| at.elapsed() < NAMES_FRESH_FOR)
+            .map(|(v, _)| v.clone())
+    }
+
+    fn put(&self, actor: String, who: serde_json::Value) {
+        let mut names = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if names.len() >= NAMES_KEPT {
+            names.clear();
+        }
+        names.insert(actor, (who, Instant::now()));
+    }
+
+    fn forget(&self, actor: &Actor) {
+        let mut names = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        names.remove(&actor.to_string());
+    }
 }
 
 impl People {
@@ -246,6 +281,7 @@ impl People {
             outbox,
             seal,
             lifetimes,
+            names: NameCache::default(),
         }
     }
 
@@ -851,6 +887,8 @@ impl People {
             .await?;
         }
         tx.commit().await?;
+        // A new name or unit reads at once in every record the person made.
+        self.names.forget(&Actor::User(id));
         Ok(after)
     }
 
@@ -886,6 +924,10 @@ impl People {
         let mut keys = Vec::new();
         let mut out = HashMap::new();
         for a in actors {
+            if let Some(who) = self.names.get(a) {
+                out.insert(a.clone(), who);
+                continue;
+            }
             match Actor::parse(a) {
                 Some(Actor::User(id)) => users.push(id),
                 Some(Actor::Key(id)) => keys.push(id),
@@ -905,10 +947,9 @@ impl People {
                     .fetch_all(&self.pool)
                     .await?;
             for (id, name, unit_id) in rows {
-                out.insert(
-                    Actor::User(id).to_string(),
-                    serde_json::json!({ "kind": "user", "id": id, "name": name, "unit_id": unit_id }),
-                );
+                let who = serde_json::json!({ "kind": "user", "id": id, "name": name, "unit_id": unit_id });
+                self.names.put(Actor::User(id).to_string(), who.clone());
+                out.insert(Actor::User(id).to_string(), who);
             }
         }
         if !keys.is_empty() {
@@ -918,10 +959,9 @@ impl People {
                     .fetch_all(&self.pool)
                     .await?;
             for (id, prefix, unit_id) in rows {
-                out.insert(
-                    Actor::Key(id).to_string(),
-                    serde_json::json!({ "kind": "api_key", "id": id, "name": format!("Khóa API {prefix}…"), "unit_id": unit_id }),
-                );
+                let who = serde_json::json!({ "kind": "api_key", "id": id, "name": format!("Khóa API {prefix}…"), "unit_id": unit_id });
+                self.names.put(Actor::Key(id).to_string(), who.clone());
+                out.insert(Actor::Key(id).to_string(), who);
             }
         }
         Ok(out)
@@ -995,4 +1035,23 @@ pub async fn attribute(people: &People, value: &mut serde_json::Value) -> Result
     let names = people.actors(&actors).await?;
     replace(value, &names);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_kept_forgotten_and_bounded() {
+        let names = NameCache::default();
+        let lan = Actor::User(Uuid::from_u128(1));
+        names.put(lan.to_string(), serde_json::json!({"name": "Lan"}));
+        assert_eq!(names.get(&lan.to_string()).unwrap()["name"], "Lan");
+        names.forget(&lan);
+        assert!(names.get(&lan.to_string()).is_none());
+        for i in 0..NAMES_KEPT + 1 {
+            names.put(format!("user:{i}"), serde_json::json!({}));
+        }
+        assert!(names.0.lock().unwrap().len() <= NAMES_KEPT);
+    }
 }
