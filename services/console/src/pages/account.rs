@@ -29,13 +29,9 @@ pub(crate) struct SignInPage {
     notice: String,
 }
 
-impl SignInPage {
-    fn error_for(&self, field: &str) -> String {
-        self.errors
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.clone())
-            .unwrap_or_default()
+impl FieldErrors for SignInPage {
+    fn errors(&self) -> &[Shown] {
+        &self.errors
     }
 }
 

@@ -29,7 +29,7 @@ use serde::Deserialize;
 
 use crate::App;
 use crate::gateway::{On, Problem, SESSION_COOKIE};
-use crate::text::{self};
+use crate::text::{self, Shown};
 
 /// Who is signed in, as the gateway's `/v1/me` says.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -52,6 +52,21 @@ pub struct Person {
 pub struct UnitRef {
     pub id: String,
     pub name: String,
+}
+
+/// A page whose form is refused field by field: each field's errors, in one line,
+/// beside it.
+pub(crate) trait FieldErrors {
+    fn errors(&self) -> &[Shown];
+
+    fn error_for(&self, field: &str) -> String {
+        self.errors()
+            .iter()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 /// What every page's frame shows: who is signed in, and the token its forms carry.

@@ -44,14 +44,9 @@ pub(crate) struct ProcedureEditPage {
     change_types: &'static [(&'static str, &'static str)],
 }
 
-impl ProcedureEditPage {
-    fn error_for(&self, field: &str) -> String {
-        self.errors
-            .iter()
-            .filter(|e| e.field == field)
-            .map(|e| e.message.clone())
-            .collect::<Vec<_>>()
-            .join("; ")
+impl FieldErrors for ProcedureEditPage {
+    fn errors(&self) -> &[Shown] {
+        &self.errors
     }
 }
 
@@ -82,6 +77,24 @@ pub(crate) struct Outcome {
     errors: Vec<Shown>,
     notice: String,
     saved: String,
+}
+
+impl Outcome {
+    /// A refusal of the gateway: its field errors in Vietnamese, or, without any, what
+    /// it means in a sentence.
+    fn refused(p: &Problem) -> Self {
+        let errors: Vec<Shown> = p.errors.iter().map(text::field_error).collect();
+        let notice = if errors.is_empty() {
+            text::problem(p)
+        } else {
+            String::new()
+        };
+        Self {
+            errors,
+            notice,
+            saved: String::new(),
+        }
+    }
 }
 
 pub(crate) async fn procedure_edit(
@@ -233,26 +246,8 @@ pub async fn save_draft(
         }
         Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
         Err(p) => {
-            let errors: Vec<Shown> = p.errors.iter().map(text::field_error).collect();
-            let notice = if errors.is_empty() {
-                text::problem(&p)
-            } else {
-                String::new()
-            };
             let status = status_of(&p, StatusCode::BAD_REQUEST);
-            procedure_edit(
-                &app,
-                &visit,
-                frame,
-                &code,
-                status,
-                Outcome {
-                    errors,
-                    notice,
-                    ..Outcome::default()
-                },
-            )
-            .await
+            procedure_edit(&app, &visit, frame, &code, status, Outcome::refused(&p)).await
         }
     }
 }
@@ -425,15 +420,13 @@ pub(crate) struct PeoplePage {
     roles: &'static [(&'static str, &'static str)],
 }
 
-impl PeoplePage {
-    fn error_for(&self, field: &str) -> String {
-        self.errors
-            .iter()
-            .filter(|e| e.field == field)
-            .map(|e| e.message.clone())
-            .collect::<Vec<_>>()
-            .join("; ")
+impl FieldErrors for PeoplePage {
+    fn errors(&self) -> &[Shown] {
+        &self.errors
     }
+}
+
+impl PeoplePage {
     fn unit_name(&self, id: &str) -> String {
         self.units
             .iter()

@@ -199,14 +199,9 @@ pub(crate) struct ActivityFormPage {
     kinds: &'static [(&'static str, &'static str)],
 }
 
-impl ActivityFormPage {
-    fn error_for(&self, field: &str) -> String {
-        self.errors
-            .iter()
-            .filter(|e| e.field == field)
-            .map(|e| e.message.clone())
-            .collect::<Vec<_>>()
-            .join("; ")
+impl FieldErrors for ActivityFormPage {
+    fn errors(&self) -> &[Shown] {
+        &self.errors
     }
 }
 
@@ -512,15 +507,13 @@ pub(crate) struct OneStopPage {
     fields: &'static [(&'static str, &'static str, &'static str)],
 }
 
-impl OneStopPage {
-    fn error_for(&self, field: &str) -> String {
-        self.errors
-            .iter()
-            .filter(|e| e.field == field)
-            .map(|e| e.message.clone())
-            .collect::<Vec<_>>()
-            .join("; ")
+impl FieldErrors for OneStopPage {
+    fn errors(&self) -> &[Shown] {
+        &self.errors
     }
+}
+
+impl OneStopPage {
     fn value(&self, field: &str) -> String {
         self.values.get(field).cloned().unwrap_or_default()
     }
@@ -825,15 +818,13 @@ pub(crate) struct SatisfactionPage {
     answers: &'static [(&'static str, &'static str)],
 }
 
-impl SatisfactionPage {
-    fn error_for(&self, field: &str) -> String {
-        self.errors
-            .iter()
-            .filter(|e| e.field == field)
-            .map(|e| e.message.clone())
-            .collect::<Vec<_>>()
-            .join("; ")
+impl FieldErrors for SatisfactionPage {
+    fn errors(&self) -> &[Shown] {
+        &self.errors
     }
+}
+
+impl SatisfactionPage {
     fn value(&self, field: &str) -> String {
         self.values.get(field).cloned().unwrap_or_default()
     }
