@@ -333,6 +333,35 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
     assert!(page.contains("Đã lưu kết quả kỳ 2020-H1"), "{page}");
     assert!(page.contains("tỷ lệ hài lòng 90,0%"), "{page}");
 
+    // The year's communication budget, money typed the Vietnamese way.
+    browser.goto(&format!("{console}/kinh-phi")).await;
+    browser.fill("year", "2020").await;
+    browser.fill("item0", "In tờ rơi, áp phích").await;
+    browser.fill("source0", "Ngân sách nhà nước").await;
+    browser.fill("planned0", "1,5 triệu").await;
+    browser.fill("spent0", "1.200.000").await;
+    browser
+        .click("form[action='/kinh-phi'] button.primary")
+        .await;
+    let beside = browser
+        .client
+        .find(fantoccini::Locator::Id("planned0-error"))
+        .await
+        .expect("the error beside the amount")
+        .text()
+        .await
+        .unwrap();
+    assert!(beside.contains("số tiền phải là số đồng"), "{beside}");
+    browser.fill("planned0", "1.500.000").await;
+    browser
+        .click("form[action='/kinh-phi'] button.primary")
+        .await;
+    let page = browser.text().await;
+    assert!(
+        page.contains("dự toán 1.500.000 đồng, đã chi 1.200.000 đồng"),
+        "{page}"
+    );
+
     // The amendment's notice in the inbox, marked read.
     browser.goto(&format!("{console}/thong-bao")).await;
     assert!(browser.text().await.contains("Mới"));

@@ -112,6 +112,10 @@ pub fn router(settings: &Settings) -> Router {
         )
         .route("/tong-quan", get(pages::dashboard))
         .route("/thong-bao", get(pages::inbox))
+        .route(
+            "/kinh-phi",
+            get(pages::budget_form).post(pages::submit_budget),
+        )
         .route("/thong-bao/{id}/da-doc", post(pages::mark_read))
         .route(
             "/hai-long",

@@ -962,3 +962,189 @@ pub async fn submit_satisfaction(
         ),
     }
 }
+
+// ---- Unit staff: the communication budget ------------------------------------------
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Budget {
+    pub year: i32,
+    pub planned_total_vnd: i64,
+    pub spent_total_vnd: i64,
+    pub revision: u32,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Budgets {
+    budgets: Vec<Budget>,
+}
+
+/// Budget lines on the form; empty ones are left out.
+pub const BUDGET_ROWS: usize = 5;
+
+#[derive(Template)]
+#[template(path = "budget.html")]
+struct BudgetPage {
+    frame: Frame,
+    values: HashMap<String, String>,
+    errors: Vec<Shown>,
+    notice: String,
+    saved: Option<Budget>,
+    history: Vec<Budget>,
+    rows: Vec<usize>,
+}
+
+impl FieldErrors for BudgetPage {
+    fn errors(&self) -> &[Shown] {
+        &self.errors
+    }
+}
+
+impl BudgetPage {
+    fn value(&self, field: &str) -> String {
+        self.values.get(field).cloned().unwrap_or_default()
+    }
+}
+
+async fn budget_history(app: &App, visit: &Visit) -> Vec<Budget> {
+    app.gateway
+        .get::<Budgets>("/v1/budget-lines?limit=20", visit.on())
+        .await
+        .unwrap_or_default()
+        .budgets
+}
+
+pub async fn budget_form(State(app): State<App>, Staff { visit, frame }: Staff) -> Response {
+    let history = budget_history(&app, &visit).await;
+    render(
+        StatusCode::OK,
+        &BudgetPage {
+            frame,
+            values: HashMap::new(),
+            errors: Vec::new(),
+            notice: String::new(),
+            saved: None,
+            history,
+            rows: (0..BUDGET_ROWS).collect(),
+        },
+    )
+}
+
+/// Money as people type it: `1.500.000` or `1500000` đồng.
+fn money(typed: &str) -> Option<i64> {
+    let digits: String = typed.trim().replace(['.', ' '], "");
+    if digits.is_empty() {
+        Some(0)
+    } else {
+        digits.parse().ok()
+    }
+}
+
+pub async fn submit_budget(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let get = |k: &str| form.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
+    let mut errors = Vec::new();
+    let year = get("year");
+    if year.parse::<i32>().is_err() {
+        errors.push(Shown {
+            field: "year".into(),
+            message: "Năm phải là một số, ví dụ 2020".into(),
+        });
+    }
+    let mut lines = Vec::new();
+    for i in 0..BUDGET_ROWS {
+        let item = get(&format!("item{i}"));
+        let (planned, spent) = (get(&format!("planned{i}")), get(&format!("spent{i}")));
+        if item.is_empty() && planned.is_empty() && spent.is_empty() {
+            continue;
+        }
+        for (field, typed) in [
+            (format!("planned{i}"), &planned),
+            (format!("spent{i}"), &spent),
+        ] {
+            if money(typed).is_none() {
+                errors.push(Shown {
+                    field,
+                    message: format!("Dòng {}: số tiền phải là số đồng, ví dụ 1.500.000", i + 1),
+                });
+            }
+        }
+        lines.push(json!({
+            "item": item,
+            "funding_source": get(&format!("source{i}")),
+            "planned_vnd": money(&planned).unwrap_or(0),
+            "spent_vnd": money(&spent).unwrap_or(0),
+        }));
+    }
+    let history = budget_history(&app, &visit).await;
+    let values = form.clone();
+    let page = |status, errors, notice: String, saved| {
+        render(
+            status,
+            &BudgetPage {
+                frame,
+                values,
+                errors,
+                notice,
+                saved,
+                history,
+                rows: (0..BUDGET_ROWS).collect(),
+            },
+        )
+    };
+    if !errors.is_empty() {
+        return page(StatusCode::BAD_REQUEST, errors, String::new(), None);
+    }
+    match app
+        .gateway
+        .put::<Budget>(
+            &format!("/v1/budget-lines/{}", encode(&year)),
+            visit.writing(&get("csrf")),
+            &json!({"lines": lines}),
+        )
+        .await
+    {
+        Ok(b) => page(StatusCode::OK, Vec::new(), String::new(), Some(b)),
+        Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
+        Err(p) if !p.errors.is_empty() => {
+            // `lines[2].item` is the third row's item field.
+            let errors = p
+                .errors
+                .iter()
+                .map(|e| {
+                    let mut shown = text::field_error(e);
+                    if let Some((i, rest)) = e
+                        .field
+                        .strip_prefix("lines[")
+                        .and_then(|r| r.split_once("]."))
+                    {
+                        let name = match rest {
+                            "planned_vnd" => "planned",
+                            "spent_vnd" => "spent",
+                            "funding_source" => "source",
+                            other => other,
+                        };
+                        shown.field = format!("{name}{i}");
+                    }
+                    shown
+                })
+                .collect();
+            page(
+                status_of(&p, StatusCode::BAD_REQUEST),
+                errors,
+                String::new(),
+                None,
+            )
+        }
+        Err(p) => page(
+            status_of(&p, StatusCode::BAD_REQUEST),
+            Vec::new(),
+            text::problem(&p),
+            None,
+        ),
+    }
+}
