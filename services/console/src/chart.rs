@@ -4,8 +4,8 @@
 
 use cchc_text::html_escape;
 
-const WIDTH: i64 = 640;
-const LABEL: i64 = 280;
+const WIDTH: i64 = 720;
+const LABEL: i64 = 360;
 const ROW: i64 = 30;
 
 /// Horizontal bars for `rows` (name, figure), scaled to the largest figure.
