@@ -83,6 +83,24 @@ pub fn number(n: &i64) -> String {
     cchc_text::number_vi(*n)
 }
 
+/// A count or an amount of money as people type it (`1.500.000`, `1 500 000`,
+/// `35`); empty is 0, anything else that is no whole number is `None`.
+pub fn count(typed: &str) -> Option<i64> {
+    let digits = typed.trim().replace(['.', ' '], "");
+    if digits.is_empty() {
+        Some(0)
+    } else {
+        digits.parse().ok()
+    }
+}
+
+/// A rate (0..1) as people read it, "95,5%"; a dash when there is none.
+pub fn percent(rate: Option<f64>) -> String {
+    rate.map_or("–".into(), |r| {
+        format!("{:.1}%", r * 100.0).replace('.', ",")
+    })
+}
+
 /// An error shown beside its field and in the summary at the top of the page.
 #[derive(Debug, Clone)]
 pub struct Shown {
@@ -210,6 +228,11 @@ mod tests {
         assert_eq!(number(&1_234_567), "1.234.567");
         assert_eq!(number(&-1000), "-1.000");
         assert_eq!(number(&12), "12");
+        assert_eq!(count("1.500.000"), Some(1_500_000));
+        assert_eq!(count(" "), Some(0));
+        assert_eq!(count("1,5 triệu"), None);
+        assert_eq!(percent(Some(0.955)), "95,5%");
+        assert_eq!(percent(None), "–");
     }
 
     #[test]

@@ -248,11 +248,7 @@ pub async fn record_activity(
             message: "Ngày thực hiện phải theo dạng ngày/tháng/năm, ví dụ 02/04/2020".into(),
         });
     }
-    let head_count = if f.head_count.trim().is_empty() {
-        Some(0)
-    } else {
-        f.head_count.trim().replace('.', "").parse::<i64>().ok()
-    };
+    let head_count = text::count(&f.head_count);
     if head_count.is_none() {
         errors.push(Shown {
             field: "head_count".into(),
@@ -443,9 +439,7 @@ pub struct OneStop {
 impl OneStop {
     /// The on-time rate as people read it: "95,5%", or a dash when nothing was resolved.
     pub fn rate(&self) -> String {
-        self.on_time_rate.map_or("–".into(), |r| {
-            format!("{:.1}%", r * 100.0).replace('.', ",")
-        })
+        text::percent(self.on_time_rate)
     }
 }
 
@@ -558,16 +552,11 @@ pub async fn submit_one_stop(
     let mut errors = Vec::new();
     let mut counts = HashMap::new();
     for (id, _, label) in ONE_STOP_FIELDS {
-        let raw = get(id).replace('.', "");
-        match if raw.is_empty() {
-            Ok(0)
-        } else {
-            raw.parse::<i64>()
-        } {
-            Ok(n) => {
+        match text::count(&get(id)) {
+            Some(n) => {
                 counts.insert(*id, n);
             }
-            Err(_) => errors.push(Shown {
+            None => errors.push(Shown {
                 field: (*id).into(),
                 message: format!("{label}: hãy nhập một số"),
             }),
@@ -793,9 +782,7 @@ pub struct Survey {
 
 impl Survey {
     pub fn rate(&self) -> String {
-        self.satisfied_rate.map_or("–".into(), |r| {
-            format!("{:.1}%", r * 100.0).replace('.', ",")
-        })
+        text::percent(self.satisfied_rate)
     }
 }
 
@@ -874,11 +861,7 @@ pub async fn submit_satisfaction(
     let get = |k: &str| form.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
     let mut errors = Vec::new();
     let mut number = |id: &str, label: &str| -> i64 {
-        let raw = get(id).replace('.', "");
-        if raw.is_empty() {
-            return 0;
-        }
-        raw.parse().unwrap_or_else(|_| {
+        text::count(&get(id)).unwrap_or_else(|| {
             errors.push(Shown {
                 field: id.into(),
                 message: format!("{label}: hãy nhập một số"),
@@ -1031,16 +1014,6 @@ pub async fn budget_form(State(app): State<App>, Staff { visit, frame }: Staff) 
     )
 }
 
-/// Money as people type it: `1.500.000` or `1500000` đồng.
-fn money(typed: &str) -> Option<i64> {
-    let digits: String = typed.trim().replace(['.', ' '], "");
-    if digits.is_empty() {
-        Some(0)
-    } else {
-        digits.parse().ok()
-    }
-}
-
 pub async fn submit_budget(
     State(app): State<App>,
     Staff { visit, frame }: Staff,
@@ -1066,7 +1039,7 @@ pub async fn submit_budget(
             (format!("planned{i}"), &planned),
             (format!("spent{i}"), &spent),
         ] {
-            if money(typed).is_none() {
+            if text::count(typed).is_none() {
                 errors.push(Shown {
                     field,
                     message: format!("Dòng {}: số tiền phải là số đồng, ví dụ 1.500.000", i + 1),
@@ -1076,8 +1049,8 @@ pub async fn submit_budget(
         lines.push(json!({
             "item": item,
             "funding_source": get(&format!("source{i}")),
-            "planned_vnd": money(&planned).unwrap_or(0),
-            "spent_vnd": money(&spent).unwrap_or(0),
+            "planned_vnd": text::count(&planned).unwrap_or(0),
+            "spent_vnd": text::count(&spent).unwrap_or(0),
         }));
     }
     let history = budget_history(&app, &visit).await;
