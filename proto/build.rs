@@ -109,7 +109,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ".cchc.notification",
         ".cchc.reporting",
     ];
-    let mut config = tonic_prost_build::configure();
+    // Maps in a stable order, so answers are the same byte for byte.
+    let mut config = tonic_prost_build::configure().btree_map(".");
     for p in packages {
         config = config.type_attribute(p, serde);
     }

@@ -176,6 +176,9 @@ async fn activities_corrections_and_one_stop_results_reach_the_dashboard() {
             .contains("(difference 2)"),
         "{p}"
     );
+    // The reason by code and parameters, for a client to say in its own language.
+    assert_eq!(p["errors"][0]["code"], "unreconciled", "{p}");
+    assert_eq!(p["errors"][0]["params"]["difference"], "2", "{p}");
     let (s, p) = sys
         .call(
             reqwest::Method::PUT,

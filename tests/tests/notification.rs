@@ -102,6 +102,8 @@ async fn recipients_subscriptions_templates_delivery_dead_letter_and_retry() {
             .starts_with("unknown placeholder {{ngay_hieu_luc}}"),
         "{p}"
     );
+    assert_eq!(p["errors"][0]["code"], "unknown_placeholder", "{p}");
+    assert_eq!(p["errors"][0]["params"]["name"], "ngay_hieu_luc", "{p}");
     let (s, t) = sys
         .post(
             "/v1/templates",

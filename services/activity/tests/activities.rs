@@ -706,7 +706,7 @@ async fn an_exactly_full_page_is_the_last_and_a_limit_over_500_is_refused() {
     assert_eq!(e.code(), Code::InvalidArgument);
     let errors = cchc_platform::validation::field_errors(&e);
     assert_eq!(fields(&e), ["limit"]);
-    assert_eq!(errors[0].message, cchc_platform::page::LIMIT_MESSAGE);
+    assert_eq!(errors[0].message, cchc_platform::page::LIMIT_RULE.message());
     let e = page(10, "not-a-token".into()).await.unwrap_err();
     assert_eq!(fields(&e), ["page_token"]);
 }

@@ -28,6 +28,11 @@ pub struct On<'a> {
 #[derive(Debug, Clone, Deserialize, Default)]
 pub struct FieldError {
     pub field: String,
+    /// The rule broken, by its stable code; said in Vietnamese by [`crate::text`].
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, String>,
     pub message: String,
 }
 

@@ -140,6 +140,24 @@ fn label(field: &str) -> &str {
         "content.name" => "Tên thủ tục",
         "content.processing_days" | "processing_days" => "Thời hạn giải quyết",
         "note" => "Ghi chú",
+        "criteria" => "Tiêu chí",
+        "responses" => "Số phiếu",
+        "lines" => "Dòng kinh phí",
+        "items" => "Hoạt động",
+        "subject" => "Tiêu đề",
+        "text" => "Nội dung",
+        "html" => "Nội dung HTML",
+        "key" => "Mẫu",
+        "language" => "Ngôn ngữ",
+        "url" | "contacts" => "Địa chỉ",
+        "type" => "Loại văn bản",
+        "summary" => "Trích yếu",
+        "number" => "Số, ký hiệu",
+        "issuer" => "Cơ quan ban hành",
+        "issued_on" => "Ngày ban hành",
+        "parent_id" => "Đơn vị cấp trên",
+        "year" => "Năm",
+        "limit" => "Số dòng mỗi trang",
         "received.online" => "Số hồ sơ tiếp nhận trực tuyến",
         "received.in_person_or_post" => "Số hồ sơ tiếp nhận trực tiếp hoặc qua bưu chính",
         "received.carried_over" => "Số hồ sơ kỳ trước chuyển sang",
@@ -163,41 +181,168 @@ pub fn field_id(api_field: &str) -> String {
         .replace('.', "_")
 }
 
-/// One refusal in Vietnamese, from what the service said of the field.
+/// One refusal in Vietnamese, from the rule the service named and its parameters.
 pub fn field_error(e: &FieldError) -> Shown {
-    let l = label(&e.field);
-    let m = e.message.as_str();
-    let number_in = || {
-        m.split(|c: char| !c.is_ascii_digit())
-            .find(|s| !s.is_empty())
-            .unwrap_or("")
-            .to_owned()
-    };
-    let message = if m == "is required" {
-        format!("Hãy nhập {}", l.to_lowercase())
-    } else if m.contains("in the future") {
-        format!("{l} không được là ngày trong tương lai")
-    } else if m.contains("characters") && m.starts_with("must be at most") {
-        format!("{l} dài tối đa {} ký tự", number_in())
-    } else if m.starts_with("must be at most") {
-        format!("{l} tối đa là {}", number_in())
-    } else if m.contains("negative") {
-        format!("{l} không được là số âm")
-    } else if m.contains("http(s) URL") {
-        format!("{l} phải là địa chỉ bắt đầu bằng http:// hoặc https://")
-    } else if e.field == "period" {
-        "Kỳ báo cáo phải là một năm (2020), nửa năm (2020-H1), quý (2020-Q3) hoặc tháng (2020-07) đã bắt đầu".to_owned()
-    } else if m.contains("YYYY-MM-DD") || m.contains("date") {
-        format!("{l} phải là ngày theo dạng ngày/tháng/năm, ví dụ 02/04/2020")
-    } else if m.starts_with("must be one of") {
-        format!("Hãy chọn {}", l.to_lowercase())
-    } else {
-        format!("{l} chưa hợp lệ")
-    };
+    field_error_labelled(e, &[])
+}
+
+/// [`field_error`] on a page whose fields have labels of their own (`name` of a unit
+/// is "Tên đơn vị", not a person's name).
+pub fn field_error_labelled(e: &FieldError, own: &[(&str, &str)]) -> Shown {
+    let base = e.field.split('[').next().unwrap_or(&e.field);
+    let l = own
+        .iter()
+        .find(|(f, _)| *f == base)
+        .map_or_else(|| label(&e.field), |(_, l)| l);
+    let message = said(e, l).unwrap_or_else(|| format!("{l} chưa hợp lệ"));
     Shown {
         field: field_id(&e.field),
         message,
     }
+}
+
+/// What is counted, in Vietnamese (the `of` of a rule).
+fn noun(of: &str) -> &str {
+    match of {
+        "VND" => "đồng",
+        "working days" => "ngày làm việc",
+        "activities" => "hoạt động",
+        "links" => "đường dẫn",
+        "codes" => "mã",
+        "lines" => "dòng",
+        "criteria" | "criterion" => "tiêu chí",
+        "e-mail addresses" => "địa chỉ e-mail",
+        "unit" => "đơn vị",
+        "period" => "kỳ báo cáo",
+        "channel" => "kênh",
+        "plan" => "kế hoạch",
+        "recipient" => "nơi nhận",
+        "legal_document" => "văn bản",
+        other => other,
+    }
+}
+
+/// The rule in Vietnamese; `None` for a code this console does not know yet.
+fn said(e: &FieldError, l: &str) -> Option<String> {
+    let lower = l.to_lowercase();
+    let p = |k: &str| e.params.get(k).map_or("", String::as_str).to_owned();
+    // Figures are shown the way they are typed here: 1.500.000.
+    let n = |k: &str| {
+        let v = p(k);
+        v.parse::<i64>().map_or(v, |x| number(&x))
+    };
+    let of = || {
+        let o = p("of");
+        if o.is_empty() {
+            o
+        } else {
+            format!(" {}", noun(&o))
+        }
+    };
+    Some(match e.code.as_str() {
+        "required" => format!("Hãy nhập {lower}"),
+        "too_long" => format!("{l} dài tối đa {} ký tự", n("max")),
+        "too_short" => format!("{l} phải có ít nhất {} ký tự", n("min")),
+        "length" => format!("{l} phải có từ {} đến {} ký tự", n("min"), n("max")),
+        "at_most" => format!("{l} tối đa là {}{}", n("max"), of()),
+        "between" => format!("{l} phải từ {} đến {}{}", n("min"), n("max"), of()),
+        "not_negative" => format!("{l} không được là số âm"),
+        "positive" => format!("{l} phải lớn hơn 0"),
+        "year" => format!("{l} phải là một năm từ {} đến {}", p("min"), p("max")),
+        "too_early" => format!("{l} phải từ năm {} trở đi", p("year")),
+        "date" => format!("{l} phải là ngày theo dạng ngày/tháng/năm, ví dụ 02/04/2020"),
+        "not_future" => format!("{l} không được là ngày trong tương lai"),
+        "future" => format!("{l} phải là một thời điểm trong tương lai"),
+        "before_period" => format!("{l} không được trước ngày bắt đầu kỳ báo cáo"),
+        "before_decision" => format!("{l} không được trước ngày ban hành quyết định"),
+        "period_not_begun" => {
+            "Kỳ báo cáo này chưa bắt đầu; chỉ nhập số liệu cho kỳ đã bắt đầu".into()
+        }
+        "period" => "Kỳ báo cáo phải là một năm (2020), nửa năm (2020-H1), quý (2020-Q3) hoặc tháng (2020-07)".into(),
+        "outside_plan_year" => format!("{l} phải thuộc năm của kế hoạch"),
+        "year_only" => "Kinh phí được lập theo năm, không theo kỳ".into(),
+        "id" => format!("{l} không phải là mã định danh{} hợp lệ", of()),
+        "no_such" => format!("{l} không có trong hệ thống"),
+        "one_of" => format!("Hãy chọn {lower} trong danh sách"),
+        "url" => format!("{l} phải là địa chỉ bắt đầu bằng http:// hoặc https://"),
+        "email" => format!("{l} phải là một địa chỉ e-mail, ví dụ vanthu@truong.edu.vn"),
+        "boolean" => format!("{l} phải là có hoặc không"),
+        "slug" => format!("{l} chỉ gồm chữ thường không dấu, chữ số, dấu _ hoặc -"),
+        "visible_ascii" => format!("{l} gồm 1 đến {} ký tự ASCII nhìn thấy được", n("max")),
+        "procedure_code" => format!("{l} phải là mã thủ tục quốc gia, ví dụ 1.012753.H19"),
+        "revision" => "Dữ liệu vừa được thay đổi ở nơi khác; hãy tải lại trang và làm lại".into(),
+        "duplicate" => match position(&p("first")) {
+            Some(i) => format!("{l} trùng với mục thứ {i}"),
+            None => format!("{l} bị lặp lại"),
+        },
+        "at_least_one" => format!("Hãy nhập ít nhất một{}", of()),
+        "exactly_one" => format!("Hãy chọn đúng một trong: {}", p("fields")),
+        "only_for" => format!("{l} chỉ dùng cho loại sự kiện {}", p("applies_to")),
+        "control_character" => format!(
+            "{l} chứa ký tự điều khiển không được phép ({} ở ký tự thứ {})",
+            p("character"),
+            p("position")
+        ),
+        "unknown_field" => format!("Trường {} không có trong yêu cầu này", e.field),
+        "malformed" => format!("{l} có kiểu dữ liệu không đúng"),
+        "page_token" => "Trang danh sách không hợp lệ; hãy quay lại trang đầu".into(),
+        "computed" => format!(
+            "{l} được tính từ các số thành phần ({}); hãy để trống",
+            n("parts")
+        ),
+        "unreconciled" => format!(
+            "Số hồ sơ tiếp nhận ({}) phải bằng số đã giải quyết ({}) cộng số đang giải quyết ({}) và số trả lại, rút ({}); hiện đang lệch {} hồ sơ",
+            n("received"),
+            n("resolved"),
+            n("pending"),
+            n("returned"),
+            n("difference")
+        ),
+        "more_than_responses" => format!(
+            "Rất hài lòng {} + hài lòng {} + không hài lòng {} = {}, nhiều hơn số phiếu ({})",
+            n("very_satisfied"),
+            n("satisfied"),
+            n("dissatisfied"),
+            n("answers"),
+            n("responses")
+        ),
+        "total_too_large" => format!(
+            "Tổng các dòng là {} đồng, vượt mức tối đa {} đồng một năm",
+            n("total"),
+            n("max")
+        ),
+        "one_webhook" => "Mỗi nơi nhận chỉ có một địa chỉ webhook".into(),
+        "url_credentials" => format!("{l} không được chứa tên đăng nhập hoặc mật khẩu"),
+        "url_not_public" => format!(
+            "{l} phải là địa chỉ công khai: {} là địa chỉ nội bộ",
+            p("address")
+        ),
+        "must_contain" => format!("{l} phải chứa {{{{{}}}}}", p("placeholder")),
+        "must_not_contain" => format!(
+            "{l} không được chứa {{{{{}}}}}; hãy đặt nó trong nội dung",
+            p("placeholder")
+        ),
+        "unknown_placeholder" => format!(
+            "{l} có trường {{{{{}}}}} không dùng được ở mẫu này; các trường dùng được: {}",
+            p("name"),
+            p("offered")
+        ),
+        "unclosed_placeholder" => format!("{l} có dấu {{{{ chưa được đóng bằng }}}}"),
+        "bad_placeholder" => format!(
+            "{l}: {{{{{}}}}} không phải tên trường (chỉ gồm chữ thường không dấu và _)",
+            p("name")
+        ),
+        "common_password" => "Mật khẩu này nằm trong số mật khẩu phổ biến nhất, dễ bị đoán; hãy chọn mật khẩu khác".into(),
+        "personal_password" => "Mật khẩu không được trùng với địa chỉ e-mail hoặc họ tên".into(),
+        "key_reused" => "Yêu cầu này đã được gửi với nội dung khác; hãy tải lại trang".into(),
+        _ => return None,
+    })
+}
+
+/// `criteria[2]` as the third item.
+fn position(field: &str) -> Option<usize> {
+    let i = field.split_once('[')?.1.split_once(']')?.0;
+    i.parse::<usize>().ok().map(|i| i + 1)
 }
 
 /// What to tell a person of a refused request without field errors.
@@ -235,21 +380,66 @@ mod tests {
         assert_eq!(percent(None), "–");
     }
 
+    fn error(field: &str, rule: cchc_platform::validation::Rule) -> FieldError {
+        let e = cchc_platform::validation::FieldError::new(field, rule);
+        FieldError {
+            field: e.field,
+            code: e.code,
+            params: e.params,
+            message: e.message,
+        }
+    }
+
     #[test]
     fn field_errors_are_said_in_vietnamese() {
-        let e = |field: &str, message: &str| {
-            field_error(&FieldError {
-                field: field.into(),
-                message: message.into(),
-            })
-        };
-        assert_eq!(e("title", "is required").message, "Hãy nhập tên hoạt động");
+        use cchc_platform::validation::Rule;
         assert_eq!(
-            e("head_count", "must not be negative").message,
+            field_error(&error("title", Rule::Required)).message,
+            "Hãy nhập tên hoạt động"
+        );
+        assert_eq!(
+            field_error(&error("head_count", Rule::NotNegative)).message,
             "Số người tham dự không được là số âm"
         );
-        let link = e("evidence_links[1]", "must be an http(s) URL");
+        let link = field_error(&error("evidence_links[1]", Rule::Url));
         assert_eq!(link.field, "evidence_links");
         assert!(link.message.starts_with("Đường dẫn minh chứng"));
+        let money = Rule::AtMost {
+            max: 10_000_000_000_000,
+            of: "VND",
+        };
+        assert_eq!(
+            field_error(&error("note", money)).message,
+            "Ghi chú tối đa là 10.000.000.000.000 đồng"
+        );
+        let twice = Rule::Duplicate {
+            first: "criteria[0]".into(),
+        };
+        assert_eq!(
+            field_error(&error("criteria[2].name", twice)).message,
+            "Tiêu chí trùng với mục thứ 1"
+        );
+    }
+
+    #[test]
+    fn every_rule_the_services_name_is_said_in_vietnamese() {
+        for rule in cchc_platform::validation::Rule::examples() {
+            let e = error("title", rule);
+            let said = said(&e, "Tên").unwrap_or_else(|| panic!("no Vietnamese for {}", e.code));
+            // Nothing in English nor a parameter left unsaid.
+            assert!(!said.contains(&e.message), "{said}");
+            for (k, v) in &e.params {
+                // Nouns are translated, choices shown as a list, English detail and
+                // classes of address left to the message.
+                if !["of", "first", "values", "class", "detail", "offered"].contains(&k.as_str()) {
+                    let shown = v.parse::<i64>().map_or(v.clone(), |x| number(&x));
+                    assert!(
+                        said.contains(&shown) || said.contains(v),
+                        "{}: {said} lacks {k}={v}",
+                        e.code
+                    );
+                }
+            }
+        }
     }
 }

@@ -5,7 +5,7 @@
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use cchc_platform::validation::FieldError;
+use cchc_platform::validation::{FieldError, Rule};
 use cchc_platform::{Role, Signed};
 use sha2::{Digest, Sha256};
 
@@ -240,10 +240,10 @@ where
     ))
     .map_err(|e| {
         let field = e.path().to_string();
-        let message = e.inner().to_string();
+        let detail = e.inner().to_string();
         Problem::bad_request(
-            format!("Failed to deserialize the JSON body into the target type: {field}: {message}"),
-            vec![FieldError { field, message }],
+            format!("Failed to deserialize the JSON body into the target type: {field}: {detail}"),
+            vec![FieldError::new(field, Rule::Malformed { detail })],
         )
     })?;
     // A misspelt field would otherwise be dropped without a word, and the request
@@ -253,10 +253,7 @@ where
             format!("unknown fields: {}", unknown.join(", ")),
             unknown
                 .into_iter()
-                .map(|field| FieldError {
-                    field,
-                    message: "is not a field of this request".into(),
-                })
+                .map(|field| FieldError::new(field, Rule::UnknownField))
                 .collect(),
         ));
     }
@@ -361,7 +358,7 @@ where
 
 /// Page size from `limit`, by the platform's one rule for every list.
 pub fn page_limit(limit: Option<u32>) -> Result<u32, Problem> {
-    cchc_platform::page::limit(limit).map_err(|message| Problem::field("limit", message))
+    cchc_platform::page::limit(limit).map_err(|rule| Problem::field("limit", rule))
 }
 
 /// The `Idempotency-Key` header, when sent.
@@ -371,7 +368,7 @@ pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>
         .map(|v| {
             v.to_str()
                 .map(str::to_owned)
-                .map_err(|_| Problem::field("Idempotency-Key", "must be visible ASCII"))
+                .map_err(|_| Problem::field("Idempotency-Key", Rule::VisibleAscii { max: 200 }))
         })
         .transpose()
 }

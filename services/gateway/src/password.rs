@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use cchc_platform::validation::Rule;
 use rand::RngCore;
 
 pub const MIN_LENGTH: usize = 10;
@@ -78,12 +79,13 @@ impl Weakness {
         }
     }
 
-    pub fn english(self) -> String {
+    /// The field rule the password broke, for the problem's `errors`.
+    pub fn rule(self) -> Rule {
         match self {
-            Weakness::TooShort => format!("must be at least {MIN_LENGTH} characters"),
-            Weakness::TooLong => format!("must be at most {MAX_LENGTH} characters"),
-            Weakness::Common => "is one of the most common passwords; choose another".into(),
-            Weakness::LikeTheAccount => "must not be the e-mail address or the name".into(),
+            Weakness::TooShort => Rule::TooShort { min: MIN_LENGTH },
+            Weakness::TooLong => Rule::TooLong { max: MAX_LENGTH },
+            Weakness::Common => Rule::CommonPassword,
+            Weakness::LikeTheAccount => Rule::PersonalPassword,
         }
     }
 

@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use cchc_platform::validation::{Errors, FieldError, Lines, field_errors, stray_control};
+use cchc_platform::validation::{Errors, FieldError, Lines, Rule, field_errors, stray_control};
 use serde::Serialize;
 
 /// An error answer (RFC 9457, `application/problem+json`).
@@ -58,14 +58,9 @@ impl Problem {
         }
     }
 
-    pub fn field(field: &str, message: &str) -> Self {
-        Self::bad_request(
-            format!("{field} {message}"),
-            vec![FieldError {
-                field: field.into(),
-                message: message.into(),
-            }],
-        )
+    pub fn field(field: &str, rule: Rule) -> Self {
+        let error = FieldError::new(field, rule);
+        Self::bad_request(format!("{field} {}", error.message), vec![error])
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {

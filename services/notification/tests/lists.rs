@@ -5,7 +5,7 @@
 mod common;
 
 use cchc_platform::Role;
-use cchc_platform::page::LIMIT_MESSAGE;
+use cchc_platform::page::LIMIT_RULE;
 use cchc_platform::validation::field_errors;
 use cchc_platform::vocabulary::unit_kind;
 use cchc_proto::notification::v1 as pb;
@@ -122,8 +122,8 @@ async fn an_exactly_full_page_is_the_last_and_a_limit_over_500_is_refused() {
         let fields = field_errors(&e);
         assert_eq!(fields.len(), 1);
         assert_eq!(
-            (fields[0].field.as_str(), fields[0].message.as_str()),
-            ("limit", LIMIT_MESSAGE)
+            (fields[0].field.as_str(), fields[0].code.as_str()),
+            ("limit", LIMIT_RULE.code())
         );
     }
     assert_eq!(recipients(&h, 500, "").await.recipients.len(), 2);

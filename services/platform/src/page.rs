@@ -7,29 +7,31 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::validation::Errors;
+use crate::validation::{Errors, Rule};
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 500;
 
-/// The message of a refused `limit`, the same in the gateway and every service.
-pub const LIMIT_MESSAGE: &str = "must be between 1 and 500";
-/// The message of a page token no list issued.
-pub const TOKEN_MESSAGE: &str = "is not a token this API issued";
+/// Why a `limit` is refused, the same in the gateway and every service.
+pub const LIMIT_RULE: Rule = Rule::Between {
+    min: 1,
+    max: MAX_LIMIT as i64,
+    of: "",
+};
 
 /// The page size asked for: `None` or 0 is the default; over the maximum is an error.
-pub fn limit(requested: Option<u32>) -> Result<u32, &'static str> {
+pub fn limit(requested: Option<u32>) -> Result<u32, Rule> {
     match requested {
         None | Some(0) => Ok(DEFAULT_LIMIT),
         Some(n) if n <= MAX_LIMIT => Ok(n),
-        Some(_) => Err(LIMIT_MESSAGE),
+        Some(_) => Err(LIMIT_RULE),
     }
 }
 
 /// `limit` of a list request (0: the default), noting a refused one in `errors`.
 fn read_limit(limit: u32, errors: &mut Errors) -> u32 {
-    self::limit(Some(limit)).unwrap_or_else(|message| {
-        errors.add("limit", message);
+    self::limit(Some(limit)).unwrap_or_else(|rule| {
+        errors.add("limit", rule);
         DEFAULT_LIMIT
     })
 }
@@ -79,7 +81,7 @@ impl Paging {
             None
         } else {
             let after = Cursor::parse(page_token);
-            errors.check(after.is_some(), "page_token", TOKEN_MESSAGE);
+            errors.check(after.is_some(), "page_token", Rule::PageToken);
             after
         };
         Self { limit, after }
@@ -128,7 +130,7 @@ impl Offsets {
         } else {
             page_token.parse::<i64>().ok().filter(|o| *o >= 0)
         };
-        errors.check(offset.is_some(), "page_token", TOKEN_MESSAGE);
+        errors.check(offset.is_some(), "page_token", Rule::PageToken);
         Self {
             limit,
             offset: offset.unwrap_or(0),
@@ -166,7 +168,7 @@ mod tests {
         assert_eq!(limit(None), Ok(50));
         assert_eq!(limit(Some(0)), Ok(50));
         assert_eq!(limit(Some(500)), Ok(500));
-        assert_eq!(limit(Some(501)), Err(LIMIT_MESSAGE));
+        assert_eq!(limit(Some(501)), Err(LIMIT_RULE));
         let mut e = Errors::new();
         let p = Paging::read(9000, "", &mut e);
         assert_eq!(p.limit, DEFAULT_LIMIT);
@@ -228,13 +230,13 @@ mod tests {
         let fields: Vec<_> = e
             .into_vec()
             .into_iter()
-            .map(|f| (f.field, f.message))
+            .map(|f| (f.field, f.code))
             .collect();
         assert_eq!(
             fields,
             [
-                ("limit".to_owned(), LIMIT_MESSAGE.to_owned()),
-                ("page_token".to_owned(), TOKEN_MESSAGE.to_owned())
+                ("limit".to_owned(), "between".to_owned()),
+                ("page_token".to_owned(), "page_token".to_owned())
             ]
         );
     }

@@ -1,7 +1,7 @@
 //! What a valid activity (hoạt động tuyên truyền) is.
 
 use cchc_platform::time::today;
-use cchc_platform::validation::{Errors, is_http_url, parse_date};
+use cchc_platform::validation::{Errors, Rule, is_http_url, parse_date};
 use cchc_platform::vocabulary::activity_kind;
 use cchc_proto::activity::v1::RecordActivityRequest;
 
@@ -66,67 +66,72 @@ pub fn check(r: &RecordActivityRequest) -> Result<NewActivity, Errors> {
     check_kind(&mut e, &r.kind);
     let date = parse_date(&mut e, "date", &r.date);
     if let Some(d) = date {
-        e.check(d <= today(), "date", "must not be in the future");
+        e.check(d <= today(), "date", Rule::NotFuture);
         e.check(
             chrono::Datelike::year(&d) >= 2000,
             "date",
-            "must be in 2000 or later",
+            Rule::TooEarly { year: 2000 },
         );
     }
     let title = r.title.trim();
-    e.check(!title.is_empty(), "title", "is required");
+    e.check(!title.is_empty(), "title", Rule::Required);
     e.check(
         title.chars().count() <= MAX_TITLE,
         "title",
-        format!("must be at most {MAX_TITLE} characters"),
+        Rule::TooLong { max: MAX_TITLE },
     );
     e.check(
         r.description.chars().count() <= MAX_TEXT,
         "description",
-        format!("must be at most {MAX_TEXT} characters"),
+        Rule::TooLong { max: MAX_TEXT },
     );
     e.check(
         r.channel.chars().count() <= MAX_SHORT,
         "channel",
-        format!("must be at most {MAX_SHORT} characters"),
+        Rule::TooLong { max: MAX_SHORT },
     );
     e.check(
         r.audience.chars().count() <= MAX_SHORT,
         "audience",
-        format!("must be at most {MAX_SHORT} characters"),
+        Rule::TooLong { max: MAX_SHORT },
     );
     e.single_line("title", title);
     e.multi_line("description", &r.description);
     e.single_line("channel", &r.channel);
     e.single_line("audience", &r.audience);
-    e.check(r.head_count >= 0, "head_count", "must not be negative");
+    e.check(r.head_count >= 0, "head_count", Rule::NotNegative);
     e.check(
         r.head_count <= MAX_HEAD_COUNT,
         "head_count",
-        format!("must be at most {MAX_HEAD_COUNT}"),
+        Rule::AtMost {
+            max: MAX_HEAD_COUNT,
+            of: "",
+        },
     );
     e.check(
         r.evidence_links.len() <= MAX_LINKS,
         "evidence_links",
-        format!("at most {MAX_LINKS} links"),
+        Rule::AtMost {
+            max: MAX_LINKS as i64,
+            of: "links",
+        },
     );
     for (i, l) in r.evidence_links.iter().enumerate() {
-        e.check(
-            is_http_url(l),
-            &format!("evidence_links[{i}]"),
-            "must be an http(s) URL",
-        );
+        e.check(is_http_url(l), &format!("evidence_links[{i}]"), Rule::Url);
     }
     e.check(
         r.procedure_codes.len() <= MAX_CODES,
         "procedure_codes",
-        format!("at most {MAX_CODES} codes"),
+        Rule::AtMost {
+            max: MAX_CODES as i64,
+            of: "codes",
+        },
     );
     for (i, c) in r.procedure_codes.iter().enumerate() {
         e.check(
             !c.trim().is_empty() && c.len() <= 40 && !c.chars().any(char::is_control),
             &format!("procedure_codes[{i}]"),
-            "must be a procedure code",
+            Rule::ProcedureCode,
         );
     }
     super::check_idempotency_key(&mut e, &r.idempotency_key);
@@ -155,7 +160,9 @@ pub fn check_kind(e: &mut Errors, kind: &str) {
     e.check(
         activity_kind::ALL.contains(&kind),
         "kind",
-        format!("must be one of {}", activity_kind::ALL.join(", ")),
+        Rule::OneOf {
+            values: activity_kind::ALL.join(", "),
+        },
     );
 }
 
@@ -165,7 +172,7 @@ pub fn check_reason(e: &mut Errors, reason: &str) -> String {
     e.check(
         reason.chars().count() <= MAX_REASON,
         "reason",
-        format!("must be at most {MAX_REASON} characters"),
+        Rule::TooLong { max: MAX_REASON },
     );
     e.multi_line("reason", reason);
     reason.to_owned()

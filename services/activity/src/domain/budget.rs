@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use cchc_platform::validation::Errors;
+use cchc_platform::validation::{Errors, Rule};
 use cchc_proto::activity::v1::{BudgetLine, SubmitBudgetLinesRequest};
 use chrono::Datelike;
 use serde::{Deserialize, Serialize};
@@ -70,12 +70,18 @@ pub fn check(
     e.check(
         (2000..=last).contains(&r.year),
         "year",
-        format!("must be a year from 2000 to {last}"),
+        Rule::Year {
+            min: 2000,
+            max: last,
+        },
     );
     e.check(
         r.lines.len() <= MAX_LINES,
         "lines",
-        format!("at most {MAX_LINES} lines"),
+        Rule::AtMost {
+            max: MAX_LINES as i64,
+            of: "lines",
+        },
     );
     let mut seen: HashMap<(String, String), usize> = HashMap::new();
     let mut lines = Vec::with_capacity(r.lines.len());
@@ -83,25 +89,28 @@ pub fn check(
         let field = |f: &str| format!("lines[{i}].{f}");
         let item = l.item.trim();
         let source = l.funding_source.trim();
-        e.check(!item.is_empty(), &field("item"), "is required");
+        e.check(!item.is_empty(), &field("item"), Rule::Required);
         e.check(
             item.chars().count() <= MAX_ITEM,
             &field("item"),
-            format!("must be at most {MAX_ITEM} characters"),
+            Rule::TooLong { max: MAX_ITEM },
         );
         e.check(
             source.chars().count() <= MAX_SOURCE,
             &field("funding_source"),
-            format!("must be at most {MAX_SOURCE} characters"),
+            Rule::TooLong { max: MAX_SOURCE },
         );
         e.single_line(&field("item"), item);
         e.single_line(&field("funding_source"), source);
         for (name, n) in [("planned_vnd", l.planned_vnd), ("spent_vnd", l.spent_vnd)] {
-            e.check(n >= 0, &field(name), "must not be negative");
+            e.check(n >= 0, &field(name), Rule::NotNegative);
             e.check(
                 n <= MAX_VND,
                 &field(name),
-                format!("must be at most {MAX_VND} VND"),
+                Rule::AtMost {
+                    max: MAX_VND,
+                    of: "VND",
+                },
             );
         }
         if !item.is_empty()
@@ -109,7 +118,9 @@ pub fn check(
         {
             e.add(
                 field("item"),
-                format!("repeats lines[{first}] with the same funding source; merge them"),
+                Rule::Duplicate {
+                    first: format!("lines[{first}]"),
+                },
             );
         }
         lines.push(Line {
@@ -136,7 +147,10 @@ pub fn check(
             e.check(
                 total <= MAX_VND,
                 field,
-                format!("the lines add up to {total} VND; a year may total at most {MAX_VND} VND"),
+                Rule::TotalTooLarge {
+                    total,
+                    max: MAX_VND,
+                },
             );
         }
     }

@@ -10,7 +10,7 @@ pub mod satisfaction;
 pub use activity::NewActivity;
 pub use period::Period;
 
-use cchc_platform::validation::{Errors, FieldError};
+use cchc_platform::validation::{Errors, FieldError, Rule};
 
 /// Input that was refused, with every reason.
 #[derive(Debug)]
@@ -53,7 +53,7 @@ pub fn check_idempotency_key(e: &mut Errors, key: &str) {
     e.check(
         key.len() <= 200,
         "idempotency_key",
-        "must be at most 200 characters",
+        Rule::TooLong { max: 200 },
     );
     e.single_line("idempotency_key", key);
 }

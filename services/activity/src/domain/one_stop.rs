@@ -1,7 +1,7 @@
 //! One-stop results (kết quả giải quyết thủ tục hành chính theo cơ chế một cửa, một
 //! cửa liên thông): a unit's dossier counters for a period, which must reconcile.
 
-use cchc_platform::validation::Errors;
+use cchc_platform::validation::{Errors, Rule};
 use cchc_proto::activity::v1::{
     OneStopPending, OneStopReceived, OneStopResolved, SubmitOneStopResultRequest,
 };
@@ -74,19 +74,18 @@ impl Counters {
 
     /// Every received dossier is resolved, pending, or returned/withdrawn. Returns the
     /// sentence naming the difference when they do not add up.
-    pub fn reconcile(&self) -> Result<(), String> {
+    pub fn reconcile(&self) -> Result<(), Rule> {
         let received = self.received_total();
         let accounted = self.resolved_total() + self.pending_total() + self.returned_withdrawn;
         if received == accounted {
             Ok(())
         } else {
-            Err(format!(
-                "received {received} ≠ resolved {} + pending {} + returned or withdrawn {} (difference {})",
-                self.resolved_total(),
-                self.pending_total(),
-                self.returned_withdrawn,
-                received - accounted
-            ))
+            Err(Rule::Unreconciled {
+                received,
+                resolved: self.resolved_total(),
+                pending: self.pending_total(),
+                returned: self.returned_withdrawn,
+            })
         }
     }
 }
@@ -125,11 +124,14 @@ pub fn check(
     let resolved = r.resolved.unwrap_or_default();
     let pending = r.pending.unwrap_or_default();
     let mut count = |field: &str, n: i64| {
-        e.check(n >= 0, field, "must not be negative");
+        e.check(n >= 0, field, Rule::NotNegative);
         e.check(
             n <= MAX_COUNT,
             field,
-            format!("must be at most {MAX_COUNT}"),
+            Rule::AtMost {
+                max: MAX_COUNT,
+                of: "",
+            },
         );
         n.clamp(0, MAX_COUNT)
     };
@@ -150,16 +152,12 @@ pub fn check(
         ("resolved.total", resolved.total, c.resolved_total()),
         ("pending.total", pending.total, c.pending_total()),
     ] {
-        e.check(
-            sent == 0 || sent == parts,
-            field,
-            format!("is computed from its parts ({parts}); leave it out"),
-        );
+        e.check(sent == 0 || sent == parts, field, Rule::Computed { parts });
     }
     e.check(
         r.note.chars().count() <= MAX_NOTE,
         "note",
-        format!("must be at most {MAX_NOTE} characters"),
+        Rule::TooLong { max: MAX_NOTE },
     );
     e.multi_line("note", &r.note);
     super::check_idempotency_key(&mut e, &r.idempotency_key);
@@ -168,11 +166,12 @@ pub fn check(
     };
     if let Err(difference) = c.reconcile() {
         let mut e = Errors::new();
-        e.add("received", difference.clone());
-        return Err(Rejection::rule(
-            format!("the one-stop result does not reconcile: {difference}"),
-            e,
-        ));
+        let message = format!(
+            "the one-stop result does not reconcile: {}",
+            difference.message()
+        );
+        e.add("received", difference);
+        return Err(Rejection::rule(message, e));
     }
     Ok(OneStopFigures {
         period,

@@ -2,6 +2,7 @@
 //! ([`cchc_platform::period`]), and the rule for periods a unit submits figures for.
 
 pub use cchc_platform::period::*;
+use cchc_platform::validation::Rule;
 use chrono::NaiveDate;
 
 /// Reads a period a unit submits figures for: well formed and already begun.
@@ -14,14 +15,11 @@ pub fn check(
     match value.parse::<Period>() {
         Ok(p) if p.has_started(today) => Some(p),
         Ok(_) => {
-            e.add(
-                field,
-                "has not begun; figures can only be given for a period that has",
-            );
+            e.add(field, Rule::PeriodNotBegun);
             None
         }
-        Err(bad) => {
-            e.add(field, bad.to_string());
+        Err(_) => {
+            e.add(field, Rule::Period);
             None
         }
     }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use cchc_platform::validation::Errors;
+use cchc_platform::validation::{Errors, Rule};
 use cchc_proto::activity::v1::{CriterionCounts, SubmitSatisfactionRequest};
 use serde::{Deserialize, Serialize};
 
@@ -83,40 +83,51 @@ pub fn check(
     let mut e = Errors::new();
     let period = super::period::check(&mut e, "period", &r.period, today);
     let count = |e: &mut Errors, field: String, n: i64| {
-        e.check(n >= 0, &field, "must not be negative");
+        e.check(n >= 0, &field, Rule::NotNegative);
         e.check(
             n <= MAX_COUNT,
             &field,
-            format!("must be at most {MAX_COUNT}"),
+            Rule::AtMost {
+                max: MAX_COUNT,
+                of: "",
+            },
         );
     };
     count(&mut e, "responses".into(), r.responses);
     e.check(
         !r.criteria.is_empty(),
         "criteria",
-        "must name at least one criterion",
+        Rule::AtLeastOne { of: "criterion" },
     );
     e.check(
         r.criteria.len() <= MAX_CRITERIA,
         "criteria",
-        format!("at most {MAX_CRITERIA} criteria"),
+        Rule::AtMost {
+            max: MAX_CRITERIA as i64,
+            of: "criteria",
+        },
     );
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut criteria = Vec::with_capacity(r.criteria.len());
     for (i, c) in r.criteria.iter().enumerate() {
         let name = c.name.trim();
         let field = |f: &str| format!("criteria[{i}].{f}");
-        e.check(!name.is_empty(), &field("name"), "is required");
+        e.check(!name.is_empty(), &field("name"), Rule::Required);
         e.check(
             name.chars().count() <= MAX_NAME,
             &field("name"),
-            format!("must be at most {MAX_NAME} characters"),
+            Rule::TooLong { max: MAX_NAME },
         );
         e.single_line(&field("name"), name);
         if !name.is_empty()
             && let Some(first) = seen.insert(name.to_lowercase(), i)
         {
-            e.add(field("name"), format!("repeats criteria[{first}]"));
+            e.add(
+                field("name"),
+                Rule::Duplicate {
+                    first: format!("criteria[{first}]"),
+                },
+            );
         }
         count(&mut e, field("very_satisfied"), c.very_satisfied);
         count(&mut e, field("satisfied"), c.satisfied);
@@ -140,14 +151,12 @@ pub fn check(
         if c.answered() > r.responses {
             e.add(
                 format!("criteria[{i}]"),
-                format!(
-                    "very satisfied {} + satisfied {} + dissatisfied {} = {} exceeds the {} responses",
-                    c.very_satisfied,
-                    c.satisfied,
-                    c.dissatisfied,
-                    c.answered(),
-                    r.responses
-                ),
+                Rule::MoreThanResponses {
+                    very_satisfied: c.very_satisfied,
+                    satisfied: c.satisfied,
+                    dissatisfied: c.dissatisfied,
+                    responses: r.responses,
+                },
             );
         }
     }

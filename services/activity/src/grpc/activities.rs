@@ -2,7 +2,7 @@
 
 use cchc_platform::Caller;
 use cchc_platform::page::Paging;
-use cchc_platform::validation::{Errors, parse_date};
+use cchc_platform::validation::{Errors, Rule, parse_date};
 use cchc_proto::activity::v1::{
     Activity, BatchItemResult, CorrectActivityRequest, FieldError, GetActivityRequest,
     ListActivitiesRequest, ListActivitiesResponse, RecordActivitiesRequest,
@@ -45,13 +45,17 @@ pub async fn record_many(
     e.check(
         !r.items.is_empty() && r.items.len() <= MAX_BATCH,
         "items",
-        format!("must hold 1 to {MAX_BATCH} activities"),
+        Rule::Between {
+            min: 1,
+            max: MAX_BATCH as i64,
+            of: "activities",
+        },
     );
     // Room for the "/<index>" suffix given to items without their own key.
     e.check(
         r.idempotency_key.len() <= 190,
         "idempotency_key",
-        "must be at most 190 characters",
+        Rule::TooLong { max: 190 },
     );
     e.single_line("idempotency_key", &r.idempotency_key);
     if !e.is_empty() {
@@ -85,12 +89,12 @@ pub async fn record_many(
                     activity: Some(a),
                     errors: Vec::new(),
                 },
-                Err(e @ Error::KeyReused) => rejected(
+                Err(Error::KeyReused) => rejected(
                     i,
-                    [FieldError {
-                        field: "idempotency_key".into(),
-                        message: e.to_string(),
-                    }],
+                    [proto_error(cchc_platform::validation::FieldError::new(
+                        "idempotency_key",
+                        Rule::KeyReused,
+                    ))],
                 ),
                 Err(e) => return Err(e.into()),
             });
@@ -118,6 +122,8 @@ fn proto_error(f: cchc_platform::validation::FieldError) -> FieldError {
     FieldError {
         field: f.field,
         message: f.message,
+        code: f.code,
+        params: f.params,
     }
 }
 
@@ -204,7 +210,7 @@ pub async fn list(
                 f.from = Some(f.from.map_or(p.start(), |d| d.max(p.start())));
                 f.to = Some(f.to.map_or(p.end(), |d| d.min(p.end())));
             }
-            Err(bad) => e.add("period", bad.to_string()),
+            Err(_) => e.add("period", Rule::Period),
         }
     }
     if !e.is_empty() {

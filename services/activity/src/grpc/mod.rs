@@ -7,7 +7,7 @@
 mod activities;
 mod submissions;
 
-use cchc_platform::validation::Errors;
+use cchc_platform::validation::{Errors, Rule};
 use cchc_platform::{Caller, Role};
 use cchc_proto::activity::v1::activity_service_server::ActivityService;
 use cchc_proto::activity::v1::{
@@ -133,7 +133,7 @@ fn visible_unit(caller: &Caller, asked: &str, e: &mut Errors) -> Option<Uuid> {
     } else {
         asked
             .parse()
-            .map_err(|_| e.add("unit_id", "must be a unit id"))
+            .map_err(|_| e.add("unit_id", Rule::Id { of: "unit" }))
             .ok()
     }
 }

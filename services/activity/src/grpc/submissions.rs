@@ -3,7 +3,7 @@
 
 use cchc_platform::page::Paging;
 use cchc_platform::time::today;
-use cchc_platform::validation::Errors;
+use cchc_platform::validation::{Errors, Rule};
 use cchc_platform::{Caller, Role};
 use cchc_proto::activity::v1::{
     BudgetLines, ListBudgetLinesResponse, ListOneStopResultsResponse, ListSatisfactionResponse,
@@ -76,15 +76,19 @@ fn filter(
     let paging = Paging::read(r.limit, &r.page_token, &mut e);
     let unit_id = visible_unit(caller, &r.unit_id, &mut e);
     let period = if by_year {
-        e.check(
-            r.period.is_empty(),
-            "period",
-            "budget lines are listed by year",
-        );
+        e.check(r.period.is_empty(), "period", Rule::YearOnly);
         match r.year {
             0 => None,
             y => Period::year(y)
-                .map_err(|_| e.add("year", "must be a year from 2000 to 2200"))
+                .map_err(|_| {
+                    e.add(
+                        "year",
+                        Rule::Year {
+                            min: 2000,
+                            max: 2200,
+                        },
+                    )
+                })
                 .ok()
                 .map(|p| p.to_string()),
         }
@@ -93,8 +97,8 @@ fn filter(
     } else {
         match r.period.parse::<Period>() {
             Ok(p) => Some(p.to_string()),
-            Err(bad) => {
-                e.add("period", bad.to_string());
+            Err(_) => {
+                e.add("period", Rule::Period);
                 None
             }
         }

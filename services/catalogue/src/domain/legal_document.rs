@@ -1,7 +1,7 @@
 //! Legal documents (văn bản quy phạm pháp luật): what a record of one must hold, and
 //! how they are searched.
 
-use cchc_platform::validation::{Errors, parse_date};
+use cchc_platform::validation::{Errors, Rule, parse_date};
 use cchc_platform::vocabulary::legal_status;
 use cchc_proto::catalogue::v1::{CreateLegalDocumentRequest, SearchLegalDocumentsRequest};
 use uuid::Uuid;
@@ -42,7 +42,9 @@ fn ids(errors: &mut Errors, field: &str, v: &[String]) -> Vec<Uuid> {
             errors.check(
                 id.is_some(),
                 &format!("{field}[{i}]"),
-                "must be the id of a recorded legal document",
+                Rule::Id {
+                    of: "legal_document",
+                },
             );
             id
         })
@@ -53,23 +55,13 @@ impl NewLegalDocument {
     pub fn parse(r: &CreateLegalDocumentRequest) -> Result<Self, Errors> {
         let mut errors = Errors::new();
         let number_symbol = r.number_symbol.trim();
-        required(
-            &mut errors,
-            "number_symbol",
-            number_symbol,
-            "the number and symbol are required",
-        );
+        required(&mut errors, "number_symbol", number_symbol);
         at_most(&mut errors, "number_symbol", number_symbol, 100);
         let doc_type = word(DOCUMENT_TYPES, &r.r#type);
         errors.check(doc_type.is_some(), "type", must_be_one_of(DOCUMENT_TYPES));
-        required(
-            &mut errors,
-            "summary",
-            &r.summary,
-            "the summary (trích yếu) is required",
-        );
+        required(&mut errors, "summary", &r.summary);
         at_most(&mut errors, "summary", &r.summary, 2000);
-        required(&mut errors, "issuer", &r.issuer, "the issuer is required");
+        required(&mut errors, "issuer", &r.issuer);
         errors.single_line("number_symbol", &r.number_symbol);
         errors.multi_line("summary", &r.summary);
         errors.single_line("issuer", &r.issuer);
@@ -82,12 +74,7 @@ impl NewLegalDocument {
             .iter()
             .enumerate()
             .filter_map(|(i, c)| {
-                ProcedureCode::read(
-                    &mut errors,
-                    &format!("procedure_codes[{i}]"),
-                    c,
-                    "must be a procedure code",
-                )
+                ProcedureCode::read(&mut errors, &format!("procedure_codes[{i}]"), c)
             })
             .collect();
         checked(errors, || {

@@ -14,7 +14,7 @@ pub use procedure::{
 };
 
 pub use cchc_platform::page::Offsets;
-use cchc_platform::validation::Errors;
+use cchc_platform::validation::{Errors, Rule};
 
 /// `Ok(value)` when `errors` holds nothing, else the errors: the end of every `parse`.
 fn checked<T>(errors: Errors, value: impl FnOnce() -> Option<T>) -> Result<T, Errors> {
@@ -25,17 +25,13 @@ fn checked<T>(errors: Errors, value: impl FnOnce() -> Option<T>) -> Result<T, Er
 }
 
 /// Notes under `field` when `value` is blank.
-fn required(errors: &mut Errors, field: &str, value: &str, message: &str) {
-    errors.check(!value.trim().is_empty(), field, message);
+fn required(errors: &mut Errors, field: &str, value: &str) {
+    errors.check(!value.trim().is_empty(), field, Rule::Required);
 }
 
 /// Notes under `field` when `value` is longer than `max` characters.
 fn at_most(errors: &mut Errors, field: &str, value: &str, max: usize) {
-    errors.check(
-        value.chars().count() <= max,
-        field,
-        format!("must be at most {max} characters"),
-    );
+    errors.check(value.chars().count() <= max, field, Rule::TooLong { max });
 }
 
 /// The word of `list` that `value` is.
@@ -43,8 +39,10 @@ fn word(list: &[&'static str], value: &str) -> Option<&'static str> {
     list.iter().copied().find(|w| *w == value)
 }
 
-fn must_be_one_of(list: &[&str]) -> String {
-    format!("must be one of {}", list.join(", "))
+fn must_be_one_of(list: &[&str]) -> Rule {
+    Rule::OneOf {
+        values: list.join(", "),
+    }
 }
 
 /// A filter by a word of `list`: `None` when `value` is empty (not filtered); any

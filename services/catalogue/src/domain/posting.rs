@@ -2,7 +2,7 @@
 //! a procedure where the public sees it.
 
 use cchc_platform::page::Paging;
-use cchc_platform::validation::{Errors, is_http_url, parse_date};
+use cchc_platform::validation::{Errors, Rule, is_http_url, parse_date};
 use cchc_platform::{Caller, Role};
 use cchc_proto::catalogue::v1::{ConfirmPostingRequest, ListPostingsRequest};
 use uuid::Uuid;
@@ -25,23 +25,18 @@ impl NewPosting {
     pub fn parse(r: ConfirmPostingRequest, today: chrono::NaiveDate) -> Result<Self, Errors> {
         let mut errors = Errors::new();
         let code = ProcedureCode::in_code_field(&mut errors, &r.code);
-        errors.check(r.version > 0, "version", "the posted version is required");
-        required(
-            &mut errors,
-            "location",
-            &r.location,
-            "where the procedure is posted is required",
-        );
+        errors.check(r.version > 0, "version", Rule::Required);
+        required(&mut errors, "location", &r.location);
         at_most(&mut errors, "location", &r.location, 500);
         errors.single_line("location", &r.location);
         let posted_on = parse_date(&mut errors, "posted_on", &r.posted_on);
         if let Some(d) = posted_on {
-            errors.check(d <= today, "posted_on", "must not be in the future");
+            errors.check(d <= today, "posted_on", Rule::NotFuture);
         }
         errors.check(
             r.evidence_url.is_empty() || is_http_url(&r.evidence_url),
             "evidence_url",
-            "must be an http(s) URL",
+            Rule::Url,
         );
         checked(errors, || {
             Some(Self {
@@ -75,7 +70,7 @@ impl PostingFilter {
         } else {
             r.unit_id
                 .parse()
-                .map_err(|_| errors.add("unit_id", "must be a unit id"))
+                .map_err(|_| errors.add("unit_id", Rule::Id { of: "unit" }))
                 .ok()
         };
         errors.single_line("code", &r.code);
@@ -84,7 +79,7 @@ impl PostingFilter {
             "true" => Some(true),
             "false" => Some(false),
             _ => {
-                errors.add("stale", "must be true or false");
+                errors.add("stale", Rule::Boolean);
                 None
             }
         };

@@ -1,7 +1,7 @@
 //! Procedures (thủ tục hành chính): what a code looks like, what a draft may hold, what
 //! a complete record is (Decree 63/2010 Art. 8), and which changes a version announces.
 
-use cchc_platform::validation::{Errors, Lines, MAX_VND, parse_date};
+use cchc_platform::validation::{Errors, Lines, MAX_VND, Rule, parse_date};
 use cchc_platform::vocabulary::{change_type, procedure_status};
 use cchc_proto::catalogue::v1::{
     CreateProcedureRequest, ImportRow, ProcedureContent, PublishProcedureRequest,
@@ -39,20 +39,15 @@ pub struct ProcedureCode(String);
 
 impl ProcedureCode {
     /// Reads `code`, noting under `field` when it is not a procedure code.
-    pub fn read(errors: &mut Errors, field: &str, code: &str, message: &str) -> Option<Self> {
+    pub fn read(errors: &mut Errors, field: &str, code: &str) -> Option<Self> {
         let valid = valid_code(code);
-        errors.check(valid, field, message);
+        errors.check(valid, field, Rule::ProcedureCode);
         valid.then(|| Self(code.to_owned()))
     }
 
     /// Reads the `code` field of a request.
     pub(super) fn in_code_field(errors: &mut Errors, code: &str) -> Option<Self> {
-        Self::read(
-            errors,
-            "code",
-            code,
-            "must be a national procedure code such as 1.012753.H19",
-        )
+        Self::read(errors, "code", code)
     }
 
     pub fn as_str(&self) -> &str {
@@ -123,12 +118,15 @@ fn check_draft(errors: &mut Errors, c: &ProcedureContent) {
         errors.check(
             f.amount_vnd >= 0,
             &format!("content.fees[{i}].amount_vnd"),
-            "must not be negative",
+            Rule::NotNegative,
         );
         errors.check(
             f.amount_vnd <= MAX_VND,
             &format!("content.fees[{i}].amount_vnd"),
-            format!("must be at most {MAX_VND} VND"),
+            Rule::AtMost {
+                max: MAX_VND,
+                of: "VND",
+            },
         );
         if !CHANNELS.contains(&f.channel.as_str()) {
             errors.add(
@@ -138,17 +136,15 @@ fn check_draft(errors: &mut Errors, c: &ProcedureContent) {
         }
     }
     for (i, d) in c.dossier.iter().enumerate() {
-        required(
-            errors,
-            &format!("content.dossier[{i}].name"),
-            &d.name,
-            "is required",
-        );
+        required(errors, &format!("content.dossier[{i}].name"), &d.name);
     }
     errors.check(
         c.processing_days <= 365,
         "content.processing_days",
-        "must be at most 365 working days",
+        Rule::AtMost {
+            max: 365,
+            of: "working days",
+        },
     );
 }
 
@@ -156,52 +152,23 @@ fn check_draft(errors: &mut Errors, c: &ProcedureContent) {
 pub fn missing_parts(errors: &mut Errors, c: &ProcedureContent) {
     let given = |s: &str| !s.trim().is_empty();
     let parts = [
-        (given(&c.name), "content.name", "the name is required"),
-        (given(&c.level), "content.level", "the level is required"),
-        (
-            given(&c.field),
-            "content.field",
-            "the field (lĩnh vực) is required",
-        ),
-        (
-            given(&c.implementing_agency),
-            "content.implementing_agency",
-            "the implementing agency is required",
-        ),
-        (
-            !c.applicants.is_empty(),
-            "content.applicants",
-            "who may apply is required",
-        ),
-        (
-            !c.steps.is_empty(),
-            "content.steps",
-            "the steps are required",
-        ),
+        (given(&c.name), "content.name"),
+        (given(&c.level), "content.level"),
+        (given(&c.field), "content.field"),
+        (given(&c.implementing_agency), "content.implementing_agency"),
+        (!c.applicants.is_empty(), "content.applicants"),
+        (!c.steps.is_empty(), "content.steps"),
         (
             !c.submission_channels.is_empty(),
             "content.submission_channels",
-            "at least one way to submit is required",
         ),
-        (
-            !c.dossier.is_empty(),
-            "content.dossier",
-            "the dossier components are required",
-        ),
-        (
-            c.processing_days > 0,
-            "content.processing_days",
-            "the processing time in working days is required",
-        ),
-        (given(&c.result), "content.result", "the result is required"),
-        (
-            !c.legal_basis.is_empty(),
-            "content.legal_basis",
-            "the legal basis is required",
-        ),
+        (!c.dossier.is_empty(), "content.dossier"),
+        (c.processing_days > 0, "content.processing_days"),
+        (given(&c.result), "content.result"),
+        (!c.legal_basis.is_empty(), "content.legal_basis"),
     ];
-    for (present, field, message) in parts {
-        errors.check(present, field, message);
+    for (present, field) in parts {
+        errors.check(present, field, Rule::Required);
     }
 }
 
@@ -231,12 +198,7 @@ impl NewProcedure {
         let mut errors = Errors::new();
         let code = ProcedureCode::in_code_field(&mut errors, &row.code);
         let content = row.content.clone().unwrap_or_default();
-        required(
-            &mut errors,
-            "content.name",
-            &content.name,
-            "the name is required",
-        );
+        required(&mut errors, "content.name", &content.name);
         check_draft(&mut errors, &content);
         checked(errors, || {
             Some(Self {
@@ -260,11 +222,7 @@ impl DraftEdit {
     pub fn parse(r: UpdateDraftRequest) -> Result<Self, Errors> {
         let mut errors = Errors::new();
         errors.single_line("code", &r.code);
-        errors.check(
-            r.revision > 0,
-            "revision",
-            "the draft revision the edit started from is required",
-        );
+        errors.check(r.revision > 0, "revision", Rule::Revision);
         let content = r.content.unwrap_or_default();
         check_draft(&mut errors, &content);
         checked(errors, || {
@@ -325,18 +283,8 @@ impl Publication {
         let mut errors = Errors::new();
         let code = ProcedureCode::in_code_field(&mut errors, &r.code);
         let d = r.decision.clone().unwrap_or_default();
-        required(
-            &mut errors,
-            "decision.number",
-            &d.number,
-            "the announcing decision's number is required",
-        );
-        required(
-            &mut errors,
-            "decision.signer",
-            &d.signer,
-            "the decision's signer is required",
-        );
+        required(&mut errors, "decision.number", &d.number);
+        required(&mut errors, "decision.signer", &d.signer);
         errors.single_line("decision.number", &d.number);
         errors.single_line("decision.signer", &d.signer);
         errors.multi_line("change_note", &r.change_note);
@@ -350,17 +298,15 @@ impl Publication {
             _ => {
                 errors.add(
                     "change_type",
-                    "must be new, amended or replaced (abolish has its own request)",
+                    Rule::OneOf {
+                        values: "new, amended, replaced".into(),
+                    },
                 );
                 None
             }
         };
         if let (Some(dd), Some(ed)) = (decision_date, effective_date) {
-            errors.check(
-                ed >= dd,
-                "effective_date",
-                "cannot be before the decision's date",
-            );
+            errors.check(ed >= dd, "effective_date", Rule::BeforeDecision);
         }
         checked(errors, || {
             Some(Self {
@@ -476,9 +422,7 @@ mod tests {
         r.change_type = "renamed".into();
         let e = Publication::parse(&r).unwrap_err().into_vec();
         assert_eq!(e[0].field, "change_type");
-        assert_eq!(
-            e[0].message,
-            "must be new, amended or replaced (abolish has its own request)"
-        );
+        assert_eq!(e[0].code, "one_of");
+        assert_eq!(e[0].params["values"], "new, amended, replaced");
     }
 }

@@ -2,7 +2,7 @@
 //! CPSV-AP JSON-LD), and drafts imported from a spreadsheet's rows.
 
 use cchc_platform::Role;
-use cchc_platform::validation::{self, FieldError};
+use cchc_platform::validation::{self, FieldError, Rule};
 use cchc_proto::catalogue::v1::*;
 use tonic::{Code, Request, Response, Status};
 
@@ -25,10 +25,12 @@ pub(super) async fn export(
             return Err(validation::status(
                 Code::InvalidArgument,
                 "unknown export format",
-                vec![FieldError {
-                    field: "format".into(),
-                    message: "must be json or jsonld".into(),
-                }],
+                vec![FieldError::new(
+                    "format",
+                    Rule::OneOf {
+                        values: "json, jsonld".into(),
+                    },
+                )],
             ));
         }
     };

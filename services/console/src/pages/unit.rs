@@ -626,24 +626,15 @@ pub async fn submit_one_stop(
         ),
         Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
         Err(p) if p.status == 422 => {
-            let received =
-                c("received_online") + c("received_in_person_or_post") + c("received_carried_over");
-            let resolved = c("resolved_early") + c("resolved_on_time") + c("resolved_late");
-            let pending = c("pending_within_time") + c("pending_overdue");
-            let returned = c("returned_withdrawn");
-            let n = |x: i64| text::number(&x);
-            let message = format!(
-                "Số hồ sơ tiếp nhận ({}) phải bằng số đã giải quyết ({}) cộng số đang giải quyết ({}) và số trả lại, rút ({}); hiện đang lệch {} hồ sơ",
-                n(received),
-                n(resolved),
-                n(pending),
-                n(returned),
-                n(received - resolved - pending - returned)
-            );
-            let errors = vec![Shown {
-                field: "received_online".into(),
-                message,
-            }];
+            // The reconciliation names its figures; the error goes by the first count.
+            let errors = p
+                .errors
+                .iter()
+                .map(|e| Shown {
+                    field: "received_online".into(),
+                    message: text::field_error(e).message,
+                })
+                .collect();
             page(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 errors,

@@ -7,6 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use cchc_platform::validation::Rule;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
@@ -42,11 +43,8 @@ pub async fn replay(State(idem): State<Idempotency>, req: Request, next: Next) -
     let key = match key.to_str() {
         Ok(k) if !k.is_empty() && k.len() <= MAX_KEY => k.to_owned(),
         _ => {
-            return Problem::field(
-                "Idempotency-Key",
-                "must be 1 to 200 visible ASCII characters",
-            )
-            .into_response();
+            return Problem::field("Idempotency-Key", Rule::VisibleAscii { max: MAX_KEY })
+                .into_response();
         }
     };
     // Scope: who is asking (the key that authenticated the request) — two callers may

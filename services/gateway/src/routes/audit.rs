@@ -4,6 +4,7 @@
 use axum::Json as Reply;
 use axum::extract::State;
 use cchc_platform::Role;
+use cchc_platform::validation::Rule;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -44,7 +45,7 @@ pub(crate) async fn list(
             t.parse::<i64>()
                 .ok()
                 .filter(|n| *n > 0)
-                .ok_or_else(|| Problem::field("page_token", "is not a token this list gave"))?,
+                .ok_or_else(|| Problem::field("page_token", Rule::PageToken))?,
         ),
     };
     let mut entries = s

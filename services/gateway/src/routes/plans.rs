@@ -4,6 +4,7 @@ use axum::Json as Reply;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use cchc_platform::grpc::request;
+use cchc_platform::validation::Rule;
 use cchc_proto::reporting::v1::{
     CreatePlanRequest, GetPlanRequest, ListPlansRequest, ListPlansResponse, Plan, UpdatePlanRequest,
 };
@@ -59,7 +60,7 @@ pub(crate) async fn update(
             .ok()
             .map(|v| v.trim().trim_matches('"'))
             .and_then(|v| v.parse::<u32>().ok())
-            .ok_or_else(|| Problem::field("If-Match", "must be the plan's revision number"))?,
+            .ok_or_else(|| Problem::field("If-Match", Rule::Revision))?,
         None => plan.revision,
     };
     plan.id = plan_id;

@@ -4,6 +4,7 @@ use axum::Json as Reply;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use cchc_platform::grpc::request;
+use cchc_platform::validation::Rule;
 use cchc_platform::vocabulary::change_type;
 use cchc_proto::catalogue::v1::*;
 use serde::Deserialize;
@@ -53,7 +54,9 @@ pub(crate) async fn publish(
     if body.change_type == change_type::ABOLISHED {
         return Err(Problem::field(
             "change_type",
-            "abolish with POST /v1/procedures/{code}/abolish",
+            Rule::OneOf {
+                values: "new, amended, replaced".into(),
+            },
         ));
     }
     let view = s

@@ -4,6 +4,7 @@ use axum::Json as Reply;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use cchc_platform::validation::{FieldError, Rule};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -62,10 +63,7 @@ pub(crate) async fn sign_in(
                         body.password.is_empty()
                     }
                 })
-                .map(|f| cchc_platform::validation::FieldError {
-                    field: f.into(),
-                    message: "is required".into(),
-                })
+                .map(|f| FieldError::new(f.to_string(), Rule::Required))
                 .collect(),
         ));
     }

@@ -6,6 +6,7 @@ use axum::Json as Reply;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use cchc_platform::grpc::request;
+use cchc_platform::validation::Rule;
 use cchc_proto::activity::v1::{
     BudgetLine, BudgetLines, ListBudgetLinesResponse, ListOneStopResultsResponse,
     ListSatisfactionResponse, ListSubmissionsRequest, OneStopResult, SatisfactionSurvey,
@@ -83,7 +84,13 @@ pub(crate) struct BudgetBody {
 fn year(s: &str) -> Result<i32, Problem> {
     match s.parse::<i32>() {
         Ok(y) if s.len() == 4 => Ok(y),
-        _ => Err(Problem::field("year", "must be a year such as 2020")),
+        _ => Err(Problem::field(
+            "year",
+            Rule::Year {
+                min: 2000,
+                max: 2200,
+            },
+        )),
     }
 }
 

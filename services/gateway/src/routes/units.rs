@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cchc_platform::Role;
 use cchc_platform::page::Paging;
-use cchc_platform::validation::Errors;
+use cchc_platform::validation::{Errors, Rule};
 use cchc_platform::vocabulary::unit_kind;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -53,22 +53,24 @@ pub(crate) async fn create(
     auth.require(&[Role::Office])?;
     let mut e = Errors::new();
     let name = body.name.trim();
-    e.check(!name.is_empty(), "name", "is required");
+    e.check(!name.is_empty(), "name", Rule::Required);
     e.check(
         name.chars().count() <= 300,
         "name",
-        "must be at most 300 characters",
+        Rule::TooLong { max: 300 },
     );
     e.check(
         unit_kind::ALL.contains(&body.kind.as_str()),
         "kind",
-        format!("must be one of {}", unit_kind::ALL.join(", ")),
+        Rule::OneOf {
+            values: unit_kind::ALL.join(", "),
+        },
     );
     if let Some(p) = body.parent_id {
         e.check(
             s.store.unit(p).await?.is_some(),
             "parent_id",
-            "names no unit",
+            Rule::NoSuch { of: "unit" },
         );
     }
     e.finish(tonic::Code::InvalidArgument, "the unit is not valid")?;
@@ -153,7 +155,7 @@ fn effective(body: &Change) -> Result<chrono::NaiveDate, Problem> {
     let mut e = Errors::new();
     let d = cchc_platform::validation::parse_date(&mut e, "effective_date", &body.effective_date);
     e.finish(tonic::Code::InvalidArgument, "the change is not valid")?;
-    d.ok_or_else(|| Problem::field("effective_date", "is required"))
+    d.ok_or_else(|| Problem::field("effective_date", Rule::Required))
 }
 
 #[utoipa::path(post, path = "/v1/units/{unit_id}/rename", tag = "units", summary = "Rename a unit from a date on (office)", request_body = Change, params(("unit_id" = String, Path, description = "Unit id")), responses((status = 200, description = "Success", body = crate::store::Unit), crate::problem::Problems), security(("api_key" = [])))]
@@ -166,10 +168,7 @@ pub(crate) async fn rename(
     auth.require(&[Role::Office])?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 300 {
-        return Err(Problem::field(
-            "name",
-            "is required, at most 300 characters",
-        ));
+        return Err(Problem::field("name", Rule::Length { min: 1, max: 300 }));
     }
     Ok(Reply(
         s.store
@@ -190,7 +189,7 @@ pub(crate) async fn merge(
         .into_unit_id
         .as_deref()
         .and_then(|u| u.parse().ok())
-        .ok_or_else(|| Problem::field("into_unit_id", "must name the unit it is merged into"))?;
+        .ok_or_else(|| Problem::field("into_unit_id", Rule::Id { of: "unit" }))?;
     Ok(Reply(
         s.store
             .merge_unit(&auth.0.actor, unit_id(&id)?, into, effective(&body)?)
@@ -239,15 +238,21 @@ pub(crate) async fn issue_key(
             unit.status
         ))));
     }
-    let role = Role::parse(&body.role)
-        .ok_or_else(|| Problem::field("role", "must be one of unit, office, leader, operator"))?;
+    let role = Role::parse(&body.role).ok_or_else(|| {
+        Problem::field(
+            "role",
+            Rule::OneOf {
+                values: "unit, office, leader, operator".into(),
+            },
+        )
+    })?;
     if role == Role::Operator && caller.role != Role::Operator {
         return Err(Problem::forbidden(
             "only an operator may issue operator keys",
         ));
     }
     if body.expires_at.is_some_and(|t| t <= chrono::Utc::now()) {
-        return Err(Problem::field("expires_at", "must be in the future"));
+        return Err(Problem::field("expires_at", Rule::Future));
     }
     let (info, key) = s
         .store

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cchc_platform::Role;
 use cchc_platform::page::Paging;
-use cchc_platform::validation::Errors;
+use cchc_platform::validation::{Errors, FieldError, Rule};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -50,15 +50,12 @@ impl From<PeopleError> for Problem {
                 "the link is unknown, already used, replaced by a newer one or expired; ask for a new one",
             ),
             PeopleError::Weak(w) => Problem {
-                errors: vec![cchc_platform::validation::FieldError {
-                    field: "password".into(),
-                    message: w.english(),
-                }],
+                errors: vec![FieldError::new("password", w.rule())],
                 ..Problem::new(
                     StatusCode::BAD_REQUEST,
                     w.code(),
                     "The password is too weak",
-                    format!("password {}", w.english()),
+                    format!("password {}", w.rule().message()),
                 )
             },
             PeopleError::Db(e) => e.into(),
@@ -83,7 +80,7 @@ async fn acting_unit(s: &AppState, id: Uuid, field: &str) -> Result<Unit, Proble
         .store
         .unit(id)
         .await?
-        .ok_or_else(|| Problem::field(field, "names no unit"))?;
+        .ok_or_else(|| Problem::field(field, Rule::NoSuch { of: "unit" }))?;
     if !unit.acts() {
         return Err(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -134,19 +131,21 @@ pub(crate) async fn invite(
     let mut e = Errors::new();
     let name = body.name.trim();
     let email = body.email.trim().to_lowercase();
-    e.check(!name.is_empty(), "name", "is required");
+    e.check(!name.is_empty(), "name", Rule::Required);
     e.check(
         name.chars().count() <= 200,
         "name",
-        "must be at most 200 characters",
+        Rule::TooLong { max: 200 },
     );
-    e.check(valid_email(&email), "email", "must be an e-mail address");
-    e.check(body.unit_id.is_some(), "unit_id", "is required");
+    e.check(valid_email(&email), "email", Rule::Email);
+    e.check(body.unit_id.is_some(), "unit_id", Rule::Required);
     let role = Role::parse(&body.role);
     e.check(
         role.is_some(),
         "role",
-        "must be one of unit, office, leader, operator",
+        Rule::OneOf {
+            values: "unit, office, leader, operator".into(),
+        },
     );
     e.finish(tonic::Code::InvalidArgument, "the person is not valid")?;
     let role = role.expect("checked");
@@ -199,7 +198,9 @@ pub(crate) async fn list(
         e.check(
             status::ALL.contains(&st.as_str()),
             "status",
-            format!("must be one of {}", status::ALL.join(", ")),
+            Rule::OneOf {
+                values: status::ALL.join(", "),
+            },
         );
     }
     let paging = Paging::read(
@@ -270,20 +271,24 @@ pub(crate) async fn change(
         e.check(
             !n.is_empty() && n.chars().count() <= 200,
             "name",
-            "must be 1 to 200 characters",
+            Rule::Length { min: 1, max: 200 },
         );
     }
     let role = body.role.as_deref().map(Role::parse);
     e.check(
         role.is_none_or(|r| r.is_some()),
         "role",
-        "must be one of unit, office, leader, operator",
+        Rule::OneOf {
+            values: "unit, office, leader, operator".into(),
+        },
     );
     if let Some(st) = &body.status {
         e.check(
             st == status::ACTIVE || st == status::DISABLED,
             "status",
-            "must be active or disabled",
+            Rule::OneOf {
+                values: format!("{}, {}", status::ACTIVE, status::DISABLED),
+            },
         );
     }
     e.finish(tonic::Code::InvalidArgument, "the change is not valid")?;
@@ -383,7 +388,7 @@ pub(crate) async fn request_reset(
 ) -> Result<Response, Problem> {
     let email = body.email.trim().to_lowercase();
     if !valid_email(&email) {
-        return Err(Problem::field("email", "must be an e-mail address"));
+        return Err(Problem::field("email", Rule::Email));
     }
     // Each request spends the address's and the account's budgets, so resets cannot
     // be used to flood a mailbox or probe for accounts.

@@ -297,6 +297,21 @@ pub enum UrlProblem {
     Refused(Refused),
 }
 
+impl UrlProblem {
+    /// The field rule the address broke.
+    pub fn rule(&self) -> cchc_platform::validation::Rule {
+        use cchc_platform::validation::Rule;
+        match self {
+            UrlProblem::NotHttp => Rule::Url,
+            UrlProblem::Credentials => Rule::UrlCredentials,
+            UrlProblem::Refused(r) => Rule::UrlNotPublic {
+                address: r.ip.to_string(),
+                class: r.class,
+            },
+        }
+    }
+}
+
 impl fmt::Display for UrlProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -1,7 +1,7 @@
 //! Recipients and subscriptions as the office enters them, checked into values that
 //! cannot be wrong: every problem is named by its field.
 
-use cchc_platform::validation::{Errors, is_http_url};
+use cchc_platform::validation::{Errors, Rule, is_http_url};
 use cchc_proto::notification::v1 as pb;
 use uuid::Uuid;
 
@@ -92,31 +92,34 @@ impl NewRecipient {
     ) -> Result<Self, tonic::Status> {
         let mut e = Errors::new();
         let kind = RecipientKind::parse(&input.kind);
-        e.check(kind.is_some(), "kind", "must be unit, body or person");
+        e.check(
+            kind.is_some(),
+            "kind",
+            Rule::OneOf {
+                values: "unit, body, person".into(),
+            },
+        );
         let name = input.name.trim().to_owned();
         e.check(
             !name.is_empty() && name.chars().count() <= MAX_NAME,
             "name",
-            "is required, at most 500 characters",
+            Rule::Length { min: 1, max: 500 },
         );
         let unit_id = if input.unit_id.is_empty() {
             None
         } else {
             let id = input.unit_id.parse::<Uuid>().ok();
-            e.check(id.is_some(), "unit_id", "must be a unit id (UUID)");
+            e.check(id.is_some(), "unit_id", Rule::Id { of: "unit" });
             id
         };
         if kind == Some(RecipientKind::Unit) {
-            e.check(unit_id.is_some(), "unit_id", "is required for a unit");
+            e.check(unit_id.is_some(), "unit_id", Rule::Required);
         }
         let mut groups: Vec<String> = Vec::new();
         for (i, g) in input.groups.iter().enumerate() {
             let g = g.trim();
             if !is_group(g) {
-                e.add(
-                    format!("groups[{i}]"),
-                    "must be lower-case letters, digits, _ or -",
-                );
+                e.add(format!("groups[{i}]"), Rule::Slug);
             } else if !groups.iter().any(|x| x == g) {
                 groups.push(g.to_owned());
             }
@@ -128,10 +131,7 @@ impl NewRecipient {
                 Some(Channel::Email) => {
                     let a = c.address.trim();
                     if !is_email(a) {
-                        e.add(
-                            format!("contacts[{i}].address"),
-                            "must be an e-mail address",
-                        );
+                        e.add(format!("contacts[{i}].address"), Rule::Email);
                     } else if !emails.iter().any(|x| x.eq_ignore_ascii_case(a)) {
                         emails.push(a.to_owned());
                     }
@@ -144,19 +144,16 @@ impl NewRecipient {
                         Some(UrlProblem::NotHttp)
                     };
                     if let Some(problem) = problem {
-                        e.add(format!("contacts[{i}].url"), problem.to_string());
+                        e.add(format!("contacts[{i}].url"), problem.rule());
                     }
                     if c.secret.len() < 16 || c.secret.len() > 200 {
                         e.add(
                             format!("contacts[{i}].secret"),
-                            "must be 16 to 200 characters",
+                            Rule::Length { min: 16, max: 200 },
                         );
                     }
                     if webhook.is_some() {
-                        e.add(
-                            format!("contacts[{i}]"),
-                            "a recipient has at most one webhook endpoint",
-                        );
+                        e.add(format!("contacts[{i}]"), Rule::OneWebhook);
                     }
                     webhook = Some(Webhook {
                         url: c.url.trim().to_owned(),
@@ -165,14 +162,19 @@ impl NewRecipient {
                 }
                 _ => e.add(
                     format!("contacts[{i}].channel"),
-                    "must be email or webhook (the inbox comes with unit_id)",
+                    Rule::OneOf {
+                        values: "email, webhook".into(),
+                    },
                 ),
             }
         }
         e.check(
             emails.len() <= MAX_EMAILS,
             "contacts",
-            "at most 20 e-mail addresses",
+            Rule::AtMost {
+                max: MAX_EMAILS as i64,
+                of: "e-mail addresses",
+            },
         );
         let language = if input.language.is_empty() {
             "vi".to_owned()
@@ -182,7 +184,9 @@ impl NewRecipient {
         e.check(
             language == "vi" || language == "en",
             "language",
-            "must be vi or en",
+            Rule::OneOf {
+                values: "vi, en".into(),
+            },
         );
         e.finish(tonic::Code::InvalidArgument, "the recipient is not valid")?;
         Ok(Self {
@@ -253,7 +257,12 @@ impl NewSubscription {
                 .filter(|k| k.subscribable())
                 .map(|k| k.as_str())
                 .collect();
-            e.add("event_type", format!("must be one of {}", known.join(", ")));
+            e.add(
+                "event_type",
+                Rule::OneOf {
+                    values: known.join(", "),
+                },
+            );
         }
         let chosen = [
             !input.recipient_id.is_empty(),
@@ -267,18 +276,20 @@ impl NewSubscription {
         if chosen != 1 {
             e.add(
                 "recipient_id",
-                "give exactly one of recipient_id, group or affected",
+                Rule::ExactlyOne {
+                    fields: "recipient_id, group, affected",
+                },
             );
         } else if !input.recipient_id.is_empty() {
             match input.recipient_id.parse() {
                 Ok(id) => audience = Some(Audience::Recipient(id)),
-                Err(_) => e.add("recipient_id", "must be a recipient id (UUID)"),
+                Err(_) => e.add("recipient_id", Rule::Id { of: "recipient" }),
             }
         } else if !input.group.is_empty() {
             if is_group(&input.group) {
                 audience = Some(Audience::Group(input.group.clone()));
             } else {
-                e.add("group", "must be lower-case letters, digits, _ or -");
+                e.add("group", Rule::Slug);
             }
         } else {
             audience = Some(Audience::Affected);
@@ -289,7 +300,9 @@ impl NewSubscription {
             e.check(
                 kind == Some(Kind::ProcedureChanged),
                 "filters.field",
-                "applies to procedure_changed only",
+                Rule::OnlyFor {
+                    applies_to: "procedure_changed",
+                },
             );
             filters.field = Some(f.field.trim().to_owned());
         }
@@ -300,11 +313,13 @@ impl NewSubscription {
                     Some(Kind::ReportDue | Kind::ReportOverdue | Kind::ReportGenerated)
                 ),
                 "filters.plan_id",
-                "applies to report_due, report_overdue and report_generated only",
+                Rule::OnlyFor {
+                    applies_to: "report_due, report_overdue, report_generated",
+                },
             );
             match f.plan_id.parse() {
                 Ok(id) => filters.plan_id = Some(id),
-                Err(_) => e.add("filters.plan_id", "must be a plan id (UUID)"),
+                Err(_) => e.add("filters.plan_id", Rule::Id { of: "plan" }),
             }
         }
         let mut channels = Vec::new();
@@ -312,13 +327,18 @@ impl NewSubscription {
             match Channel::parse(c) {
                 Some(c) if !channels.contains(&c) => channels.push(c),
                 Some(_) => {}
-                None => e.add(format!("channels[{i}]"), "must be inbox, email or webhook"),
+                None => e.add(
+                    format!("channels[{i}]"),
+                    Rule::OneOf {
+                        values: "inbox, email, webhook".into(),
+                    },
+                ),
             }
         }
         e.check(
             !input.channels.is_empty(),
             "channels",
-            "name at least one channel",
+            Rule::AtLeastOne { of: "channel" },
         );
         e.finish(
             tonic::Code::InvalidArgument,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use cchc_platform::validation::Errors;
+use cchc_platform::validation::{Errors, Rule};
 use cchc_proto::notification::v1 as pb;
 
 use super::Kind;
@@ -27,6 +27,20 @@ pub enum TemplateError {
     Unclosed,
     #[error("{{{{{0}}}}} is not a placeholder name (lower-case letters and _)")]
     BadName(String),
+}
+
+impl TemplateError {
+    /// The field rule the template broke.
+    pub fn rule(&self) -> Rule {
+        match self {
+            TemplateError::Unknown { name, offered, .. } => Rule::UnknownPlaceholder {
+                name: name.clone(),
+                offered: offered.clone(),
+            },
+            TemplateError::Unclosed => Rule::UnclosedPlaceholder,
+            TemplateError::BadName(name) => Rule::BadPlaceholder { name: name.clone() },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,28 +182,42 @@ impl NewTemplate {
         let kind = Kind::parse(&t.key);
         if kind.is_none() {
             let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-            e.add("key", format!("must be one of {}", known.join(", ")));
+            e.add(
+                "key",
+                Rule::OneOf {
+                    values: known.join(", "),
+                },
+            );
         }
         let language = match t.language.as_str() {
             "" | "vi" => Some("vi"),
             "en" => Some("en"),
             _ => None,
         };
-        e.check(language.is_some(), "language", "must be vi or en");
+        e.check(
+            language.is_some(),
+            "language",
+            Rule::OneOf {
+                values: "vi, en".into(),
+            },
+        );
         e.check(
             !t.subject.trim().is_empty() && t.subject.chars().count() <= 500,
             "subject",
-            "is required, at most 500 characters",
+            Rule::Length { min: 1, max: 500 },
         );
         e.check(
             !t.text.trim().is_empty() && t.text.chars().count() <= 20_000,
             "text",
-            "is required, at most 20000 characters",
+            Rule::Length {
+                min: 1,
+                max: 20_000,
+            },
         );
         e.check(
             t.html.chars().count() <= 50_000,
             "html",
-            "at most 50000 characters",
+            Rule::TooLong { max: 50000 },
         );
         if let Some(kind) = kind {
             for (field, text) in [
@@ -198,7 +226,7 @@ impl NewTemplate {
                 ("html", &t.html),
             ] {
                 if let Err(err) = check(kind, text) {
-                    e.add(field, err.to_string());
+                    e.add(field, err.rule());
                 }
             }
             // An account e-mail is there to carry its link, in the body: a subject
@@ -207,13 +235,23 @@ impl NewTemplate {
                 e.check(
                     !uses(&t.subject, "link"),
                     "subject",
-                    "must not contain {{link}}: the link goes in the text",
+                    Rule::MustNotContain {
+                        placeholder: "link",
+                    },
                 );
-                e.check(uses(&t.text, "link"), "text", "must contain {{link}}");
+                e.check(
+                    uses(&t.text, "link"),
+                    "text",
+                    Rule::MustContain {
+                        placeholder: "link",
+                    },
+                );
                 e.check(
                     t.html.trim().is_empty() || uses(&t.html, "link"),
                     "html",
-                    "must contain {{link}} when given",
+                    Rule::MustContain {
+                        placeholder: "link",
+                    },
                 );
             }
         }

@@ -13,7 +13,7 @@ mod templates;
 use std::sync::Arc;
 
 use cchc_platform::page::Paging;
-use cchc_platform::validation::{Errors, FieldError, internal, status};
+use cchc_platform::validation::{Errors, FieldError, Rule, internal, status};
 use cchc_proto::notification::v1 as pb;
 use cchc_proto::notification::v1::notification_service_server::NotificationService;
 use tonic::{Code, Request, Response, Status};
@@ -46,10 +46,10 @@ impl From<store::Error> for Status {
             Error::UnknownRecipient => status(
                 Code::FailedPrecondition,
                 &e.to_string(),
-                vec![FieldError {
-                    field: "recipient_id".into(),
-                    message: "no such recipient".into(),
-                }],
+                vec![FieldError::new(
+                    "recipient_id",
+                    Rule::NoSuch { of: "recipient" },
+                )],
             ),
             Error::VersionTaken => Status::aborted(e.to_string()),
             Error::Db(e) => internal(e),
@@ -63,10 +63,7 @@ fn id_of(field: &str, s: &str) -> Result<Uuid, Status> {
         status(
             Code::InvalidArgument,
             &format!("{field} is not an id"),
-            vec![FieldError {
-                field: field.into(),
-                message: "must be a UUID".into(),
-            }],
+            vec![FieldError::new(field, Rule::Id { of: "" })],
         )
     })
 }

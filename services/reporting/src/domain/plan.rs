@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use cchc_platform::validation::{Errors, parse_date};
+use cchc_platform::validation::{Errors, Rule, parse_date};
 use cchc_platform::vocabulary::activity_kind;
 use cchc_proto::reporting::v1::{Plan, PlanPeriod};
 use uuid::Uuid;
@@ -26,9 +26,9 @@ fn chars(s: &str) -> usize {
 fn text(e: &mut Errors, field: &str, value: &str, max: usize, required: bool) -> String {
     let v = value.trim();
     if required && v.is_empty() {
-        e.add(field, "is required");
+        e.add(field, Rule::Required);
     } else if chars(v) > max {
-        e.add(field, format!("must be at most {max} characters"));
+        e.add(field, Rule::TooLong { max });
     }
     v.to_owned()
 }
@@ -65,14 +65,26 @@ pub fn check(p: &Plan) -> Result<CheckedPlan, Errors> {
         ..Default::default()
     };
     if !(super::period::YEARS).contains(&p.year) {
-        e.add("year", "must be a year between 2000 and 2200");
+        e.add(
+            "year",
+            Rule::Year {
+                min: 2000,
+                max: 2200,
+            },
+        );
     }
     if !out.issued_on.is_empty() {
         parse_date(&mut e, "issued_on", &out.issued_on);
     }
 
     if p.sections.len() > MAX_SECTIONS {
-        e.add("sections", format!("must be at most {MAX_SECTIONS}"));
+        e.add(
+            "sections",
+            Rule::AtMost {
+                max: MAX_SECTIONS as i64,
+                of: "",
+            },
+        );
     }
     for (i, s) in p.sections.iter().enumerate() {
         let heading = text(
@@ -101,18 +113,29 @@ pub fn check(p: &Plan) -> Result<CheckedPlan, Errors> {
         if !activity_kind::ALL.contains(&t.kind.as_str()) {
             e.add(
                 f("kind"),
-                format!("must be one of {}", activity_kind::ALL.join(", ")),
+                Rule::OneOf {
+                    values: activity_kind::ALL.join(", "),
+                },
             );
         } else if !kinds.insert(t.kind.clone()) {
-            e.add(f("kind"), "is listed twice");
+            e.add(f("kind"), Rule::twice());
         }
         if !(1..=10_000).contains(&t.min_per_unit) {
-            e.add(f("min_per_unit"), "must be between 1 and 10000");
+            e.add(
+                f("min_per_unit"),
+                Rule::Between {
+                    min: 1,
+                    max: 10_000,
+                    of: "",
+                },
+            );
         }
         if !TARGET_PERS.contains(&t.per.as_str()) {
             e.add(
                 f("per"),
-                format!("must be one of {}", TARGET_PERS.join(", ")),
+                Rule::OneOf {
+                    values: TARGET_PERS.join(", "),
+                },
             );
         }
         let note = text(&mut e, &f("note"), &t.note, MAX_SHORT, false);
@@ -127,40 +150,52 @@ pub fn check(p: &Plan) -> Result<CheckedPlan, Errors> {
 
     let mut unit_ids = Vec::new();
     if p.unit_ids.is_empty() {
-        e.add("unit_ids", "must name at least one unit the plan covers");
+        e.add("unit_ids", Rule::AtLeastOne { of: "unit" });
     } else if p.unit_ids.len() > MAX_UNITS {
-        e.add("unit_ids", format!("must be at most {MAX_UNITS}"));
+        e.add(
+            "unit_ids",
+            Rule::AtMost {
+                max: MAX_UNITS as i64,
+                of: "",
+            },
+        );
     }
     let mut seen = HashSet::new();
     for (i, u) in p.unit_ids.iter().enumerate() {
         match u.trim().parse::<Uuid>() {
             Ok(id) if seen.insert(id) => unit_ids.push(id),
-            Ok(_) => e.add(format!("unit_ids[{i}]"), "is listed twice"),
-            Err(_) => e.add(format!("unit_ids[{i}]"), "must be a unit id (UUID)"),
+            Ok(_) => e.add(format!("unit_ids[{i}]"), Rule::twice()),
+            Err(_) => e.add(format!("unit_ids[{i}]"), Rule::Id { of: "unit" }),
         }
     }
     out.unit_ids = unit_ids.iter().map(Uuid::to_string).collect();
 
     if p.periods.is_empty() {
-        e.add("periods", "must list at least one reporting period");
+        e.add("periods", Rule::AtLeastOne { of: "period" });
     } else if p.periods.len() > MAX_PERIODS {
-        e.add("periods", format!("must be at most {MAX_PERIODS}"));
+        e.add(
+            "periods",
+            Rule::AtMost {
+                max: MAX_PERIODS as i64,
+                of: "",
+            },
+        );
     }
     let mut keys = HashSet::new();
     for (i, pp) in p.periods.iter().enumerate() {
         let f = |name: &str| format!("periods[{i}].{name}");
         let period = match pp.key.parse::<Period>() {
             Ok(k) if k.calendar_year() != p.year => {
-                e.add(f("key"), "must fall in the plan's year");
+                e.add(f("key"), Rule::OutsidePlanYear);
                 None
             }
             Ok(k) if !keys.insert(k) => {
-                e.add(f("key"), "is listed twice");
+                e.add(f("key"), Rule::twice());
                 None
             }
             Ok(k) => Some(k),
-            Err(bad) => {
-                e.add(f("key"), bad.to_string());
+            Err(_) => {
+                e.add(f("key"), Rule::Period);
                 None
             }
         };
@@ -168,7 +203,7 @@ pub fn check(p: &Plan) -> Result<CheckedPlan, Errors> {
         if let (Some(k), Some(d)) = (period, due)
             && d < k.start()
         {
-            e.add(f("due_date"), "must not be before the period begins");
+            e.add(f("due_date"), Rule::BeforePeriod);
         }
         let title = text(&mut e, &f("title"), &pp.title, MAX_SHORT, false);
         if let Some(k) = period {
@@ -187,7 +222,13 @@ pub fn check(p: &Plan) -> Result<CheckedPlan, Errors> {
     }
 
     if p.recipients.len() > MAX_RECIPIENTS {
-        e.add("recipients", format!("must be at most {MAX_RECIPIENTS}"));
+        e.add(
+            "recipients",
+            Rule::AtMost {
+                max: MAX_RECIPIENTS as i64,
+                of: "",
+            },
+        );
     }
     for (i, r) in p.recipients.iter().enumerate() {
         let name = text(
@@ -201,7 +242,7 @@ pub fn check(p: &Plan) -> Result<CheckedPlan, Errors> {
         if !id.is_empty() && id.parse::<Uuid>().is_err() {
             e.add(
                 format!("recipients[{i}].recipient_id"),
-                "must be a recipient id (UUID)",
+                Rule::Id { of: "recipient" },
             );
         }
         out.recipients

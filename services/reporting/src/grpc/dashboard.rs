@@ -1,7 +1,7 @@
 //! Live counters read straight from the read models.
 
 use cchc_platform::time::stamp;
-use cchc_platform::validation::Errors;
+use cchc_platform::validation::{Errors, Rule};
 use cchc_platform::vocabulary::procedure_status;
 use cchc_platform::{Caller, Role};
 use cchc_proto::reporting::v1::{Dashboard, GetDashboardRequest, KindCount, StatusCount};
@@ -20,7 +20,10 @@ impl Reporting {
         e.check(
             year == 0 || (2000..=2200).contains(&year),
             "year",
-            "must be between 2000 and 2200",
+            Rule::Year {
+                min: 2000,
+                max: 2200,
+            },
         );
         e.finish(tonic::Code::InvalidArgument, "the year is not valid")?;
         let year = (year != 0).then_some(year);

@@ -1,6 +1,6 @@
 //! Plans: the office writes them, every key reads them.
 
-use cchc_platform::validation::{self, Errors};
+use cchc_platform::validation::{self, Errors, Rule};
 use cchc_platform::{Caller, Role};
 use cchc_proto::reporting::v1::{
     CreatePlanRequest, GetPlanRequest, ListPlansRequest, ListPlansResponse, Plan, UpdatePlanRequest,
@@ -47,7 +47,7 @@ impl Reporting {
         e.check(
             r.expected_revision != 0,
             "expected_revision",
-            "is required (the plan's revision as read)",
+            Rule::Revision,
         );
         e.finish(
             tonic::Code::InvalidArgument,

@@ -3,7 +3,7 @@
 
 use cchc_platform::page::Cursor;
 use cchc_platform::time::stamp;
-use cchc_platform::validation::{Errors, parse_date};
+use cchc_platform::validation::{Errors, Rule, parse_date};
 use cchc_platform::{Caller, Role};
 use cchc_proto::reporting::v1::{
     ExportReportRequest, GetReportRequest, ListReportsRequest, ListReportsResponse, Report,
@@ -51,8 +51,8 @@ impl Reporting {
         let r = req.into_inner();
         let mut e = Errors::new();
         let plan_id = r.plan_id.trim().parse::<uuid::Uuid>();
-        e.check(plan_id.is_ok(), "plan_id", "must be a plan id (UUID)");
-        e.check(!r.period.trim().is_empty(), "period", "is required");
+        e.check(plan_id.is_ok(), "plan_id", Rule::Id { of: "plan" });
+        e.check(!r.period.trim().is_empty(), "period", Rule::Required);
         let report_date = if r.report_date.trim().is_empty() {
             None
         } else {
@@ -61,12 +61,12 @@ impl Reporting {
         e.check(
             r.number_symbol.chars().count() <= 100,
             "number_symbol",
-            "must be at most 100 characters",
+            Rule::TooLong { max: 100 },
         );
         e.check(
             r.title.chars().count() <= 1000,
             "title",
-            "must be at most 1000 characters",
+            Rule::TooLong { max: 1000 },
         );
         e.finish(
             tonic::Code::InvalidArgument,
@@ -85,7 +85,9 @@ impl Reporting {
             let mut e = Errors::new();
             e.add(
                 "period",
-                format!("must be one of the plan's periods: {}", keys.join(", ")),
+                Rule::OneOf {
+                    values: keys.join(", "),
+                },
             );
             e.finish(tonic::Code::InvalidArgument, "the plan has no such period")?;
         }
@@ -161,7 +163,12 @@ impl Reporting {
         let format = r.format.trim().to_lowercase();
         if !FORMATS.contains(&format.as_str()) {
             let mut e = Errors::new();
-            e.add("format", format!("must be one of {}", FORMATS.join(", ")));
+            e.add(
+                "format",
+                Rule::OneOf {
+                    values: FORMATS.join(", "),
+                },
+            );
             e.finish(tonic::Code::InvalidArgument, "unknown export format")?;
         }
         let row = self

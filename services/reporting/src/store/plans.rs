@@ -3,7 +3,7 @@
 
 use cchc_platform::page::{Cursor, Paging};
 use cchc_platform::time::stamp;
-use cchc_platform::validation::FieldError;
+use cchc_platform::validation::{FieldError, Rule};
 use cchc_platform::{Actor, Caller};
 use cchc_proto::events::v1::{PlanSaved, ReportingPeriod};
 use cchc_proto::reporting::v1::Plan;
@@ -102,10 +102,7 @@ async fn known_units(tx: &mut PgConnection, ids: &[Uuid]) -> Result<(), Error> {
         message: "the plan covers units reporting does not know".into(),
         errors: unknown
             .into_iter()
-            .map(|i| FieldError {
-                field: format!("unit_ids[{i}]"),
-                message: "names no unit known to reporting".into(),
-            })
+            .map(|i| FieldError::new(format!("unit_ids[{i}]"), Rule::NoSuch { of: "unit" }))
             .collect(),
     })
 }
