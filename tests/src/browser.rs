@@ -85,6 +85,29 @@ impl Browser {
             .expect("the body's text")
     }
 
+    /// The visible text of the element `#id`.
+    pub async fn text_of(&self, id: &str) -> String {
+        self.client
+            .find(Locator::Id(id))
+            .await
+            .unwrap_or_else(|e| panic!("no #{id} on the page: {e}"))
+            .text()
+            .await
+            .expect("the element's text")
+    }
+
+    /// The value of the input `#id`.
+    pub async fn value_of(&self, id: &str) -> String {
+        self.client
+            .find(Locator::Id(id))
+            .await
+            .unwrap_or_else(|e| panic!("no field #{id}: {e}"))
+            .prop("value")
+            .await
+            .expect("the field's value")
+            .unwrap_or_default()
+    }
+
     pub async fn path(&self) -> String {
         let url = self.client.current_url().await.expect("the URL");
         match url.query() {

@@ -233,14 +233,7 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
     browser.click("button.primary").await;
     let page = browser.text().await;
     assert!(page.contains("Có lỗi cần sửa"), "{page}");
-    let beside = browser
-        .client
-        .find(fantoccini::Locator::Id("title-error"))
-        .await
-        .expect("the error beside the title")
-        .text()
-        .await
-        .unwrap();
+    let beside = browser.text_of("title-error").await;
     assert_eq!(beside, "Hãy nhập tên hoạt động");
     browser.screenshot(&shots, "hoat-dong-loi").await;
     browser
@@ -281,24 +274,10 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
     ] {
         browser.fill(id, n).await;
     }
-    let live = browser
-        .client
-        .find(fantoccini::Locator::Id("reconcile-live"))
-        .await
-        .expect("the live reconciliation")
-        .text()
-        .await
-        .unwrap();
+    let live = browser.text_of("reconcile-live").await;
     assert!(live.contains("đang lệch 2 hồ sơ"), "{live}");
     browser.click("form#one-stop button.primary").await;
-    let beside = browser
-        .client
-        .find(fantoccini::Locator::Id("received_online-error"))
-        .await
-        .expect("the reconciliation error beside the first count")
-        .text()
-        .await
-        .unwrap();
+    let beside = browser.text_of("received_online-error").await;
     assert!(
         beside.contains("Số hồ sơ tiếp nhận (120) phải bằng") && beside.contains("lệch 2 hồ sơ"),
         "{beside}"
@@ -343,14 +322,7 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
     browser
         .click("form[action='/kinh-phi'] button.primary")
         .await;
-    let beside = browser
-        .client
-        .find(fantoccini::Locator::Id("planned0-error"))
-        .await
-        .expect("the error beside the amount")
-        .text()
-        .await
-        .unwrap();
+    let beside = browser.text_of("planned0-error").await;
     assert!(beside.contains("số tiền phải là số đồng"), "{beside}");
     browser.fill("planned0", "1.500.000").await;
     browser
@@ -645,5 +617,142 @@ async fn a_units_posting_sheet_prints_ten_procedures_per_a4_page_with_working_qr
         assert!(res.text().await.unwrap().contains("Thủ tục niêm yết số"));
     }
     browser.close().await;
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn the_office_runs_units_their_lifecycle_and_keys_in_the_console() {
+    let mut sys = System::start("console-units").await;
+    let console = sys.start_console().await;
+    let office = sys.office_key.clone();
+    let (_, me) = sys.get("/v1/me", Some(&office)).await;
+    let department = me["unit"]["id"].as_str().unwrap().to_owned();
+    let (_, office_password) = sys
+        .person_with_password(
+            &department,
+            "office",
+            "Trần Văn Bình",
+            "vp@sgddt.example.vn",
+        )
+        .await;
+    let (receiving, _) = sys
+        .unit_with_key("Trường THPT Trần Phú", "high_school", "unit")
+        .await;
+    let (school, _) = sys
+        .unit_with_key("Trường THPT Nguyễn Trãi", "high_school", "unit")
+        .await;
+    let (_, clerk_password) = sys
+        .person_with_password(&school, "unit", "Lê Thị Hoa", "hoa@thpt-nt.edu.vn")
+        .await;
+
+    let desk = Browser::start(1280).await;
+    sign_in(&desk, &console, "vp@sgddt.example.vn", &office_password).await;
+
+    // A new unit, then straight to its page.
+    desk.goto(&format!("{console}/van-phong/don-vi")).await;
+    desk.click("form[action='/van-phong/don-vi'] button.primary")
+        .await;
+    let beside = desk.text_of("name-error").await;
+    assert_eq!(beside, "Hãy nhập tên đơn vị");
+    desk.fill("name", "Trường THPT Lê Lợi").await;
+    desk.select("kind", "high_school").await;
+    desk.click("form[action='/van-phong/don-vi'] button.primary")
+        .await;
+    let path = desk.path().await;
+    let unit = path
+        .strip_prefix("/van-phong/don-vi/")
+        .unwrap_or_else(|| panic!("on the unit's page, not {path}"))
+        .to_owned();
+    assert!(desk.text().await.contains("Trường THPT Lê Lợi"));
+
+    // A key for the unit's software: shown once, and it works at the API.
+    desk.select("role", "unit").await;
+    desk.click("form[action$='/khoa'] button.primary").await;
+    let page = desk.text().await;
+    assert!(page.contains("khóa chỉ hiện một lần này"), "{page}");
+    let key = desk.value_of("new-key").await;
+    assert!(key.starts_with("cchk_") || key.len() > 20, "{key}");
+    let (s, who) = sys.get("/v1/me", Some(&key)).await;
+    assert_eq!(s, 200, "{who}");
+    assert_eq!(who["unit"]["id"], unit.as_str(), "{who}");
+    desk.goto(&format!("{console}/van-phong/don-vi/{unit}"))
+        .await;
+    assert!(
+        desk.client
+            .find(fantoccini::Locator::Id("new-key"))
+            .await
+            .is_err(),
+        "the key is shown once only"
+    );
+
+    // A rename dated 31/02 is refused beside the date, in Vietnamese; then it lands,
+    // and the unit keeps the names it has had.
+    desk.fill("name", "Trường THPT Lê Lợi (cơ sở 2)").await;
+    desk.fill("effective_date", "31/02/2026").await;
+    desk.click("form[action$='/doi-ten'] button.primary").await;
+    let beside = desk.text_of("effective_date-error").await;
+    assert_eq!(
+        beside,
+        "Ngày có hiệu lực phải là ngày theo dạng ngày/tháng/năm, ví dụ 02/04/2020"
+    );
+    desk.fill("effective_date", "01/07/2026").await;
+    desk.click("form[action$='/doi-ten'] button.primary").await;
+    let page = desk.text().await;
+    assert!(page.contains("Đã đổi tên đơn vị."), "{page}");
+    assert!(
+        page.contains("Trường THPT Lê Lợi (khi thành lập)"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Trường THPT Lê Lợi (cơ sở 2) (từ 01/07/2026)"),
+        "{page}"
+    );
+    desk.screenshot(&screenshots(), "don-vi").await;
+
+    // Revoked: the key stops working at once.
+    desk.click(&format!(
+        "form[action^='/van-phong/don-vi/{unit}/khoa/'] button"
+    ))
+    .await;
+    assert!(desk.text().await.contains("Đã thu hồi khóa truy cập"));
+    assert_eq!(sys.get("/v1/me", Some(&key)).await.0, 401);
+
+    // Merged into another school: it shows as merged, and takes no new key.
+    desk.select("into_unit_id", &receiving).await;
+    desk.fill("merge_date", "01/08/2026").await;
+    desk.click("form[action$='/sap-nhap'] button.primary").await;
+    let page = desk.text().await;
+    assert!(page.contains("Đã sáp nhập đơn vị"), "{page}");
+    assert!(
+        page.contains("Đã sáp nhập từ 01/08/2026, vào Trường THPT Trần Phú"),
+        "{page}"
+    );
+    assert!(!page.contains("Cấp khóa mới"), "{page}");
+    let (_, merged) = sys.get(&format!("/v1/units/{unit}"), Some(&office)).await;
+    assert_eq!(merged["status"], "merged", "{merged}");
+    assert_eq!(merged["merged_into"], receiving.as_str(), "{merged}");
+    // The list names it with its kind and status.
+    desk.goto(&format!("{console}/van-phong/don-vi")).await;
+    let page = desk.text().await;
+    assert!(page.contains("Trường THPT Lê Lợi (cơ sở 2)"), "{page}");
+    assert!(page.contains("Đã sáp nhập"), "{page}");
+
+    // A school's clerk cannot open the office's pages, nor change a unit by a
+    // forged form.
+    let clerk = Browser::start(1280).await;
+    sign_in(&clerk, &console, "hoa@thpt-nt.edu.vn", &clerk_password).await;
+    clerk.goto(&format!("{console}/van-phong/don-vi")).await;
+    let page = clerk.text().await;
+    assert!(page.contains("không có quyền"), "{page}");
+    clerk
+        .goto(&format!("{console}/van-phong/don-vi/{receiving}"))
+        .await;
+    assert!(clerk.text().await.contains("không có quyền"));
+    let (_, still) = sys
+        .get(&format!("/v1/units/{receiving}"), Some(&office))
+        .await;
+    assert_eq!(still["status"], "active", "{still}");
+    clerk.close().await;
+    desk.close().await;
     sys.stop().await;
 }

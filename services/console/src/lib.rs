@@ -130,6 +130,17 @@ pub fn router(settings: &Settings) -> Router {
             post(pages::disable_person),
         )
         .route("/don-vi/{unit_id}/niem-yet", get(pages::posting_sheet))
+        .route(
+            "/van-phong/don-vi",
+            get(pages::units).post(pages::create_unit),
+        )
+        .route("/van-phong/don-vi/{id}", get(pages::unit_page))
+        .route("/van-phong/don-vi/{id}/khoa", post(pages::issue_key))
+        .route(
+            "/van-phong/don-vi/{id}/khoa/{key_id}/thu-hoi",
+            post(pages::revoke_key),
+        )
+        .route("/van-phong/don-vi/{id}/{action}", post(pages::change_unit))
         .route("/tep/{name}", get(pages::script))
         .fallback(pages::not_found)
         .with_state(app)

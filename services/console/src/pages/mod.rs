@@ -6,19 +6,22 @@
 //! This file holds what every page shares (who is visiting, the frame, rendering,
 //! refusals); the pages are grouped by who uses them: [`catalogue`] (the public),
 //! [`account`] (signing in and out), [`unit`] (a unit's staff), [`office`] (the
-//! Department Office), [`reports`] (the office and the leadership).
+//! Department Office), [`units`] (the office's units, their lifecycle and keys),
+//! [`reports`] (the office and the leadership).
 
 mod account;
 mod catalogue;
 mod office;
 mod reports;
 mod unit;
+mod units;
 
 pub(crate) use account::*;
 pub(crate) use catalogue::*;
 pub(crate) use office::*;
 pub(crate) use reports::*;
 pub(crate) use unit::*;
+pub(crate) use units::*;
 
 use askama::Template;
 use axum::extract::{ConnectInfo, FromRequestParts};

@@ -74,16 +74,25 @@ pub(crate) fn str_of(v: &Value) -> String {
 /// What became of a form: its errors, a notice, or what was saved.
 #[derive(Default)]
 pub(crate) struct Outcome {
-    errors: Vec<Shown>,
-    notice: String,
-    saved: String,
+    pub(crate) errors: Vec<Shown>,
+    pub(crate) notice: String,
+    pub(crate) saved: String,
 }
 
 impl Outcome {
     /// A refusal of the gateway: its field errors in Vietnamese, or, without any, what
     /// it means in a sentence.
-    fn refused(p: &Problem) -> Self {
-        let errors: Vec<Shown> = p.errors.iter().map(text::field_error).collect();
+    pub(crate) fn refused(p: &Problem) -> Self {
+        Self::refused_labelled(p, &[])
+    }
+
+    /// [`Outcome::refused`] on a page whose fields have labels of their own.
+    pub(crate) fn refused_labelled(p: &Problem, labels: &[(&str, &str)]) -> Self {
+        let errors: Vec<Shown> = p
+            .errors
+            .iter()
+            .map(|e| text::field_error_labelled(e, labels))
+            .collect();
         let notice = if errors.is_empty() {
             text::problem(p)
         } else {
@@ -399,12 +408,16 @@ pub struct UnitRow {
     pub id: String,
     pub name: String,
     pub status: String,
+    pub kind: String,
+    pub parent_id: Option<String>,
+    pub merged_into: Option<String>,
+    pub status_since: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(crate) struct Units {
-    units: Vec<UnitRow>,
+    pub(crate) units: Vec<UnitRow>,
 }
 
 #[derive(Template)]
