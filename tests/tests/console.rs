@@ -737,6 +737,78 @@ async fn the_office_runs_units_their_lifecycle_and_keys_in_the_console() {
     assert!(page.contains("Trường THPT Lê Lợi (cơ sở 2)"), "{page}");
     assert!(page.contains("Đã sáp nhập"), "{page}");
 
+    // The catalogue: a new procedure started from the list goes to its draft page.
+    desk.goto(&format!("{console}/van-phong/danh-muc")).await;
+    desk.fill("code", "1.0x").await;
+    desk.fill("content_name", "Công nhận trường đạt chuẩn quốc gia")
+        .await;
+    desk.click("form#new-procedure button.primary").await;
+    let page = desk.text().await;
+    assert!(page.contains("Có lỗi cần sửa"), "{page}");
+    assert_eq!(
+        desk.text_of("code-error").await,
+        "Mã thủ tục phải là mã thủ tục quốc gia, ví dụ 1.012753.H19"
+    );
+    desk.fill("code", "1.008950.H19").await;
+    desk.click("form#new-procedure button.primary").await;
+    assert_eq!(desk.path().await, "/van-phong/thu-tuc/1.008950.H19");
+    assert!(
+        desk.text()
+            .await
+            .contains("Công nhận trường đạt chuẩn quốc gia")
+    );
+
+    // The office's spreadsheet: two rows land as drafts, one the sheet cannot read
+    // and one the catalogue refuses are reported by row, in Vietnamese.
+    let sheet = std::env::temp_dir().join(format!("danh-muc-{}.csv", std::process::id()));
+    std::fs::write(
+        &sheet,
+        "Mã thủ tục,Tên thủ tục,Cấp thực hiện,Thời hạn giải quyết\n\
+         1.008951.H19,Cấp giấy phép tổ chức dạy thêm,Cấp tỉnh,10 ngày làm việc\n\
+         1.008952.H19,Thành lập trung tâm ngoại ngữ,Cấp trung ương,15 ngày\n\
+         2.xx,Mã sai,Cấp tỉnh,5 ngày\n\
+         1.008953.H19,Cho phép trường hoạt động giáo dục,Cấp huyện,20 ngày\n",
+    )
+    .unwrap();
+    desk.goto(&format!("{console}/van-phong/danh-muc")).await;
+    desk.client
+        .find(fantoccini::Locator::Id("file"))
+        .await
+        .unwrap()
+        .send_keys(sheet.to_str().unwrap())
+        .await
+        .unwrap();
+    desk.click("form[action='/van-phong/danh-muc/nhap'] button.primary")
+        .await;
+    let summary = desk.text_of("import-summary").await;
+    assert!(summary.contains("Thêm mới (dự thảo): 2"), "{summary}");
+    assert!(summary.contains("Không nhập được: 2"), "{summary}");
+    let page = desk.text().await;
+    assert!(page.contains("Đã xử lý 3 / 3 dòng"), "{page}");
+    let rows = desk.text_of("import-rows").await.replace('\t', " ");
+    let lines: Vec<&str> = rows.lines().skip(1).collect();
+    assert_eq!(lines.len(), 4, "{rows}");
+    assert!(lines[0].starts_with("2 1.008951.H19 Thêm mới"), "{rows}");
+    assert!(
+        lines[1].contains("Cấp thực hiện “Cấp trung ương” không phải cấp tỉnh"),
+        "{rows}"
+    );
+    assert!(
+        lines[2].contains("Mã thủ tục phải là mã thủ tục quốc gia"),
+        "{rows}"
+    );
+    assert!(lines[3].starts_with("5 1.008953.H19 Thêm mới"), "{rows}");
+    desk.screenshot(&screenshots(), "nhap-danh-muc").await;
+    let (s, draft) = sys
+        .get("/v1/procedures/1.008953.H19/draft", Some(&office))
+        .await;
+    assert_eq!(s, 200, "{draft}");
+    assert_eq!(
+        draft["content"]["name"], "Cho phép trường hoạt động giáo dục",
+        "{draft}"
+    );
+    let _ = std::fs::remove_file(&sheet);
+
     // A school's clerk cannot open the office's pages, nor change a unit by a
     // forged form.
     let clerk = Browser::start(1280).await;

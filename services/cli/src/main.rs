@@ -174,7 +174,7 @@ async fn import(api: &Api, file: &std::path::Path, batch: usize) -> anyhow::Resu
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
     let mut rejected: Vec<String> = unreadable
         .iter()
-        .map(|e| format!("row {} ({}): {}", e.row, e.code, e.message))
+        .map(|e| format!("row {} ({}): {}", e.row, e.code, e.english()))
         .collect();
     counts.insert("rejected".into(), unreadable.len());
     for chunk in rows.chunks(batch.clamp(1, 1000)) {

@@ -27,6 +27,23 @@ pub fn read(path: &Path) -> anyhow::Result<Sheet> {
     }
 }
 
+/// Reads a file sent by name and content (an upload): CSV by its name, else a workbook.
+pub fn read_bytes(name: &str, bytes: &[u8]) -> anyhow::Result<Sheet> {
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".csv") {
+        read_csv_from(bytes)
+    } else if [".xlsx", ".xlsm", ".xls", ".ods"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+    {
+        let wb = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes))
+            .with_context(|| format!("opening {name}"))?;
+        workbook_sheet(wb, name)
+    } else {
+        anyhow::bail!("{name} is neither .csv nor .xlsx")
+    }
+}
+
 fn read_csv(path: &Path) -> anyhow::Result<Sheet> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     read_csv_from(file).with_context(|| format!("reading {}", path.display()))
@@ -55,17 +72,24 @@ pub fn read_csv_from(source: impl std::io::Read) -> anyhow::Result<Sheet> {
 }
 
 fn read_workbook(path: &Path) -> anyhow::Result<Sheet> {
-    use calamine::Reader;
-    let mut wb = calamine::open_workbook_auto(path)
+    let wb = calamine::open_workbook_auto(path)
         .with_context(|| format!("opening {}", path.display()))?;
+    workbook_sheet(wb, &path.display().to_string())
+}
+
+fn workbook_sheet<R: std::io::Read + std::io::Seek>(
+    mut wb: calamine::Sheets<R>,
+    name: &str,
+) -> anyhow::Result<Sheet> {
+    use calamine::Reader;
     let range = wb
         .worksheet_range_at(0)
-        .ok_or_else(|| anyhow::anyhow!("{} has no sheet", path.display()))??;
+        .ok_or_else(|| anyhow::anyhow!("{name} has no sheet"))??;
     let start = range.start().map_or(0, |(r, _)| r);
     let mut it = range.rows();
     let headers: Vec<String> = it
         .next()
-        .ok_or_else(|| anyhow::anyhow!("{} has an empty first sheet", path.display()))?
+        .ok_or_else(|| anyhow::anyhow!("{name} has an empty first sheet"))?
         .iter()
         .map(|c| c.to_string())
         .collect();
@@ -174,14 +198,14 @@ fn list(cell: &str) -> Vec<String> {
         .collect()
 }
 
-fn level(cell: &str) -> Result<String, String> {
+fn level(cell: &str) -> Result<String, Unreadable> {
     let f = fold(cell);
     Ok(match f.as_str() {
         "" => String::new(),
         _ if f.contains("tinh") || f == "province" => "province".into(),
         _ if f.contains("huyen") || f == "district" => "district".into(),
         _ if f.contains("xa") || f == "commune" => "commune".into(),
-        _ => return Err(format!("{cell:?} is not a level (tỉnh, xã, huyện)")),
+        _ => return Err(Unreadable::Level(cell.to_owned())),
     })
 }
 
@@ -229,12 +253,48 @@ fn fees(cell: &str) -> Vec<Fee> {
         .collect()
 }
 
-/// A row that could not be read, with the reason.
+/// Why a cell could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unreadable {
+    /// A level that is none of tỉnh, huyện, xã.
+    Level(String),
+    /// A processing time without a number of days.
+    Days(String),
+}
+
+impl Unreadable {
+    pub fn english(&self) -> String {
+        match self {
+            Unreadable::Level(cell) => format!("{cell:?} is not a level (tỉnh, xã, huyện)"),
+            Unreadable::Days(cell) => format!("processing time {cell:?} has no number of days"),
+        }
+    }
+
+    pub fn vietnamese(&self) -> String {
+        match self {
+            Unreadable::Level(cell) => {
+                format!("Cấp thực hiện “{cell}” không phải cấp tỉnh, cấp huyện hay cấp xã")
+            }
+            Unreadable::Days(cell) => {
+                format!("Thời hạn giải quyết “{cell}” không có số ngày")
+            }
+        }
+    }
+}
+
+/// A row that could not be read, with the reasons.
 #[derive(Debug)]
 pub struct RowError {
     pub row: u32,
     pub code: String,
-    pub message: String,
+    pub problems: Vec<Unreadable>,
+}
+
+impl RowError {
+    pub fn english(&self) -> String {
+        let all: Vec<String> = self.problems.iter().map(Unreadable::english).collect();
+        all.join("; ")
+    }
 }
 
 /// Turns sheet rows into import rows; rows that cannot be read are reported, not sent.
@@ -270,7 +330,7 @@ pub fn import_rows(sheet: &Sheet) -> anyhow::Result<(Vec<ImportRow>, Vec<RowErro
                 Some(Column::Agency) => c.implementing_agency = cell.to_owned(),
                 Some(Column::Days) if !cell.is_empty() => match first_number(cell) {
                     Some(d) if d <= u32::MAX as i64 => c.processing_days = d as u32,
-                    _ => problems.push(format!("processing time {cell:?} has no number of days")),
+                    _ => problems.push(Unreadable::Days(cell.to_owned())),
                 },
                 Some(Column::Applicants) => c.applicants = list(cell),
                 Some(Column::Steps) => c.steps = list(cell),
@@ -305,7 +365,7 @@ pub fn import_rows(sheet: &Sheet) -> anyhow::Result<(Vec<ImportRow>, Vec<RowErro
             errors.push(RowError {
                 row: *number,
                 code,
-                message: problems.join("; "),
+                problems,
             });
         }
     }

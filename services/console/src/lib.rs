@@ -134,6 +134,16 @@ pub fn router(settings: &Settings) -> Router {
             "/van-phong/don-vi",
             get(pages::units).post(pages::create_unit),
         )
+        .route(
+            "/van-phong/danh-muc",
+            get(pages::office_catalogue).post(pages::new_procedure),
+        )
+        .route(
+            "/van-phong/danh-muc/nhap",
+            // A catalogue of a few thousand procedures is a few megabytes.
+            post(pages::import_catalogue).layer(axum::extract::DefaultBodyLimit::max(20 << 20)),
+        )
+        .route("/van-phong/danh-muc/xuat", get(pages::export_catalogue))
         .route("/van-phong/don-vi/{id}", get(pages::unit_page))
         .route("/van-phong/don-vi/{id}/khoa", post(pages::issue_key))
         .route(

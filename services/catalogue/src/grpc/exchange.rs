@@ -76,6 +76,8 @@ pub(super) async fn import(
                 .map(|e| ImportError {
                     field: e.field,
                     message: e.message,
+                    code: e.code,
+                    params: e.params,
                 })
                 .collect(),
         });

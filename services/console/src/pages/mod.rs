@@ -11,6 +11,7 @@
 
 mod account;
 mod catalogue;
+mod catalogue_office;
 mod office;
 mod reports;
 mod unit;
@@ -18,6 +19,7 @@ mod units;
 
 pub(crate) use account::*;
 pub(crate) use catalogue::*;
+pub(crate) use catalogue_office::*;
 pub(crate) use office::*;
 pub(crate) use reports::*;
 pub(crate) use unit::*;
@@ -184,6 +186,25 @@ pub(crate) fn status_of(p: &Problem, otherwise: StatusCode) -> StatusCode {
     StatusCode::from_u16(p.status).unwrap_or(otherwise)
 }
 
+/// A file the gateway served, passed on with its type and name, kept out of caches.
+pub(crate) fn served(d: crate::gateway::Download) -> Response {
+    let mut res = d.bytes.into_response();
+    let h = res.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_TYPE, d.content_type),
+        (header::CONTENT_DISPOSITION, d.disposition),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    res
+}
+
 pub(crate) fn set_cookie(res: &mut Response, cookie: &str) {
     if let Ok(v) = HeaderValue::from_str(cookie) {
         res.headers_mut().append(header::SET_COOKIE, v);
@@ -210,6 +231,17 @@ pub(crate) fn message(status: StatusCode, frame: Frame, title: &str, message: St
 }
 
 /// A refusal of the gateway as a page: signed out → the sign-in page.
+/// A page for the office refused to someone else, as the gateway would refuse it.
+pub(crate) fn forbidden(frame: Frame) -> Response {
+    refused(
+        frame,
+        &Problem {
+            status: 403,
+            ..Problem::default()
+        },
+    )
+}
+
 pub(crate) fn refused(frame: Frame, p: &Problem) -> Response {
     let (status, title) = match p.status {
         401 => return Redirect::to("/dang-nhap").into_response(),

@@ -120,11 +120,7 @@ pub(crate) async fn procedure_edit(
         saved,
     } = outcome;
     if !frame.is_office() {
-        let p = Problem {
-            status: 403,
-            ..Problem::default()
-        };
-        return refused(frame, &p);
+        return forbidden(frame);
     }
     let d: Draft = match app
         .gateway

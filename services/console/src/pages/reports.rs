@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -225,23 +225,7 @@ pub async fn report_file(
     }
     let path = format!("/v1/reports/{}/export?format={format}", encode(&id));
     match app.gateway.download(&path, visit.on()).await {
-        Ok(d) => {
-            let mut res = d.bytes.into_response();
-            let h = res.headers_mut();
-            for (name, value) in [
-                (header::CONTENT_TYPE, d.content_type),
-                (header::CONTENT_DISPOSITION, d.disposition),
-            ] {
-                if let Ok(v) = HeaderValue::from_str(&value) {
-                    h.insert(name, v);
-                }
-            }
-            h.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("private, no-store"),
-            );
-            res
-        }
+        Ok(d) => served(d),
         Err(p) => refused(frame, &p),
     }
 }

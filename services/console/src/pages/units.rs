@@ -57,17 +57,6 @@ const LABELS: &[(&str, &str)] = &[
     ("into_unit_id", "Đơn vị nhận sáp nhập"),
 ];
 
-/// The refusal of a page for the office to someone else.
-fn not_office(frame: Frame) -> Response {
-    refused(
-        frame,
-        &Problem {
-            status: 403,
-            ..Problem::default()
-        },
-    )
-}
-
 // ---- The list and a new unit ----------------------------------------------------
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -140,7 +129,7 @@ async fn units_page(
     outcome: Outcome,
 ) -> Response {
     if !frame.is_office() {
-        return not_office(frame);
+        return forbidden(frame);
     }
     let units = match all_units(app, visit).await {
         Ok(u) => u,
@@ -295,7 +284,7 @@ async fn unit_admin(
     shown: Told,
 ) -> Response {
     if !frame.is_office() {
-        return not_office(frame);
+        return forbidden(frame);
     }
     let (unit_path, keys_path) = (
         format!("/v1/units/{}", encode(id)),
