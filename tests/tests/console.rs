@@ -2,7 +2,9 @@
 //! catalogue signed out, a clerk signing in, a stale posting confirmed after the office
 //! amends the procedure, an activity refused with the error beside its field in
 //! Vietnamese and then logged and shown with its author, another unit's record out of
-//! reach by URL, a form without its CSRF token refused, signing out. Screenshots of the
+//! reach by URL, a form without its CSRF token refused, signing out; the office's
+//! units, keys and catalogue (import, a new draft, what changed between versions,
+//! abolishing); a unit's posting sheet printed to A4. Screenshots of the
 //! pages go to `$CARGO_TARGET_DIR/screenshots` (`CCHC_SCREENSHOTS=dir` chooses another
 //! folder, e.g. `docs/screenshots`).
 
@@ -199,6 +201,18 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
         "{page}"
     );
     desk.screenshot(&shots, "cong-bo").await;
+    // What changed, for anyone: only the time limit, from 5 to 3 working days.
+    desk.goto(&format!("{console}/thu-tuc/{code}")).await;
+    desk.click(&format!("a[href='/thu-tuc/{code}/so-sanh?tu=1&den=2']"))
+        .await;
+    let changes = desk.text_of("changes").await.replace('\t', " ");
+    let rows: Vec<&str> = changes.lines().skip(1).collect();
+    assert_eq!(
+        rows,
+        ["Thời hạn giải quyết 5 ngày làm việc 3 ngày làm việc"],
+        "{changes}"
+    );
+    desk.screenshot(&shots, "so-sanh").await;
     let (_, current) = sys.get(&format!("/v1/procedures/{code}"), None).await;
     assert_eq!(current["content"]["processing_days"], 3, "{current}");
     assert_eq!(
@@ -621,7 +635,7 @@ async fn a_units_posting_sheet_prints_ten_procedures_per_a4_page_with_working_qr
 }
 
 #[tokio::test]
-async fn the_office_runs_units_their_lifecycle_and_keys_in_the_console() {
+async fn the_office_runs_units_keys_and_the_catalogue_in_the_console() {
     let mut sys = System::start("console-units").await;
     let console = sys.start_console().await;
     let office = sys.office_key.clone();
@@ -808,6 +822,39 @@ async fn the_office_runs_units_their_lifecycle_and_keys_in_the_console() {
         "{draft}"
     );
     let _ = std::fs::remove_file(&sheet);
+
+    // A published procedure abolished by decision: its public page says so.
+    let abolished = "1.008960.H19";
+    let (s, r) = sys
+        .post(
+            "/v1/procedures",
+            Some(&office),
+            &complete_procedure(abolished, "Cấp phép hoạt động giáo dục kỹ năng sống"),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let (s, r) = sys
+        .post(
+            &format!("/v1/procedures/{abolished}/publish"),
+            Some(&office),
+            &publication("2020-02-01"),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    desk.goto(&format!("{console}/van-phong/thu-tuc/{abolished}"))
+        .await;
+    desk.fill("decision_number", "789/QĐ-UBND").await;
+    desk.fill("decision_date", "10/09/2026").await;
+    desk.fill("decision_signer", "Chủ tịch UBND tỉnh").await;
+    desk.select("change_type", "abolished").await;
+    desk.fill("effective_date", "15/09/2026").await;
+    desk.click("form#publish button.primary").await;
+    let page = desk.text().await;
+    assert!(page.contains("Đã bãi bỏ thủ tục từ 15/09/2026."), "{page}");
+    let (_, gone) = sys.get(&format!("/v1/procedures/{abolished}"), None).await;
+    assert_eq!(gone["status"], "abolished", "{gone}");
+    desk.goto(&format!("{console}/thu-tuc/{abolished}")).await;
+    assert!(desk.text().await.contains("Đã bãi bỏ"));
 
     // A school's clerk cannot open the office's pages, nor change a unit by a
     // forged form.

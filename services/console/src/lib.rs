@@ -80,6 +80,7 @@ pub fn router(settings: &Settings) -> Router {
     Router::new()
         .route("/", get(pages::search))
         .route("/thu-tuc/{code}", get(pages::procedure))
+        .route("/thu-tuc/{code}/so-sanh", get(pages::compare))
         .route("/dang-nhap", get(pages::sign_in_form).post(pages::sign_in))
         .route("/dang-xuat", post(pages::sign_out))
         .route(

@@ -312,3 +312,202 @@ pub async fn posting_sheet(
         },
     )
 }
+
+// ---- Public: what changed between two versions --------------------------------
+
+/// One part of the record that differs between two versions: what was there, what is
+/// there now, and for lists the items taken out and put in.
+#[derive(Debug, Clone, Default)]
+pub struct Changed {
+    pub label: &'static str,
+    pub before: String,
+    pub after: String,
+    pub removed: Vec<String>,
+    pub added: Vec<String>,
+}
+
+/// The record's parts as people read them: a single text, or a list of items.
+enum Part {
+    One(String),
+    Many(Vec<String>),
+}
+
+fn parts(c: &Content) -> Vec<(&'static str, Part)> {
+    let fee = |f: &Fee| {
+        let mut s = format!(
+            "{} đồng ({})",
+            text::number(&f.amount_vnd),
+            channel(&f.channel)
+        );
+        if !f.note.is_empty() {
+            s.push_str(&format!(": {}", f.note));
+        }
+        s
+    };
+    let dossier = |d: &Dossier| {
+        format!(
+            "{} ({} bản chính, {} bản sao){}",
+            d.name,
+            d.originals,
+            d.copies,
+            if d.required { "" } else { ", nếu có" }
+        )
+    };
+    vec![
+        ("Tên thủ tục", Part::One(c.name.clone())),
+        ("Lĩnh vực", Part::One(c.field.clone())),
+        ("Cấp thực hiện", Part::One(text::level(&c.level).to_owned())),
+        (
+            "Cơ quan thực hiện",
+            Part::One(c.implementing_agency.clone()),
+        ),
+        ("Đối tượng thực hiện", Part::Many(c.applicants.clone())),
+        ("Trình tự thực hiện", Part::Many(c.steps.clone())),
+        (
+            "Cách thức thực hiện",
+            Part::Many(
+                c.submission_channels
+                    .iter()
+                    .map(|x| channel(x).to_owned())
+                    .collect(),
+            ),
+        ),
+        (
+            "Thành phần hồ sơ",
+            Part::Many(c.dossier.iter().map(dossier).collect()),
+        ),
+        (
+            "Thời hạn giải quyết",
+            Part::One(format!("{} ngày làm việc", c.processing_days)),
+        ),
+        ("Phí, lệ phí", Part::Many(c.fees.iter().map(fee).collect())),
+        ("Kết quả thực hiện", Part::One(c.result.clone())),
+        ("Yêu cầu, điều kiện", Part::Many(c.requirements.clone())),
+        ("Mẫu đơn, tờ khai", Part::Many(c.forms.clone())),
+        ("Căn cứ pháp lý", Part::Many(c.legal_basis.clone())),
+    ]
+}
+
+/// The parts of the record that differ from `old` to `new`, in the record's order.
+pub fn changes(old: &Content, new: &Content) -> Vec<Changed> {
+    parts(old)
+        .into_iter()
+        .zip(parts(new))
+        .filter_map(|((label, before), (_, after))| match (before, after) {
+            (Part::One(b), Part::One(a)) if a != b => Some(Changed {
+                label,
+                before: b,
+                after: a,
+                ..Changed::default()
+            }),
+            (Part::Many(b), Part::Many(a)) if a != b => Some(Changed {
+                label,
+                removed: b.iter().filter(|x| !a.contains(x)).cloned().collect(),
+                added: a.iter().filter(|x| !b.contains(x)).cloned().collect(),
+                // Same items in another order: the order is the change.
+                before: b.join("; "),
+                after: a.join("; "),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CompareQuery {
+    tu: u32,
+    den: u32,
+}
+
+#[derive(Template)]
+#[template(path = "compare.html")]
+pub(crate) struct ComparePage {
+    frame: Frame,
+    code: String,
+    name: String,
+    old: ProcedureView,
+    new: ProcedureView,
+    changes: Vec<Changed>,
+}
+
+/// Version `tu` beside version `den` of a procedure (by default, the current one and
+/// the one before it): only what changed.
+pub async fn compare(
+    State(app): State<App>,
+    Guest { frame, .. }: Guest,
+    Path(code): Path<String>,
+    Query(q): Query<CompareQuery>,
+) -> Response {
+    let code = encode(code.trim());
+    let versions: Versions = match app
+        .gateway
+        .get(&format!("/v1/procedures/{code}/versions"), On::default())
+        .await
+    {
+        Ok(v) => v,
+        Err(p) => return refused(frame, &p),
+    };
+    let last = versions
+        .versions
+        .iter()
+        .map(|v| v.version)
+        .max()
+        .unwrap_or(0);
+    let new_v = if q.den == 0 { last } else { q.den };
+    let old_v = if q.tu == 0 {
+        new_v.saturating_sub(1)
+    } else {
+        q.tu
+    };
+    let find = |n: u32| versions.versions.iter().find(|v| v.version == n).cloned();
+    let (Some(old), Some(new)) = (find(old_v), find(new_v)) else {
+        return message(
+            StatusCode::NOT_FOUND,
+            frame,
+            "Không tìm thấy",
+            "Thủ tục không có phiên bản này.".into(),
+        );
+    };
+    let changes = changes(&old.content, &new.content);
+    render(
+        StatusCode::OK,
+        &ComparePage {
+            frame,
+            code: new.code.clone(),
+            name: new.content.name.clone(),
+            old,
+            new,
+            changes,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_changed_is_compared() {
+        let old = Content {
+            name: "Cấp bản sao văn bằng".into(),
+            processing_days: 5,
+            steps: vec!["Nộp hồ sơ".into(), "Nhận kết quả".into()],
+            ..Content::default()
+        };
+        let mut new = old.clone();
+        new.processing_days = 3;
+        new.steps.insert(1, "Nộp lệ phí".into());
+        let c = changes(&old, &new);
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert_eq!(c[0].label, "Trình tự thực hiện");
+        assert_eq!(c[0].added, ["Nộp lệ phí"]);
+        assert!(c[0].removed.is_empty());
+        assert_eq!(c[1].label, "Thời hạn giải quyết");
+        assert_eq!(
+            (c[1].before.as_str(), c[1].after.as_str()),
+            ("5 ngày làm việc", "3 ngày làm việc")
+        );
+        assert!(changes(&old, &old).is_empty());
+    }
+}

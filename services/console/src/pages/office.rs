@@ -54,6 +54,8 @@ pub(crate) const CHANGE_TYPES: &[(&str, &str)] = &[
     ("amended", "Sửa đổi, bổ sung"),
     ("replaced", "Thay thế"),
     ("new", "Ban hành mới"),
+    // Abolishing takes a decision too; it goes to the gateway's own request.
+    ("abolished", "Bãi bỏ"),
 ];
 
 pub(crate) fn lines_of(v: &Value) -> String {
@@ -305,27 +307,35 @@ pub async fn publish_procedure(
         )
         .await;
     }
-    let body = json!({
+    let abolish = f.change_type == "abolished";
+    let mut body = json!({
         "decision": {"number": f.decision_number.trim(), "date": decision_date, "signer": f.decision_signer.trim()},
-        "change_type": f.change_type,
         "change_note": f.change_note.trim(),
         "effective_date": effective,
     });
+    if !abolish {
+        body["change_type"] = f.change_type.clone().into();
+    }
+    let verb = if abolish { "abolish" } else { "publish" };
     match app
         .gateway
         .post::<ProcedureView>(
-            &format!("/v1/procedures/{}/publish", encode(&code)),
+            &format!("/v1/procedures/{}/{verb}", encode(&code)),
             visit.writing(&f.csrf),
             &body,
         )
         .await
     {
         Ok(v) => {
-            let saved = format!(
-                "Đã công bố phiên bản {}, hiệu lực từ {}.",
-                v.version,
-                text::date(&v.effective_date)
-            );
+            let saved = if abolish {
+                format!("Đã bãi bỏ thủ tục từ {}.", text::date(&v.effective_date))
+            } else {
+                format!(
+                    "Đã công bố phiên bản {}, hiệu lực từ {}.",
+                    v.version,
+                    text::date(&v.effective_date)
+                )
+            };
             procedure_edit(
                 &app,
                 &visit,
