@@ -352,6 +352,24 @@ impl System {
     }
 
     /// Creates a unit of `kind` and issues it a key of `role`; returns (unit id, key).
+    /// Creates a complete procedure `code` and publishes it as version 1, effective
+    /// 1 February 2020, with the office's key.
+    pub async fn published(&self, code: &str, name: &str) {
+        let office = Some(self.office_key.as_str());
+        let (s, r) = self
+            .post("/v1/procedures", office, &complete_procedure(code, name))
+            .await;
+        assert_eq!(s, 201, "{r}");
+        let (s, r) = self
+            .post(
+                &format!("/v1/procedures/{code}/publish"),
+                office,
+                &publication("2020-02-01"),
+            )
+            .await;
+        assert_eq!(s, 200, "{r}");
+    }
+
     pub async fn unit_with_key(&self, name: &str, kind: &str, role: &str) -> (String, String) {
         let (s, unit) = self
             .post(

@@ -145,6 +145,13 @@ pub fn router(settings: &Settings) -> Router {
             post(pages::import_catalogue).layer(axum::extract::DefaultBodyLimit::max(20 << 20)),
         )
         .route("/van-phong/danh-muc/xuat", get(pages::export_catalogue))
+        .route(
+            "/van-phong/mau-thu",
+            get(pages::templates).post(pages::save_template),
+        )
+        .route("/van-phong/thu-gui", get(pages::undelivered))
+        .route("/van-phong/thu-gui/{id}", get(pages::delivery))
+        .route("/van-phong/thu-gui/{id}/gui-lai", post(pages::resend))
         .route("/van-phong/don-vi/{id}", get(pages::unit_page))
         .route("/van-phong/don-vi/{id}/khoa", post(pages::issue_key))
         .route(

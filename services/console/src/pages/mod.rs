@@ -12,6 +12,7 @@
 mod account;
 mod catalogue;
 mod catalogue_office;
+mod messages;
 mod office;
 mod reports;
 mod unit;
@@ -20,6 +21,7 @@ mod units;
 pub(crate) use account::*;
 pub(crate) use catalogue::*;
 pub(crate) use catalogue_office::*;
+pub(crate) use messages::*;
 pub(crate) use office::*;
 pub(crate) use reports::*;
 pub(crate) use unit::*;

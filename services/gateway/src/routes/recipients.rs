@@ -8,7 +8,7 @@ use cchc_platform::grpc::request;
 use cchc_proto::notification::v1::{
     ListRecipientsRequest, ListRecipientsResponse, ListSubscriptionsRequest,
     ListSubscriptionsResponse, ListTemplatesRequest, ListTemplatesResponse, Recipient,
-    RecipientInput, Subscription, SubscriptionInput, Template, TemplateInput,
+    RecipientInput, Subscription, SubscriptionInput, Template, TemplateInput, TemplatePreview,
     UpdateRecipientRequest,
 };
 use serde::Deserialize;
@@ -27,6 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(update_recipient))
         .routes(routes!(create_subscription, list_subscriptions))
         .routes(routes!(save_template, list_templates))
+        .routes(routes!(preview_template))
 }
 
 #[utoipa::path(post, path = "/v1/recipients", tag = "notifications", summary = "Add a recipient with its contacts (office)", request_body = RecipientInput, responses((status = 201, description = "Success", body = Recipient), crate::problem::Problems), security(("api_key" = [])))]
@@ -146,6 +147,21 @@ pub(crate) async fn save_template(
         .save_template(request(body, Some(&caller)))
         .await?;
     Ok((StatusCode::CREATED, Reply(r.into_inner())))
+}
+
+#[utoipa::path(post, path = "/v1/templates/preview", tag = "notifications", summary = "A template rendered with example values, checked as a save is; nothing is saved (office)", request_body = TemplateInput, responses((status = 200, description = "Success", body = TemplatePreview), crate::problem::Problems), security(("api_key" = [])))]
+pub(crate) async fn preview_template(
+    State(s): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Json(body): Json<TemplateInput>,
+) -> Result<Reply<TemplatePreview>, Problem> {
+    let r = s
+        .clients
+        .notification
+        .clone()
+        .preview_template(request(body, Some(&caller)))
+        .await?;
+    Ok(Reply(r.into_inner()))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -176,7 +176,70 @@ pub struct NewTemplate {
     pub html: String,
 }
 
+/// An example value for each placeholder a template of `kind` offers, as a notice of
+/// that kind would carry it.
+pub fn examples(kind: Kind) -> Values {
+    let person = matches!(kind, Kind::AccountInvitation | Kind::PasswordReset);
+    let mut v = Values::new();
+    for name in kind.placeholders().iter().chain(COMMON) {
+        let value = match *name {
+            "code" => "1.012753.H19",
+            "name" if person => "Nguyễn Thị Lan",
+            "name" | "procedure_name" => "Cấp bản sao văn bằng, chứng chỉ từ sổ gốc",
+            "field" => "Văn bằng, chứng chỉ",
+            "level" => "Cấp tỉnh",
+            "agency" => "Sở Giáo dục và Đào tạo",
+            "change_type" => "Sửa đổi, bổ sung",
+            "change" => "Rút ngắn thời hạn giải quyết còn 03 ngày làm việc",
+            "decision_number" => "456/QĐ-UBND",
+            "effective_date" | "stale_since" => "01/06/2020",
+            "version" | "current_version" => "2",
+            "posted_version" => "1",
+            "days_stale" => "14",
+            "plan_number" => "109/KH-SGDĐT-VP",
+            "plan_title" => "Kế hoạch tuyên truyền cải cách hành chính năm 2020",
+            "plan_year" => "2020",
+            "period" => "2020-H1",
+            "period_title" => "6 tháng đầu năm 2020",
+            "period_start" => "01/01/2020",
+            "period_end" => "30/06/2020",
+            "due_date" => "10/06/2020",
+            "days_left" => "3",
+            "late_count" => "2",
+            "late_units" => "Trường THPT Chu Văn An; Trường THPT Phan Bội Châu",
+            "title" => "Báo cáo công tác cải cách hành chính 6 tháng đầu năm 2020",
+            "report_id" => "8f4c2b1e-0000-4000-8000-000000000001",
+            "as_of" => "30/06/2020 17:00",
+            "export_links" => "https://cchc.example.vn/bao-cao/8f4c2b1e",
+            "email" => "lan.nguyen@thpt-cva.edu.vn",
+            "unit_name" => "Trường THPT Chu Văn An",
+            "role" => "Cán bộ đơn vị",
+            "invited_by" => "Trần Văn Bình",
+            "link" => "https://cchc.example.vn/account/password?token=…",
+            "expires_at" => "05/06/2020 08:00",
+            "valid_for" => "72 giờ",
+            "recipient_name" => "Trường THPT Chu Văn An",
+            _ => "…",
+        };
+        v.insert(name, value.to_owned());
+    }
+    v
+}
+
 impl NewTemplate {
+    /// The template rendered with [`examples`] of its kind's values.
+    pub fn preview(&self) -> Rendered {
+        Template {
+            key: self.kind.as_str().to_owned(),
+            language: self.language.to_owned(),
+            version: 0,
+            subject: self.subject.clone(),
+            text: self.text.clone(),
+            html: self.html.clone(),
+        }
+        .render(&examples(self.kind))
+    }
+
     pub fn parse(t: pb::TemplateInput) -> Result<Self, tonic::Status> {
         let mut e = Errors::new();
         let kind = Kind::parse(&t.key);
@@ -329,6 +392,34 @@ pub fn defaults() -> Vec<(Kind, &'static str, &'static str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_placeholder_has_an_example_and_a_preview_fills_them() {
+        for kind in Kind::ALL {
+            let v = examples(kind);
+            for name in kind.placeholders().iter().chain(COMMON) {
+                assert_ne!(v[name], "…", "{} {name}", kind.as_str());
+            }
+        }
+        let t = NewTemplate {
+            kind: Kind::ReportDue,
+            language: "vi",
+            subject: "Sắp đến hạn báo cáo {{period_title}}".into(),
+            text: "Kính gửi {{recipient_name}}, hạn nộp là {{due_date}}.".into(),
+            html: String::new(),
+        };
+        let r = t.preview();
+        assert_eq!(r.subject, "Sắp đến hạn báo cáo 6 tháng đầu năm 2020");
+        assert_eq!(
+            r.text,
+            "Kính gửi Trường THPT Chu Văn An, hạn nộp là 10/06/2020."
+        );
+        assert!(
+            r.html.contains("<p>Kính gửi Trường THPT Chu Văn An"),
+            "{}",
+            r.html
+        );
+    }
 
     #[test]
     fn every_default_template_uses_only_what_its_kind_offers() {

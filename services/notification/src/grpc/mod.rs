@@ -139,6 +139,13 @@ impl NotificationService for Notifications {
         templates::save(self, req).await.map(Response::new)
     }
 
+    async fn preview_template(
+        &self,
+        req: Request<pb::TemplateInput>,
+    ) -> Result<Response<pb::TemplatePreview>, Status> {
+        templates::preview(req).map(Response::new)
+    }
+
     async fn list_templates(
         &self,
         req: Request<pb::ListTemplatesRequest>,

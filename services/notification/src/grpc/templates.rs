@@ -17,6 +17,18 @@ pub async fn save(
     Ok(api.store.save_template(&caller.actor, &t).await?)
 }
 
+/// A draft rendered with example values, checked as a save is; nothing is stored.
+pub fn preview(req: Request<pb::TemplateInput>) -> Result<pb::TemplatePreview, Status> {
+    Caller::require(&req, &[Role::Office])?;
+    let t = NewTemplate::parse(req.into_inner())?;
+    let r = t.preview();
+    Ok(pb::TemplatePreview {
+        subject: r.subject,
+        text: r.text,
+        html: r.html,
+    })
+}
+
 pub async fn list(
     api: &Notifications,
     req: Request<pb::ListTemplatesRequest>,
