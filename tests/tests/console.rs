@@ -455,7 +455,23 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
         .find_all(fantoccini::Locator::Css("figure svg"))
         .await
         .unwrap();
-    assert_eq!(charts.len(), 3);
+    assert_eq!(charts.len(), 6);
+    // By month, and each unit's figures with its rates of its latest period.
+    let months = leader.text_of("by-month").await.replace('\t', " ");
+    assert!(
+        months.contains("Tháng 3 1 Hội nghị, quán triệt, phổ biến 1"),
+        "{months}"
+    );
+    assert!(months.contains("Tháng 4 1"), "{months}");
+    let units = leader.text_of("by-unit").await.replace('\t', " ");
+    let school = units
+        .lines()
+        .find(|l| l.starts_with("Trường THPT Chu Văn An"))
+        .unwrap_or_else(|| panic!("the school's row: {units}"));
+    assert_eq!(
+        school,
+        "Trường THPT Chu Văn An 1 1 / 0 90,0% (2020-H1) 90,0% (2020-H1)"
+    );
     leader.screenshot(&shots, "tong-quan").await;
     leader.goto(&format!("{console}/bao-cao")).await;
     leader.click(&format!("a[href='{report_path}']")).await;

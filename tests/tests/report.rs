@@ -219,6 +219,46 @@ async fn a_half_year_reported_exported_and_replayed() {
         dashboard["activities_by_kind"],
         json!([{"kind": "briefing", "count": 1}, {"kind": "news_post", "count": 4}])
     );
+    // By month (the correction counts once, in its own month and kind) and by unit.
+    assert_eq!(
+        dashboard["activities_by_month"],
+        json!([{"month": 2, "kind": "news_post", "count": 2},
+               {"month": 3, "kind": "briefing", "count": 1},
+               {"month": 3, "kind": "news_post", "count": 1},
+               {"month": 4, "kind": "news_post", "count": 1}])
+    );
+    let unit = |id: &str| {
+        dashboard["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["unit_id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("unit {id} on the dashboard: {dashboard}"))
+    };
+    let (ua, ub, uc) = (unit(&a), unit(&b), unit(&c));
+    assert_eq!(
+        (
+            &ua["activities"],
+            &ua["postings_current"],
+            &ua["postings_stale"]
+        ),
+        (&json!(3), &json!(1), &json!(0)),
+        "{ua}"
+    );
+    // A's resubmitted half-year: early 30 and on time 60 of 100 resolved.
+    assert_eq!(ua["one_stop_period"], "2020-H1", "{ua}");
+    assert_eq!(ua["on_time_percent"], 90.0, "{ua}");
+    assert_eq!(
+        (
+            &ub["activities"],
+            &ub["postings_stale"],
+            &ub["on_time_percent"]
+        ),
+        (&json!(2), &json!(1), &json!(null)),
+        "{ub}"
+    );
+    assert_eq!(uc["activities"], 0, "{uc}");
 
     // The office enters the plan; units may read it but not write it.
     let plan = json!({

@@ -10,14 +10,36 @@ const ROW: i64 = 30;
 
 /// Horizontal bars for `rows` (name, figure), scaled to the largest figure.
 pub fn bars(title: &str, rows: &[(String, i64)]) -> String {
-    let max = rows.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let labelled: Vec<(String, i64, String)> = rows
+        .iter()
+        .map(|(name, n)| (name.clone(), *n, cchc_text::number_vi(*n)))
+        .collect();
+    let max = rows.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    bars_labelled(title, &labelled, max)
+}
+
+/// Bars for rates in percent (0–100, one decimal), on a scale to 100%.
+pub fn percent_bars(title: &str, rows: &[(String, f64)]) -> String {
+    let labelled: Vec<(String, i64, String)> = rows
+        .iter()
+        .map(|(name, r)| {
+            let shown = format!("{r:.1}%").replace('.', ",");
+            (name.clone(), (r * 10.0).round() as i64, shown)
+        })
+        .collect();
+    bars_labelled(title, &labelled, 1000)
+}
+
+/// Bars for `rows` (name, figure, the figure as shown), `max` filling the room.
+fn bars_labelled(title: &str, rows: &[(String, i64, String)], max: i64) -> String {
+    let max = max.max(1);
     let height = ROW * rows.len() as i64 + 10;
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" viewBox=\"0 0 {WIDTH} {height}\" width=\"100%\" style=\"max-width:{WIDTH}px\"><title>{}</title>",
         html_escape(title)
     );
     let room = WIDTH - LABEL - 70;
-    for (i, (name, n)) in rows.iter().enumerate() {
+    for (i, (name, n, shown)) in rows.iter().enumerate() {
         let y = i as i64 * ROW + 5;
         let w = (n * room / max).max(if *n > 0 { 2 } else { 0 });
         svg.push_str(&format!(
@@ -29,7 +51,7 @@ pub fn bars(title: &str, rows: &[(String, i64)]) -> String {
             html_escape(name),
             LABEL + w + 6,
             y + 15,
-            cchc_text::number_vi(*n),
+            html_escape(shown),
         ));
     }
     svg.push_str("</svg>");
@@ -38,7 +60,14 @@ pub fn bars(title: &str, rows: &[(String, i64)]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::bars;
+    use super::{bars, percent_bars};
+
+    #[test]
+    fn rates_are_drawn_on_a_scale_to_a_hundred() {
+        let svg = percent_bars("Đúng hạn", &[("A".into(), 50.0), ("B".into(), 95.5)]);
+        assert!(svg.contains("width=\"145\""), "{svg}");
+        assert!(svg.contains("95,5%"), "{svg}");
+    }
 
     #[test]
     fn bars_scale_to_the_largest_and_escape_names() {

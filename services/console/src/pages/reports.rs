@@ -254,6 +254,38 @@ pub struct Dashboard {
     pub units_with_stale_postings: i64,
     pub units_total: i64,
     pub units_with_one_stop_results: i64,
+    pub activities_by_month: Vec<MonthKind>,
+    pub units: Vec<UnitStanding>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct MonthKind {
+    pub month: u32,
+    pub kind: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct UnitStanding {
+    pub unit_id: String,
+    pub name: String,
+    pub kind: String,
+    pub activities: i64,
+    pub postings_current: i64,
+    pub postings_stale: i64,
+    pub one_stop_period: String,
+    pub on_time_percent: Option<f64>,
+    pub satisfaction_period: String,
+    pub satisfaction_percent: Option<f64>,
+}
+
+/// A month's activities: the total and each kind's share, as a sentence.
+pub struct Month {
+    pub name: String,
+    pub total: i64,
+    pub by_kind: String,
 }
 
 #[derive(Template)]
@@ -265,6 +297,17 @@ pub(crate) struct DashboardPage {
     activities_chart: String,
     postings_chart: String,
     units_chart: String,
+    months: Vec<Month>,
+    months_chart: String,
+    on_time_chart: String,
+    satisfaction_chart: String,
+    /// Units with neither an activity nor one-stop figures in the year.
+    silent: Vec<String>,
+}
+
+/// A rate (percent) as people read it: "90,5%", a dash when there is none.
+pub fn percent(r: &Option<f64>) -> String {
+    text::percent(r.map(|r| r / 100.0))
 }
 
 #[derive(Deserialize, Default)]
@@ -323,6 +366,57 @@ pub async fn dashboard(
             ),
         ],
     );
+    let months: Vec<Month> = (1..=12)
+        .map(|m| {
+            let of_month: Vec<&MonthKind> = d
+                .activities_by_month
+                .iter()
+                .filter(|x| x.month == m)
+                .collect();
+            let by_kind: Vec<String> = of_month
+                .iter()
+                .map(|x| {
+                    format!(
+                        "{} {}",
+                        text::activity_kind(&x.kind),
+                        text::number(&x.count)
+                    )
+                })
+                .collect();
+            Month {
+                name: format!("Tháng {m}"),
+                total: of_month.iter().map(|x| x.count).sum(),
+                by_kind: by_kind.join("; "),
+            }
+        })
+        .collect();
+    let months_chart = chart::bars(
+        "Hoạt động tuyên truyền theo tháng",
+        &months
+            .iter()
+            .map(|m| (m.name.clone(), m.total))
+            .collect::<Vec<_>>(),
+    );
+    let rated = |f: fn(&UnitStanding) -> Option<f64>| -> Vec<(String, f64)> {
+        d.units
+            .iter()
+            .filter_map(|u| f(u).map(|r| (u.name.clone(), r)))
+            .collect()
+    };
+    let on_time_chart = chart::percent_bars(
+        "Tỷ lệ hồ sơ giải quyết đúng hạn theo đơn vị",
+        &rated(|u| u.on_time_percent),
+    );
+    let satisfaction_chart = chart::percent_bars(
+        "Tỷ lệ hài lòng theo đơn vị",
+        &rated(|u| u.satisfaction_percent),
+    );
+    let silent = d
+        .units
+        .iter()
+        .filter(|u| u.activities == 0 && u.one_stop_period.is_empty() && u.kind != "department")
+        .map(|u| u.name.clone())
+        .collect();
     render(
         StatusCode::OK,
         &DashboardPage {
@@ -332,6 +426,11 @@ pub async fn dashboard(
             activities_chart,
             postings_chart,
             units_chart,
+            months,
+            months_chart,
+            on_time_chart,
+            satisfaction_chart,
+            silent,
         },
     )
 }

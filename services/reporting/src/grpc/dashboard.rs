@@ -4,7 +4,9 @@ use cchc_platform::time::stamp;
 use cchc_platform::validation::{Errors, Rule};
 use cchc_platform::vocabulary::procedure_status;
 use cchc_platform::{Caller, Role};
-use cchc_proto::reporting::v1::{Dashboard, GetDashboardRequest, KindCount, StatusCount};
+use cchc_proto::reporting::v1::{
+    Dashboard, GetDashboardRequest, KindCount, MonthKindCount, StatusCount, UnitStanding,
+};
 use tonic::{Request, Status};
 
 use super::{Reporting, refused};
@@ -62,6 +64,37 @@ impl Reporting {
             units_with_stale_postings: f.units_with_stale_postings,
             units_total: f.units_total,
             units_with_one_stop_results: f.units_with_one_stop_results,
+            activities_by_month: f
+                .activities_by_month
+                .into_iter()
+                .map(|m| MonthKindCount {
+                    month: m.month,
+                    kind: m.kind,
+                    count: m.count,
+                })
+                .collect(),
+            units: f
+                .units
+                .into_iter()
+                .map(|u| UnitStanding {
+                    unit_id: u.unit_id.to_string(),
+                    name: u.name,
+                    kind: u.kind,
+                    activities: u.activities,
+                    postings_current: u.postings_current,
+                    postings_stale: u.postings_stale,
+                    one_stop_period: u.one_stop_period.unwrap_or_default(),
+                    on_time_percent: u
+                        .in_time
+                        .zip(u.resolved)
+                        .and_then(|(n, d)| crate::domain::rate(n, d)),
+                    satisfaction_period: u.satisfaction_period.unwrap_or_default(),
+                    satisfaction_percent: u
+                        .content
+                        .zip(u.answered)
+                        .and_then(|(n, d)| crate::domain::rate(n, d)),
+                })
+                .collect(),
         })
     }
 }

@@ -19,6 +19,32 @@ struct Postings {
     units_with_stale: i64,
 }
 
+/// Activities of one kind in one month.
+#[derive(sqlx::FromRow, Debug, Clone, PartialEq, Eq)]
+pub struct MonthCount {
+    pub month: i32,
+    pub kind: String,
+    pub count: i64,
+}
+
+/// One unit's figures: activities, postings, and its latest one-stop and satisfaction
+/// periods with what their rates are made of.
+#[derive(sqlx::FromRow, Debug, Clone, PartialEq, Eq)]
+pub struct UnitRow {
+    pub unit_id: uuid::Uuid,
+    pub name: String,
+    pub kind: String,
+    pub activities: i64,
+    pub postings_current: i64,
+    pub postings_stale: i64,
+    pub one_stop_period: Option<String>,
+    pub in_time: Option<i64>,
+    pub resolved: Option<i64>,
+    pub satisfaction_period: Option<String>,
+    pub content: Option<i64>,
+    pub answered: Option<i64>,
+}
+
 /// The dashboard's figures, for one calendar year or for all time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DashboardFigures {
@@ -34,6 +60,8 @@ pub struct DashboardFigures {
     pub units_with_one_stop_results: i64,
     /// The newest event the read models hold.
     pub as_of: Option<DateTime<Utc>>,
+    pub activities_by_month: Vec<MonthCount>,
+    pub units: Vec<UnitRow>,
 }
 
 impl Store {
@@ -80,6 +108,63 @@ impl Store {
         .bind(year)
         .fetch_one(&mut *conn)
         .await?;
+        let activities_by_month: Vec<MonthCount> = match year {
+            None => Vec::new(),
+            Some(y) => {
+                sqlx::query_as(
+                    "SELECT extract(month FROM date)::int AS month, kind, count(*) FROM rm_activities a
+                     WHERE extract(year FROM date)::int = $1
+                       AND NOT EXISTS (SELECT 1 FROM rm_activities s WHERE s.supersedes = a.activity_id)
+                     GROUP BY 1, 2 ORDER BY 1, 2",
+                )
+                .bind(y)
+                .fetch_all(&mut *conn)
+                .await?
+            }
+        };
+        // A unit's rates come from its most recent period of the year (periods of
+        // different lengths overlap, so they are not added up).
+        let units: Vec<UnitRow> = sqlx::query_as(
+            "WITH os AS (SELECT DISTINCT ON (unit_id, period) * FROM rm_one_stop
+                    WHERE $1::int IS NULL OR extract(year FROM period_start)::int = $1
+                    ORDER BY unit_id, period, revision DESC),
+             os_latest AS (SELECT DISTINCT ON (unit_id) unit_id, period,
+                                  resolved_early + resolved_on_time AS in_time,
+                                  resolved_early + resolved_on_time + resolved_late AS resolved
+                           FROM os ORDER BY unit_id, period_end DESC, period_start),
+             sat AS (SELECT DISTINCT ON (unit_id, period) * FROM rm_satisfaction
+                     WHERE $1::int IS NULL OR extract(year FROM period_start)::int = $1
+                     ORDER BY unit_id, period, revision DESC),
+             sat_latest AS (SELECT DISTINCT ON (unit_id) unit_id, period, submission_id FROM sat
+                            ORDER BY unit_id, period_end DESC, period_start),
+             sat_rate AS (SELECT l.unit_id, l.period,
+                                 sum(c.very_satisfied + c.satisfied)::bigint AS content,
+                                 sum(c.very_satisfied + c.satisfied + c.dissatisfied)::bigint AS answered
+                          FROM sat_latest l JOIN rm_satisfaction_criteria c USING (submission_id)
+                          GROUP BY l.unit_id, l.period),
+             acts AS (SELECT unit_id, count(*) AS n FROM rm_activities a
+                      WHERE ($1::int IS NULL OR extract(year FROM date)::int = $1)
+                        AND NOT EXISTS (SELECT 1 FROM rm_activities s WHERE s.supersedes = a.activity_id)
+                      GROUP BY unit_id),
+             posted AS (SELECT p.unit_id,
+                               count(*) FILTER (WHERE p.version >= r.version) AS current,
+                               count(*) FILTER (WHERE p.version < r.version) AS stale
+                        FROM (SELECT unit_id, code, max(version) AS version FROM rm_postings GROUP BY 1, 2) p
+                        JOIN rm_procedures r USING (code) WHERE r.status = $2
+                        GROUP BY p.unit_id)
+             SELECT u.unit_id, u.name, u.kind, coalesce(a.n, 0) AS activities,
+                    coalesce(p.current, 0) AS postings_current, coalesce(p.stale, 0) AS postings_stale,
+                    o.period AS one_stop_period, o.in_time, o.resolved,
+                    s.period AS satisfaction_period, s.content, s.answered
+             FROM rm_units u
+             LEFT JOIN acts a USING (unit_id) LEFT JOIN posted p USING (unit_id)
+             LEFT JOIN os_latest o USING (unit_id) LEFT JOIN sat_rate s USING (unit_id)
+             ORDER BY u.name, u.unit_id",
+        )
+        .bind(year)
+        .bind(procedure_status::PUBLISHED)
+        .fetch_all(&mut *conn)
+        .await?;
         let as_of: Option<DateTime<Utc>> = sqlx::query_scalar(
             "SELECT max(t) FROM (
                SELECT max(event_at) t FROM rm_units UNION ALL SELECT max(event_at) FROM rm_procedures
@@ -99,6 +184,8 @@ impl Store {
             units_with_stale_postings: postings.units_with_stale,
             units_total,
             units_with_one_stop_results,
+            activities_by_month,
+            units,
             as_of,
         })
     }
