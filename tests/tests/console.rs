@@ -394,13 +394,31 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
         "title": "Tuyên truyền về công tác Cải cách hành chính năm 2020",
         "issuing_body": "Sở Giáo dục và Đào tạo", "governing_body": "UBND thành phố Hải Phòng",
         "place": "Hải Phòng", "issued_on": "2020-01-15",
-        "required_activities": [{"kind": "briefing", "min_per_unit": 1, "per": "half_year"}],
+        "required_activities": [{"kind": "briefing", "min_per_unit": 1, "per": "half_year"},
+                                {"kind": "posting", "min_per_unit": 1, "per": "year"}],
         "unit_ids": [unit_a], "periods": [{"key": "2020-H1", "due_date": "2020-06-15"}],
         "recipients": [{"name": "Ban Giám đốc"}], "signer_title": "GIÁM ĐỐC", "signer_name": "Nguyễn Văn An"
     });
     let (s, plan) = sys.post("/v1/plans", Some(&office), &plan).await;
     assert_eq!(s, 201, "{plan}");
     let plan_id = plan["id"].as_str().unwrap();
+    // The clerk sees the unit's standing against the plan: one briefing of the two
+    // the year asks, and its posting of version 1 in February 2020 counts for the
+    // posting (though it has posted version 2 since).
+    browser.goto(&format!("{console}/ke-hoach?nam=2020")).await;
+    let standing = browser.text().await.replace('\t', " ");
+    assert!(
+        standing.contains("Kế hoạch số 109/KH-SGDĐT-VP"),
+        "{standing}"
+    );
+    assert!(
+        standing.contains("Hội nghị, quán triệt, phổ biến Ít nhất 1 mỗi 6 tháng – 1 / 2"),
+        "{standing}"
+    );
+    assert!(
+        standing.contains("Niêm yết công khai thủ tục hành chính Ít nhất 1 mỗi năm – 1 / 1"),
+        "{standing}"
+    );
     let (_, leader_password) = sys
         .person_with_password(
             &department,

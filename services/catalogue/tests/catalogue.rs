@@ -492,6 +492,56 @@ async fn postings_go_stale_when_a_new_version_becomes_current() {
         .await
         .unwrap();
     assert_eq!(history, 3);
+    // The whole history of a unit's confirmations: each version it posted, newest
+    // first, and a stale filter over them.
+    let all = f
+        .svc
+        .list_postings(req(
+            ListPostingsRequest {
+                history: true,
+                ..Default::default()
+            },
+            &a,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .postings;
+    let versions: Vec<u32> = all.iter().map(|p| p.version).collect();
+    assert_eq!(versions, [2, 1]);
+    assert!(all[1].stale && !all[0].stale);
+    let first_page = f
+        .svc
+        .list_postings(req(
+            ListPostingsRequest {
+                history: true,
+                limit: 1,
+                ..Default::default()
+            },
+            &a,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let next = f
+        .svc
+        .list_postings(req(
+            ListPostingsRequest {
+                history: true,
+                limit: 1,
+                page_token: first_page.next_page_token.clone(),
+                ..Default::default()
+            },
+            &a,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (first_page.postings[0].version, next.postings[0].version),
+        (2, 1)
+    );
+    assert!(next.next_page_token.is_empty());
 }
 
 #[tokio::test]

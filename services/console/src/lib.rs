@@ -88,6 +88,7 @@ pub fn router(settings: &Settings) -> Router {
             get(pages::forgot_form).post(pages::forgot),
         )
         .route("/trang-chu", get(pages::home))
+        .route("/ke-hoach", get(pages::plan_standing))
         .route("/hoat-dong", get(pages::activities))
         .route(
             "/hoat-dong/moi",

@@ -69,6 +69,12 @@ pub fn today() -> String {
         .to_string()
 }
 
+/// Today in Vietnam (UTC+7).
+pub fn today_date() -> chrono::NaiveDate {
+    let vietnam = chrono::FixedOffset::east_opt(7 * 3600).expect("UTC+7");
+    chrono::Utc::now().with_timezone(&vietnam).date_naive()
+}
+
 /// `dd/mm/yyyy` as people type it (also `d/m/yyyy`, with `-` or `.`) to ISO; `None`
 /// when it is no date.
 pub fn parse_date(typed: &str) -> Option<String> {

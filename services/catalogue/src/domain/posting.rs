@@ -57,6 +57,8 @@ pub struct PostingFilter {
     pub unit_id: Option<Uuid>,
     pub code: Option<String>,
     pub stale: Option<bool>,
+    /// Every confirmation, not only each unit's latest of each procedure.
+    pub history: bool,
     pub page: Paging,
 }
 
@@ -89,6 +91,7 @@ impl PostingFilter {
                 unit_id,
                 code: (!r.code.is_empty()).then_some(r.code),
                 stale,
+                history: r.history,
                 page,
             })
         })

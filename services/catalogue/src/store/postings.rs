@@ -55,6 +55,16 @@ const SELECT: &str = "SELECT s.id, s.unit_id, s.code, s.version, p.current_versi
                       FROM postings s JOIN procedures p ON p.code = s.code
                       LEFT JOIN procedure_versions v ON v.code = s.code AND v.version = p.current_version";
 
+/// Every confirmation, shaped as a posting (its id derived from the history's number,
+/// so pages follow (confirmed_at, id) as the postings do).
+const HISTORY: &str = "SELECT * FROM (
+        SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(h.id), 12, '0'))::uuid AS id, h.unit_id, h.code,
+               h.version, p.current_version, h.location, h.posted_on, h.evidence_url, h.confirmed_at,
+               h.confirmed_by, h.confirmed_at AS created_at, h.confirmed_by AS created_by,
+               v.content->>'name' AS name
+        FROM posting_history h JOIN procedures p ON p.code = h.code
+        LEFT JOIN procedure_versions v ON v.code = h.code AND v.version = p.current_version) s";
+
 impl Store {
     /// Records that `unit_id` posted the current version of a procedure, as `actor`
     /// confirms. Any other version is refused, naming the current one.
@@ -132,9 +142,14 @@ impl Store {
     /// A page of postings, newest confirmation first.
     pub async fn postings(&self, f: &PostingFilter) -> Result<ListPostingsResponse, Error> {
         let (after_at, after_id) = f.page.after_parts();
+        let (from, current) = if f.history {
+            (HISTORY, "s.current_version")
+        } else {
+            (SELECT, "p.current_version")
+        };
         let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE ($1::uuid IS NULL OR s.unit_id = $1) AND ($2::text IS NULL OR s.code = $2)
-               AND ($3::bool IS NULL OR (s.version < p.current_version) = $3)
+            "{from} WHERE ($1::uuid IS NULL OR s.unit_id = $1) AND ($2::text IS NULL OR s.code = $2)
+               AND ($3::bool IS NULL OR (s.version < {current}) = $3)
                AND ($4::timestamptz IS NULL OR (s.confirmed_at, s.id) < ($4, $5))
              ORDER BY s.confirmed_at DESC, s.id DESC LIMIT $6"
         )))

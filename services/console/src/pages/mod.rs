@@ -15,6 +15,7 @@ mod catalogue_office;
 mod messages;
 mod office;
 mod reports;
+mod standing;
 mod unit;
 mod units;
 
@@ -24,6 +25,7 @@ pub(crate) use catalogue_office::*;
 pub(crate) use messages::*;
 pub(crate) use office::*;
 pub(crate) use reports::*;
+pub(crate) use standing::*;
 pub(crate) use unit::*;
 pub(crate) use units::*;
 

@@ -46,6 +46,8 @@ pub(crate) struct ListQuery {
     unit_id: Option<String>,
     code: Option<String>,
     stale: Option<String>,
+    /// `true`: every confirmation ever made, each version a unit posted.
+    history: Option<bool>,
     limit: Option<u32>,
     page_token: Option<String>,
 }
@@ -60,6 +62,7 @@ pub(crate) async fn list(
         unit_id: q.unit_id.unwrap_or_default(),
         code: q.code.unwrap_or_default(),
         stale: q.stale.unwrap_or_default(),
+        history: q.history.unwrap_or(false),
         limit: page_limit(q.limit)?,
         page_token: q.page_token.unwrap_or_default(),
     };

@@ -1,0 +1,309 @@
+//! A unit's own standing against the plans that cover it: for each activity a plan
+//! requires, how many the unit has done in the year and in the period it is in now,
+//! against what is required; and the reports the plans ask for next.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{Datelike, NaiveDate};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::*;
+use crate::App;
+use crate::text;
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Target {
+    pub kind: String,
+    pub min_per_unit: i64,
+    pub per: String,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct PlanPeriod {
+    pub key: String,
+    pub title: String,
+    pub due_date: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Plan {
+    pub id: String,
+    pub number_symbol: String,
+    pub year: i32,
+    pub title: String,
+    pub required_activities: Vec<Target>,
+    pub unit_ids: Vec<String>,
+    pub periods: Vec<PlanPeriod>,
+}
+
+/// How many periods of `per` a year has.
+fn periods_in_year(per: &str) -> i64 {
+    match per {
+        "month" => 12,
+        "quarter" => 4,
+        "half_year" => 2,
+        _ => 1,
+    }
+}
+
+/// The period of `per` that `day` falls in, as its first and last day.
+fn period_of(per: &str, day: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let months = (12 / periods_in_year(per)) as u32;
+    let first_month = (day.month0() / months) * months + 1;
+    let start = NaiveDate::from_ymd_opt(day.year(), first_month, 1).unwrap_or(day);
+    let end = start
+        .checked_add_months(chrono::Months::new(months))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(day);
+    (start, end)
+}
+
+pub fn per_text(per: &str) -> &str {
+    match per {
+        "month" => "mỗi tháng",
+        "quarter" => "mỗi quý",
+        "half_year" => "mỗi 6 tháng",
+        "year" => "mỗi năm",
+        other => other,
+    }
+}
+
+/// One required activity and where the unit stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Standing {
+    pub kind: String,
+    pub per: String,
+    pub min: i64,
+    /// Done in the year, and required in the year.
+    pub year_done: i64,
+    pub year_required: i64,
+    /// Done in the period the reference day is in (the whole year for a yearly
+    /// target); `None` when the year is not the reference day's.
+    pub now_done: Option<i64>,
+}
+
+impl Standing {
+    pub fn met_now(&self) -> bool {
+        self.now_done.is_some_and(|n| n >= self.min)
+    }
+}
+
+/// Where a unit stands on `targets` of a plan of `year`, from the dates of its
+/// activities by kind, on `today`.
+pub fn standing(
+    targets: &[Target],
+    year: i32,
+    dates: &BTreeMap<String, Vec<NaiveDate>>,
+    today: NaiveDate,
+) -> Vec<Standing> {
+    targets
+        .iter()
+        .map(|t| {
+            let of_kind = dates.get(&t.kind).map(Vec::as_slice).unwrap_or(&[]);
+            let in_year = |d: &&NaiveDate| d.year() == year;
+            let now_done = (today.year() == year).then(|| {
+                let (start, end) = period_of(&t.per, today);
+                of_kind
+                    .iter()
+                    .filter(|d| **d >= start && **d <= end)
+                    .count() as i64
+            });
+            Standing {
+                kind: t.kind.clone(),
+                per: t.per.clone(),
+                min: t.min_per_unit,
+                year_done: of_kind.iter().filter(in_year).count() as i64,
+                year_required: t.min_per_unit * periods_in_year(&t.per),
+                now_done,
+            }
+        })
+        .collect()
+}
+
+/// A plan covering the unit, with the unit's standing and the periods still due.
+pub struct PlanStanding {
+    pub plan: Plan,
+    pub rows: Vec<Standing>,
+    pub due: Vec<PlanPeriod>,
+}
+
+#[derive(Template)]
+#[template(path = "standing.html")]
+pub(crate) struct StandingPage {
+    frame: Frame,
+    year: i32,
+    plans: Vec<PlanStanding>,
+    today: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct StandingQuery {
+    nam: Option<i32>,
+}
+
+/// Every page of a list the gateway pages, up to `cap` rows.
+async fn all_pages(app: &App, visit: &Visit, path: &str, field: &str, cap: usize) -> Vec<Value> {
+    let mut rows = Vec::new();
+    let mut token = String::new();
+    let sep = if path.contains('?') { '&' } else { '?' };
+    while rows.len() < cap {
+        let page: Value = match app
+            .gateway
+            .get(
+                &format!("{path}{sep}limit=500&page_token={}", encode(&token)),
+                visit.on(),
+            )
+            .await
+        {
+            Ok(p) => p,
+            Err(_) => break,
+        };
+        rows.extend(page[field].as_array().cloned().unwrap_or_default());
+        token = page["next_page_token"].as_str().unwrap_or("").to_owned();
+        if token.is_empty() {
+            break;
+        }
+    }
+    rows
+}
+
+pub async fn plan_standing(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Query(q): Query<StandingQuery>,
+) -> Response {
+    let today = text::today_date();
+    let year = q.nam.unwrap_or(today.year());
+    let plans: Vec<Plan> = all_pages(
+        &app,
+        &visit,
+        &format!("/v1/plans?year={year}"),
+        "plans",
+        200,
+    )
+    .await
+    .into_iter()
+    .filter_map(|p| serde_json::from_value(p).ok())
+    .filter(|p: &Plan| p.unit_ids.iter().any(|u| u == frame.unit_id()))
+    .collect();
+    let activities_path = format!("/v1/activities?period={year}");
+    let (activities, postings) = tokio::join!(
+        all_pages(&app, &visit, &activities_path, "activities", 20_000),
+        all_pages(
+            &app,
+            &visit,
+            "/v1/postings?history=true",
+            "postings",
+            20_000
+        ),
+    );
+    let day = |v: &Value, k: &str| {
+        v[k].as_str()
+            .and_then(|d| NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok())
+    };
+    let mut dates: BTreeMap<String, Vec<NaiveDate>> = BTreeMap::new();
+    for a in &activities {
+        if let (Some(kind), Some(d)) = (a["kind"].as_str(), day(a, "date")) {
+            dates.entry(kind.to_owned()).or_default().push(d);
+        }
+    }
+    // A procedure posted is a posting done, whether logged as an activity or
+    // confirmed on the postings page (every version confirmed, when it was posted).
+    for p in &postings {
+        if let Some(d) = day(p, "posted_on") {
+            dates.entry("posting".into()).or_default().push(d);
+        }
+    }
+    let plans = plans
+        .into_iter()
+        .map(|plan| {
+            let rows = standing(&plan.required_activities, year, &dates, today);
+            let due = plan
+                .periods
+                .iter()
+                .filter(|p| {
+                    NaiveDate::parse_from_str(&p.due_date, "%Y-%m-%d").is_ok_and(|d| d >= today)
+                })
+                .cloned()
+                .collect();
+            PlanStanding { plan, rows, due }
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &StandingPage {
+            frame,
+            year,
+            plans,
+            today: today.format("%d/%m/%Y").to_string(),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn a_target_counts_the_year_and_the_period_the_day_is_in() {
+        let targets = vec![
+            Target {
+                kind: "news_post".into(),
+                min_per_unit: 2,
+                per: "quarter".into(),
+                ..Target::default()
+            },
+            Target {
+                kind: "briefing".into(),
+                min_per_unit: 1,
+                per: "year".into(),
+                ..Target::default()
+            },
+        ];
+        let mut dates = BTreeMap::new();
+        dates.insert(
+            "news_post".to_owned(),
+            vec![
+                d("2020-01-10"),
+                d("2020-04-02"),
+                d("2020-05-20"),
+                d("2019-12-30"),
+            ],
+        );
+        let s = standing(&targets, 2020, &dates, d("2020-05-31"));
+        assert_eq!(
+            (s[0].year_done, s[0].year_required, s[0].now_done),
+            (3, 8, Some(2))
+        );
+        assert!(s[0].met_now());
+        assert_eq!((s[1].year_done, s[1].now_done), (0, Some(0)));
+        assert!(!s[1].met_now());
+        // Another year than today's: no period "now".
+        assert_eq!(
+            standing(&targets, 2020, &dates, d("2021-01-05"))[0].now_done,
+            None
+        );
+        assert_eq!(
+            period_of("half_year", d("2020-08-15")),
+            (d("2020-07-01"), d("2020-12-31"))
+        );
+        assert_eq!(
+            period_of("month", d("2020-02-10")),
+            (d("2020-02-01"), d("2020-02-29"))
+        );
+    }
+}
