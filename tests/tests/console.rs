@@ -312,6 +312,26 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
     assert!(page.contains("Đã lưu kết quả kỳ 2020-H1"), "{page}");
     assert!(page.contains("tỷ lệ hài lòng 90,0%"), "{page}");
 
+    // The figures are public: anyone reads them on the unit's page, without the
+    // names of who entered them.
+    let public = Browser::start(1280).await;
+    public
+        .goto(&format!("{console}/don-vi/{unit_a}/ket-qua"))
+        .await;
+    let one_stop = public.text_of("one-stop-results").await.replace('\t', " ");
+    assert!(
+        one_stop.contains("2020-H1 120 100 (10 / 80 / 10) 15 5 90,0%"),
+        "{one_stop}"
+    );
+    let surveys = public
+        .text_of("satisfaction-results")
+        .await
+        .replace('\t', " ");
+    assert!(surveys.contains("2020-H1 40 90,0%"), "{surveys}");
+    assert!(!public.text().await.contains("Nguyễn Thị Lan"));
+    public.screenshot(&shots, "ket-qua-cong-khai").await;
+    public.close().await;
+
     // The year's communication budget, money typed the Vietnamese way.
     browser.goto(&format!("{console}/kinh-phi")).await;
     browser.fill("year", "2020").await;

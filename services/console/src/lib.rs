@@ -132,6 +132,7 @@ pub fn router(settings: &Settings) -> Router {
             post(pages::disable_person),
         )
         .route("/don-vi/{unit_id}/niem-yet", get(pages::posting_sheet))
+        .route("/don-vi/{unit_id}/ket-qua", get(pages::published_results))
         .route(
             "/van-phong/don-vi",
             get(pages::units).post(pages::create_unit),

@@ -257,6 +257,7 @@ pub const SHEET_LINES_PER_PAGE: usize = 10;
 #[template(path = "posting_sheet.html")]
 pub(crate) struct SheetPage {
     frame: Frame,
+    unit_id: String,
     unit_name: String,
     pages: Vec<Vec<Printed>>,
     total: usize,
@@ -305,6 +306,7 @@ pub async fn posting_sheet(
         StatusCode::OK,
         &SheetPage {
             frame,
+            unit_id: unit_id.clone(),
             unit_name: sheet.unit_name,
             pages,
             total,
@@ -509,5 +511,42 @@ mod tests {
             ("5 ngày làm việc", "3 ngày làm việc")
         );
         assert!(changes(&old, &old).is_empty());
+    }
+}
+
+// ---- Public: a unit's published one-stop results and satisfaction ------------------
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct Published {
+    unit_id: String,
+    unit_name: String,
+    one_stop: Vec<OneStop>,
+    satisfaction: Vec<Survey>,
+}
+
+#[derive(Template)]
+#[template(path = "results.html")]
+pub(crate) struct ResultsPage {
+    frame: Frame,
+    r: Published,
+}
+
+/// A unit's one-stop results and satisfaction, period by period, for anyone.
+pub async fn published_results(
+    State(app): State<App>,
+    Guest { frame, .. }: Guest,
+    Path(unit_id): Path<String>,
+) -> Response {
+    match app
+        .gateway
+        .get::<Published>(
+            &format!("/v1/units/{}/published-results", encode(&unit_id)),
+            On::default(),
+        )
+        .await
+    {
+        Ok(r) => render(StatusCode::OK, &ResultsPage { frame, r }),
+        Err(p) => refused(frame, &p),
     }
 }

@@ -97,6 +97,26 @@ pub(crate) struct Sheet {
     procedures: Vec<SheetLine>,
 }
 
+/// A unit that still acts, and a caller that reads as the unit itself would, by the
+/// system: for what a unit makes public (its posting sheet, its results), its own
+/// records and nothing else.
+pub(crate) async fn public_reader(
+    s: &AppState,
+    unit_id: &str,
+) -> Result<(crate::store::Unit, Signed), Problem> {
+    let unit = match unit_id.parse() {
+        Ok(id) => s.store.unit(id).await?,
+        Err(_) => None,
+    }
+    .filter(|u| u.acts())
+    .ok_or_else(|| Problem::not_found("no such unit"))?;
+    let reader = Signed::new(
+        Caller::new(unit.id, Role::Unit, Actor::System),
+        s.caller_key.clone(),
+    );
+    Ok((unit, reader))
+}
+
 /// What a unit must have on its notice board, for anyone to print (the postings
 /// themselves are public: they hang in the unit's office). The current version of each
 /// procedure the unit posts, with its decision, whatever version the unit last
@@ -106,17 +126,7 @@ pub(crate) async fn sheet(
     State(s): State<AppState>,
     Path(unit_id): Path<String>,
 ) -> Result<Reply<Sheet>, Problem> {
-    let unit = match unit_id.parse() {
-        Ok(id) => s.store.unit(id).await?,
-        Err(_) => None,
-    }
-    .filter(|u| u.acts())
-    .ok_or_else(|| Problem::not_found("no such unit"))?;
-    // Read as the unit itself would, by the system: its own postings and nothing else.
-    let reader = Signed::new(
-        Caller::new(unit.id, Role::Unit, Actor::System),
-        s.caller_key.clone(),
-    );
+    let (unit, reader) = public_reader(&s, &unit_id).await?;
     let mut postings = Vec::new();
     let mut page_token = String::new();
     loop {

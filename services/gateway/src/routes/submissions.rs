@@ -12,7 +12,7 @@ use cchc_proto::activity::v1::{
     ListSatisfactionResponse, ListSubmissionsRequest, OneStopResult, SatisfactionSurvey,
     SubmitBudgetLinesRequest, SubmitOneStopResultRequest, SubmitSatisfactionRequest,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -29,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_satisfaction))
         .routes(routes!(submit_satisfaction))
         .routes(routes!(list_budget_lines))
+        .routes(routes!(published_results))
         .routes(routes!(submit_budget_lines))
 }
 
@@ -138,6 +139,61 @@ impl ListQuery {
             page_token: self.page_token.unwrap_or_default(),
         })
     }
+}
+
+/// What a unit publishes of its one-stop desk: each period's current figures.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct PublishedResults {
+    unit_id: String,
+    unit_name: String,
+    /// Newest period first; who entered them and their notes are not published.
+    one_stop: Vec<OneStopResult>,
+    satisfaction: Vec<SatisfactionSurvey>,
+}
+
+/// The plan asks every unit to make public its one-stop results and how satisfied
+/// people were: anyone may read a unit's current figures of each period.
+#[utoipa::path(get, path = "/v1/units/{unit_id}/published-results", tag = "one-stop", summary = "A unit's one-stop results and satisfaction surveys, each period's current figures (public)", params(("unit_id" = String, Path, description = "Unit id")), responses((status = 200, description = "Success", body = PublishedResults), crate::problem::Problems), security(()))]
+pub(crate) async fn published_results(
+    State(s): State<AppState>,
+    Path(unit_id): Path<String>,
+) -> Result<Reply<PublishedResults>, Problem> {
+    let (unit, reader) = super::postings::public_reader(&s, &unit_id).await?;
+    let list = || ListSubmissionsRequest {
+        limit: 500,
+        ..Default::default()
+    };
+    let mut one_stop = s
+        .clients
+        .activity
+        .clone()
+        .list_one_stop_results(request(list(), Some(&reader)))
+        .await?
+        .into_inner()
+        .results;
+    let mut satisfaction = s
+        .clients
+        .activity
+        .clone()
+        .list_satisfaction(request(list(), Some(&reader)))
+        .await?
+        .into_inner()
+        .surveys;
+    for r in &mut one_stop {
+        r.note.clear();
+        r.created_by.clear();
+        r.updated_by.clear();
+    }
+    for r in &mut satisfaction {
+        r.created_by.clear();
+        r.updated_by.clear();
+    }
+    Ok(Reply(PublishedResults {
+        unit_id: unit.id.to_string(),
+        unit_name: unit.name,
+        one_stop,
+        satisfaction,
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/one-stop-results", tag = "one-stop", summary = "One-stop results; units see their own", params(ListQuery), responses((status = 200, description = "Success", body = ListOneStopResultsResponse), crate::problem::Problems), security(("api_key" = [])))]
