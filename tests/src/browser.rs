@@ -56,6 +56,8 @@ impl Browser {
                     format!("--user-data-dir={}", profile.path().display()),
                     format!("--window-size={width},900"),
                 ],
+                // A browser set up in Vietnamese, as the Department's people have.
+                "prefs": {"intl.accept_languages": "vi-VN,vi"},
             }),
         );
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())

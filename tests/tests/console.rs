@@ -654,6 +654,91 @@ async fn a_units_posting_sheet_prints_ten_procedures_per_a4_page_with_working_qr
         assert_eq!(res.status(), 200, "{url}");
         assert!(res.text().await.unwrap().contains("Thủ tục niêm yết số"));
     }
+
+    // English on request: by the browser's preference, or the switch in the header
+    // (remembered, and back to the same page); Vietnamese otherwise.
+    let home = |accept: &'static str| {
+        let url = format!("{console}/");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .header("accept-language", accept)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let en = home("en-GB,en;q=0.9").await;
+    assert!(en.contains("<html lang=\"en\">"), "{en}");
+    assert!(en.contains("Find an administrative procedure"), "{en}");
+    let vi = home("vi-VN,vi;q=0.9,en;q=0.8").await;
+    assert!(vi.contains("<html lang=\"vi\">") && vi.contains("Tra cứu thủ tục hành chính"));
+    let code = &codes[0];
+    browser.goto(&format!("{console}/thu-tuc/{code}")).await;
+    browser.click("a[hreflang='en']").await;
+    assert_eq!(browser.path().await, format!("/thu-tuc/{code}"));
+    let page = browser.text().await;
+    assert!(
+        page.contains("Time limit") && page.contains("working days"),
+        "{page}"
+    );
+    assert!(page.contains("Decision No. 1234/QĐ-UBND"), "{page}");
+    browser
+        .screenshot(&screenshots(), "thu-tuc-tieng-anh")
+        .await;
+    browser.goto(&format!("{console}/")).await;
+    assert!(
+        browser
+            .text()
+            .await
+            .contains("Find an administrative procedure")
+    );
+    browser.click("a[hreflang='vi']").await;
+    assert!(browser.text().await.contains("Tra cứu thủ tục hành chính"));
+
+    // By keyboard alone: the first Tab reaches the skip link, Enter goes to the page's
+    // content, and the search form is filled and sent with keys.
+    const TAB: &str = "\u{E004}";
+    const ENTER: &str = "\u{E007}";
+    browser.goto(&format!("{console}/")).await;
+    let body = browser
+        .client
+        .find(fantoccini::Locator::Css("body"))
+        .await
+        .unwrap();
+    body.send_keys(TAB).await.unwrap();
+    let focused = browser.client.active_element().await.unwrap();
+    assert_eq!(
+        focused.attr("class").await.unwrap().as_deref(),
+        Some("skip"),
+        "the first Tab reaches the skip link"
+    );
+    focused.send_keys(ENTER).await.unwrap();
+    let focused = browser.client.active_element().await.unwrap();
+    assert_eq!(
+        focused.attr("id").await.unwrap().as_deref(),
+        Some("noi-dung")
+    );
+    browser
+        .client
+        .find(fantoccini::Locator::Id("q"))
+        .await
+        .unwrap()
+        .send_keys(&format!("niem yet so 12{ENTER}"))
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !browser.path().await.starts_with("/?q=") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the search sent by Enter"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(browser.text().await.contains("Thủ tục niêm yết số 12"));
     browser.close().await;
     sys.stop().await;
 }

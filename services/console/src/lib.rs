@@ -79,6 +79,7 @@ pub fn router(settings: &Settings) -> Router {
     });
     Router::new()
         .route("/", get(pages::search))
+        .route("/ngon-ngu", get(pages::choose_language))
         .route("/thu-tuc/{code}", get(pages::procedure))
         .route("/thu-tuc/{code}/so-sanh", get(pages::compare))
         .route("/dang-nhap", get(pages::sign_in_form).post(pages::sign_in))

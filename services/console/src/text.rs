@@ -3,6 +3,90 @@
 
 use crate::gateway::{FieldError, Problem};
 
+/// The language a page is written in: Vietnamese first, English on request (the
+/// switch in the header, or a browser that prefers English).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Vi,
+    En,
+}
+
+impl Lang {
+    /// The cookie the switch sets.
+    pub const COOKIE: &'static str = "cchc_lang";
+
+    /// `vi` or `en` as the switch sends it; anything else is Vietnamese.
+    pub fn parse(code: &str) -> Self {
+        if code.eq_ignore_ascii_case("en") {
+            Lang::En
+        } else {
+            Lang::Vi
+        }
+    }
+
+    /// The browser's preference (Accept-Language): English only when it ranks an
+    /// English tag above every Vietnamese one.
+    pub fn preferred(accept_language: &str) -> Self {
+        let mut tags: Vec<(f32, &str)> = accept_language
+            .split(',')
+            .filter_map(|t| {
+                let mut parts = t.trim().split(';');
+                let tag = parts.next()?.trim();
+                let q = parts
+                    .find_map(|p| p.trim().strip_prefix("q="))
+                    .and_then(|q| q.parse().ok())
+                    .unwrap_or(1.0);
+                Some((q, tag))
+            })
+            .collect();
+        // Stable: of equal weight, the first named wins.
+        tags.sort_by(|a, b| b.0.total_cmp(&a.0));
+        match tags.iter().find(|(_, t)| {
+            let t = t.to_ascii_lowercase();
+            t.starts_with("vi") || t.starts_with("en")
+        }) {
+            Some((_, t)) if t.to_ascii_lowercase().starts_with("en") => Lang::En,
+            _ => Lang::Vi,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Vi => "vi",
+            Lang::En => "en",
+        }
+    }
+
+    /// The words of a page in this language.
+    pub fn t<'a>(self, vi: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Vi => vi,
+            Lang::En => en,
+        }
+    }
+}
+
+/// A procedure's level in `lang`.
+pub fn level_in<'a>(code: &'a str, lang: &Lang) -> &'a str {
+    match (*lang, code) {
+        (Lang::En, "province") => "Provincial",
+        (Lang::En, "district") => "District",
+        (Lang::En, "commune") => "Commune",
+        _ => level(code),
+    }
+}
+
+/// A procedure's status in `lang`.
+pub fn status_in<'a>(code: &'a str, lang: &Lang) -> &'a str {
+    match (*lang, code) {
+        (Lang::En, "published") => "In force",
+        (Lang::En, "abolished") => "Abolished",
+        (Lang::En, "draft") => "Draft",
+        _ => status(code),
+    }
+}
+
 /// The kinds of activity of the plan, in the plan's words.
 pub const ACTIVITY_KINDS: &[(&str, &str)] = &[
     ("briefing", "Hội nghị, quán triệt, phổ biến"),
@@ -365,6 +449,17 @@ fn position(field: &str) -> Option<usize> {
     i.parse::<usize>().ok().map(|i| i + 1)
 }
 
+/// [`problem`] in English, for the public pages.
+pub fn problem_en(p: &Problem) -> &'static str {
+    match p.status {
+        0 => "The service is not answering for now. Please try again in a few minutes.",
+        403 => "You are not allowed to do this.",
+        404 => "There is nothing here.",
+        429 => "Too many requests. Please wait a few minutes and try again.",
+        _ => "Something went wrong. Please try again.",
+    }
+}
+
 /// What to tell a person of a refused request without field errors.
 pub fn problem(p: &Problem) -> String {
     match p.status {
@@ -382,6 +477,66 @@ pub fn problem(p: &Problem) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn english_only_when_the_browser_ranks_it_above_vietnamese() {
+        assert_eq!(Lang::preferred("en-GB,en;q=0.9"), Lang::En);
+        assert_eq!(Lang::preferred("vi-VN,vi;q=0.9,en-US;q=0.8"), Lang::Vi);
+        assert_eq!(Lang::preferred("fr, en;q=0.5, vi;q=0.4"), Lang::En);
+        assert_eq!(Lang::preferred("vi;q=0.3, en;q=0.2"), Lang::Vi);
+        assert_eq!(Lang::preferred("fr"), Lang::Vi);
+        assert_eq!(Lang::preferred(""), Lang::Vi);
+        assert_eq!(Lang::parse("EN"), Lang::En);
+        assert_eq!(Lang::parse("xx"), Lang::Vi);
+    }
+
+    /// WCAG 2.1 contrast of two `#rrggbb` colours.
+    fn contrast(a: &str, b: &str) -> f64 {
+        let lum = |hex: &str| {
+            let c = |i: usize| {
+                let v = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap()) / 255.0;
+                if v <= 0.03928 {
+                    v / 12.92
+                } else {
+                    ((v + 0.055) / 1.055).powf(2.4)
+                }
+            };
+            0.2126 * c(1) + 0.7152 * c(3) + 0.0722 * c(5)
+        };
+        let (x, y) = (lum(a), lum(b));
+        (x.max(y) + 0.05) / (x.min(y) + 0.05)
+    }
+
+    #[test]
+    fn every_colour_pair_of_the_pages_meets_wcag_aa() {
+        let css = include_str!("../templates/base.html");
+        let var = |name: &str| {
+            let at = css
+                .find(&format!("--{name}: "))
+                .unwrap_or_else(|| panic!("--{name}"));
+            css[at + name.len() + 4..at + name.len() + 11].to_owned()
+        };
+        let white = "#ffffff";
+        // Text on its background, as the style sheet pairs them.
+        let pairs = [
+            ("ink on white", var("ink"), white.to_owned()),
+            ("hints", var("muted"), white.to_owned()),
+            ("links", var("link"), white.to_owned()),
+            ("errors", var("error"), white.to_owned()),
+            ("the header", white.to_owned(), var("band")),
+            ("buttons", white.to_owned(), var("ok")),
+            ("notices", var("ink"), "#f3f2f1".to_owned()),
+            ("tags", "#10403c".to_owned(), "#e8f1e4".to_owned()),
+            ("stale tags", "#6e3619".to_owned(), "#fcd6c3".to_owned()),
+            ("the skip link", var("ink"), var("focus")),
+        ];
+        for (what, fg, bg) in pairs {
+            let r = contrast(&fg, &bg);
+            assert!(r >= 4.5, "{what}: {fg} on {bg} is {r:.2}:1");
+        }
+        // The focus ring against the page and the header.
+        assert!(contrast(&var("focus"), &var("band")) >= 3.0);
+    }
 
     #[test]
     fn dates_and_numbers_read_the_vietnamese_way() {

@@ -47,7 +47,7 @@ pub(crate) fn sign_in_page(
     let mut res = render(
         status,
         &SignInPage {
-            frame: Frame::nobody(),
+            frame: Frame::nobody(text::Lang::Vi),
             form: token.clone(),
             email,
             errors,
@@ -200,7 +200,7 @@ pub async fn forgot_form() -> Response {
     render(
         StatusCode::OK,
         &ForgotPage {
-            frame: Frame::nobody(),
+            frame: Frame::nobody(text::Lang::Vi),
             sent: false,
             notice: String::new(),
         },
@@ -244,7 +244,7 @@ pub async fn forgot(
     render(
         status,
         &ForgotPage {
-            frame: Frame::nobody(),
+            frame: Frame::nobody(text::Lang::Vi),
             sent,
             notice,
         },

@@ -49,7 +49,7 @@ pub(crate) struct SearchPage {
     results: Vec<Summary>,
     total: u64,
     next: String,
-    levels: Vec<(&'static str, &'static str)>,
+    levels: Vec<&'static str>,
 }
 
 pub async fn search(
@@ -94,11 +94,7 @@ pub async fn search(
             results: answer.procedures,
             total: answer.total,
             next,
-            levels: vec![
-                ("province", "Cấp tỉnh"),
-                ("district", "Cấp huyện"),
-                ("commune", "Cấp xã"),
-            ],
+            levels: vec!["province", "district", "commune"],
         },
     )
 }
@@ -171,6 +167,27 @@ pub(crate) struct ProcedurePage {
     frame: Frame,
     p: ProcedureView,
     versions: Vec<ProcedureView>,
+}
+
+/// A way to submit, in `lang`.
+pub fn channel_in<'a>(code: &'a str, lang: &text::Lang) -> &'a str {
+    match (*lang, code) {
+        (text::Lang::En, "in_person") => "In person",
+        (text::Lang::En, "online") => "Online",
+        (text::Lang::En, "post") => "By post",
+        _ => channel(code),
+    }
+}
+
+/// A kind of change, in `lang`.
+pub fn change_type_in<'a>(code: &'a str, lang: &text::Lang) -> &'a str {
+    match (*lang, code) {
+        (text::Lang::En, "new") => "New",
+        (text::Lang::En, "amended") => "Amended",
+        (text::Lang::En, "replaced") => "Replaced",
+        (text::Lang::En, "abolished") => "Abolished",
+        _ => change_type(code),
+    }
 }
 
 pub fn channel(code: &str) -> &str {

@@ -82,14 +82,33 @@ pub(crate) trait FieldErrors {
 pub struct Frame {
     pub me: Option<Me>,
     pub csrf: String,
+    pub lang: text::Lang,
+    /// The page's own address (path and query), for the language switch to come back.
+    pub here: String,
 }
 
 impl Frame {
-    fn nobody() -> Self {
+    fn nobody(lang: text::Lang) -> Self {
         Self {
             me: None,
             csrf: String::new(),
+            lang,
+            here: "/".into(),
         }
+    }
+
+    /// The language switch's link to this page in the other language.
+    pub fn switch_link(&self) -> String {
+        let other = match self.lang {
+            text::Lang::Vi => "en",
+            text::Lang::En => "vi",
+        };
+        format!("/ngon-ngu?chon={other}&ve={}", encode(&self.here))
+    }
+
+    /// The page's words in its language.
+    pub fn t<'a>(&self, vi: &'a str, en: &'a str) -> &'a str {
+        self.lang.t(vi, en)
     }
     pub fn name(&self) -> &str {
         self.me
@@ -120,6 +139,34 @@ impl Frame {
     }
 }
 
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LangQuery {
+    chon: String,
+    ve: String,
+}
+
+/// The language switch: remembers the choice for a year and goes back to the page.
+pub async fn choose_language(axum::extract::Query(q): axum::extract::Query<LangQuery>) -> Response {
+    let lang = text::Lang::parse(&q.chon);
+    // Back to a page of this console only, never to another site.
+    let back = if q.ve.starts_with('/') && !q.ve.starts_with("//") && !q.ve.contains('\\') {
+        q.ve.as_str()
+    } else {
+        "/"
+    };
+    let mut res = Redirect::to(back).into_response();
+    set_cookie(
+        &mut res,
+        &format!(
+            "{}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            text::Lang::COOKIE,
+            lang.code()
+        ),
+    );
+    res
+}
+
 /// A cookie of the request, by name.
 pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -137,11 +184,28 @@ pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 pub struct Visit {
     session: Option<String>,
     client: String,
+    lang: text::Lang,
+    here: String,
 }
 
 impl Visit {
     fn of(parts: &Parts) -> Self {
+        let lang = match cookie(&parts.headers, text::Lang::COOKIE) {
+            Some(chosen) => text::Lang::parse(&chosen),
+            None => text::Lang::preferred(
+                parts
+                    .headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(""),
+            ),
+        };
         Self {
+            lang,
+            here: parts
+                .uri
+                .path_and_query()
+                .map_or("/".into(), |p| p.as_str().to_owned()),
             session: cookie(&parts.headers, SESSION_COOKIE),
             client: parts
                 .extensions
@@ -234,7 +298,6 @@ pub(crate) fn message(status: StatusCode, frame: Frame, title: &str, message: St
     )
 }
 
-/// A refusal of the gateway as a page: signed out → the sign-in page.
 /// A page for the office refused to someone else, as the gateway would refuse it.
 pub(crate) fn forbidden(frame: Frame) -> Response {
     refused(
@@ -246,28 +309,52 @@ pub(crate) fn forbidden(frame: Frame) -> Response {
     )
 }
 
+/// A refusal of the gateway as a page: signed out → the sign-in page.
 pub(crate) fn refused(frame: Frame, p: &Problem) -> Response {
     let (status, title) = match p.status {
         401 => return Redirect::to("/dang-nhap").into_response(),
-        403 => (StatusCode::FORBIDDEN, "Không có quyền"),
-        404 => (StatusCode::NOT_FOUND, "Không tìm thấy"),
-        0 => (StatusCode::SERVICE_UNAVAILABLE, "Tạm thời gián đoạn"),
-        _ => (status_of(p, StatusCode::BAD_REQUEST), "Chưa thực hiện được"),
+        403 => (
+            StatusCode::FORBIDDEN,
+            frame.t("Không có quyền", "Not allowed"),
+        ),
+        404 => (
+            StatusCode::NOT_FOUND,
+            frame.t("Không tìm thấy", "Not found"),
+        ),
+        0 => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            frame.t("Tạm thời gián đoạn", "Temporarily unavailable"),
+        ),
+        _ => (
+            status_of(p, StatusCode::BAD_REQUEST),
+            frame.t("Chưa thực hiện được", "Not done"),
+        ),
     };
-    message(status, frame, title, text::problem(p))
+    let told = match frame.lang {
+        text::Lang::Vi => text::problem(p),
+        text::Lang::En => text::problem_en(p).to_owned(),
+    };
+    let title = title.to_owned();
+    message(status, frame, &title, told)
 }
 
 /// The frame for a visit: who is signed in (nobody when the session has ended).
 pub(crate) async fn frame(app: &App, visit: &Visit) -> Frame {
+    let nobody = || Frame {
+        here: visit.here.clone(),
+        ..Frame::nobody(visit.lang)
+    };
     if visit.session.is_none() {
-        return Frame::nobody();
+        return nobody();
     }
     match app.gateway.get::<Me>("/v1/me", visit.on()).await {
         Ok(me) => Frame {
             csrf: me.csrf_token.clone().unwrap_or_default(),
             me: Some(me),
+            lang: visit.lang,
+            here: visit.here.clone(),
         },
-        Err(_) => Frame::nobody(),
+        Err(_) => nobody(),
     }
 }
 
@@ -298,7 +385,9 @@ impl FromRequestParts<App> for Staff {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
         let visit = Visit::of(parts);
-        let frame = signed_in(app, &visit).await?;
+        let mut frame = signed_in(app, &visit).await?;
+        // The staff's pages are in Vietnamese; English is for the public pages.
+        frame.lang = text::Lang::Vi;
         Ok(Self { visit, frame })
     }
 }
