@@ -972,7 +972,7 @@ async fn the_office_runs_units_keys_and_the_catalogue_in_the_console() {
 }
 
 #[tokio::test]
-async fn the_office_edits_a_template_with_a_preview_and_an_operator_resends_a_dead_letter() {
+async fn the_office_keeps_its_registers_and_templates_and_an_operator_resends_a_dead_letter() {
     const SECRET: &str = "whsec-0123456789abcdef";
     let hook = cchc_testkit::WebhookReceiver::start(SECRET).await;
     let n = "notification";
@@ -1068,6 +1068,96 @@ async fn the_office_edits_a_template_with_a_preview_and_an_operator_resends_a_de
         after["templates"][0]["subject"],
         "Thủ tục {{name}} thay đổi từ {{effective_date}}"
     );
+
+    // Legal documents: a date that is no date is refused beside it; a circular is
+    // recorded, then one amending it, named by its number.
+    desk.goto(&format!("{console}/van-phong/van-ban")).await;
+    desk.fill("number_symbol", "19/2015/TT-BGDĐT").await;
+    desk.select("type", "circular").await;
+    desk.fill("summary", "Quy chế quản lý bằng tốt nghiệp")
+        .await;
+    desk.fill("issuer", "Bộ Giáo dục và Đào tạo").await;
+    desk.fill("signed_date", "31/02/2015").await;
+    desk.fill("effective_date", "01/10/2015").await;
+    desk.click("form#new-document button.primary").await;
+    assert_eq!(
+        desk.text_of("signed_date-error").await,
+        "Ngày ký phải là ngày theo dạng ngày/tháng/năm, ví dụ 02/04/2020"
+    );
+    desk.fill("signed_date", "14/08/2015").await;
+    desk.click("form#new-document button.primary").await;
+    assert!(
+        desk.text()
+            .await
+            .contains("Đã ghi nhận văn bản số 19/2015/TT-BGDĐT.")
+    );
+    desk.fill("number_symbol", "27/2019/TT-BGDĐT").await;
+    desk.select("type", "circular").await;
+    desk.fill("summary", "Sửa đổi quy chế quản lý bằng tốt nghiệp")
+        .await;
+    desk.fill("issuer", "Bộ Giáo dục và Đào tạo").await;
+    desk.fill("signed_date", "30/12/2019").await;
+    desk.fill("effective_date", "15/02/2020").await;
+    desk.fill("amends", "19/2015/TT-BGDĐT").await;
+    desk.click("form#new-document button.primary").await;
+    let documents = desk.text_of("documents").await;
+    assert!(
+        documents.contains("Sửa đổi: 19/2015/TT-BGDĐT"),
+        "{documents}"
+    );
+    assert!(documents.contains("Đã được sửa đổi"), "{documents}");
+
+    // A recipient outside the units: a bad address is refused beside it; then it is
+    // added and subscribed to procedure changes by e-mail.
+    desk.goto(&format!("{console}/van-phong/noi-nhan")).await;
+    desk.select("kind", "body").await;
+    desk.fill("name", "Báo Giáo dục và Thời đại").await;
+    desk.fill("emails", "toasoan-at-gdtd").await;
+    desk.click("form#new-recipient button.primary").await;
+    assert_eq!(
+        desk.text_of("emails-error").await,
+        "Địa chỉ phải là một địa chỉ e-mail, ví dụ vanthu@truong.edu.vn"
+    );
+    desk.fill("emails", "toasoan@gdtd.example.vn").await;
+    desk.click("form#new-recipient button.primary").await;
+    assert!(
+        desk.text()
+            .await
+            .contains("Đã thêm nơi nhận Báo Giáo dục và Thời đại.")
+    );
+    let (_, listed) = sys.get("/v1/recipients", Some(&office)).await;
+    let paper = listed["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Báo Giáo dục và Thời đại")
+        .expect("the recipient")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    desk.select("event_type", "procedure_changed").await;
+    desk.select("audience", &format!("recipient:{paper}")).await;
+    // Ticked boxes, not a page to wait for: the inbox off, e-mail on.
+    for id in ["ch-inbox", "ch-email"] {
+        desk.client
+            .find(fantoccini::Locator::Id(id))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    desk.click("form#new-subscription button.primary").await;
+    assert!(desk.text().await.contains("Đã đăng ký nhận thông báo."));
+    let (_, subs) = sys.get("/v1/subscriptions", Some(&office)).await;
+    let sub = subs["subscriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["recipient_id"] == paper.as_str())
+        .cloned()
+        .expect("the subscription");
+    assert_eq!(sub["channels"], json!(["email"]), "{sub}");
 
     // A webhook that keeps failing is given up; the office sees why and every
     // attempt, an operator sends it again and it arrives.

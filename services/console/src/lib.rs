@@ -152,6 +152,15 @@ pub fn router(settings: &Settings) -> Router {
             "/van-phong/mau-thu",
             get(pages::templates).post(pages::save_template),
         )
+        .route(
+            "/van-phong/van-ban",
+            get(pages::legal_documents).post(pages::record_document),
+        )
+        .route(
+            "/van-phong/noi-nhan",
+            get(pages::recipients).post(pages::add_recipient),
+        )
+        .route("/van-phong/noi-nhan/dang-ky", post(pages::subscribe))
         .route("/van-phong/thu-gui", get(pages::undelivered))
         .route("/van-phong/thu-gui/{id}", get(pages::delivery))
         .route("/van-phong/thu-gui/{id}/gui-lai", post(pages::resend))

@@ -168,6 +168,12 @@ pub fn parse_date(typed: &str) -> Option<String> {
         .map(|d| d.format("%Y-%m-%d").to_string())
 }
 
+/// The date typed as dd/mm/yyyy, in the API's form; a typed text that is no date is
+/// passed on as it is, for the gateway to refuse beside its field.
+pub fn api_date(typed: &str) -> String {
+    parse_date(typed).unwrap_or_else(|| typed.trim().to_owned())
+}
+
 /// 1234567 as `1.234.567` (templates hand over references).
 pub fn number(n: &i64) -> String {
     cchc_text::number_vi(*n)

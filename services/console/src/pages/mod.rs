@@ -12,6 +12,7 @@
 mod account;
 mod catalogue;
 mod catalogue_office;
+mod directory;
 mod messages;
 mod office;
 mod reports;
@@ -22,6 +23,7 @@ mod units;
 pub(crate) use account::*;
 pub(crate) use catalogue::*;
 pub(crate) use catalogue_office::*;
+pub(crate) use directory::*;
 pub(crate) use messages::*;
 pub(crate) use office::*;
 pub(crate) use reports::*;

@@ -341,12 +341,6 @@ pub async fn unit_page(
     .await
 }
 
-/// The date typed as dd/mm/yyyy, in the API's form; a typed text that is no date is
-/// passed on as it is, for the gateway to refuse beside its field.
-fn api_date(typed: &str) -> String {
-    text::parse_date(typed).unwrap_or_else(|| typed.trim().to_owned())
-}
-
 /// Renames, merges or closes the unit (`action` is the gateway's verb).
 pub async fn change_unit(
     State(app): State<App>,
@@ -366,7 +360,7 @@ pub async fn change_unit(
         ),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
-    let mut body = json!({"effective_date": api_date(&f.effective_date)});
+    let mut body = json!({"effective_date": text::api_date(&f.effective_date)});
     match verb {
         "rename" => body["name"] = f.name.trim().into(),
         "merge" => body["into_unit_id"] = f.into_unit_id.clone().into(),
