@@ -951,6 +951,56 @@ async fn the_office_runs_units_keys_and_the_catalogue_in_the_console() {
     desk.goto(&format!("{console}/thu-tuc/{abolished}")).await;
     assert!(desk.text().await.contains("Đã bãi bỏ"));
 
+    // A plan laid out in the console: a due date before its period begins is
+    // refused beside it; then it is saved for every acting unit.
+    desk.goto(&format!("{console}/van-phong/ke-hoach?nam=2026"))
+        .await;
+    desk.fill("number_symbol", "110/KH-SGDĐT-VP").await;
+    desk.fill("title", "Tuyên truyền cải cách hành chính năm 2026")
+        .await;
+    desk.fill("issuing_body", "Sở Giáo dục và Đào tạo").await;
+    desk.fill("issued_on", "05/01/2026").await;
+    desk.fill("year", "2026").await;
+    desk.select("t0_kind", "news_post").await;
+    desk.fill("t0_min_per_unit", "1").await;
+    desk.select("t0_per", "quarter").await;
+    desk.fill("p0_key", "2026-H2").await;
+    desk.fill("p0_due_date", "31/01/2026").await;
+    desk.click("form#new-plan button.primary").await;
+    let beside = desk.text_of("p0_due_date-error").await;
+    assert!(
+        beside.contains("không được trước ngày bắt đầu kỳ báo cáo"),
+        "{beside}"
+    );
+    desk.fill("p0_due_date", "10/12/2026").await;
+    desk.click("form#new-plan button.primary").await;
+    let page = desk.text().await;
+    assert!(
+        page.contains("Đã lưu Kế hoạch số 110/KH-SGDĐT-VP."),
+        "{page}"
+    );
+    assert!(
+        page.contains("Tin, bài trên cổng/trang thông tin điện tử: ít nhất 1 mỗi quý"),
+        "{page}"
+    );
+    let (_, plans) = sys.get("/v1/plans?year=2026", Some(&office)).await;
+    let plan = &plans["plans"][0];
+    assert_eq!(plan["number_symbol"], "110/KH-SGDĐT-VP", "{plans}");
+    let covered: Vec<&str> = plan["unit_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u.as_str())
+        .collect();
+    assert!(
+        covered.contains(&school.as_str()) && covered.contains(&receiving.as_str()),
+        "{plan}"
+    );
+    assert!(
+        !covered.contains(&unit.as_str()),
+        "a merged unit is not offered: {plan}"
+    );
+
     // A school's clerk cannot open the office's pages, nor change a unit by a
     // forged form.
     let clerk = Browser::start(1280).await;

@@ -161,6 +161,10 @@ pub fn router(settings: &Settings) -> Router {
             get(pages::recipients).post(pages::add_recipient),
         )
         .route("/van-phong/noi-nhan/dang-ky", post(pages::subscribe))
+        .route(
+            "/van-phong/ke-hoach",
+            get(pages::plans).post(pages::create_plan),
+        )
         .route("/van-phong/thu-gui", get(pages::undelivered))
         .route("/van-phong/thu-gui/{id}", get(pages::delivery))
         .route("/van-phong/thu-gui/{id}/gui-lai", post(pages::resend))

@@ -2,12 +2,12 @@
 //! requires, how many the unit has done in the year and in the period it is in now,
 //! against what is required; and the reports the plans ask for next.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 use serde_json::Value;
@@ -305,5 +305,226 @@ mod tests {
             period_of("month", d("2020-02-10")),
             (d("2020-02-01"), d("2020-02-29"))
         );
+    }
+}
+
+// ---- The office's plans ---------------------------------------------------------------
+
+/// How often a target applies, as the form offers it.
+pub(crate) const PERS: &[(&str, &str)] = &[
+    ("month", "mỗi tháng"),
+    ("quarter", "mỗi quý"),
+    ("half_year", "mỗi 6 tháng"),
+    ("year", "mỗi năm"),
+];
+
+/// Rows of targets and periods the form offers.
+const TARGET_ROWS: usize = 4;
+const PERIOD_ROWS: usize = 4;
+
+#[derive(Template)]
+#[template(path = "plans.html")]
+pub(crate) struct PlansPage {
+    frame: Frame,
+    year: i32,
+    plans: Vec<Plan>,
+    units: Vec<crate::pages::UnitRow>,
+    form: HashMap<String, String>,
+    /// Units ticked on the form (all of them on a fresh one).
+    ticked: Vec<String>,
+    kinds: &'static [(&'static str, &'static str)],
+    pers: &'static [(&'static str, &'static str)],
+    targets: std::ops::Range<usize>,
+    periods: std::ops::Range<usize>,
+    errors: Vec<text::Shown>,
+    notice: String,
+    saved: String,
+}
+
+impl FieldErrors for PlansPage {
+    fn errors(&self) -> &[text::Shown] {
+        &self.errors
+    }
+}
+
+impl PlansPage {
+    fn value(&self, field: &str) -> String {
+        self.form.get(field).cloned().unwrap_or_default()
+    }
+}
+
+/// The plan's fields as the form names them: `required_activities[1].kind` is `t1_kind`.
+fn form_field(api: &str) -> String {
+    let indexed = |prefix: &str, short: &str| {
+        let rest = api.strip_prefix(prefix)?;
+        let (i, field) = rest.split_once("].")?;
+        Some(format!("{short}{i}_{field}"))
+    };
+    indexed("required_activities[", "t")
+        .or_else(|| indexed("periods[", "p"))
+        .unwrap_or_else(|| text::field_id(api))
+}
+
+const PLAN_LABELS: &[(&str, &str)] = &[
+    ("number_symbol", "Số, ký hiệu kế hoạch"),
+    ("title", "Tên kế hoạch"),
+    ("issuing_body", "Cơ quan ban hành"),
+    ("year", "Năm"),
+    ("unit_ids", "Đơn vị thực hiện"),
+    ("periods", "Kỳ báo cáo"),
+    ("required_activities", "Hoạt động tối thiểu"),
+];
+
+async fn plans_page(
+    app: &App,
+    visit: &Visit,
+    frame: Frame,
+    status: StatusCode,
+    year: i32,
+    form: HashMap<String, String>,
+    outcome: Outcome,
+) -> Response {
+    if !frame.is_office() {
+        return forbidden(frame);
+    }
+    let path = format!("/v1/plans?year={year}");
+    let (plans, units) = tokio::join!(
+        all_pages(app, visit, &path, "plans", 200),
+        crate::pages::all_units(app, visit),
+    );
+    let plans = plans
+        .into_iter()
+        .filter_map(|p| serde_json::from_value(p).ok())
+        .collect();
+    let units: Vec<crate::pages::UnitRow> = units
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|u| u.status != "merged" && u.status != "closed" && u.kind != "department")
+        .collect();
+    let ticked = if form.is_empty() {
+        units.iter().map(|u| u.id.clone()).collect()
+    } else {
+        form.iter()
+            .filter(|(k, _)| k.starts_with("u_"))
+            .map(|(k, _)| k[2..].to_owned())
+            .collect()
+    };
+    render(
+        status,
+        &PlansPage {
+            frame,
+            year,
+            plans,
+            units,
+            form,
+            ticked,
+            kinds: text::ACTIVITY_KINDS,
+            pers: PERS,
+            targets: 0..TARGET_ROWS,
+            periods: 0..PERIOD_ROWS,
+            errors: outcome.errors,
+            notice: outcome.notice,
+            saved: outcome.saved,
+        },
+    )
+}
+
+pub async fn plans(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    Query(q): Query<StandingQuery>,
+) -> Response {
+    let year = q.nam.unwrap_or(text::today_date().year());
+    plans_page(
+        &app,
+        &visit,
+        frame,
+        StatusCode::OK,
+        year,
+        HashMap::new(),
+        Outcome::default(),
+    )
+    .await
+}
+
+/// Lays out a plan: its number, the activities each unit must carry out, its report
+/// periods with their due dates, the units it covers.
+pub async fn create_plan(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Response {
+    let get = |k: &str| f.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
+    let year: i32 = get("year").parse().unwrap_or(0);
+    let targets: Vec<Value> = (0..TARGET_ROWS)
+        .filter(|i| !get(&format!("t{i}_min_per_unit")).is_empty())
+        .map(|i| {
+            serde_json::json!({
+                "kind": get(&format!("t{i}_kind")),
+                "min_per_unit": text::count(&get(&format!("t{i}_min_per_unit"))).unwrap_or(-1),
+                "per": get(&format!("t{i}_per")),
+            })
+        })
+        .collect();
+    let periods: Vec<Value> = (0..PERIOD_ROWS)
+        .filter(|i| !get(&format!("p{i}_key")).is_empty())
+        .map(|i| {
+            serde_json::json!({
+                "key": get(&format!("p{i}_key")).to_uppercase(),
+                "due_date": text::api_date(&get(&format!("p{i}_due_date"))),
+            })
+        })
+        .collect();
+    let unit_ids: Vec<&str> = f.keys().filter_map(|k| k.strip_prefix("u_")).collect();
+    let recipients: Vec<Value> = get("recipients")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|name| serde_json::json!({"name": name}))
+        .collect();
+    let body = serde_json::json!({
+        "number_symbol": get("number_symbol"), "year": year, "title": get("title"),
+        "issuing_body": get("issuing_body"), "governing_body": get("governing_body"),
+        "place": get("place"), "issued_on": text::api_date(&get("issued_on")),
+        "objectives": get("objectives"), "required_activities": targets,
+        "unit_ids": unit_ids, "periods": periods, "recipients": recipients,
+        "signer_title": get("signer_title"), "signer_name": get("signer_name"),
+    });
+    let csrf = get("csrf");
+    match app
+        .gateway
+        .post::<Plan>("/v1/plans", visit.writing(&csrf), &body)
+        .await
+    {
+        Ok(p) => {
+            let outcome = Outcome {
+                saved: format!("Đã lưu Kế hoạch số {}.", p.number_symbol),
+                ..Outcome::default()
+            };
+            plans_page(
+                &app,
+                &visit,
+                frame,
+                StatusCode::OK,
+                p.year,
+                HashMap::new(),
+                outcome,
+            )
+            .await
+        }
+        Err(p) if p.status == 401 => axum::response::Redirect::to("/dang-nhap").into_response(),
+        Err(p) => {
+            let mut outcome = Outcome::refused_labelled(&p, PLAN_LABELS);
+            for (shown, api) in outcome.errors.iter_mut().zip(&p.errors) {
+                shown.field = form_field(&api.field);
+            }
+            let status = status_of(&p, StatusCode::BAD_REQUEST);
+            let year = if year == 0 {
+                text::today_date().year()
+            } else {
+                year
+            };
+            plans_page(&app, &visit, frame, status, year, f, outcome).await
+        }
     }
 }
