@@ -953,26 +953,33 @@ async fn the_office_runs_units_keys_and_the_catalogue_in_the_console() {
 
     // A plan laid out in the console: a due date before its period begins is
     // refused beside it; then it is saved for every acting unit.
-    desk.goto(&format!("{console}/van-phong/ke-hoach?nam=2026"))
+    // This year's plan, its year report due in a week (Vietnam's date).
+    let today = (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive();
+    let year = chrono::Datelike::year(&today);
+    let due = (today + chrono::Duration::days(7))
+        .format("%d/%m/%Y")
+        .to_string();
+    desk.goto(&format!("{console}/van-phong/ke-hoach?nam={year}"))
         .await;
     desk.fill("number_symbol", "110/KH-SGDĐT-VP").await;
-    desk.fill("title", "Tuyên truyền cải cách hành chính năm 2026")
+    desk.fill("title", "Tuyên truyền cải cách hành chính trong năm")
         .await;
     desk.fill("issuing_body", "Sở Giáo dục và Đào tạo").await;
-    desk.fill("issued_on", "05/01/2026").await;
-    desk.fill("year", "2026").await;
+    desk.fill("issued_on", &format!("05/01/{year}")).await;
+    desk.fill("year", &year.to_string()).await;
     desk.select("t0_kind", "news_post").await;
     desk.fill("t0_min_per_unit", "1").await;
     desk.select("t0_per", "quarter").await;
-    desk.fill("p0_key", "2026-H2").await;
-    desk.fill("p0_due_date", "31/01/2026").await;
+    desk.fill("p0_key", &year.to_string()).await;
+    desk.fill("p0_due_date", &format!("31/12/{}", year - 1))
+        .await;
     desk.click("form#new-plan button.primary").await;
     let beside = desk.text_of("p0_due_date-error").await;
     assert!(
         beside.contains("không được trước ngày bắt đầu kỳ báo cáo"),
         "{beside}"
     );
-    desk.fill("p0_due_date", "10/12/2026").await;
+    desk.fill("p0_due_date", &due).await;
     desk.click("form#new-plan button.primary").await;
     let page = desk.text().await;
     assert!(
@@ -983,7 +990,9 @@ async fn the_office_runs_units_keys_and_the_catalogue_in_the_console() {
         page.contains("Tin, bài trên cổng/trang thông tin điện tử: ít nhất 1 mỗi quý"),
         "{page}"
     );
-    let (_, plans) = sys.get("/v1/plans?year=2026", Some(&office)).await;
+    let (_, plans) = sys
+        .get(&format!("/v1/plans?year={year}"), Some(&office))
+        .await;
     let plan = &plans["plans"][0];
     assert_eq!(plan["number_symbol"], "110/KH-SGDĐT-VP", "{plans}");
     let covered: Vec<&str> = plan["unit_ids"]
@@ -1005,6 +1014,14 @@ async fn the_office_runs_units_keys_and_the_catalogue_in_the_console() {
     // forged form.
     let clerk = Browser::start(1280).await;
     sign_in(&clerk, &console, "hoa@thpt-nt.edu.vn", &clerk_password).await;
+    // The clerk's home names the report the plan asks for next.
+    let home = clerk.text_of("due").await;
+    assert!(
+        home.contains(&format!(
+            "Kế hoạch số 110/KH-SGDĐT-VP: năm {year}, hạn {due} (còn 7 ngày)"
+        )),
+        "{home}"
+    );
     clerk.goto(&format!("{console}/van-phong/don-vi")).await;
     let page = clerk.text().await;
     assert!(page.contains("không có quyền"), "{page}");

@@ -177,6 +177,51 @@ async fn all_pages(app: &App, visit: &Visit, path: &str, field: &str, cap: usize
     rows
 }
 
+/// A report a plan asks of the unit, not yet due.
+pub struct Due {
+    pub plan_number: String,
+    pub period: String,
+    pub due_date: String,
+    pub days_left: i64,
+}
+
+/// The reports the plans covering the unit ask for next (this year's plans and last
+/// year's, whose year report falls due in this one), soonest first.
+pub(crate) async fn reports_due(app: &App, visit: &Visit, unit_id: &str) -> Vec<Due> {
+    let today = text::today_date();
+    let mut due = Vec::new();
+    for year in [today.year() - 1, today.year()] {
+        let path = format!("/v1/plans?year={year}");
+        for p in all_pages(app, visit, &path, "plans", 200).await {
+            let Ok(plan) = serde_json::from_value::<Plan>(p) else {
+                continue;
+            };
+            if !plan.unit_ids.iter().any(|u| u == unit_id) {
+                continue;
+            }
+            for k in &plan.periods {
+                if let Ok(d) = NaiveDate::parse_from_str(&k.due_date, "%Y-%m-%d")
+                    && d >= today
+                {
+                    due.push(Due {
+                        plan_number: plan.number_symbol.clone(),
+                        period: if k.title.is_empty() {
+                            k.key.clone()
+                        } else {
+                            k.title.clone()
+                        },
+                        due_date: k.due_date.clone(),
+                        days_left: (d - today).num_days(),
+                    });
+                }
+            }
+        }
+    }
+    due.sort_by(|a, b| a.due_date.cmp(&b.due_date));
+    due.truncate(5);
+    due
+}
+
 pub async fn plan_standing(
     State(app): State<App>,
     Staff { visit, frame }: Staff,

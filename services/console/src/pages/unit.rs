@@ -91,16 +91,19 @@ pub(crate) struct HomePage {
     stale: Vec<Posting>,
     activities: Vec<Activity>,
     unread: Vec<Notice>,
+    due: Vec<crate::pages::Due>,
 }
 
 pub async fn home(State(app): State<App>, Staff { visit, frame }: Staff) -> Response {
-    let (stale, activities, inbox) = tokio::join!(
+    let unit_id = frame.unit_id().to_owned();
+    let (stale, activities, inbox, due) = tokio::join!(
         app.gateway
             .get::<Postings>("/v1/postings?stale=true&limit=50", visit.on()),
         app.gateway
             .get::<Activities>("/v1/activities?limit=5", visit.on()),
         app.gateway
             .get::<Inbox>("/v1/notifications?limit=20", visit.on()),
+        crate::pages::reports_due(&app, &visit, &unit_id),
     );
     render(
         StatusCode::OK,
@@ -114,6 +117,7 @@ pub async fn home(State(app): State<App>, Staff { visit, frame }: Staff) -> Resp
                 .into_iter()
                 .filter(|m| !m.read)
                 .collect(),
+            due,
         },
     )
 }
