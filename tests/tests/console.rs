@@ -831,6 +831,11 @@ async fn the_office_runs_units_keys_and_the_catalogue_in_the_console() {
         "{page}"
     );
     desk.screenshot(&screenshots(), "don-vi").await;
+    // The same name again is a rule of the lifecycle, told in Vietnamese.
+    desk.fill("name", "Trường THPT Lê Lợi (cơ sở 2)").await;
+    desk.fill("effective_date", "01/08/2026").await;
+    desk.click("form[action$='/doi-ten'] button.primary").await;
+    assert!(desk.text().await.contains("Đơn vị đã có tên này."));
 
     // Revoked: the key stops working at once.
     desk.click(&format!(

@@ -39,6 +39,9 @@ pub struct FieldError {
 /// A problem+json answer, or the gateway out of reach (status 0).
 #[derive(Debug, Clone, Deserialize, Default)]
 pub struct Problem {
+    /// The problem type's URL; its last segment names the rule (`unit-ended`, …).
+    #[serde(default, rename = "type")]
+    pub kind: String,
     #[serde(default)]
     pub status: u16,
     #[serde(default)]
@@ -57,9 +60,15 @@ pub struct Download {
 }
 
 impl Problem {
+    /// The problem type's last segment: `unit-ended` of `…/problems/unit-ended`.
+    pub fn slug(&self) -> &str {
+        self.kind.rsplit('/').next().unwrap_or("")
+    }
+
     fn unreachable(e: impl std::fmt::Display) -> Self {
         tracing::warn!(error = %e, "the gateway is out of reach");
         Self {
+            kind: String::new(),
             status: 0,
             title: "unreachable".into(),
             detail: e.to_string(),

@@ -55,8 +55,10 @@ pub struct UnitName {
 pub enum LifecycleError {
     #[error("no such unit")]
     NotFound,
-    #[error("{0}")]
-    Rule(String),
+    /// A rule of the lifecycle, by the problem type it is answered with (`unit-ended`,
+    /// `department-unit`, `same-name`, `merge-into-itself`, `no-merge-target`).
+    #[error("{1}")]
+    Rule(&'static str, String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -307,10 +309,10 @@ impl Store {
         .await?
         .ok_or(LifecycleError::NotFound)?;
         if !unit.acts() {
-            return Err(LifecycleError::Rule(format!(
-                "the unit is {} and can no longer change",
-                unit.status
-            )));
+            return Err(LifecycleError::Rule(
+                "unit-ended",
+                format!("the unit is {} and can no longer change", unit.status),
+            ));
         }
         Ok(unit)
     }
@@ -321,6 +323,7 @@ impl Store {
         let unit = Self::active_unit(tx, id).await?;
         if unit.kind == unit_kind::DEPARTMENT {
             return Err(LifecycleError::Rule(
+                "department-unit",
                 "the Department's own unit cannot be merged or closed".into(),
             ));
         }
@@ -339,6 +342,7 @@ impl Store {
         let old = Self::active_unit(&mut tx, id).await?;
         if old.name == name {
             return Err(LifecycleError::Rule(
+                "same-name",
                 "the unit already has this name".into(),
             ));
         }
@@ -380,6 +384,7 @@ impl Store {
     ) -> Result<Unit, LifecycleError> {
         if id == into {
             return Err(LifecycleError::Rule(
+                "merge-into-itself",
                 "a unit cannot be merged into itself".into(),
             ));
         }
@@ -388,9 +393,10 @@ impl Store {
         Self::active_unit(&mut tx, into)
             .await
             .map_err(|e| match e {
-                LifecycleError::NotFound => {
-                    LifecycleError::Rule("the unit to merge into does not exist".into())
-                }
+                LifecycleError::NotFound => LifecycleError::Rule(
+                    "no-merge-target",
+                    "the unit to merge into does not exist".into(),
+                ),
                 other => other,
             })?;
         let unit = self

@@ -387,7 +387,7 @@ pub async fn change_unit(
         Err(p) => {
             let mut o = Outcome::refused_labelled(&p, LABELS);
             if o.errors.is_empty() && p.status == 422 {
-                o.notice = lifecycle_refusal(&p.detail).into();
+                o.notice = lifecycle_refusal(&p).into();
             }
             (status_of(&p, StatusCode::BAD_REQUEST), f, o)
         }
@@ -407,20 +407,15 @@ pub async fn change_unit(
     .await
 }
 
-/// A rule of the lifecycle the gateway named, in Vietnamese.
-fn lifecycle_refusal(detail: &str) -> &'static str {
-    if detail.contains("can no longer change") {
-        "Đơn vị đã sáp nhập hoặc giải thể, không thay đổi được nữa."
-    } else if detail.contains("Department's own unit") {
-        "Không thể sáp nhập hay giải thể chính Sở."
-    } else if detail.contains("already has this name") {
-        "Đơn vị đã có tên này."
-    } else if detail.contains("into itself") {
-        "Không thể sáp nhập một đơn vị vào chính nó."
-    } else if detail.contains("does not exist") {
-        "Đơn vị nhận sáp nhập không có trong hệ thống."
-    } else {
-        "Thao tác chưa thực hiện được vì trái quy định nghiệp vụ."
+/// A rule of the lifecycle the gateway named by its problem type, in Vietnamese.
+fn lifecycle_refusal(p: &Problem) -> &'static str {
+    match p.slug() {
+        "unit-ended" => "Đơn vị đã sáp nhập hoặc giải thể, không thay đổi được nữa.",
+        "department-unit" => "Không thể sáp nhập hay giải thể chính Sở.",
+        "same-name" => "Đơn vị đã có tên này.",
+        "merge-into-itself" => "Không thể sáp nhập một đơn vị vào chính nó.",
+        "no-merge-target" => "Đơn vị nhận sáp nhập không có trong hệ thống.",
+        _ => "Thao tác chưa thực hiện được vì trái quy định nghiệp vụ.",
     }
 }
 
@@ -487,7 +482,7 @@ pub async fn issue_key(
         Err(p) if p.status == 401 => return Redirect::to("/dang-nhap").into_response(),
         Err(p) => {
             let mut outcome = Outcome::refused_labelled(&p, LABELS);
-            if p.status == 422 {
+            if p.slug() == "unit-ended" {
                 outcome.notice = "Đơn vị đã sáp nhập hoặc giải thể: không cấp khóa mới.".into();
             }
             for e in &mut outcome.errors {

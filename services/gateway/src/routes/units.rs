@@ -131,9 +131,9 @@ impl From<LifecycleError> for Problem {
     fn from(e: LifecycleError) -> Self {
         match e {
             LifecycleError::NotFound => Problem::not_found("no such unit"),
-            LifecycleError::Rule(m) => Problem::new(
+            LifecycleError::Rule(slug, m) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "rule-broken",
+                slug,
                 "Domain rule broken",
                 m,
             ),
@@ -233,10 +233,10 @@ pub(crate) async fn issue_key(
         .await?
         .ok_or_else(|| Problem::not_found("no such unit"))?;
     if !unit.acts() {
-        return Err(Problem::from(LifecycleError::Rule(format!(
-            "the unit is {}: no key can be issued for it",
-            unit.status
-        ))));
+        return Err(Problem::from(LifecycleError::Rule(
+            "unit-ended",
+            format!("the unit is {}: no key can be issued for it", unit.status),
+        )));
     }
     let role = Role::parse(&body.role).ok_or_else(|| {
         Problem::field(
