@@ -29,11 +29,45 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// A port free at the time of asking.
+/// A loopback port for a test's server to bind. Taken below Linux's ephemeral range
+/// (32768–60999): a port the kernel hands out there is free again as soon as it is
+/// checked, and an outgoing connection of the browser or a client could take it before
+/// the server binds. Ports are handed out in turn across the test processes through a
+/// locked counter file, so two tests starting together never choose the same one.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    use std::io::{Read, Seek, SeekFrom, Write};
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    let path = std::env::temp_dir().join("cchc-test-ports");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .expect("the test ports' counter file");
+    file.lock().expect("locking the test ports' counter");
+    let mut text = String::new();
+    let _ = file.read_to_string(&mut text);
+    let mut n: u32 = text
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| std::process::id() % COUNT);
+    for _ in 0..COUNT {
+        n = (n + 1) % COUNT;
+        let port = (FIRST + n) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            file.seek(SeekFrom::Start(0))
+                .expect("rewinding the counter");
+            file.set_len(0).expect("clearing the counter");
+            write!(file, "{n}").expect("writing the counter");
+            return port;
+        }
+    }
+    panic!(
+        "no free loopback port from {FIRST} to {}",
+        FIRST + COUNT - 1
+    )
 }
 
 pub fn nats_server_bin() -> PathBuf {
