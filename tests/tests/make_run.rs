@@ -5,14 +5,13 @@
 //! (`CCHC_SKIP_BUILD`), with private ports and data.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use cchc_e2e::bin_dir;
-use cchc_testkit::{free_port, workspace_root};
+use cchc_testkit::{free_port, free_ports, workspace_root};
 
 /// A `make run` (or `run.sh`) in its own process group with its own ports and data.
 struct Run {
@@ -25,12 +24,7 @@ struct Run {
 
 /// A base port with `base + 1 ..= base + 4` free too.
 fn free_block() -> u16 {
-    loop {
-        let base = free_port();
-        if base < 60000 && (1..=4).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
-            return base;
-        }
-    }
+    free_ports(5)
 }
 
 fn listening(port: u16) -> bool {

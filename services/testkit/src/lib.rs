@@ -35,9 +35,16 @@ pub fn workspace_root() -> PathBuf {
 /// the server binds. Ports are handed out in turn across the test processes through a
 /// locked counter file, so two tests starting together never choose the same one.
 pub fn free_port() -> u16 {
+    free_ports(1)
+}
+
+/// `n` consecutive free loopback ports, the first returned (for a server that takes
+/// a base port and the ones after it), reserved as [`free_port`] reserves one.
+pub fn free_ports(count: u16) -> u16 {
     use std::io::{Read, Seek, SeekFrom, Write};
     const FIRST: u32 = 20_000;
     const COUNT: u32 = 12_000;
+    let block = u32::from(count.max(1));
     let path = std::env::temp_dir().join("cchc-test-ports");
     let mut file = std::fs::OpenOptions::new()
         .create(true)
@@ -49,23 +56,28 @@ pub fn free_port() -> u16 {
     file.lock().expect("locking the test ports' counter");
     let mut text = String::new();
     let _ = file.read_to_string(&mut text);
-    let mut n: u32 = text
+    // The next free block after the last one handed out (wrapping round the range).
+    let mut next: u32 = text
         .trim()
         .parse()
         .unwrap_or_else(|_| std::process::id() % COUNT);
     for _ in 0..COUNT {
-        n = (n + 1) % COUNT;
-        let port = (FIRST + n) as u16;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if next + block > COUNT {
+            next = 0;
+        }
+        let port = (FIRST + next) as u16;
+        let free = (0..block as u16).all(|i| TcpListener::bind(("127.0.0.1", port + i)).is_ok());
+        next += block;
+        if free {
             file.seek(SeekFrom::Start(0))
                 .expect("rewinding the counter");
             file.set_len(0).expect("clearing the counter");
-            write!(file, "{n}").expect("writing the counter");
+            write!(file, "{next}").expect("writing the counter");
             return port;
         }
     }
     panic!(
-        "no free loopback port from {FIRST} to {}",
+        "no free loopback ports from {FIRST} to {}",
         FIRST + COUNT - 1
     )
 }
