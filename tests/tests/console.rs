@@ -585,6 +585,59 @@ fn pdf_pages(pdf: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// The QR codes on a PDF's pages, top to bottom and page by page, read back from the
+/// pages as poppler renders them (greyscale, 200 dpi).
+fn qr_codes(pdf: &[u8]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sheet.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let status = std::process::Command::new("pdftoppm")
+        .args(["-r", "200", "-gray"])
+        .arg(&path)
+        .arg(dir.path().join("page"))
+        .status()
+        .expect("pdftoppm (poppler-utils) is installed");
+    assert!(status.success());
+    let mut pages: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pgm"))
+        .collect();
+    pages.sort();
+    let mut read = Vec::new();
+    for page in pages {
+        let bytes = std::fs::read(&page).unwrap();
+        // A binary PGM: "P5", width, height, maximum, one whitespace, then the pixels.
+        let mut fields = Vec::new();
+        let mut at = 0;
+        while fields.len() < 4 {
+            while bytes[at].is_ascii_whitespace() {
+                at += 1;
+            }
+            let start = at;
+            while !bytes[at].is_ascii_whitespace() {
+                at += 1;
+            }
+            fields.push(String::from_utf8_lossy(&bytes[start..at]).into_owned());
+        }
+        assert_eq!(fields[0], "P5");
+        let (w, h): (usize, usize) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
+        let pixels = &bytes[at + 1..];
+        let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
+        let mut grids: Vec<(i32, String)> = image
+            .detect_grids()
+            .into_iter()
+            .map(|g| {
+                let (_, content) = g.decode().expect("a readable QR code");
+                (g.bounds[0].y, content)
+            })
+            .collect();
+        grids.sort();
+        read.extend(grids.into_iter().map(|(_, c)| c));
+    }
+    read
+}
+
 #[tokio::test]
 async fn a_units_posting_sheet_prints_ten_procedures_per_a4_page_with_working_qr_codes() {
     let mut sys = System::start("console-sheet").await;
@@ -627,6 +680,55 @@ async fn a_units_posting_sheet_prints_ten_procedures_per_a4_page_with_working_qr
     assert!(!pages[0].contains("Thủ tục niêm yết số 11"), "{}", pages[0]);
     assert!(pages[1].contains("Thủ tục niêm yết số 12"), "{}", pages[1]);
     assert!(pages[0].contains("Trang 1/2") && pages[1].contains("Trang 2/2"));
+
+    // The same sheet made by the server as a PDF, for a unit that cannot print from a
+    // browser: the same pages, its text extractable, its QR codes readable once printed.
+    let res = reqwest::get(format!("{console}/don-vi/{unit}/niem-yet.pdf"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    let pdf = res.bytes().await.unwrap().to_vec();
+    let made = pdf_pages(&pdf);
+    assert_eq!(made.len(), 2, "{made:#?}");
+    assert!(
+        made[0].contains("DANH MỤC THỦ TỤC HÀNH CHÍNH NIÊM YẾT CÔNG KHAI")
+            && made[0].contains("Trường THPT Ngô Quyền"),
+        "{}",
+        made[0]
+    );
+    assert!(made[0].contains("Thủ tục niêm yết số 10"), "{}", made[0]);
+    assert!(!made[0].contains("Thủ tục niêm yết số 11"), "{}", made[0]);
+    assert!(made[1].contains("Thủ tục niêm yết số 12"), "{}", made[1]);
+    assert!(
+        made[0].contains("1234/QĐ-UBND ngày 15/01/2020"),
+        "{}",
+        made[0]
+    );
+    assert!(made[0].contains("Trang 1/2") && made[1].contains("Trang 2/2"));
+    let expected: Vec<String> = codes
+        .iter()
+        .map(|c| format!("{console}/thu-tuc/{c}"))
+        .collect();
+    assert_eq!(qr_codes(&pdf), expected);
+    let shot = screenshots().join("niem-yet-pdf");
+    std::fs::create_dir_all(screenshots()).unwrap();
+    let pdf_path = shot.with_extension("pdf");
+    std::fs::write(&pdf_path, &pdf).unwrap();
+    let status = std::process::Command::new("pdftoppm")
+        .args(["-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile"])
+        .arg(&pdf_path)
+        .arg(&shot)
+        .status()
+        .expect("pdftoppm (poppler-utils) is installed");
+    assert!(status.success());
+    std::fs::remove_file(&pdf_path).unwrap();
+    let unknown = reqwest::get(format!(
+        "{console}/don-vi/00000000-0000-0000-0000-000000000000/niem-yet.pdf"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(unknown.status(), 404);
 
     // Each QR code encodes its procedure's public page, and that page answers.
     let anchors = browser

@@ -11,6 +11,7 @@
 mod chart;
 pub mod gateway;
 mod pages;
+mod pdf;
 pub mod qr;
 pub mod text;
 
@@ -133,6 +134,10 @@ pub fn router(settings: &Settings) -> Router {
             post(pages::disable_person),
         )
         .route("/don-vi/{unit_id}/niem-yet", get(pages::posting_sheet))
+        .route(
+            "/don-vi/{unit_id}/niem-yet.pdf",
+            get(pages::posting_sheet_pdf),
+        )
         .route("/don-vi/{unit_id}/ket-qua", get(pages::published_results))
         .route(
             "/van-phong/don-vi",

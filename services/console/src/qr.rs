@@ -24,6 +24,18 @@ pub fn svg(url: &str) -> String {
     }
 }
 
+/// The QR code of `url` as its side in modules and whether each module (row by row)
+/// is dark, for drawing it in other forms (the PDF sheet); `None` for a text too long.
+pub fn modules(url: &str) -> Option<(usize, Vec<bool>)> {
+    let code = QrCode::new(url.as_bytes()).ok()?;
+    let dark = code
+        .to_colors()
+        .into_iter()
+        .map(|c| c == qrcode::Color::Dark)
+        .collect();
+    Some((code.width(), dark))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

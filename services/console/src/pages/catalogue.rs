@@ -258,13 +258,14 @@ pub(crate) struct Sheet {
     procedures: Vec<SheetLine>,
 }
 
-/// A printed line: the procedure, its number on the sheet, and the QR code of its
-/// public page.
+/// A printed line: the procedure, its number on the sheet, the QR code of its public
+/// page, and the version and decision it reflects.
 pub struct Printed {
     pub n: usize,
     pub line: SheetLine,
     pub url: String,
     pub qr: String,
+    pub reflects: String,
 }
 
 /// Lines per printed A4 page.
@@ -281,26 +282,33 @@ pub(crate) struct SheetPage {
     today: String,
 }
 
-/// The posting sheet of a unit, to print (one A4 page per ten procedures), each
-/// procedure with a QR code to its public page.
-pub async fn posting_sheet(
-    State(app): State<App>,
-    Guest { frame, .. }: Guest,
-    Path(unit_id): Path<String>,
-) -> Response {
-    let sheet: Sheet = match app
+/// "Phiên bản 2, Quyết định số 1234/QĐ-UBND ngày 15/01/2020; hiệu lực từ 01/02/2020":
+/// the same words on the page and in the PDF.
+fn reflects(line: &SheetLine) -> String {
+    let mut s = format!("Phiên bản {}", line.version);
+    if let Some(d) = &line.decision {
+        s.push_str(&format!(", Quyết định số {}", d.number));
+        if !d.date.is_empty() {
+            s.push_str(&format!(" ngày {}", text::date(&d.date)));
+        }
+    }
+    s.push_str(&format!(
+        "; hiệu lực từ {}",
+        text::date(&line.effective_date)
+    ));
+    s
+}
+
+/// A unit's sheet from the gateway, each line with the public page its QR code names.
+async fn sheet(app: &App, unit_id: &str) -> Result<(String, Vec<Printed>), Problem> {
+    let sheet: Sheet = app
         .gateway
         .get(
-            &format!("/v1/units/{}/posting-sheet", encode(&unit_id)),
+            &format!("/v1/units/{}/posting-sheet", encode(unit_id)),
             On::default(),
         )
-        .await
-    {
-        Ok(s) => s,
-        Err(p) => return refused(frame, &p),
-    };
-    let total = sheet.procedures.len();
-    let printed: Vec<Printed> = sheet
+        .await?;
+    let printed = sheet
         .procedures
         .into_iter()
         .enumerate()
@@ -309,11 +317,27 @@ pub async fn posting_sheet(
             Printed {
                 n: i + 1,
                 qr: crate::qr::svg(&url),
+                reflects: reflects(&line),
                 url,
                 line,
             }
         })
         .collect();
+    Ok((sheet.unit_name, printed))
+}
+
+/// The posting sheet of a unit, to print (one A4 page per ten procedures), each
+/// procedure with a QR code to its public page.
+pub async fn posting_sheet(
+    State(app): State<App>,
+    Guest { frame, .. }: Guest,
+    Path(unit_id): Path<String>,
+) -> Response {
+    let (unit_name, printed) = match sheet(&app, &unit_id).await {
+        Ok(s) => s,
+        Err(p) => return refused(frame, &p),
+    };
+    let total = printed.len();
     let mut pages = Vec::new();
     let mut rest = printed.into_iter().peekable();
     while rest.peek().is_some() {
@@ -324,12 +348,63 @@ pub async fn posting_sheet(
         &SheetPage {
             frame,
             unit_id: unit_id.clone(),
-            unit_name: sheet.unit_name,
+            unit_name,
             pages,
             total,
             today: text::today(),
         },
     )
+}
+
+/// The same sheet as a PDF made here, for a unit that cannot print from a browser.
+pub async fn posting_sheet_pdf(
+    State(app): State<App>,
+    Guest { frame, .. }: Guest,
+    Path(unit_id): Path<String>,
+) -> Response {
+    let (unit_name, printed) = match sheet(&app, &unit_id).await {
+        Ok(s) => s,
+        Err(p) => return refused(frame, &p),
+    };
+    let lines: Vec<crate::pdf::Line> = printed
+        .into_iter()
+        .map(|p| crate::pdf::Line {
+            name: p.line.name,
+            code: p.line.code,
+            url: p.url,
+            reflects: p.reflects,
+        })
+        .collect();
+    // Laying out and subsetting the fonts is CPU work: off the request threads.
+    let today = text::today();
+    let name = unit_name.clone();
+    let pdf =
+        match tokio::task::spawn_blocking(move || crate::pdf::posting_sheet(&name, &today, &lines))
+            .await
+        {
+            Ok(pdf) => pdf,
+            Err(e) => {
+                tracing::error!(error = %e, "the posting sheet's PDF was not made");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+        };
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "inline; filename=\"niem-yet-{}.pdf\"",
+                    unit_id
+                        .chars()
+                        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                        .collect::<String>()
+                ),
+            ),
+        ],
+        pdf,
+    )
+        .into_response()
 }
 
 // ---- Public: what changed between two versions --------------------------------
