@@ -8,4 +8,5 @@ pub const ACTOR_FIELDS: &[&str] = &[
     "confirmed_by",
     "recorded_by",
     "submitted_by",
+    "reopened_by",
 ];

@@ -509,6 +509,29 @@ async fn export(svc: &Service, id: &str, format: &str) -> Vec<u8> {
         .content
 }
 
+/// The fixture's sign-offs of 2020-H1 (due 15 June): A and B on time, D late, C none.
+/// Written as the store keeps them, so that they can be on time in 2020.
+async fn submissions(svc: &Service, plan_id: &str, u: &Units) {
+    for (unit, at, late) in [
+        (u.a, "2020-06-10T03:00:00Z", false),
+        (u.b, "2020-06-12T03:00:00Z", false),
+        (u.d, "2020-06-20T03:00:00Z", true),
+    ] {
+        sqlx::query(
+            "INSERT INTO period_submissions (plan_id, period_key, unit_id, submitted_at, submitted_by, late)
+             VALUES ($1::uuid, '2020-H1', $2, $3::timestamptz, $4, $5)",
+        )
+        .bind(plan_id)
+        .bind(unit)
+        .bind(at)
+        .bind(format!("user:{PERSON}"))
+        .bind(late)
+        .execute(&svc.pool)
+        .await
+        .unwrap();
+    }
+}
+
 async fn generate(svc: &Service, plan_id: &str, period: &str) -> (Report, Snapshot) {
     let r = start(svc, plan_id, period).await;
     assert_eq!(r.state, "queued");
@@ -573,6 +596,7 @@ async fn the_fixture_year_in_figures() {
         .await
         .unwrap()
         .into_inner();
+    submissions(&svc, &p.id, &u).await;
 
     let (r, s) = generate(&svc, &p.id, "2020-H1").await;
     // The "as of" time is the newest event the half-year reflects, not the later ones.
@@ -615,6 +639,9 @@ async fn the_fixture_year_in_figures() {
     assert_eq!(o.units_reported, 3);
     assert_eq!(o.units_silent, 1);
     assert_eq!(o.silent_units[0].name, "Trường THPT Ngô Quyền");
+    assert_eq!(o.units_late, 1);
+    assert!(unit(u.d).submitted_late && !unit(u.a).submitted_late);
+    assert_eq!(unit(u.a).submitted_at, "2020-06-10T03:00:00.000000Z");
     assert_eq!(o.activities_total, 8);
     assert_eq!(o.head_count_total, 65);
     assert_eq!(o.corrections, 1);
@@ -740,7 +767,7 @@ async fn the_fixture_year_in_figures() {
     // The narrative says it in the office's words.
     assert_eq!(
         s.narrative[0],
-        "Trong 6 tháng đầu năm 2020, 3/4 đơn vị đã báo cáo kết quả thực hiện Kế hoạch số 109/KH-SGDĐT-VP; 1 đơn vị chưa báo cáo (Trường THPT Ngô Quyền)."
+        "Trong 6 tháng đầu năm 2020, 3/4 đơn vị đã báo cáo kết quả thực hiện Kế hoạch số 109/KH-SGDĐT-VP (trong đó 1 đơn vị nộp sau hạn ngày 15 tháng 6 năm 2020); 1 đơn vị chưa báo cáo (Trường THPT Ngô Quyền)."
     );
     assert_eq!(
         s.narrative[1],
@@ -761,6 +788,29 @@ async fn the_fixture_year_in_figures() {
     assert_eq!(r.summary, s.narrative.join("\n\n"));
     let h = r.headline.unwrap();
     assert_eq!(h.units_reported, 3);
+
+    // A unit counts as having reported by its submission, whatever it sent: with D's
+    // reopened, D is silent although its figures are all there.
+    svc.api
+        .reopen_period(as_office(cchc_proto::reporting::v1::ReopenPeriodRequest {
+            plan_id: p.id.clone(),
+            period: "2020-H1".into(),
+            unit_id: u.d.to_string(),
+            reason: "Số liệu ngân sách chưa khớp".into(),
+        }))
+        .await
+        .unwrap();
+    let (_, reopened) = generate(&svc, &p.id, "2020-H1").await;
+    let o = &reopened.overall;
+    assert_eq!((o.units_reported, o.units_silent, o.units_late), (2, 2, 0));
+    let silent: Vec<&str> = o.silent_units.iter().map(|x| x.name.as_str()).collect();
+    assert_eq!(silent, ["Trường THPT Đồ Sơn", "Trường THPT Ngô Quyền"]);
+    let d = reopened
+        .units
+        .iter()
+        .find(|x| x.unit_id == u.d.to_string())
+        .unwrap();
+    assert!(!d.reported && d.activities_total > 0, "{d:?}");
     assert_eq!(h.on_time_rate, Some(90.6));
 
     // The document header and signature.
@@ -789,7 +839,8 @@ async fn the_fixture_year_in_figures() {
 
     // The event names where to fetch it, for whom, and as of when.
     let events: Vec<ReportGenerated> = svc.payloads().await;
-    assert_eq!(events.len(), 2);
+    // The half-year, the half-year again with D reopened, the year.
+    assert_eq!(events.len(), 3);
     let e = &events[0];
     assert_eq!(e.report_id, r.id);
     assert_eq!(e.plan_id, p.id);
@@ -819,6 +870,7 @@ async fn exports_are_reproducible_and_read_back() {
         .await
         .unwrap()
         .into_inner();
+    submissions(&svc, &p.id, &u).await;
     let (first, _) = generate(&svc, &p.id, "2020-H1").await;
     // Time passes between the two generations: no clock may show in the bytes.
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
@@ -860,10 +912,16 @@ async fn exports_are_reproducible_and_read_back() {
     let csv = String::from_utf8(export(&svc, &first.id, "csv").await).unwrap();
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows.len(), 6);
-    assert!(rows[0].starts_with("unit_id,unit_name,unit_kind,reported,activities_total"));
+    assert!(rows[0].starts_with(
+        "unit_id,unit_name,unit_kind,reported,submitted_at,submitted_late,activities_total"
+    ));
     assert!(rows[2].contains("Trường THPT Chu Văn An"));
     assert!(rows[2].contains(",87.5,"), "{}", rows[2]);
-    assert!(rows[5].starts_with(",TỔNG CỘNG,,3/4,8,65,"), "{}", rows[5]);
+    assert!(
+        rows[5].starts_with(",TỔNG CỘNG,,3/4,,1,8,65,"),
+        "{}",
+        rows[5]
+    );
 
     // XLSX: a sheet per section, read back cell by cell.
     use calamine::{Data, Reader, Xlsx};
@@ -897,13 +955,18 @@ async fn exports_are_reproducible_and_read_back() {
     );
     assert_eq!(cell(&summary, 4, 1), Data::Float(3.0));
     assert_eq!(
-        cell(&summary, 17, 0),
+        cell(&summary, 5, 0),
+        Data::String("Trong đó nộp sau hạn".into())
+    );
+    assert_eq!(cell(&summary, 5, 1), Data::Float(1.0));
+    assert_eq!(
+        cell(&summary, 18, 0),
         Data::String("Tỷ lệ giải quyết đúng hạn".into())
     );
-    assert_eq!(cell(&summary, 17, 1), Data::Float(0.906));
-    assert!(matches!(cell(&summary, 22, 0), Data::String(s) if s == "Tóm tắt"));
+    assert_eq!(cell(&summary, 18, 1), Data::Float(0.906));
+    assert!(matches!(cell(&summary, 23, 0), Data::String(s) if s == "Tóm tắt"));
     assert!(
-        matches!(cell(&summary, 23, 0), Data::String(s) if s.starts_with("Trong 6 tháng đầu năm 2020, 3/4 đơn vị"))
+        matches!(cell(&summary, 24, 0), Data::String(s) if s.starts_with("Trong 6 tháng đầu năm 2020, 3/4 đơn vị"))
     );
     let acts = wb.worksheet_range("Hoạt động").unwrap();
     assert_eq!(cell(&acts, 0, 1), Data::String("Đơn vị".into()));

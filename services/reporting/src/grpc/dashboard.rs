@@ -5,7 +5,8 @@ use cchc_platform::validation::{Errors, Rule};
 use cchc_platform::vocabulary::procedure_status;
 use cchc_platform::{Caller, Role};
 use cchc_proto::reporting::v1::{
-    Dashboard, GetDashboardRequest, KindCount, MonthKindCount, StatusCount, UnitStanding,
+    Dashboard, GetDashboardRequest, KindCount, LateUnit, MonthKindCount, PeriodStanding,
+    StatusCount, UnitStanding,
 };
 use tonic::{Request, Status};
 
@@ -30,6 +31,14 @@ impl Reporting {
         e.finish(tonic::Code::InvalidArgument, "the year is not valid")?;
         let year = (year != 0).then_some(year);
         let f = self.store.dashboard(year).await.map_err(refused)?;
+        let periods = match year {
+            Some(y) => self
+                .store
+                .period_standings(y, cchc_platform::time::today())
+                .await
+                .map_err(refused)?,
+            None => Vec::new(),
+        };
         let count_of = |status: &str| {
             f.procedures_by_status
                 .iter()
@@ -93,6 +102,27 @@ impl Reporting {
                         .content
                         .zip(u.answered)
                         .and_then(|(n, d)| crate::domain::rate(n, d)),
+                })
+                .collect(),
+            periods: periods
+                .into_iter()
+                .map(|p| PeriodStanding {
+                    plan_id: p.plan_id.to_string(),
+                    plan_number_symbol: p.number_symbol,
+                    period: p.key,
+                    title: p.title,
+                    due_date: p.due_date.to_string(),
+                    covered: p.covered,
+                    submitted: p.submitted,
+                    submitted_late: p.submitted_late,
+                    late_units: p
+                        .late_units
+                        .into_iter()
+                        .map(|(id, name)| LateUnit {
+                            unit_id: id.to_string(),
+                            name,
+                        })
+                        .collect(),
                 })
                 .collect(),
         })

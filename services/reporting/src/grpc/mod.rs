@@ -5,6 +5,7 @@ mod dashboard;
 mod plans;
 mod replay;
 mod reports;
+mod submissions;
 
 use std::sync::Arc;
 
@@ -92,6 +93,27 @@ impl ReportingService for Reporting {
 
     async fn get_plan(&self, req: Request<GetPlanRequest>) -> Result<Response<Plan>, Status> {
         self.get_plan(req).await.map(Response::new)
+    }
+
+    async fn submit_period(
+        &self,
+        req: Request<SubmitPeriodRequest>,
+    ) -> Result<Response<PeriodSubmission>, Status> {
+        self.submit_period(req).await.map(Response::new)
+    }
+
+    async fn reopen_period(
+        &self,
+        req: Request<ReopenPeriodRequest>,
+    ) -> Result<Response<PeriodSubmission>, Status> {
+        self.reopen_period(req).await.map(Response::new)
+    }
+
+    async fn list_period_submissions(
+        &self,
+        req: Request<ListPeriodSubmissionsRequest>,
+    ) -> Result<Response<ListPeriodSubmissionsResponse>, Status> {
+        self.list_period_submissions(req).await.map(Response::new)
     }
 
     async fn start_report(

@@ -144,9 +144,11 @@ pub struct UnitRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Overall {
     pub units_covered: i64,
-    /// Units that recorded an activity in the period or submitted one-stop results,
-    /// a satisfaction survey or the year's budget.
+    /// Units that submitted the period (signed off their figures), not reopened since.
     pub units_reported: i64,
+    /// Of those, units that submitted after the due date.
+    #[serde(default)]
+    pub units_late: i64,
     pub units_silent: i64,
     pub units_below_target: i64,
     pub activities_total: i64,
@@ -183,7 +185,13 @@ pub struct UnitRow {
     /// The name the unit carried at the end of the period.
     pub name: String,
     pub kind: String,
+    /// Submitted the period (see [`Overall::units_reported`]).
     pub reported: bool,
+    /// When it submitted, RFC 3339; empty when it did not.
+    #[serde(default)]
+    pub submitted_at: String,
+    #[serde(default)]
+    pub submitted_late: bool,
     pub activities_total: i64,
     pub head_count: i64,
     /// Every kind, in the order of [`cchc_platform::vocabulary::activity_kind::ALL`].

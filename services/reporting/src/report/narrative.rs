@@ -34,6 +34,17 @@ pub fn write(s: &Snapshot) -> Vec<String> {
         n(o.units_covered),
         s.plan.number_symbol
     );
+    if o.units_late > 0 {
+        p.push_str(&format!(
+            " (trong đó {} đơn vị nộp sau hạn {})",
+            n(o.units_late),
+            s.period
+                .due_date
+                .parse()
+                .map(crate::domain::date_vi)
+                .unwrap_or_else(|_| s.period.due_date.clone())
+        ));
+    }
     if o.units_silent > 0 {
         p.push_str(&format!(
             "; {} đơn vị chưa báo cáo ({})",

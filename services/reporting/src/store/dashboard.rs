@@ -189,4 +189,88 @@ impl Store {
             as_of,
         })
     }
+
+    /// The periods of `year`'s plans by due date, each with its covered units'
+    /// submissions and, as of `today`, the units late to report.
+    pub async fn period_standings(
+        &self,
+        year: i32,
+        today: chrono::NaiveDate,
+    ) -> Result<Vec<PeriodStanding>, Error> {
+        let rows: Vec<PeriodRow> = sqlx::query_as(
+            "SELECT p.id AS plan_id, p.number_symbol, pp.key, pp.title, pp.due_date,
+                    coalesce(cardinality(c.units), 0)::bigint AS covered,
+                    count(s.unit_id) FILTER (WHERE s.unit_id = ANY (c.units))::bigint AS submitted,
+                    count(s.unit_id) FILTER (WHERE s.late AND s.unit_id = ANY (c.units))::bigint AS submitted_late,
+                    coalesce((SELECT array_agg(u.unit_id ORDER BY n.name, u.unit_id)
+                      FROM unnest(c.units) AS u(unit_id) LEFT JOIN rm_units n USING (unit_id)
+                      WHERE NOT EXISTS (SELECT 1 FROM period_submissions x
+                              WHERE x.plan_id = p.id AND x.period_key = pp.key
+                                AND x.unit_id = u.unit_id AND x.reopened_at IS NULL)), '{}') AS missing,
+                    coalesce((SELECT array_agg(coalesce(n.name, '') ORDER BY n.name, u.unit_id)
+                      FROM unnest(c.units) AS u(unit_id) LEFT JOIN rm_units n USING (unit_id)
+                      WHERE NOT EXISTS (SELECT 1 FROM period_submissions x
+                              WHERE x.plan_id = p.id AND x.period_key = pp.key
+                                AND x.unit_id = u.unit_id AND x.reopened_at IS NULL)), '{}') AS missing_names
+             FROM plans p
+             CROSS JOIN LATERAL (SELECT array_agg(v::uuid) AS units
+                                 FROM jsonb_array_elements_text(p.document -> 'unit_ids') v) c
+             CROSS JOIN LATERAL jsonb_to_recordset(p.document -> 'periods')
+                  AS pp(key text, title text, due_date date)
+             LEFT JOIN period_submissions s
+               ON s.plan_id = p.id AND s.period_key = pp.key AND s.reopened_at IS NULL
+             WHERE p.year = $1
+             GROUP BY p.id, p.number_symbol, pp.key, pp.title, pp.due_date, c.units
+             ORDER BY pp.due_date, p.number_symbol, pp.key",
+        )
+        .bind(year)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| PeriodStanding {
+                late_units: if today > r.due_date {
+                    r.missing.into_iter().zip(r.missing_names).collect()
+                } else {
+                    Vec::new()
+                },
+                plan_id: r.plan_id,
+                number_symbol: r.number_symbol,
+                key: r.key,
+                title: r.title,
+                due_date: r.due_date,
+                covered: r.covered,
+                submitted: r.submitted,
+                submitted_late: r.submitted_late,
+            })
+            .collect())
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct PeriodRow {
+    plan_id: uuid::Uuid,
+    number_symbol: String,
+    key: String,
+    title: String,
+    due_date: chrono::NaiveDate,
+    covered: i64,
+    submitted: i64,
+    submitted_late: i64,
+    missing: Vec<uuid::Uuid>,
+    missing_names: Vec<String>,
+}
+
+/// A period of a plan and its units' submissions (see `Store::period_standings`).
+pub struct PeriodStanding {
+    pub plan_id: uuid::Uuid,
+    pub number_symbol: String,
+    pub key: String,
+    pub title: String,
+    pub due_date: chrono::NaiveDate,
+    pub covered: i64,
+    pub submitted: i64,
+    pub submitted_late: i64,
+    /// The covered units late to report: no standing submission past the due date.
+    pub late_units: Vec<(uuid::Uuid, String)>,
 }

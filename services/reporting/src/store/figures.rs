@@ -392,6 +392,23 @@ impl Figures {
     }
 
     /// Ends the view.
+    /// The covered units' standing submissions of period `key` of plan `plan_id`:
+    /// when each was made and whether after the due date.
+    pub async fn submissions(
+        &mut self,
+        plan_id: Uuid,
+        key: &str,
+    ) -> Result<Vec<(Uuid, DateTime<Utc>, bool)>, Error> {
+        Ok(sqlx::query_as(
+            "SELECT unit_id, submitted_at, late FROM period_submissions
+             WHERE plan_id = $1 AND period_key = $2 AND reopened_at IS NULL",
+        )
+        .bind(plan_id)
+        .bind(key)
+        .fetch_all(&mut *self.tx)
+        .await?)
+    }
+
     pub async fn close(self) -> Result<(), Error> {
         Ok(self.tx.commit().await?)
     }

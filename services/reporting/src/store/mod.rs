@@ -11,6 +11,7 @@ mod plans;
 pub mod read_models;
 mod replays;
 mod reports;
+mod submissions;
 
 use cchc_platform::outbox::Outbox;
 use cchc_platform::page::Paging;
@@ -19,10 +20,11 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::QueryAs;
 use sqlx::{PgPool, Postgres};
 
-pub use dashboard::DashboardFigures;
+pub use dashboard::{DashboardFigures, PeriodStanding};
 pub use jobs::{Completion, JobLock, Setback};
 pub use replays::{ReplayProgress, ReplayRow};
 pub use reports::{NewReport, ReportFile, ReportRow, job_state};
+pub use submissions::{Due, SubmissionRow, UnitSubmission};
 
 /// The service's database, and the outbox its events leave through. Only this module
 /// reads or writes it.

@@ -89,6 +89,8 @@ struct UnitAcc {
     one_stop: Option<OneStopFigures>,
     satisfaction: Option<SatisfactionFigures>,
     budget: Option<BudgetFigures>,
+    /// The unit's standing submission of the period: when, and whether late.
+    submitted: Option<(DateTime<Utc>, bool)>,
 }
 
 /// The covered units' figures, and the newest event time any section read.
@@ -158,6 +160,8 @@ pub async fn compute(
     let criteria = criteria(&mut f, scope).await?;
     progress.step(80, "budget").await;
     budget(&mut f, &units, period.calendar_year(), &mut tally).await?;
+    progress.step(83, "submissions").await;
+    submissions(&mut f, input, &mut tally).await?;
     f.close().await?;
 
     progress.step(85, "figures").await;
@@ -167,6 +171,18 @@ pub async fn compute(
     let mut snapshot = assemble(input, &period, units, catalogue, criteria, as_of)?;
     snapshot.narrative = super::narrative::write(&snapshot);
     Ok(snapshot)
+}
+
+/// Which units submitted the period: they, and only they, have reported.
+async fn submissions(f: &mut Figures, input: &Input, t: &mut Tally) -> anyhow::Result<()> {
+    let plan_id: Uuid = input.plan.id.parse()?;
+    // A submission is not data: it does not move the report's "as of" time.
+    for (unit_id, at, late) in f.submissions(plan_id, &input.period.key).await? {
+        if let Some(u) = t.units.get_mut(&unit_id) {
+            u.submitted = Some((at, late));
+        }
+    }
+    Ok(())
 }
 
 /// Every covered unit, named as it was at the end of the period.

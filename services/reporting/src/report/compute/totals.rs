@@ -107,6 +107,7 @@ impl Totals {
             overall: Overall {
                 units_covered,
                 units_reported: 0,
+                units_late: 0,
                 units_silent: 0,
                 units_below_target: 0,
                 activities_total: 0,
@@ -139,8 +140,12 @@ impl Totals {
         let at_unit = |o: Overflow| o.at(&u.name);
         let (activities, total, heads) = self.add_activities(&u).map_err(at_unit)?;
         let below = self.add_targets(&u);
-        let reported =
-            total > 0 || u.one_stop.is_some() || u.satisfaction.is_some() || u.budget.is_some();
+        // A unit has reported when it submitted the period, whatever else it sent.
+        let reported = u.submitted.is_some();
+        let submitted_late = u.submitted.is_some_and(|(_, late)| late);
+        if submitted_late {
+            self.overall.units_late += 1;
+        }
         let r = UnitRef {
             unit_id: id.to_string(),
             name: u.name.clone(),
@@ -166,6 +171,11 @@ impl Totals {
             name: u.name,
             kind: u.kind,
             reported,
+            submitted_at: u
+                .submitted
+                .map(|(at, _)| cchc_platform::time::stamp(&at))
+                .unwrap_or_default(),
+            submitted_late,
             activities_total: total,
             head_count: heads,
             activities,

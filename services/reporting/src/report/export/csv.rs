@@ -85,6 +85,8 @@ pub fn render(s: &Snapshot) -> Result<Vec<u8>, String> {
         "unit_name",
         "unit_kind",
         "reported",
+        "submitted_at",
+        "submitted_late",
         "activities_total",
         "head_count",
     ]
@@ -123,6 +125,8 @@ pub fn render(s: &Snapshot) -> Result<Vec<u8>, String> {
             t(&u.name),
             t(&u.kind),
             n(u.reported),
+            t(&u.submitted_at),
+            n(u.submitted_late),
             n(u.activities_total),
             n(u.head_count),
         ];
@@ -147,6 +151,8 @@ pub fn render(s: &Snapshot) -> Result<Vec<u8>, String> {
         t("TỔNG CỘNG"),
         n(""),
         n(format!("{}/{}", o.units_reported, o.units_covered)),
+        n(""),
+        n(o.units_late),
         n(o.activities_total),
         n(o.head_count_total),
     ];

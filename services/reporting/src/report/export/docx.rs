@@ -555,6 +555,11 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
 
     // VI. Units that reported nothing.
     doc = doc.add_paragraph(heading("VI. ĐƠN VỊ CHƯA BÁO CÁO"));
+    doc = doc.add_paragraph(body(
+        "Đơn vị được tính là đã báo cáo khi đã nộp báo cáo kỳ trên hệ thống (xác nhận số liệu \
+         của kỳ) và báo cáo đó không bị Văn phòng Sở mở lại; số liệu gửi mà chưa nộp báo cáo \
+         không được tính.",
+    ));
     if o.silent_units.is_empty() {
         doc = doc.add_paragraph(body("Tất cả các đơn vị đã báo cáo."));
     } else {

@@ -141,6 +141,7 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, XlsxError> {
         vec![t("Số liệu tính đến"), t(&s.as_of)],
         vec![t("Số đơn vị thuộc kế hoạch"), Cell::Int(o.units_covered)],
         vec![t("Số đơn vị đã báo cáo"), Cell::Int(o.units_reported)],
+        vec![t("Trong đó nộp sau hạn"), Cell::Int(o.units_late)],
         vec![t("Số đơn vị chưa báo cáo"), Cell::Int(o.units_silent)],
         vec![
             t("Số đơn vị chưa đạt chỉ tiêu"),
