@@ -1,7 +1,8 @@
 //! Events in: units become recipients, procedure changes and reports become messages,
-//! account links become an e-mail to their person, and plans, reports made and
-//! postings are kept for the reminders. Each handler runs inside the consumer's
-//! transaction, so what it writes and the "processed" record commit together.
+//! account links become an e-mail to their person, and plans, period submissions and
+//! postings are kept for the reminders; a reopened submission is told to its unit.
+//! Each handler runs inside the consumer's transaction, so what it writes and the
+//! "processed" record commit together.
 
 use std::sync::Arc;
 
@@ -10,11 +11,11 @@ use cchc_platform::events::{Event, occurred_at, payload};
 use cchc_platform::time::in_vietnam;
 use cchc_platform::{Actor, CallerKey};
 use cchc_proto::events::v1::{
-    AccountLinkIssued, ActivityRecorded, Envelope, OneStopResultSubmitted, PlanSaved,
-    PostingConfirmed, PostingStale, ProcedurePublished, ReportGenerated, UnitClosed, UnitCreated,
-    UnitMerged, UnitRenamed,
+    AccountLinkIssued, ActivityRecorded, Envelope, OneStopResultSubmitted, PeriodReopened,
+    PeriodSubmitted, PlanSaved, PostingConfirmed, PostingStale, ProcedurePublished,
+    ReportGenerated, UnitClosed, UnitCreated, UnitMerged, UnitRenamed,
 };
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -23,7 +24,8 @@ use crate::domain::account::{self, Decision};
 use crate::domain::notice::{Affected, Notice};
 use crate::domain::template::Values;
 use crate::domain::{Kind, change_words, vietnamese_date};
-use crate::store::reminders::{self, Plan, PlanPeriod, StalePosting};
+use crate::scheduler::period_values;
+use crate::store::reminders::{self, Period, Plan, PlanPeriod, StalePosting, Submission};
 use crate::store::{self, accounts, fanout::fan_out, recipients};
 
 pub struct Notifier {
@@ -91,6 +93,16 @@ fn date(field: &str, s: &str) -> Result<NaiveDate, HandleError> {
         .map_err(|e| permanent(anyhow::anyhow!("{field} {s:?} is not a date: {e}")))
 }
 
+fn instant(field: &str, s: &str) -> Result<DateTime<Utc>, HandleError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.to_utc())
+        .map_err(|e| {
+            permanent(anyhow::anyhow!(
+                "{field} {s:?} is not an RFC 3339 time: {e}"
+            ))
+        })
+}
+
 /// The day an event happened, in Vietnam.
 fn local_day(env: &Envelope) -> NaiveDate {
     in_vietnam(occurred_at(env)).date_naive()
@@ -152,6 +164,52 @@ pub fn report_notice(event_id: Uuid, r: &ReportGenerated, public_url: &str) -> N
     }
 }
 
+/// What a submission event says of whom, ordered by the event's time and id.
+fn submission(
+    env: &Envelope,
+    event_id: Uuid,
+    plan_id: &str,
+    period: &str,
+    unit_id: &str,
+) -> Result<Submission, HandleError> {
+    Ok(Submission {
+        plan_id: id("plan_id", plan_id)?,
+        period_key: period.to_owned(),
+        unit_id: id("unit_id", unit_id)?,
+        event_id,
+        event_at: occurred_at(env),
+    })
+}
+
+/// The notice to a unit that the office reopened its submission of a period, with
+/// what the plan's stored period says of it. A period the service does not know (its
+/// plan not received) is called by its key, the plan by its id.
+pub fn reopened_notice(
+    event_id: Uuid,
+    s: &Submission,
+    period: Option<&Period>,
+    reason: &str,
+) -> Notice {
+    let mut values = match period {
+        Some(p) => period_values(p),
+        None => Values::from([
+            ("plan_number", s.plan_id.to_string()),
+            ("period", s.period_key.clone()),
+            ("period_title", s.period_key.clone()),
+        ]),
+    };
+    values.insert("reason", reason.to_owned());
+    Notice {
+        kind: Kind::ReportReopened,
+        cause_id: event_id,
+        event_type: PeriodReopened::TYPE.to_owned(),
+        values,
+        field: None,
+        plan_id: Some(s.plan_id),
+        affected: Affected::Units(vec![s.unit_id]),
+    }
+}
+
 impl Handler for Notifier {
     async fn handle(&self, tx: &mut PgConnection, env: &Envelope) -> Result<(), HandleError> {
         let event_id: Uuid = env.id.parse().map_err(permanent)?;
@@ -200,6 +258,25 @@ impl Handler for Notifier {
             reminders::posting_confirmed(tx, unit_id, &c.code, c.version as i32).await?;
         } else if let Some(p) = payload::<PlanSaved>(env) {
             reminders::save_plan(tx, &plan(&p.map_err(permanent)?)?).await?;
+        } else if let Some(p) = payload::<PeriodSubmitted>(env) {
+            let p = p.map_err(permanent)?;
+            let s = submission(env, event_id, &p.plan_id, &p.period, &p.unit_id)?;
+            let at = instant("submitted_at", &p.submitted_at)?;
+            reminders::period_submitted(tx, &s, p.late, at).await?;
+        } else if let Some(r) = payload::<PeriodReopened>(env) {
+            let r = r.map_err(permanent)?;
+            let s = submission(env, event_id, &r.plan_id, &r.period, &r.unit_id)?;
+            // A reopening older than what is kept (the unit submitted again since) is
+            // past: neither the state nor the unit hears of it.
+            if reminders::period_reopened(tx, &s, &r.reason).await? {
+                let period = reminders::period(tx, s.plan_id, &s.period_key).await?;
+                if period.is_none() {
+                    tracing::warn!(plan = %s.plan_id, period = %s.period_key,
+                        "a submission of an unknown period was reopened; told by its key");
+                }
+                let notice = reopened_notice(event_id, &s, period.as_ref(), &r.reason);
+                fan_out(tx, &notice, max_attempts).await?;
+            }
         } else if let Some(a) = payload::<ActivityRecorded>(env) {
             let a = a.map_err(permanent)?;
             reminders::activity_recorded(
@@ -295,6 +372,41 @@ mod tests {
             "{}",
             r.text
         );
+    }
+
+    #[test]
+    fn a_reopening_of_an_unknown_period_is_told_by_its_key() {
+        let plan_id = Uuid::from_u128(7);
+        let s = Submission {
+            plan_id,
+            period_key: "2020-H1".into(),
+            unit_id: Uuid::from_u128(8),
+            event_id: Uuid::nil(),
+            event_at: chrono::DateTime::UNIX_EPOCH,
+        };
+        let n = reopened_notice(Uuid::nil(), &s, None, "Thiếu biên bản");
+        let (_, _, text) = defaults()
+            .into_iter()
+            .find(|(k, _, _)| *k == Kind::ReportReopened)
+            .unwrap();
+        let t = Template {
+            key: "report_reopened".into(),
+            language: "vi".into(),
+            version: 1,
+            subject: String::new(),
+            text: text.into(),
+            html: String::new(),
+        };
+        let r = t.render(&n.values);
+        assert!(
+            r.text.contains(&format!(
+                "báo cáo kỳ 2020-H1 của Kế hoạch {plan_id}: Thiếu biên bản."
+            )),
+            "{}",
+            r.text
+        );
+        assert!(matches!(n.affected, Affected::Units(ref v) if v == &[s.unit_id]));
+        assert_eq!(n.plan_id, Some(plan_id));
     }
 
     #[test]

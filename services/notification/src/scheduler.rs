@@ -1,5 +1,6 @@
 //! Reminders that come from the calendar rather than from an event: a period's due
-//! date approaching (to each covered unit that has not reported), a due date passed
+//! date approaching (to each covered unit that has not reported: it has not
+//! submitted the period, or its submission was reopened), a due date passed
 //! (to leadership, listing the late units), a posting stale for some days (to its
 //! unit). Its state is in the database: each reminder is a row, unique per (plan,
 //! period, unit, kind) or per stale posting, written in the same transaction as its
@@ -32,7 +33,9 @@ pub struct Fired {
     pub stale: usize,
 }
 
-fn period_values(p: &Period) -> Values {
+/// What a notice says of a plan's period (`report_due`, `report_overdue`,
+/// `report_reopened`).
+pub(crate) fn period_values(p: &Period) -> Values {
     Values::from([
         ("plan_number", p.number_symbol.clone()),
         ("plan_title", p.plan_title.clone()),

@@ -1,7 +1,8 @@
-//! Reminders from plans, reports made and stale postings, through real events: each
-//! fires once per due date, whatever restarts or concurrent passes happen; a report
-//! generated reaches the plan's recipients with its links; templates are versioned and
-//! checked.
+//! Reminders from plans, period submissions and stale postings, through real events:
+//! each fires once per due date, whatever restarts or concurrent passes happen; only a
+//! submission (not reopened) makes a unit reported, whatever it sent otherwise and in
+//! whatever order the events arrive; a reopened unit is told why; a report generated
+//! reaches the plan's recipients with its links; templates are versioned and checked.
 
 mod common;
 
@@ -9,11 +10,12 @@ use std::sync::Arc;
 
 use cchc_notification::scheduler::{Fired, Scheduler};
 use cchc_notification::store::Store;
-use cchc_platform::Role;
+use cchc_platform::events;
 use cchc_platform::vocabulary::unit_kind;
+use cchc_platform::{Actor, Role};
 use cchc_proto::events::v1::{
-    ActivityRecorded, OneStopResultSubmitted, PlanSaved, PostingConfirmed, PostingStale,
-    ReportGenerated, ReportingPeriod,
+    ActivityRecorded, OneStopResultSubmitted, PeriodReopened, PeriodSubmitted, PlanSaved,
+    PostingConfirmed, PostingStale, ReportGenerated, ReportingPeriod,
 };
 use cchc_proto::notification::v1 as pb;
 use cchc_testkit::SmtpSink;
@@ -40,25 +42,13 @@ fn scheduler(h: &Harness) -> Scheduler {
     Scheduler::new(Store::new(h.pool.clone()), Arc::new(h.settings()))
 }
 
-#[tokio::test]
-async fn due_reminders_and_the_escalation_fire_once_across_restarts() {
-    let mut h = Harness::start(&[]).await;
-    let a = h.unit("Trường THPT A", unit_kind::HIGH_SCHOOL).await;
-    let b = h.unit("Trường THPT B", unit_kind::HIGH_SCHOOL).await;
-    let c = h.unit("Phòng GD&ĐT C", unit_kind::DISTRICT_OFFICE).await;
-    let leader = h
-        .recipient(pb::RecipientInput {
-            kind: "person".into(),
-            name: "Giám đốc Sở".into(),
-            unit_id: Uuid::new_v4().to_string(),
-            groups: vec!["leadership".into()],
-            ..Default::default()
-        })
-        .await;
-    let plan_id = Uuid::new_v4();
-    let plan = PlanSaved {
+const PLAN_NUMBER: &str = "109/KH-SGDĐT-VP";
+
+/// A plan with one period, 2020-H1, due on 15/07/2020, covering `units`.
+fn plan_h1(plan_id: Uuid, units: &[Uuid]) -> PlanSaved {
+    PlanSaved {
         plan_id: plan_id.to_string(),
-        number_symbol: "109/KH-SGDĐT-VP".into(),
+        number_symbol: PLAN_NUMBER.into(),
         year: 2020,
         title: "Kế hoạch tuyên truyền CCHC năm 2020".into(),
         periods: vec![ReportingPeriod {
@@ -68,44 +58,105 @@ async fn due_reminders_and_the_escalation_fire_once_across_restarts() {
             due_date: "2020-07-15".into(),
             title: "6 tháng đầu năm 2020".into(),
         }],
-        unit_ids: vec![a.to_string(), b.to_string(), c.to_string()],
+        unit_ids: units.iter().map(Uuid::to_string).collect(),
         revision: 1,
         ..Default::default()
-    };
-    h.publish("reporting", &plan).await;
-    // A reported an activity in the period, B a one-stop result for it; C nothing.
-    h.publish(
-        "activity",
-        &ActivityRecorded {
-            activity_id: Uuid::new_v4().to_string(),
-            unit_id: a.to_string(),
-            kind: "briefing".into(),
-            date: "2020-03-10".into(),
-            title: "Phổ biến TTHC".into(),
-            ..Default::default()
-        },
+    }
+}
+
+/// `unit` submitted 2020-H1 of `plan_id`.
+fn submitted(plan_id: Uuid, unit: Uuid) -> PeriodSubmitted {
+    PeriodSubmitted {
+        plan_id: plan_id.to_string(),
+        period: "2020-H1".into(),
+        unit_id: unit.to_string(),
+        submitted_at: "2020-07-05T09:30:00+07:00".into(),
+        late: false,
+        due_date: "2020-07-15".into(),
+    }
+}
+
+/// The office reopened `unit`'s submission of 2020-H1 of `plan_id`.
+fn reopened(plan_id: Uuid, unit: Uuid, reason: &str) -> PeriodReopened {
+    PeriodReopened {
+        plan_id: plan_id.to_string(),
+        period: "2020-H1".into(),
+        unit_id: unit.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Whether `unit` counts as submitted for 2020-H1 of `plan_id`, and the event that
+/// state comes from; `None` before any submission event is kept.
+async fn submission(h: &Harness, plan_id: Uuid, unit: Uuid) -> Option<(bool, Uuid)> {
+    sqlx::query_as(
+        "SELECT submitted, event_id FROM unit_period_submissions
+         WHERE plan_id = $1 AND period_key = '2020-H1' AND unit_id = $2",
     )
-    .await;
-    h.publish(
-        "activity",
-        &OneStopResultSubmitted {
-            submission_id: Uuid::new_v4().to_string(),
-            unit_id: b.to_string(),
-            period: "2020-H1".into(),
-            period_start: "2020-01-01".into(),
-            period_end: "2020-06-30".into(),
-            revision: 1,
-            ..Default::default()
-        },
-    )
-    .await;
-    h.eventually(20, "plan and reports are known", || async {
+    .bind(plan_id)
+    .bind(unit)
+    .fetch_optional(&h.pool)
+    .await
+    .unwrap()
+}
+
+/// Waits until the state of `unit` comes from event `event_id`.
+async fn kept(h: &Harness, plan_id: Uuid, unit: Uuid, event_id: &str) -> bool {
+    h.eventually(20, &format!("event {event_id} is kept"), || async {
+        submission(h, plan_id, unit)
+            .await
+            .filter(|(_, id)| id.to_string() == event_id)
+            .map(|(submitted, _)| submitted)
+    })
+    .await
+}
+
+/// The messages of `kind` in `unit`'s inbox.
+async fn of_kind(h: &Harness, unit: Uuid, kind: &str) -> Vec<pb::InboxMessage> {
+    let mut m = inbox(h, unit).await;
+    m.retain(|m| m.kind == kind);
+    m
+}
+
+/// The escalation leadership received (one at most), listing the late units.
+async fn escalation(h: &Harness, leader: &pb::Recipient) -> Vec<pb::InboxMessage> {
+    of_kind(h, leader.unit_id.parse().unwrap(), "report_overdue").await
+}
+
+async fn leader(h: &Harness) -> pb::Recipient {
+    h.recipient(pb::RecipientInput {
+        kind: "person".into(),
+        name: "Giám đốc Sở".into(),
+        unit_id: Uuid::new_v4().to_string(),
+        groups: vec!["leadership".into()],
+        ..Default::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn due_reminders_and_the_escalation_fire_once_across_restarts() {
+    let mut h = Harness::start(&[]).await;
+    let a = h.unit("Trường THPT A", unit_kind::HIGH_SCHOOL).await;
+    let b = h.unit("Trường THPT B", unit_kind::HIGH_SCHOOL).await;
+    let c = h.unit("Phòng GD&ĐT C", unit_kind::DISTRICT_OFFICE).await;
+    let leader = leader(&h).await;
+    let plan_id = Uuid::new_v4();
+    h.publish("reporting", &plan_h1(plan_id, &[a, b, c])).await;
+    // A submitted the period, B too (after a reopening); C did not.
+    h.publish("reporting", &submitted(plan_id, a)).await;
+    h.publish("reporting", &submitted(plan_id, b)).await;
+    h.publish("reporting", &reopened(plan_id, b, "Thiếu số liệu"))
+        .await;
+    let again = h.publish("reporting", &submitted(plan_id, b)).await;
+    h.eventually(20, "plan and submissions are known", || async {
         let n = h
-            .count("SELECT (SELECT count(*) FROM plan_periods) + (SELECT count(*) FROM unit_activities) + (SELECT count(*) FROM unit_one_stop)")
+            .count("SELECT (SELECT count(*) FROM plan_periods) + (SELECT count(*) FROM unit_period_submissions WHERE submitted)")
             .await;
         (n == 3).then_some(())
     })
     .await;
+    assert!(kept(&h, plan_id, b, &again.id).await);
 
     let s = scheduler(&h);
     assert_eq!(
@@ -139,7 +190,14 @@ async fn due_reminders_and_the_escalation_fire_once_across_restarts() {
         c_inbox[0].subject
     );
     assert!(c_inbox[0].body.contains("109/KH-SGDĐT-VP") && c_inbox[0].body.contains("còn 7 ngày"));
-    assert!(inbox(&h, a).await.is_empty() && inbox(&h, b).await.is_empty());
+    assert!(inbox(&h, a).await.is_empty());
+    let b_inbox = inbox(&h, b).await;
+    assert_eq!(
+        b_inbox.len(),
+        1,
+        "B hears of its reopening only: {b_inbox:?}"
+    );
+    assert_eq!(b_inbox[0].kind, "report_reopened");
 
     // The day after the due date: leadership hears that C is late, once.
     let fired = scheduler(&h).tick(day("2020-07-16")).await.unwrap();
@@ -182,6 +240,234 @@ async fn due_reminders_and_the_escalation_fire_once_across_restarts() {
         scheduler(&h).tick(day("2020-07-18")).await.unwrap(),
         Fired::default()
     );
+}
+
+#[tokio::test]
+async fn activities_and_one_stop_results_without_a_submission_do_not_count_as_reported() {
+    let h = Harness::start(&[]).await;
+    let busy = h.unit("Trường THPT Bận Rộn", unit_kind::HIGH_SCHOOL).await;
+    let done = h.unit("Trường THPT Đã Nộp", unit_kind::HIGH_SCHOOL).await;
+    let leader = leader(&h).await;
+    let plan_id = Uuid::new_v4();
+    h.publish("reporting", &plan_h1(plan_id, &[busy, done]))
+        .await;
+    // One unit sends an activity dated in the period and its one-stop result for it,
+    // but never submits the period; the other submits it and sends nothing else.
+    h.publish(
+        "activity",
+        &ActivityRecorded {
+            activity_id: Uuid::new_v4().to_string(),
+            unit_id: busy.to_string(),
+            kind: "briefing".into(),
+            date: "2020-03-10".into(),
+            title: "Phổ biến TTHC".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    h.publish(
+        "activity",
+        &OneStopResultSubmitted {
+            submission_id: Uuid::new_v4().to_string(),
+            unit_id: busy.to_string(),
+            period: "2020-H1".into(),
+            period_start: "2020-01-01".into(),
+            period_end: "2020-06-30".into(),
+            revision: 1,
+            ..Default::default()
+        },
+    )
+    .await;
+    let done_submitted = h.publish("reporting", &submitted(plan_id, done)).await;
+    h.eventually(20, "the plan and what the units sent are kept", || async {
+        let n = h
+            .count("SELECT (SELECT count(*) FROM plan_periods) + (SELECT count(*) FROM unit_activities) + (SELECT count(*) FROM unit_one_stop)")
+            .await;
+        (n == 3).then_some(())
+    })
+    .await;
+    assert!(kept(&h, plan_id, done, &done_submitted.id).await);
+    assert_eq!(submission(&h, plan_id, busy).await, None);
+
+    let fired = scheduler(&h).tick(day("2020-07-08")).await.unwrap();
+    assert_eq!(fired.due, 1, "{fired:?}");
+    let due = of_kind(&h, busy, "report_due").await;
+    assert_eq!(due.len(), 1, "{due:?}");
+    assert_eq!(
+        due[0].subject,
+        "Nhắc báo cáo 6 tháng đầu năm 2020 – hạn 15/07/2020"
+    );
+    assert!(
+        due[0].body.starts_with("Kính gửi Trường THPT Bận Rộn,")
+            && due[0].body.contains("Kế hoạch số 109/KH-SGDĐT-VP")
+            && due[0].body.contains("còn 7 ngày")
+            && due[0]
+                .body
+                .ends_with("Đến nay đơn vị chưa nộp báo cáo kỳ này."),
+        "{}",
+        due[0].body
+    );
+    assert!(
+        inbox(&h, done).await.is_empty(),
+        "a submitted unit is not reminded"
+    );
+
+    let fired = scheduler(&h).tick(day("2020-07-16")).await.unwrap();
+    assert_eq!(fired.overdue, 1, "{fired:?}");
+    let l = escalation(&h, &leader).await;
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert!(
+        l[0].body
+            .ends_with("1 đơn vị chưa báo cáo:\n\n- Trường THPT Bận Rộn"),
+        "{}",
+        l[0].body
+    );
+    assert!(inbox(&h, done).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_reopened_unit_is_told_why_reminded_again_and_listed_late() {
+    let h = Harness::start(&[]).await;
+    let a = h.unit("Trường THPT A", unit_kind::HIGH_SCHOOL).await;
+    let b = h.unit("Trường THPT B", unit_kind::HIGH_SCHOOL).await;
+    let leader = leader(&h).await;
+    let plan_id = Uuid::new_v4();
+    h.publish("reporting", &plan_h1(plan_id, &[a, b])).await;
+    let sa = h.publish("reporting", &submitted(plan_id, a)).await;
+    let sb = h.publish("reporting", &submitted(plan_id, b)).await;
+    assert!(kept(&h, plan_id, a, &sa.id).await && kept(&h, plan_id, b, &sb.id).await);
+    let s = scheduler(&h);
+    assert_eq!(
+        s.tick(day("2020-07-08")).await.unwrap(),
+        Fired::default(),
+        "both submitted: nobody is reminded"
+    );
+
+    let reason = "Số lượt tuyên truyền chưa khớp với biên bản";
+    let r = h.publish("reporting", &reopened(plan_id, a, reason)).await;
+    assert!(!kept(&h, plan_id, a, &r.id).await);
+    let told = h
+        .eventually(20, "A is told of the reopening", || async {
+            of_kind(&h, a, "report_reopened").await.into_iter().next()
+        })
+        .await;
+    assert_eq!(told.event_id, r.id);
+    assert_eq!(
+        told.subject,
+        "Báo cáo 6 tháng đầu năm 2020 được mở lại – Kế hoạch số 109/KH-SGDĐT-VP"
+    );
+    assert_eq!(
+        told.body,
+        "Kính gửi Trường THPT A,\n\nVăn phòng Sở đã mở lại báo cáo kỳ 6 tháng đầu năm 2020 \
+         của Kế hoạch 109/KH-SGDĐT-VP: Số lượt tuyên truyền chưa khớp với biên bản. \
+         Đề nghị đơn vị rà soát số liệu và nộp lại."
+    );
+
+    // From the next pass A is reminded as if it had never submitted; B is not.
+    let fired = s.tick(day("2020-07-09")).await.unwrap();
+    assert_eq!(fired.due, 1, "{fired:?}");
+    let due = of_kind(&h, a, "report_due").await;
+    assert_eq!(due.len(), 1, "{due:?}");
+    assert!(due[0].body.contains("còn 6 ngày"), "{}", due[0].body);
+    assert!(inbox(&h, b).await.is_empty());
+
+    let fired = s.tick(day("2020-07-16")).await.unwrap();
+    assert_eq!(fired.overdue, 1, "{fired:?}");
+    let l = escalation(&h, &leader).await;
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert!(
+        l[0].body
+            .ends_with("1 đơn vị chưa báo cáo:\n\n- Trường THPT A"),
+        "{}",
+        l[0].body
+    );
+    let leader_inbox = inbox(&h, leader.unit_id.parse().unwrap()).await;
+    assert_eq!(
+        leader_inbox.len(),
+        1,
+        "the reopening is told to its unit only"
+    );
+}
+
+#[tokio::test]
+async fn older_events_arriving_late_never_undo_a_newer_submission_state() {
+    let h = Harness::start(&[]).await;
+    let a = h.unit("Trường THPT A", unit_kind::HIGH_SCHOOL).await;
+    let b = h.unit("Trường THPT B", unit_kind::HIGH_SCHOOL).await;
+    let leader = leader(&h).await;
+    let plan_id = Uuid::new_v4();
+    h.publish("reporting", &plan_h1(plan_id, &[a, b])).await;
+    let first = h.publish("reporting", &submitted(plan_id, a)).await;
+    assert!(kept(&h, plan_id, a, &first.id).await);
+    // Another submission of A made before the reopening, delivered only after it.
+    let earlier = events::envelope("reporting", &Actor::System, &submitted(plan_id, a));
+    let r = h
+        .publish("reporting", &reopened(plan_id, a, "Sai số liệu"))
+        .await;
+    assert!(!kept(&h, plan_id, a, &r.id).await);
+    // The first submission redelivered (a new message id gets past JetStream's
+    // duplicate window), then the earlier one; B's submission, last, marks that the
+    // service has handled both.
+    h.publish_envelope(&first, &Uuid::new_v4().to_string())
+        .await;
+    h.publish_envelope(&earlier, &earlier.id).await;
+    let marker = h.publish("reporting", &submitted(plan_id, b)).await;
+    assert!(kept(&h, plan_id, b, &marker.id).await);
+    let handled = format!(
+        "SELECT count(*) FROM cchc_processed_events WHERE event_id = '{}'",
+        earlier.id
+    );
+    assert_eq!(
+        h.count(&handled).await,
+        1,
+        "the earlier submission was handled"
+    );
+    assert_eq!(
+        submission(&h, plan_id, a).await,
+        Some((false, r.id.parse().unwrap())),
+        "A stays reopened"
+    );
+    let fired = scheduler(&h).tick(day("2020-07-08")).await.unwrap();
+    assert_eq!(fired.due, 1, "A is reminded, B is not: {fired:?}");
+    assert_eq!(of_kind(&h, a, "report_due").await.len(), 1);
+    assert!(inbox(&h, b).await.is_empty());
+
+    // A submits again; then a reopening made before that submission arrives, and the
+    // first reopening is redelivered: A stays submitted and hears of neither.
+    let stale_reopening = events::envelope(
+        "reporting",
+        &Actor::System,
+        &reopened(plan_id, a, "Lý do cũ"),
+    );
+    let again = h.publish("reporting", &submitted(plan_id, a)).await;
+    assert!(kept(&h, plan_id, a, &again.id).await);
+    h.publish_envelope(&stale_reopening, &stale_reopening.id)
+        .await;
+    h.publish_envelope(&r, &Uuid::new_v4().to_string()).await;
+    let marker = h.publish("reporting", &submitted(plan_id, b)).await;
+    assert!(kept(&h, plan_id, b, &marker.id).await);
+    let handled = format!(
+        "SELECT count(*) FROM cchc_processed_events WHERE event_id = '{}'",
+        stale_reopening.id
+    );
+    assert_eq!(
+        h.count(&handled).await,
+        1,
+        "the stale reopening was handled"
+    );
+    assert_eq!(
+        submission(&h, plan_id, a).await,
+        Some((true, again.id.parse().unwrap())),
+        "A stays submitted"
+    );
+    let told = of_kind(&h, a, "report_reopened").await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].body.contains(": Sai số liệu."), "{}", told[0].body);
+
+    // Everyone submitted by the due date: the period is settled, nobody is told.
+    let fired = scheduler(&h).tick(day("2020-07-16")).await.unwrap();
+    assert_eq!(fired, Fired::default());
+    assert!(escalation(&h, &leader).await.is_empty());
 }
 
 #[tokio::test]

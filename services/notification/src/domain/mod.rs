@@ -22,6 +22,8 @@ pub enum Kind {
     ReportDue,
     /// A due date passed; leadership hears which units are late.
     ReportOverdue,
+    /// The office reopened a unit's submission of a period: the unit submits again.
+    ReportReopened,
     /// A report is ready.
     ReportGenerated,
     /// A person is invited to the system: a one-time link to set a first password.
@@ -31,11 +33,12 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::ProcedureChanged,
         Kind::PostingStale,
         Kind::ReportDue,
         Kind::ReportOverdue,
+        Kind::ReportReopened,
         Kind::ReportGenerated,
         Kind::AccountInvitation,
         Kind::PasswordReset,
@@ -47,6 +50,7 @@ impl Kind {
             Kind::PostingStale => "posting_stale",
             Kind::ReportDue => "report_due",
             Kind::ReportOverdue => "report_overdue",
+            Kind::ReportReopened => "report_reopened",
             Kind::ReportGenerated => "report_generated",
             Kind::AccountInvitation => "account_invitation",
             Kind::PasswordReset => "password_reset",
@@ -106,6 +110,17 @@ impl Kind {
                 "due_date",
                 "late_count",
                 "late_units",
+            ],
+            Kind::ReportReopened => &[
+                "plan_number",
+                "plan_title",
+                "plan_year",
+                "period",
+                "period_title",
+                "period_start",
+                "period_end",
+                "due_date",
+                "reason",
             ],
             Kind::ReportGenerated => &[
                 "plan_number",
@@ -196,6 +211,7 @@ mod tests {
         assert_eq!(Kind::parse("procedure_published"), None);
         assert!(Kind::ReportOverdue.offers("recipient_name"));
         assert!(!Kind::ReportOverdue.offers("code"));
+        assert!(Kind::ReportReopened.offers("reason") && !Kind::ReportDue.offers("reason"));
         assert!(Kind::PasswordReset.offers("link") && !Kind::PasswordReset.offers("role"));
         assert!(!Kind::AccountInvitation.subscribable() && Kind::ReportDue.subscribable());
     }

@@ -310,11 +310,16 @@ impl NewSubscription {
             e.check(
                 matches!(
                     kind,
-                    Some(Kind::ReportDue | Kind::ReportOverdue | Kind::ReportGenerated)
+                    Some(
+                        Kind::ReportDue
+                            | Kind::ReportOverdue
+                            | Kind::ReportReopened
+                            | Kind::ReportGenerated
+                    )
                 ),
                 "filters.plan_id",
                 Rule::OnlyFor {
-                    applies_to: "report_due, report_overdue, report_generated",
+                    applies_to: "report_due, report_overdue, report_reopened, report_generated",
                 },
             );
             match f.plan_id.parse() {

@@ -207,6 +207,7 @@ pub fn examples(kind: Kind) -> Values {
             "days_left" => "3",
             "late_count" => "2",
             "late_units" => "Trường THPT Chu Văn An; Trường THPT Phan Bội Châu",
+            "reason" => "Số lượt tuyên truyền chưa khớp với biên bản",
             "title" => "Báo cáo công tác cải cách hành chính 6 tháng đầu năm 2020",
             "report_id" => "8f4c2b1e-0000-4000-8000-000000000001",
             "as_of" => "30/06/2020 17:00",
@@ -350,7 +351,7 @@ pub fn defaults() -> Vec<(Kind, &'static str, &'static str)> {
             "Nhắc báo cáo {{period_title}} – hạn {{due_date}}",
             "Kính gửi {{recipient_name}},\n\n\
              Theo Kế hoạch số {{plan_number}} ({{plan_title}}), đơn vị báo cáo kết quả {{period_title}} (từ {{period_start}} đến {{period_end}}) \
-             chậm nhất ngày {{due_date}}, còn {{days_left}} ngày. Đến nay đơn vị chưa ghi nhận hoạt động hay kết quả một cửa nào cho kỳ này.",
+             chậm nhất ngày {{due_date}}, còn {{days_left}} ngày. Đến nay đơn vị chưa nộp báo cáo kỳ này.",
         ),
         (
             Kind::ReportOverdue,
@@ -358,6 +359,13 @@ pub fn defaults() -> Vec<(Kind, &'static str, &'static str)> {
             "Kính gửi {{recipient_name}},\n\n\
              Đã quá hạn báo cáo {{period_title}} ngày {{due_date}} theo Kế hoạch số {{plan_number}} ({{plan_title}}). \
              {{late_count}} đơn vị chưa báo cáo:\n\n{{late_units}}",
+        ),
+        (
+            Kind::ReportReopened,
+            "Báo cáo {{period_title}} được mở lại – Kế hoạch số {{plan_number}}",
+            "Kính gửi {{recipient_name}},\n\n\
+             Văn phòng Sở đã mở lại báo cáo kỳ {{period_title}} của Kế hoạch {{plan_number}}: {{reason}}. \
+             Đề nghị đơn vị rà soát số liệu và nộp lại.",
         ),
         (
             Kind::ReportGenerated,

@@ -1,6 +1,6 @@
 //! PostgreSQL, and all of the service's SQL: recipients, subscriptions, templates,
-//! messages and their attempts, and what the reminders need (plans, reports made, stale
-//! postings).
+//! messages and their attempts, and what the reminders need (plans, period
+//! submissions, stale postings).
 //!
 //! [`Store`] runs what starts its own transaction (the API's reads and writes, the
 //! reminders, the delivery worker). What must commit with an event's "processed"
@@ -125,6 +125,7 @@ pub fn default_subscriptions() -> Vec<(Uuid, Kind, Option<&'static str>)> {
         (Uuid::from_u128(3), Kind::ReportDue, None),
         (Uuid::from_u128(4), Kind::ReportOverdue, Some("leadership")),
         (Uuid::from_u128(5), Kind::ReportGenerated, None),
+        (Uuid::from_u128(6), Kind::ReportReopened, None),
     ]
 }
 

@@ -1,9 +1,9 @@
-//! What the reminders need: the plans and their periods, the reports units made
-//! (activities and one-stop results), stale postings — kept from events, in the
-//! consumer's transaction — and the reminders fired, one row each, written with their
-//! messages so that each fires once.
+//! What the reminders need: the plans and their periods, the units' period
+//! submissions, stale postings — kept from events, in the consumer's transaction — and
+//! the reminders fired, one row each, written with their messages so that each fires
+//! once.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -90,7 +90,90 @@ pub async fn save_plan(tx: &mut PgConnection, p: &Plan) -> Result<()> {
     Ok(())
 }
 
-/// A unit's activity on `date`, which may correct (supersede) an earlier one.
+/// A unit's submission of a period of a plan, or the office's reopening of it, as an
+/// event says it: the event's time and id order it against the others of that unit and
+/// period.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub plan_id: Uuid,
+    pub period_key: String,
+    pub unit_id: Uuid,
+    pub event_id: Uuid,
+    pub event_at: DateTime<Utc>,
+}
+
+/// The unit submitted the period. `false` when a later event (a reopening, or a newer
+/// submission) is kept already: the state stays the later one's.
+pub async fn period_submitted(
+    tx: &mut PgConnection,
+    s: &Submission,
+    late: bool,
+    submitted_at: DateTime<Utc>,
+) -> Result<bool> {
+    let applied = sqlx::query(
+        "INSERT INTO unit_period_submissions AS s (plan_id, period_key, unit_id, submitted, late,
+             submitted_at, event_at, event_id)
+         VALUES ($1, $2, $3, true, $4, $5, $6, $7)
+         ON CONFLICT (plan_id, period_key, unit_id) DO UPDATE SET submitted = true,
+             late = EXCLUDED.late, submitted_at = EXCLUDED.submitted_at, reopen_reason = NULL,
+             event_at = EXCLUDED.event_at, event_id = EXCLUDED.event_id, updated_at = now()
+         WHERE (s.event_at, s.event_id) < (EXCLUDED.event_at, EXCLUDED.event_id)",
+    )
+    .bind(s.plan_id)
+    .bind(&s.period_key)
+    .bind(s.unit_id)
+    .bind(late)
+    .bind(submitted_at)
+    .bind(s.event_at)
+    .bind(s.event_id)
+    .execute(tx)
+    .await?
+    .rows_affected()
+        == 1;
+    Ok(applied)
+}
+
+/// The office reopened the unit's submission: it has not reported until it submits
+/// again. `false` when a later event is kept already (the unit submitted again since).
+pub async fn period_reopened(tx: &mut PgConnection, s: &Submission, reason: &str) -> Result<bool> {
+    let applied = sqlx::query(
+        "INSERT INTO unit_period_submissions AS s (plan_id, period_key, unit_id, submitted,
+             reopen_reason, event_at, event_id)
+         VALUES ($1, $2, $3, false, $4, $5, $6)
+         ON CONFLICT (plan_id, period_key, unit_id) DO UPDATE SET submitted = false,
+             reopen_reason = EXCLUDED.reopen_reason, event_at = EXCLUDED.event_at,
+             event_id = EXCLUDED.event_id, updated_at = now()
+         WHERE (s.event_at, s.event_id) < (EXCLUDED.event_at, EXCLUDED.event_id)",
+    )
+    .bind(s.plan_id)
+    .bind(&s.period_key)
+    .bind(s.unit_id)
+    .bind(reason)
+    .bind(s.event_at)
+    .bind(s.event_id)
+    .execute(tx)
+    .await?
+    .rows_affected()
+        == 1;
+    Ok(applied)
+}
+
+/// A period of a plan as the latest revision of the plan has it; `None` when the plan
+/// or the period is unknown.
+pub async fn period(tx: &mut PgConnection, plan_id: Uuid, key: &str) -> Result<Option<Period>> {
+    let period = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {PERIOD_COLUMNS} FROM plan_periods pp JOIN plans p USING (plan_id)
+         WHERE pp.plan_id = $1 AND pp.key = $2"
+    )))
+    .bind(plan_id)
+    .bind(key)
+    .fetch_optional(tx)
+    .await?;
+    Ok(period)
+}
+
+/// A unit's activity on `date`, which may correct (supersede) an earlier one. Kept, but
+/// no longer read: what a unit sent does not make it reported ([`REPORTED`]).
 pub async fn activity_recorded(
     tx: &mut PgConnection,
     activity_id: Uuid,
@@ -111,7 +194,7 @@ pub async fn activity_recorded(
     Ok(())
 }
 
-/// A unit's one-stop result for a period.
+/// A unit's one-stop result for a period. Kept, but no longer read, as activities.
 pub async fn one_stop_submitted(
     tx: &mut PgConnection,
     unit_id: Uuid,
@@ -173,13 +256,11 @@ pub async fn posting_confirmed(
     Ok(())
 }
 
-/// Whether unit `u.unit_id` reported for period `pp`: an activity dated within it
-/// (and not corrected away), or a one-stop result for it.
-const REPORTED: &str = "(EXISTS (SELECT 1 FROM unit_activities a
-        WHERE a.unit_id = u.unit_id AND a.date BETWEEN pp.start_date AND pp.end_date
-          AND NOT EXISTS (SELECT 1 FROM unit_activities c WHERE c.supersedes = a.activity_id))
-    OR EXISTS (SELECT 1 FROM unit_one_stop o WHERE o.unit_id = u.unit_id
-          AND (o.period = pp.key OR (o.start_date = pp.start_date AND o.end_date = pp.end_date))))";
+/// Whether unit `u.unit_id` reported for period `pp`: it submitted the period and the
+/// submission is not reopened. Activities and one-stop results sent do not count.
+const REPORTED: &str = "EXISTS (SELECT 1 FROM unit_period_submissions s
+    WHERE s.plan_id = pp.plan_id AND s.period_key = pp.key AND s.unit_id = u.unit_id
+      AND s.submitted)";
 
 const PERIOD_COLUMNS: &str =
     "pp.plan_id, p.number_symbol, p.title AS plan_title, p.year, pp.key, pp.title,
