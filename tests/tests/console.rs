@@ -26,6 +26,17 @@ async fn sign_in(browser: &Browser, console: &str, email: &str, password: &str) 
     );
 }
 
+/// A person of the Department Office (role office), by name and e-mail: the
+/// Department's unit id and the person's password.
+async fn office_person(sys: &System, name: &str, email: &str) -> (String, String) {
+    let (_, me) = sys.get("/v1/me", Some(&sys.office_key)).await;
+    let department = me["unit"]["id"].as_str().unwrap().to_owned();
+    let (_, password) = sys
+        .person_with_password(&department, "office", name, email)
+        .await;
+    (department, password)
+}
+
 fn screenshots() -> std::path::PathBuf {
     std::env::var_os("CCHC_SCREENSHOTS")
         .map(std::path::PathBuf::from)
@@ -110,16 +121,8 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
     // The office amends the procedure in the console (a shorter time limit, published
     // as an amendment): the school's posting turns stale on its home page, and the
     // clerk confirms the new version.
-    let (_, me) = sys.get("/v1/me", Some(&office)).await;
-    let department = me["unit"]["id"].as_str().unwrap().to_owned();
-    let (_, office_password) = sys
-        .person_with_password(
-            &department,
-            "office",
-            "Trần Văn Bình",
-            "vanphong@sgddt.example.vn",
-        )
-        .await;
+    let (department, office_password) =
+        office_person(&sys, "Trần Văn Bình", "vanphong@sgddt.example.vn").await;
     let desk = Browser::start(1280).await;
     sign_in(
         &desk,
@@ -850,16 +853,7 @@ async fn the_office_runs_units_keys_and_the_catalogue_in_the_console() {
     let mut sys = System::start("console-units").await;
     let console = sys.start_console().await;
     let office = sys.office_key.clone();
-    let (_, me) = sys.get("/v1/me", Some(&office)).await;
-    let department = me["unit"]["id"].as_str().unwrap().to_owned();
-    let (_, office_password) = sys
-        .person_with_password(
-            &department,
-            "office",
-            "Trần Văn Bình",
-            "vp@sgddt.example.vn",
-        )
-        .await;
+    let (_, office_password) = office_person(&sys, "Trần Văn Bình", "vp@sgddt.example.vn").await;
     let (receiving, _) = sys
         .unit_with_key("Trường THPT Trần Phú", "high_school", "unit")
         .await;
@@ -1125,7 +1119,7 @@ async fn the_office_runs_units_keys_and_the_catalogue_in_the_console() {
     let home = clerk.text_of("due").await;
     assert!(
         home.contains(&format!(
-            "Kế hoạch số 110/KH-SGDĐT-VP: năm {year}, hạn {due} (còn 7 ngày)"
+            "Kế hoạch số 110/KH-SGDĐT-VP: năm {year}, hạn nộp {due} (còn 7 ngày)"
         )),
         "{home}"
     );
@@ -1163,16 +1157,8 @@ async fn the_office_keeps_its_registers_and_templates_and_an_operator_resends_a_
     .await;
     let console = sys.start_console().await;
     let office = sys.office_key.clone();
-    let (_, me) = sys.get("/v1/me", Some(&office)).await;
-    let department = me["unit"]["id"].as_str().unwrap().to_owned();
-    let (_, office_password) = sys
-        .person_with_password(
-            &department,
-            "office",
-            "Trần Văn Bình",
-            "vp@sgddt.example.vn",
-        )
-        .await;
+    let (department, office_password) =
+        office_person(&sys, "Trần Văn Bình", "vp@sgddt.example.vn").await;
     let (_, operator_password) = sys
         .person_with_password(
             &department,
@@ -1407,6 +1393,182 @@ async fn the_office_keeps_its_registers_and_templates_and_an_operator_resends_a_
     })
     .await;
     ops.close().await;
+    desk.close().await;
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn a_unit_submits_its_report_and_the_office_follows_and_reopens_it() {
+    use chrono::Datelike;
+    let mut sys = System::start("console-submissions").await;
+    let console = sys.start_console().await;
+    let office = sys.office_key.clone();
+    let shots = screenshots();
+    let (unit_a, key_a) = sys
+        .unit_with_key("Trường THPT Chu Văn An", "high_school", "unit")
+        .await;
+    let (unit_b, _) = sys
+        .unit_with_key("Trường THPT Phan Bội Châu", "high_school", "unit")
+        .await;
+    let (_, clerk_password) = sys
+        .person_with_password(&unit_a, "unit", "Nguyễn Thị Lan", "lan@thpt-cva.edu.vn")
+        .await;
+    let (_, office_password) = office_person(&sys, "Trần Văn Bình", "vp@sgddt.example.vn").await;
+
+    // Last year's first half, long overdue, and this year, open until January.
+    let year = chrono::Utc::now().year();
+    let plan = |y: i32, key: String, due: String| {
+        json!({"number_symbol": format!("{y}/KH-SGDĐT-VP"), "year": y,
+               "title": "Tuyên truyền về công tác Cải cách hành chính",
+               "issuing_body": "Sở Giáo dục và Đào tạo", "unit_ids": [unit_a, unit_b],
+               "periods": [{"key": key, "due_date": due}]})
+    };
+    let mut plans = Vec::new();
+    for body in [
+        plan(
+            year - 1,
+            format!("{}-H1", year - 1),
+            format!("{}-07-10", year - 1),
+        ),
+        plan(year, year.to_string(), format!("{}-01-15", year + 1)),
+    ] {
+        // The plan names the units once reporting knows them.
+        let id = sys
+            .eventually(20, "the plan is created", || {
+                let body = body.clone();
+                let office = office.clone();
+                let sys = &sys;
+                async move {
+                    let (s, p) = sys.post("/v1/plans", Some(&office), &body).await;
+                    (s == 201).then(|| p["id"].as_str().unwrap().to_owned())
+                }
+            })
+            .await;
+        plans.push(id);
+    }
+    let (last, this) = (&plans[0], &plans[1]);
+    let overdue_key = format!("{}-H1", year - 1);
+
+    // The clerk's home names both reports to submit, the overdue one as such.
+    let clerk = Browser::start(1280).await;
+    sign_in(&clerk, &console, "lan@thpt-cva.edu.vn", &clerk_password).await;
+    let due = clerk.text_of("due").await;
+    assert!(due.contains("6 tháng đầu năm"), "{due}");
+    assert!(due.contains("Quá hạn"), "{due}");
+    assert!(due.contains(&format!("năm {year}")), "{due}");
+    clerk.screenshot(&shots, "nop-bao-cao").await;
+
+    // It submits this year's, with a note; the home no longer asks for it.
+    clerk
+        .fill(&format!("note-{this}-{year}"), "Số liệu đã rà soát")
+        .await;
+    clerk
+        .click(&format!(
+            "form:has(input[name='plan_id'][value='{this}']) button.primary"
+        ))
+        .await;
+    assert_eq!(clerk.path().await, "/trang-chu");
+    let due = clerk.text_of("due").await;
+    assert!(!due.contains(&format!("năm {year},")), "{due}");
+    assert!(due.contains("Quá hạn"), "{due}");
+    // And the overdue one, from its plan page: marked late there.
+    clerk
+        .goto(&format!("{console}/ke-hoach?nam={}", year - 1))
+        .await;
+    clerk.click("ul.periods form button.primary").await;
+    assert_eq!(clerk.path().await, format!("/ke-hoach?nam={}", year - 1));
+    let page = clerk.text().await;
+    assert!(
+        page.contains("Đã nộp") && page.contains("Nộp muộn"),
+        "{page}"
+    );
+
+    // The office follows the period: who submitted, late, who has not.
+    let desk = Browser::start(1280).await;
+    sign_in(&desk, &console, "vp@sgddt.example.vn", &office_password).await;
+    desk.goto(&format!("{console}/van-phong/ke-hoach?nam={}", year - 1))
+        .await;
+    desk.click(&format!(
+        "a[href='/van-phong/ke-hoach/{last}/ky/{overdue_key}']"
+    ))
+    .await;
+    let tally = desk.text_of("tally").await;
+    assert!(
+        tally.contains("1/2 đơn vị đã nộp, trong đó 1 đơn vị nộp muộn; 1 đơn vị quá hạn chưa nộp"),
+        "{tally}"
+    );
+    let table = desk.text_of("submissions").await;
+    assert!(table.contains("Trường THPT Phan Bội Châu") && table.contains("Quá hạn, chưa nộp"));
+    // Reopening needs a reason, told beside the field; then the school must resubmit.
+    desk.click(&format!("form:has(input[value='{unit_a}']) button"))
+        .await;
+    let error = desk.text_of(&format!("reason-{unit_a}-error")).await;
+    assert_eq!(error, "Hãy nhập lý do mở lại");
+    desk.fill(&format!("reason-{unit_a}"), "Số liệu một cửa chưa khớp")
+        .await;
+    desk.click(&format!("form:has(input[value='{unit_a}']) button"))
+        .await;
+    let page = desk.text().await;
+    assert!(page.contains("Đã mở lại báo cáo"), "{page}");
+    assert!(
+        desk.text_of("submissions")
+            .await
+            .contains("Số liệu một cửa chưa khớp")
+    );
+    desk.screenshot(&shots, "bao-cao-ky").await;
+
+    // The school is told why, and its home asks for the report again.
+    let session = clerk.cookie("cchc_session").await.expect("a session");
+    sys.eventually(20, "the unit is told of the reopening", || {
+        let sys = &sys;
+        let session = session.clone();
+        async move {
+            let (_, inbox) = sys.get("/v1/notifications", Some(&session)).await;
+            inbox["messages"]
+                .as_array()?
+                .iter()
+                .any(|m| {
+                    m["body"]
+                        .as_str()
+                        .is_some_and(|b| b.contains("Số liệu một cửa chưa khớp"))
+                })
+                .then_some(())
+        }
+    })
+    .await;
+    clerk.goto(&format!("{console}/trang-chu")).await;
+    let due = clerk.text_of("due").await;
+    assert!(
+        due.contains("Văn phòng Sở đã mở lại") && due.contains("Số liệu một cửa chưa khớp"),
+        "{due}"
+    );
+
+    // The leadership's year at a glance names both schools as late to report.
+    desk.goto(&format!("{console}/tong-quan?nam={}", year - 1))
+        .await;
+    let periods = desk.text_of("periods").await;
+    assert!(periods.contains("0/2"), "{periods}");
+    assert!(
+        periods.contains("Trường THPT Chu Văn An, Trường THPT Phan Bội Châu"),
+        "{periods}"
+    );
+
+    // The office's page is not the school's, and the school cannot reopen.
+    clerk
+        .goto(&format!(
+            "{console}/van-phong/ke-hoach/{last}/ky/{overdue_key}"
+        ))
+        .await;
+    assert!(clerk.text().await.contains("Không có quyền"));
+    let (s, _) = sys
+        .post(
+            &format!("/v1/plans/{last}/periods/{overdue_key}/submissions/{unit_b}/reopen"),
+            Some(&key_a),
+            &json!({"reason": "x"}),
+        )
+        .await;
+    assert_eq!(s, 403);
+    clerk.close().await;
     desk.close().await;
     sys.stop().await;
 }

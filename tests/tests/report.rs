@@ -299,6 +299,50 @@ async fn a_half_year_reported_exported_and_replayed() {
     assert_eq!(s, 200);
     assert_eq!(list["plans"].as_array().unwrap().len(), 1);
 
+    // A and B report by submitting the half-year (long after its due date: late); C
+    // submits nothing. A second submission is refused, not counted twice.
+    for key in [&a_key, &b_key] {
+        let path = format!("/v1/plans/{plan_id}/periods/2020-H1/submissions");
+        let (s, p) = sys.post(&path, Some(key), &json!({})).await;
+        assert_eq!(
+            (s, p["status"].as_str(), p["late"].as_bool()),
+            (201, Some("submitted"), Some(true)),
+            "{p}"
+        );
+        assert_eq!(sys.post(&path, Some(key), &json!({})).await.0, 409);
+    }
+    let (s, list) = sys
+        .get(
+            &format!("/v1/plans/{plan_id}/periods/2020-H1/submissions"),
+            Some(&leader),
+        )
+        .await;
+    assert_eq!(
+        (s, &list["submitted"], &list["overdue"]),
+        (200, &json!(2), &json!(1)),
+        "{list}"
+    );
+
+    // A unit sees its own line only, and cannot reopen anyone's.
+    let (_, own) = sys
+        .get(
+            &format!("/v1/plans/{plan_id}/periods/2020-H1/submissions"),
+            Some(&a_key),
+        )
+        .await;
+    let own = own["submissions"].as_array().unwrap();
+    assert_eq!(
+        (own.len(), own[0]["unit_id"].as_str()),
+        (1, Some(a.as_str()))
+    );
+    let reopen = format!("/v1/plans/{plan_id}/periods/2020-H1/submissions/{b}/reopen");
+    assert_eq!(
+        sys.post(&reopen, Some(&a_key), &json!({"reason": "x"}))
+            .await
+            .0,
+        403
+    );
+
     // The report: started by the office (202 and where to follow it), not by others.
     let (s, _) = sys
         .post(
@@ -325,7 +369,7 @@ async fn a_half_year_reported_exported_and_replayed() {
         r["summary"]
             .as_str()
             .unwrap()
-            .starts_with("Trong 6 tháng đầu năm 2020, 2/3 đơn vị đã báo cáo"),
+            .starts_with("Trong 6 tháng đầu năm 2020, 2/3 đơn vị đã báo cáo kết quả thực hiện Kế hoạch số 109/KH-SGDĐT-VP (trong đó 2 đơn vị nộp sau hạn"),
         "{r}"
     );
     assert_eq!(r["headline"]["postings_stale"], 1);

@@ -91,6 +91,7 @@ pub fn router(settings: &Settings) -> Router {
         )
         .route("/trang-chu", get(pages::home))
         .route("/ke-hoach", get(pages::plan_standing))
+        .route("/bao-cao-ky", post(pages::submit_period))
         .route("/hoat-dong", get(pages::activities))
         .route(
             "/hoat-dong/moi",
@@ -169,6 +170,14 @@ pub fn router(settings: &Settings) -> Router {
         .route(
             "/van-phong/ke-hoach",
             get(pages::plans).post(pages::create_plan),
+        )
+        .route(
+            "/van-phong/ke-hoach/{plan_id}/ky/{period}",
+            get(pages::period),
+        )
+        .route(
+            "/van-phong/ke-hoach/{plan_id}/ky/{period}/mo-lai",
+            post(pages::reopen),
         )
         .route("/van-phong/thu-gui", get(pages::undelivered))
         .route("/van-phong/thu-gui/{id}", get(pages::delivery))

@@ -291,14 +291,39 @@ pub fn field_id(api_field: &str) -> String {
         .replace('.', "_")
 }
 
-/// One refusal in Vietnamese, from the rule the service named and its parameters.
-pub fn field_error(e: &FieldError) -> Shown {
-    field_error_labelled(e, &[])
+/// One refusal in the page's language, from the rule the service named and its
+/// parameters.
+pub fn field_error(e: &FieldError, lang: Lang) -> Shown {
+    field_error_labelled(e, &[], lang)
+}
+
+/// An API field as an English reader names it: `received.online` is "Received
+/// online", `periods[1].due_date` "Periods 2 due date".
+fn field_name_en(field: &str) -> String {
+    let mut words = Vec::new();
+    for part in field.split(['.', '[', ']']).filter(|p| !p.is_empty()) {
+        match part.parse::<usize>() {
+            Ok(i) => words.push((i + 1).to_string()),
+            Err(_) => words.push(part.replace('_', " ")),
+        }
+    }
+    let name = words.join(" ");
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => "The value".into(),
+    }
 }
 
 /// [`field_error`] on a page whose fields have labels of their own (`name` of a unit
-/// is "Tên đơn vị", not a person's name).
-pub fn field_error_labelled(e: &FieldError, own: &[(&str, &str)]) -> Shown {
+/// is "Tên đơn vị", not a person's name). In English, the service's own sentence.
+pub fn field_error_labelled(e: &FieldError, own: &[(&str, &str)], lang: Lang) -> Shown {
+    if lang == Lang::En {
+        return Shown {
+            field: field_id(&e.field),
+            message: format!("{} {}", field_name_en(&e.field), e.message),
+        };
+    }
     let base = e.field.split('[').next().unwrap_or(&e.field);
     let l = own
         .iter()
@@ -459,10 +484,21 @@ fn position(field: &str) -> Option<usize> {
 pub fn problem_en(p: &Problem) -> &'static str {
     match p.status {
         0 => "The service is not answering for now. Please try again in a few minutes.",
+        401 => "Your session has ended. Please sign in again.",
+        409 => "The data was changed elsewhere meanwhile. Please reload the page and try again.",
+        422 => "This cannot be done: it breaks a business rule.",
         403 => "You are not allowed to do this.",
         404 => "There is nothing here.",
         429 => "Too many requests. Please wait a few minutes and try again.",
         _ => "Something went wrong. Please try again.",
+    }
+}
+
+/// [`problem`] in the page's language.
+pub fn problem_in(p: &Problem, lang: Lang) -> String {
+    match lang {
+        Lang::Vi => problem(p),
+        Lang::En => problem_en(p).to_owned(),
     }
 }
 
@@ -561,6 +597,34 @@ mod tests {
         assert_eq!(percent(None), "–");
     }
 
+    #[test]
+    fn in_english_a_field_error_is_the_services_own_sentence_after_the_fields_name() {
+        let e = field_error(
+            &error("head_count", cchc_platform::validation::Rule::NotNegative),
+            Lang::En,
+        );
+        assert_eq!(e.field, "head_count");
+        assert!(e.message.starts_with("Head count must"), "{}", e.message);
+        let e = field_error(
+            &error(
+                "periods[1].due_date",
+                cchc_platform::validation::Rule::Required,
+            ),
+            Lang::En,
+        );
+        assert_eq!(e.message, "Periods 2 due date is required");
+        assert_eq!(
+            problem_in(
+                &Problem {
+                    status: 403,
+                    ..Problem::default()
+                },
+                Lang::En
+            ),
+            "You are not allowed to do this."
+        );
+    }
+
     fn error(field: &str, rule: cchc_platform::validation::Rule) -> FieldError {
         let e = cchc_platform::validation::FieldError::new(field, rule);
         FieldError {
@@ -575,14 +639,14 @@ mod tests {
     fn field_errors_are_said_in_vietnamese() {
         use cchc_platform::validation::Rule;
         assert_eq!(
-            field_error(&error("title", Rule::Required)).message,
+            field_error(&error("title", Rule::Required), Lang::Vi).message,
             "Hãy nhập tên hoạt động"
         );
         assert_eq!(
-            field_error(&error("head_count", Rule::NotNegative)).message,
+            field_error(&error("head_count", Rule::NotNegative), Lang::Vi).message,
             "Số người tham dự không được là số âm"
         );
-        let link = field_error(&error("evidence_links[1]", Rule::Url));
+        let link = field_error(&error("evidence_links[1]", Rule::Url), Lang::Vi);
         assert_eq!(link.field, "evidence_links");
         assert!(link.message.starts_with("Đường dẫn minh chứng"));
         let money = Rule::AtMost {
@@ -590,14 +654,14 @@ mod tests {
             of: "VND",
         };
         assert_eq!(
-            field_error(&error("note", money)).message,
+            field_error(&error("note", money), Lang::Vi).message,
             "Ghi chú tối đa là 10.000.000.000.000 đồng"
         );
         let twice = Rule::Duplicate {
             first: "criteria[0]".into(),
         };
         assert_eq!(
-            field_error(&error("criteria[2].name", twice)).message,
+            field_error(&error("criteria[2].name", twice), Lang::Vi).message,
             "Tiêu chí trùng với mục thứ 1"
         );
     }

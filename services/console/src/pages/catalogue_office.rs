@@ -132,7 +132,7 @@ pub async fn new_procedure(
         Ok(_) => Redirect::to(&format!("/van-phong/thu-tuc/{}", encode(&code))).into_response(),
         Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
         Err(p) => {
-            let mut outcome = Outcome::refused_labelled(&p, LABELS);
+            let mut outcome = Outcome::refused_labelled(&p, LABELS, frame.lang);
             if p.status == 409 {
                 outcome.notice = format!("Đã có thủ tục mã {code}.");
             }
@@ -262,6 +262,7 @@ pub async fn import_catalogue(
     if csrf.is_empty() || csrf != frame.csrf {
         return forbidden(frame);
     }
+    let lang = frame.lang;
     // The page, cut where the progress goes.
     let page = CataloguePage {
         frame,
@@ -303,7 +304,7 @@ pub async fn import_catalogue(
                 )
                 .await;
             match answer {
-                Ok(a) => report.extend(row_reports(&a)),
+                Ok(a) => report.extend(row_reports(&a, lang)),
                 Err(p) => {
                     problem = text::problem(&p);
                     break;
@@ -353,8 +354,8 @@ pub async fn import_catalogue(
 /// The marker in the catalogue page where an import's progress is streamed.
 pub(crate) const PROGRESS: &str = "<!--progress-->";
 
-/// The gateway's results of one batch, each row's reasons in Vietnamese.
-fn row_reports(answer: &Value) -> Vec<RowReport> {
+/// The gateway's results of one batch, each row's reasons in the page's language.
+fn row_reports(answer: &Value, lang: text::Lang) -> Vec<RowReport> {
     answer["results"]
         .as_array()
         .into_iter()
@@ -368,7 +369,7 @@ fn row_reports(answer: &Value) -> Vec<RowReport> {
                 outcome: r["outcome"].as_str().unwrap_or("").to_owned(),
                 reasons: errors
                     .iter()
-                    .map(|e| text::field_error(e).message)
+                    .map(|e| text::field_error(e, lang).message)
                     .collect(),
             }
         })

@@ -272,7 +272,7 @@ pub async fn record_document(
         }
         Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
         Err(p) => {
-            let mut outcome = Outcome::refused_labelled(&p, DOCUMENT_LABELS);
+            let mut outcome = Outcome::refused_labelled(&p, DOCUMENT_LABELS, frame.lang);
             if p.status == 409 {
                 outcome.notice = "Văn bản số này đã được ghi nhận.".into();
             }
@@ -504,7 +504,7 @@ pub async fn add_recipient(
         }
         Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
         Err(p) => {
-            let mut outcome = Outcome::refused_labelled(&p, RECIPIENT_LABELS);
+            let mut outcome = Outcome::refused_labelled(&p, RECIPIENT_LABELS, frame.lang);
             // `contacts[i]` past the e-mail lines is the webhook; the others are the
             // e-mail lines.
             for (e, api) in outcome.errors.iter_mut().zip(&p.errors) {
@@ -558,7 +558,7 @@ pub async fn subscribe(
             ..Outcome::default()
         },
         Err(p) if p.status == 401 => return Redirect::to("/dang-nhap").into_response(),
-        Err(p) => Outcome::refused_labelled(&p, RECIPIENT_LABELS),
+        Err(p) => Outcome::refused_labelled(&p, RECIPIENT_LABELS, frame.lang),
     };
     let status = if outcome.errors.is_empty() && outcome.notice.is_empty() {
         StatusCode::OK

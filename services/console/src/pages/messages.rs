@@ -217,7 +217,7 @@ pub async fn save_template(
             Err(p) => (
                 status_of(&p, StatusCode::BAD_REQUEST),
                 None,
-                Outcome::refused_labelled(&p, LABELS),
+                Outcome::refused_labelled(&p, LABELS, frame.lang),
             ),
         };
         let editing = Editing {
@@ -253,7 +253,7 @@ pub async fn save_template(
         Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
         Err(p) => {
             let status = status_of(&p, StatusCode::BAD_REQUEST);
-            let outcome = Outcome::refused_labelled(&p, LABELS);
+            let outcome = Outcome::refused_labelled(&p, LABELS, frame.lang);
             let editing = Editing {
                 form: Some(f),
                 outcome,

@@ -15,6 +15,7 @@ mod catalogue_office;
 mod directory;
 mod messages;
 mod office;
+mod periods;
 mod reports;
 mod standing;
 mod unit;
@@ -26,6 +27,7 @@ pub(crate) use catalogue_office::*;
 pub(crate) use directory::*;
 pub(crate) use messages::*;
 pub(crate) use office::*;
+pub(crate) use periods::*;
 pub(crate) use reports::*;
 pub(crate) use standing::*;
 pub(crate) use unit::*;
@@ -332,10 +334,7 @@ pub(crate) fn refused(frame: Frame, p: &Problem) -> Response {
             frame.t("Chưa thực hiện được", "Not done"),
         ),
     };
-    let told = match frame.lang {
-        text::Lang::Vi => text::problem(p),
-        text::Lang::En => text::problem_en(p).to_owned(),
-    };
+    let told = text::problem_in(p, frame.lang);
     let title = title.to_owned();
     message(status, frame, &title, told)
 }
@@ -387,9 +386,7 @@ impl FromRequestParts<App> for Staff {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
         let visit = Visit::of(parts);
-        let mut frame = signed_in(app, &visit).await?;
-        // The staff's pages are in Vietnamese; English is for the public pages.
-        frame.lang = text::Lang::Vi;
+        let frame = signed_in(app, &visit).await?;
         Ok(Self { visit, frame })
     }
 }

@@ -84,19 +84,19 @@ pub(crate) struct Outcome {
 impl Outcome {
     /// A refusal of the gateway: its field errors in Vietnamese, or, without any, what
     /// it means in a sentence.
-    pub(crate) fn refused(p: &Problem) -> Self {
-        Self::refused_labelled(p, &[])
+    pub(crate) fn refused(p: &Problem, lang: text::Lang) -> Self {
+        Self::refused_labelled(p, &[], lang)
     }
 
     /// [`Outcome::refused`] on a page whose fields have labels of their own.
-    pub(crate) fn refused_labelled(p: &Problem, labels: &[(&str, &str)]) -> Self {
+    pub(crate) fn refused_labelled(p: &Problem, labels: &[(&str, &str)], lang: text::Lang) -> Self {
         let errors: Vec<Shown> = p
             .errors
             .iter()
-            .map(|e| text::field_error_labelled(e, labels))
+            .map(|e| text::field_error_labelled(e, labels, lang))
             .collect();
         let notice = if errors.is_empty() {
-            text::problem(p)
+            text::problem_in(p, lang)
         } else {
             String::new()
         };
@@ -254,7 +254,10 @@ pub async fn save_draft(
         Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
         Err(p) => {
             let status = status_of(&p, StatusCode::BAD_REQUEST);
-            procedure_edit(&app, &visit, frame, &code, status, Outcome::refused(&p)).await
+            {
+                let outcome = Outcome::refused(&p, frame.lang);
+                procedure_edit(&app, &visit, frame, &code, status, outcome).await
+            }
         }
     }
 }
@@ -351,7 +354,11 @@ pub async fn publish_procedure(
         }
         Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
         Err(p) => {
-            let errors: Vec<Shown> = p.errors.iter().map(text::field_error).collect();
+            let errors: Vec<Shown> = p
+                .errors
+                .iter()
+                .map(|e| text::field_error(e, frame.lang))
+                .collect();
             let notice = if p.status == 422 {
                 "Chưa công bố được: hồ sơ thủ tục còn thiếu thông tin theo Nghị định 63/2010/NĐ-CP, hoặc ngày hiệu lực không hợp lệ.".to_owned()
             } else if errors.is_empty() {
@@ -551,7 +558,11 @@ pub async fn invite(
         }
         Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
         Err(p) => {
-            let errors: Vec<Shown> = p.errors.iter().map(text::field_error).collect();
+            let errors: Vec<Shown> = p
+                .errors
+                .iter()
+                .map(|e| text::field_error(e, frame.lang))
+                .collect();
             let notice = match p.status {
                 409 => "Địa chỉ e-mail này đã có tài khoản.".to_owned(),
                 _ if errors.is_empty() => text::problem(&p),

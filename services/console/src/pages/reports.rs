@@ -15,24 +15,6 @@ use crate::{App, chart};
 
 // ---- Reports ----------------------------------------------------------------
 
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(default)]
-pub struct PlanPeriod {
-    pub key: String,
-    pub title: String,
-    pub due_date: String,
-}
-
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(default)]
-pub struct Plan {
-    pub id: String,
-    pub number_symbol: String,
-    pub title: String,
-    pub year: i32,
-    pub periods: Vec<PlanPeriod>,
-}
-
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(crate) struct Plans {
@@ -256,6 +238,29 @@ pub struct Dashboard {
     pub units_with_one_stop_results: i64,
     pub activities_by_month: Vec<MonthKind>,
     pub units: Vec<UnitStanding>,
+    pub periods: Vec<PeriodStanding>,
+}
+
+/// A period of a plan: who submitted, who is late to report.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct PeriodStanding {
+    pub plan_id: String,
+    pub plan_number_symbol: String,
+    pub period: String,
+    pub title: String,
+    pub due_date: String,
+    pub covered: i64,
+    pub submitted: i64,
+    pub submitted_late: i64,
+    pub late_units: Vec<LateUnit>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct LateUnit {
+    pub unit_id: String,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -31,8 +31,11 @@ pub struct PlanPeriod {
     pub key: String,
     pub title: String,
     pub due_date: String,
+    pub start: String,
 }
 
+/// A plan as the console reads it (the unit's standing, the office's periods, the
+/// reports' choice of plan and period).
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub struct Plan {
@@ -129,11 +132,11 @@ pub fn standing(
         .collect()
 }
 
-/// A plan covering the unit, with the unit's standing and the periods still due.
+/// A plan covering the unit, with the unit's standing and its periods' submissions.
 pub struct PlanStanding {
     pub plan: Plan,
     pub rows: Vec<Standing>,
-    pub due: Vec<PlanPeriod>,
+    pub periods: Vec<UnitPeriod>,
 }
 
 #[derive(Template)]
@@ -177,49 +180,173 @@ async fn all_pages(app: &App, visit: &Visit, path: &str, field: &str, cap: usize
     rows
 }
 
-/// A report a plan asks of the unit, not yet due.
-pub struct Due {
-    pub plan_number: String,
-    pub period: String,
-    pub due_date: String,
-    pub days_left: i64,
+/// A unit's line of a period, as the gateway answers it.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Submission {
+    pub status: String,
+    pub submitted_at: String,
+    pub late: bool,
+    pub reopen_reason: String,
+    pub overdue: bool,
 }
 
-/// The reports the plans covering the unit ask for next (this year's plans and last
-/// year's, whose year report falls due in this one), soonest first.
-pub(crate) async fn reports_due(app: &App, visit: &Visit, unit_id: &str) -> Vec<Due> {
-    let today = text::today_date();
-    let mut due = Vec::new();
-    for year in [today.year() - 1, today.year()] {
-        let path = format!("/v1/plans?year={year}");
-        for p in all_pages(app, visit, &path, "plans", 200).await {
-            let Ok(plan) = serde_json::from_value::<Plan>(p) else {
-                continue;
-            };
-            if !plan.unit_ids.iter().any(|u| u == unit_id) {
-                continue;
-            }
-            for k in &plan.periods {
-                if let Ok(d) = NaiveDate::parse_from_str(&k.due_date, "%Y-%m-%d")
-                    && d >= today
-                {
-                    due.push(Due {
-                        plan_number: plan.number_symbol.clone(),
-                        period: if k.title.is_empty() {
-                            k.key.clone()
-                        } else {
-                            k.title.clone()
-                        },
-                        due_date: k.due_date.clone(),
-                        days_left: (d - today).num_days(),
-                    });
-                }
-            }
-        }
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Submissions {
+    submissions: Vec<Submission>,
+}
+
+/// A period a plan asks the unit to report on, and where its submission stands.
+pub struct UnitPeriod {
+    pub plan_id: String,
+    pub plan_number: String,
+    pub key: String,
+    pub title: String,
+    pub due_date: String,
+    /// Days to the due date; negative once it has passed.
+    pub days_left: i64,
+    /// Whether the period has begun: it can be submitted.
+    pub begun: bool,
+    pub submission: Submission,
+}
+
+impl UnitPeriod {
+    pub fn submitted(&self) -> bool {
+        self.submission.status == "submitted"
     }
-    due.sort_by(|a, b| a.due_date.cmp(&b.due_date));
-    due.truncate(5);
-    due
+
+    pub fn reopened(&self) -> bool {
+        self.submission.status == "reopened"
+    }
+
+    /// Days past the due date.
+    pub fn days_late(&self) -> i64 {
+        -self.days_left
+    }
+}
+
+/// The periods of `plans` that cover unit `unit_id`, each with the unit's
+/// submission, by due date.
+async fn unit_periods(app: &App, visit: &Visit, unit_id: &str, plans: &[Plan]) -> Vec<UnitPeriod> {
+    let today = text::today_date();
+    let wanted: Vec<(&Plan, &PlanPeriod)> = plans
+        .iter()
+        .filter(|p| p.unit_ids.iter().any(|u| u == unit_id))
+        .flat_map(|p| p.periods.iter().map(move |k| (p, k)))
+        .collect();
+    let lines = futures::future::join_all(wanted.iter().map(|(p, k)| {
+        let path = format!(
+            "/v1/plans/{}/periods/{}/submissions",
+            encode(&p.id),
+            encode(&k.key)
+        );
+        async move {
+            app.gateway
+                .get::<Submissions>(&path, visit.on())
+                .await
+                .ok()
+                .and_then(|s| s.submissions.into_iter().next())
+                .unwrap_or_default()
+        }
+    }))
+    .await;
+    let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+    let mut out: Vec<UnitPeriod> = wanted
+        .into_iter()
+        .zip(lines)
+        .filter_map(|((p, k), submission)| {
+            let due = day(&k.due_date)?;
+            Some(UnitPeriod {
+                plan_id: p.id.clone(),
+                plan_number: p.number_symbol.clone(),
+                key: k.key.clone(),
+                title: if k.title.is_empty() {
+                    k.key.clone()
+                } else {
+                    k.title.clone()
+                },
+                due_date: k.due_date.clone(),
+                days_left: (due - today).num_days(),
+                begun: day(&k.start).is_none_or(|s| s <= today),
+                submission,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.due_date.cmp(&b.due_date).then(a.key.cmp(&b.key)));
+    out
+}
+
+/// The plans of `year` as the unit reads them.
+async fn plans_of(app: &App, visit: &Visit, year: i32) -> Vec<Plan> {
+    all_pages(app, visit, &format!("/v1/plans?year={year}"), "plans", 200)
+        .await
+        .into_iter()
+        .filter_map(|p| serde_json::from_value(p).ok())
+        .collect()
+}
+
+/// The reports the unit has still to submit (this year's plans and last year's,
+/// whose year report falls due in this one): begun and not submitted, or reopened;
+/// the most pressing first.
+pub(crate) async fn reports_due(app: &App, visit: &Visit, unit_id: &str) -> Vec<UnitPeriod> {
+    let year = text::today_date().year();
+    let (last, this) = tokio::join!(plans_of(app, visit, year - 1), plans_of(app, visit, year));
+    let plans: Vec<Plan> = last.into_iter().chain(this).collect();
+    unit_periods(app, visit, unit_id, &plans)
+        .await
+        .into_iter()
+        .filter(|p| p.begun && !p.submitted())
+        .collect()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SubmitForm {
+    csrf: String,
+    plan_id: String,
+    period: String,
+    note: String,
+    /// The page to come back to.
+    ve: String,
+}
+
+/// The unit submits its report for a period: its figures signed off.
+pub async fn submit_period(
+    State(app): State<App>,
+    Staff { visit, frame }: Staff,
+    axum::Form(f): axum::Form<SubmitForm>,
+) -> Response {
+    let path = format!(
+        "/v1/plans/{}/periods/{}/submissions",
+        encode(&f.plan_id),
+        encode(&f.period)
+    );
+    let body = serde_json::json!({"note": f.note.trim()});
+    match app
+        .gateway
+        .post::<Value>(&path, visit.writing(&f.csrf), &body)
+        .await
+    {
+        Ok(_) => {
+            // Back to where the button was, and only to a page of this console.
+            let back = if f.ve == "/ke-hoach" || f.ve.starts_with("/ke-hoach?") {
+                f.ve.as_str()
+            } else {
+                "/trang-chu"
+            };
+            axum::response::Redirect::to(back).into_response()
+        }
+        Err(p) if p.status == 409 => message(
+            StatusCode::CONFLICT,
+            frame,
+            "Chưa nộp được",
+            "Đơn vị đã nộp báo cáo kỳ này, hoặc kế hoạch không giao kỳ này cho đơn vị. \
+             Nếu cần sửa số liệu đã nộp, đề nghị Văn phòng Sở mở lại báo cáo."
+                .into(),
+        ),
+        Err(p) => refused(frame, &p),
+    }
 }
 
 pub async fn plan_standing(
@@ -229,18 +356,11 @@ pub async fn plan_standing(
 ) -> Response {
     let today = text::today_date();
     let year = q.nam.unwrap_or(today.year());
-    let plans: Vec<Plan> = all_pages(
-        &app,
-        &visit,
-        &format!("/v1/plans?year={year}"),
-        "plans",
-        200,
-    )
-    .await
-    .into_iter()
-    .filter_map(|p| serde_json::from_value(p).ok())
-    .filter(|p: &Plan| p.unit_ids.iter().any(|u| u == frame.unit_id()))
-    .collect();
+    let plans: Vec<Plan> = plans_of(&app, &visit, year)
+        .await
+        .into_iter()
+        .filter(|p| p.unit_ids.iter().any(|u| u == frame.unit_id()))
+        .collect();
     let activities_path = format!("/v1/activities?period={year}");
     let (activities, postings) = tokio::join!(
         all_pages(&app, &visit, &activities_path, "activities", 20_000),
@@ -269,19 +389,20 @@ pub async fn plan_standing(
             dates.entry("posting".into()).or_default().push(d);
         }
     }
+    let mut periods = unit_periods(&app, &visit, frame.unit_id(), &plans).await;
     let plans = plans
         .into_iter()
         .map(|plan| {
             let rows = standing(&plan.required_activities, year, &dates, today);
-            let due = plan
-                .periods
-                .iter()
-                .filter(|p| {
-                    NaiveDate::parse_from_str(&p.due_date, "%Y-%m-%d").is_ok_and(|d| d >= today)
-                })
-                .cloned()
-                .collect();
-            PlanStanding { plan, rows, due }
+            let (mine, rest) = std::mem::take(&mut periods)
+                .into_iter()
+                .partition(|p| p.plan_id == plan.id);
+            periods = rest;
+            PlanStanding {
+                plan,
+                rows,
+                periods: mine,
+            }
         })
         .collect();
     render(
@@ -559,7 +680,7 @@ pub async fn create_plan(
         }
         Err(p) if p.status == 401 => axum::response::Redirect::to("/dang-nhap").into_response(),
         Err(p) => {
-            let mut outcome = Outcome::refused_labelled(&p, PLAN_LABELS);
+            let mut outcome = Outcome::refused_labelled(&p, PLAN_LABELS, frame.lang);
             for (shown, api) in outcome.errors.iter_mut().zip(&p.errors) {
                 shown.field = form_field(&api.field);
             }

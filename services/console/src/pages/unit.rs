@@ -91,7 +91,7 @@ pub(crate) struct HomePage {
     stale: Vec<Posting>,
     activities: Vec<Activity>,
     unread: Vec<Notice>,
-    due: Vec<crate::pages::Due>,
+    due: Vec<crate::pages::UnitPeriod>,
 }
 
 pub async fn home(State(app): State<App>, Staff { visit, frame }: Staff) -> Response {
@@ -287,7 +287,11 @@ pub async fn record_activity(
     {
         Ok(a) => Redirect::to(&format!("/hoat-dong/{}?da-luu=1", encode(&a.id))).into_response(),
         Err(p) if p.status == 400 && !p.errors.is_empty() => {
-            let errors = p.errors.iter().map(text::field_error).collect();
+            let errors = p
+                .errors
+                .iter()
+                .map(|e| text::field_error(e, frame.lang))
+                .collect();
             activity_form(StatusCode::BAD_REQUEST, frame, f, errors, String::new())
         }
         Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
@@ -379,7 +383,7 @@ pub async fn confirm_posting(
             } else {
                 p.errors
                     .iter()
-                    .map(|e| text::field_error(e).message)
+                    .map(|e| text::field_error(e, frame.lang).message)
                     .collect::<Vec<_>>()
                     .join(". ")
             };
@@ -551,6 +555,7 @@ pub async fn submit_one_stop(
     Staff { visit, frame }: Staff,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    let lang = frame.lang;
     let get = |k: &str| form.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
     let period = get("period");
     let mut errors = Vec::new();
@@ -636,7 +641,7 @@ pub async fn submit_one_stop(
                 .iter()
                 .map(|e| Shown {
                     field: "received_online".into(),
-                    message: text::field_error(e).message,
+                    message: text::field_error(e, lang).message,
                 })
                 .collect();
             page(
@@ -648,7 +653,11 @@ pub async fn submit_one_stop(
             )
         }
         Err(p) if !p.errors.is_empty() => {
-            let errors = p.errors.iter().map(text::field_error).collect();
+            let errors = p
+                .errors
+                .iter()
+                .map(|e| text::field_error(e, lang))
+                .collect();
             page(
                 status_of(&p, StatusCode::BAD_REQUEST),
                 errors,
@@ -853,6 +862,7 @@ pub async fn submit_satisfaction(
     Staff { visit, frame }: Staff,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    let lang = frame.lang;
     let get = |k: &str| form.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
     let mut errors = Vec::new();
     let mut number = |id: &str, label: &str| -> i64 {
@@ -921,7 +931,7 @@ pub async fn submit_satisfaction(
                     message: if e.field.starts_with("criteria[") {
                         "Số câu trả lời của tiêu chí này không được vượt quá số phiếu thu về".into()
                     } else {
-                        text::field_error(e).message
+                        text::field_error(e, lang).message
                     },
                 })
                 .collect();
@@ -1014,6 +1024,7 @@ pub async fn submit_budget(
     Staff { visit, frame }: Staff,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    let lang = frame.lang;
     let get = |k: &str| form.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
     let mut errors = Vec::new();
     let year = get("year");
@@ -1084,7 +1095,7 @@ pub async fn submit_budget(
                 .errors
                 .iter()
                 .map(|e| {
-                    let mut shown = text::field_error(e);
+                    let mut shown = text::field_error(e, lang);
                     if let Some((i, rest)) = e
                         .field
                         .strip_prefix("lines[")

@@ -179,15 +179,8 @@ pub async fn create_unit(
         Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
         Err(p) => {
             let status = status_of(&p, StatusCode::BAD_REQUEST);
-            units_page(
-                &app,
-                &visit,
-                frame,
-                status,
-                f,
-                Outcome::refused_labelled(&p, LABELS),
-            )
-            .await
+            let outcome = Outcome::refused_labelled(&p, LABELS, frame.lang);
+            units_page(&app, &visit, frame, status, f, outcome).await
         }
     }
 }
@@ -385,7 +378,7 @@ pub async fn change_unit(
         ),
         Err(p) if p.status == 401 => return Redirect::to("/dang-nhap").into_response(),
         Err(p) => {
-            let mut o = Outcome::refused_labelled(&p, LABELS);
+            let mut o = Outcome::refused_labelled(&p, LABELS, frame.lang);
             if o.errors.is_empty() && p.status == 422 {
                 o.notice = lifecycle_refusal(&p).into();
             }
@@ -481,7 +474,7 @@ pub async fn issue_key(
         ),
         Err(p) if p.status == 401 => return Redirect::to("/dang-nhap").into_response(),
         Err(p) => {
-            let mut outcome = Outcome::refused_labelled(&p, LABELS);
+            let mut outcome = Outcome::refused_labelled(&p, LABELS, frame.lang);
             if p.slug() == "unit-ended" {
                 outcome.notice = "Đơn vị đã sáp nhập hoặc giải thể: không cấp khóa mới.".into();
             }
@@ -524,7 +517,7 @@ pub async fn revoke_key(
             ..Outcome::default()
         },
         Err(p) if p.status == 401 => return Redirect::to("/dang-nhap").into_response(),
-        Err(p) => Outcome::refused_labelled(&p, LABELS),
+        Err(p) => Outcome::refused_labelled(&p, LABELS, frame.lang),
     };
     unit_admin(
         &app,
