@@ -107,6 +107,40 @@ pub fn activity_kind(code: &str) -> &str {
         .map_or(code, |(_, v)| v)
 }
 
+const ACTIVITY_KINDS_EN: &[(&str, &str)] = &[
+    ("briefing", "Meeting or briefing"),
+    ("news_post", "News item on the portal or website"),
+    ("training", "Training"),
+    ("posting", "Public posting of procedures"),
+    ("commendation", "Commendation"),
+    ("criticism", "Criticism or reminder"),
+    ("one_stop_publication", "Publication of one-stop results"),
+    ("media_coordination", "Work with the press"),
+    ("other", "Other"),
+];
+
+/// [`activity_kind`] in the page's language.
+pub fn activity_kind_in<'a>(code: &'a str, lang: &Lang) -> &'a str {
+    match lang {
+        Lang::Vi => activity_kind(code),
+        Lang::En => ACTIVITY_KINDS_EN
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map_or(code, |(_, v)| v),
+    }
+}
+
+/// [`role`] in the page's language.
+pub fn role_in<'a>(code: &'a str, lang: &Lang) -> &'a str {
+    match (lang, code) {
+        (Lang::En, "unit") => "Unit staff",
+        (Lang::En, "office") => "Department Office",
+        (Lang::En, "leader") => "Leadership",
+        (Lang::En, "operator") => "Operator",
+        _ => role(code),
+    }
+}
+
 pub fn role(code: &str) -> &str {
     match code {
         "unit" => "Cán bộ đơn vị",
