@@ -154,6 +154,16 @@ async fn office_unit_catalogue_inbox_activity_dashboard() {
         d["activities_by_kind"],
         json!([{"kind": "news_post", "count": 1}])
     );
+    // Without a year, this year's (the 2020 activity is not in it); 0 is all time.
+    let this_year = chrono::Datelike::year(&cchc_platform::time::today());
+    let (_, now) = sys.get("/v1/dashboard", Some(&office)).await;
+    assert_eq!(
+        (now["year"].as_i64(), now["activities_total"].as_i64()),
+        (Some(this_year.into()), Some(0)),
+        "{now}"
+    );
+    let (_, all) = sys.get("/v1/dashboard?year=0", Some(&office)).await;
+    assert_eq!(all["activities_total"], 1, "{all}");
     let (s, _) = sys.get("/v1/dashboard", Some(&unit_key)).await;
     assert_eq!(s, 403, "the dashboard is for the office and leadership");
 

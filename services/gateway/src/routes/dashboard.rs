@@ -20,17 +20,21 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct DashboardQuery {
+    /// The year to count (this year in Vietnam when absent; 0 for all time).
     year: Option<i32>,
 }
 
-#[utoipa::path(get, path = "/v1/dashboard", tag = "reports", summary = "Live counters from the read models (office, leader, operator)", params(DashboardQuery), responses((status = 200, description = "Success", body = Dashboard), crate::problem::Problems), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/v1/dashboard", tag = "reports", summary = "Live counters from the read models for a year, this year by default, `year=0` for all time (office, leader, operator)", params(DashboardQuery), responses((status = 200, description = "Success", body = Dashboard), crate::problem::Problems), security(("api_key" = [])))]
 pub(crate) async fn dashboard(
     State(s): State<AppState>,
     Authenticated(caller): Authenticated,
     Query(q): Query<DashboardQuery>,
 ) -> Result<Reply<Dashboard>, Problem> {
     let req = GetDashboardRequest {
-        year: q.year.unwrap_or(0),
+        year: q.year.unwrap_or_else(|| {
+            use chrono::Datelike;
+            cchc_platform::time::today().year()
+        }),
     };
     let r = s
         .clients
