@@ -1,5 +1,11 @@
-//! CSV: one row per covered unit with every figure, then the overall row. Headers are
-//! stable machine names; rates are percentages with one decimal and a dot.
+//! CSV: one row per covered unit with every figure, nothing else. Headers are stable
+//! machine names (their meanings are in `docs/exports.md`); rates are percentages with
+//! one decimal and a dot. Totals are in the XLSX and DOCX, not here: a total row would
+//! put text ("3/4", "TỔNG CỘNG") in columns of figures.
+//!
+//! UTF-8 with a byte-order mark and CRLF line ends: spreadsheet programs on a
+//! Vietnamese Windows read a file without the mark in the local code page, which
+//! garbles every accented letter.
 //!
 //! Text cells hold what offices and units typed (unit names above all). A spreadsheet
 //! opening the file would run a cell starting with `=`, `+`, `-`, `@`, tab or carriage
@@ -49,8 +55,11 @@ fn write_row(out: &mut Vec<u8>, row: &[Cell]) {
             out.extend_from_slice(value.as_bytes());
         }
     }
-    out.push(b'\n');
+    out.extend_from_slice(b"\r\n");
 }
+
+/// UTF-8's byte-order mark, first in the file.
+const BOM: &[u8] = "\u{feff}".as_bytes();
 
 fn rate(r: Option<f64>) -> Cell {
     n(r.map(|r| format!("{r:.1}")).unwrap_or_default())
@@ -79,7 +88,7 @@ fn satisfaction_cells(s: Option<&SatisfactionFigures>) -> Vec<Cell> {
 }
 
 pub fn render(s: &Snapshot) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
+    let mut out = BOM.to_vec();
     let mut header: Vec<Cell> = [
         "unit_id",
         "unit_name",
@@ -145,26 +154,6 @@ pub fn render(s: &Snapshot) -> Result<Vec<u8>, String> {
         }
         write_row(&mut out, &row);
     }
-    let o = &s.overall;
-    let mut row = vec![
-        n(""),
-        t("TỔNG CỘNG"),
-        n(""),
-        n(format!("{}/{}", o.units_reported, o.units_covered)),
-        n(""),
-        n(o.units_late),
-        n(o.activities_total),
-        n(o.head_count_total),
-    ];
-    row.extend(o.by_kind.iter().map(|k| n(k.count)));
-    row.push(n(o.units_below_target));
-    row.push(n(s.catalogue.postings_current));
-    row.push(n(s.catalogue.postings_stale));
-    row.extend(one_stop_cells(Some(&s.one_stop.figures)));
-    row.extend(satisfaction_cells(Some(&s.satisfaction.figures)));
-    row.push(n(s.budget.figures.planned_vnd));
-    row.push(n(s.budget.figures.spent_vnd));
-    write_row(&mut out, &row);
     Ok(out)
 }
 
@@ -189,16 +178,16 @@ mod tests {
                 t("\tx"),
                 t("\rx")
             ]),
-            "\"'=1+1\",\"'@SUM(1)\",\"'+1\",\"'-1\",\"'\tx\",\"'\rx\"\n"
+            "\"'=1+1\",\"'@SUM(1)\",\"'+1\",\"'-1\",\"'\tx\",\"'\rx\"\r\n"
         );
         assert_eq!(
             line(&[t("=HYPERLINK(\"u\",\"a\")")]),
-            "\"'=HYPERLINK(\"\"u\"\",\"\"a\"\")\"\n"
+            "\"'=HYPERLINK(\"\"u\"\",\"\"a\"\")\"\r\n"
         );
         // Ordinary text is written as RFC 4180 asks, and figures stay numbers.
         assert_eq!(
             line(&[t("Trường A-1"), t("a, b"), t(""), n(-5_000_000), n("87.5")]),
-            "Trường A-1,\"a, b\",,-5000000,87.5\n"
+            "Trường A-1,\"a, b\",,-5000000,87.5\r\n"
         );
     }
 }
