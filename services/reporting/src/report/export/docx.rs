@@ -6,9 +6,11 @@
 
 use std::io::Cursor;
 
+use std::io::{Read, Write};
+
 use docx_rs::{
-    AlignmentType, Docx, LineSpacing, PageMargin, Paragraph, Run, RunFonts, SpecialIndentType,
-    Table, TableCell, TableRow, WidthType,
+    AlignmentType, Docx, Header, LineSpacing, PageMargin, PageNum, Paragraph, Run, RunFonts,
+    SpecialIndentType, Table, TableCell, TableRow, WidthType,
 };
 
 use crate::domain::{kind_label, number_vi, per_label, percent_vi};
@@ -228,6 +230,15 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
         )
         .default_fonts(fonts)
         .default_size(28)
+        // Decree 30/2020: page numbers from the second page on, top centre.
+        .header(
+            Header::new().add_paragraph(
+                Paragraph::new()
+                    .add_page_num(PageNum::new())
+                    .align(AlignmentType::Center),
+            ),
+        )
+        .first_header(Header::new())
         .created_at(&stamp)
         .updated_at(&stamp)
         .add_table(top(s))
@@ -586,7 +597,95 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
 
     let mut out = Cursor::new(Vec::new());
     doc.build().pack(&mut out).map_err(|e| e.to_string())?;
-    Ok(out.into_inner())
+    // "Báo cáo kết quả thực hiện …": the document's title after its kind, as a sentence.
+    let mut chars = s.document.title.chars();
+    let rest: String = match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    let title = format!("Báo cáo {rest}");
+    finish(&out.into_inner(), &title, &s.document.issuing_body).map_err(|e| e.to_string())
+}
+
+fn xml_escape(v: &str) -> String {
+    v.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// What docx-rs cannot say, said on its package: each table's first row repeats at the
+/// top of every page the table runs onto; the core properties name the issuing body as
+/// author, the report's title and its language; every part is compressed (docx-rs
+/// stores them), with fixed times so the same report gives the same bytes.
+fn finish(package: &[u8], title: &str, author: &str) -> zip::result::ZipResult<Vec<u8>> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(package))?;
+    let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(zip::DateTime::default());
+    for i in 0..archive.len() {
+        let mut part = archive.by_index(i)?;
+        let name = part.name().to_owned();
+        if part.is_dir() {
+            out.add_directory(name, options)?;
+            continue;
+        }
+        let mut data = Vec::new();
+        part.read_to_end(&mut data)?;
+        let data = match name.as_str() {
+            "word/document.xml" => repeat_header_rows(&String::from_utf8_lossy(&data)).into_bytes(),
+            "docProps/core.xml" => {
+                let (author, title) = (xml_escape(author), xml_escape(title));
+                String::from_utf8_lossy(&data)
+                    .replace(
+                        "<dc:creator>unknown</dc:creator>",
+                        &format!("<dc:creator>{author}</dc:creator>"),
+                    )
+                    .replace(
+                        "<cp:lastModifiedBy>unknown</cp:lastModifiedBy>",
+                        &format!("<cp:lastModifiedBy>{author}</cp:lastModifiedBy>"),
+                    )
+                    .replace(
+                        "</cp:coreProperties>",
+                        &format!(
+                            "<dc:title>{title}</dc:title><dc:language>vi-VN</dc:language></cp:coreProperties>"
+                        ),
+                    )
+                    .into_bytes()
+            }
+            _ => data,
+        };
+        out.start_file(name, options)?;
+        out.write_all(&data)?;
+    }
+    Ok(out.finish()?.into_inner())
+}
+
+/// Marks the first row of every bordered table (those with a header row: the ones
+/// whose first row keeps with the next) as a header row that repeats on each page.
+fn repeat_header_rows(xml: &str) -> String {
+    let mut out = String::with_capacity(xml.len() + 1024);
+    let mut rest = xml;
+    while let Some(at) = rest.find("<w:tbl>") {
+        let (before, table) = rest.split_at(at);
+        out.push_str(before);
+        // The table's first row and its properties, as docx-rs writes them.
+        match table.find("<w:tr>") {
+            Some(row) if table[row..].starts_with("<w:tr><w:trPr>") => {
+                let cut = row + "<w:tr><w:trPr>".len();
+                out.push_str(&table[..cut]);
+                out.push_str("<w:tblHeader />");
+                rest = &table[cut..];
+            }
+            _ => {
+                out.push_str("<w:tbl>");
+                rest = &table["<w:tbl>".len()..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Renders on a thread of its own: docx-rs numbers paragraphs with a per-thread
