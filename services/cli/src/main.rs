@@ -31,6 +31,24 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Create or update procedure drafts from a spreadsheet (XLSX or CSV, one row each).
+    ///
+    /// The header row may sit below title rows; CSV may be separated by commas,
+    /// semicolons or tabs. Columns are named in Vietnamese or English, diacritics and
+    /// case ignored; `Mã thủ tục` and `Tên thủ tục` are required:
+    ///
+    ///   Mã thủ tục (Mã, Mã TTHC, Mã số, code) · Tên thủ tục (Tên, Tên TTHC, name) ·
+    ///   Cấp thực hiện (Cấp, level: tỉnh, huyện, xã) · Lĩnh vực (field) ·
+    ///   Cơ quan thực hiện (Cơ quan, agency) · Thời hạn giải quyết (Thời hạn,
+    ///   processing days: whole working days) · Đối tượng thực hiện (Đối tượng,
+    ///   applicants) · Trình tự thực hiện (Trình tự, steps) · Cách thức thực hiện
+    ///   (Cách thức, channels: trực tiếp, trực tuyến, bưu chính) · Thành phần hồ sơ
+    ///   (Hồ sơ, dossier) · Kết quả thực hiện (Kết quả, result) · Yêu cầu, điều kiện
+    ///   (requirements) · Phí, lệ phí (fees) · Mẫu đơn, tờ khai (forms) · Căn cứ pháp
+    ///   lý (legal basis) · Từ khóa (keywords).
+    ///
+    /// Lists go one item per line or separated by semicolons. A code given to more than
+    /// one row refuses all of them; refused rows are listed in the file's order.
+    #[command(verbatim_doc_comment)]
     ImportCatalogue {
         file: PathBuf,
         /// Rows sent per request.
@@ -172,9 +190,12 @@ async fn import(api: &Api, file: &std::path::Path, batch: usize) -> anyhow::Resu
             .expect("valid template"),
     );
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
-    let mut rejected: Vec<String> = unreadable
+    let mut rejected: Vec<(u64, String)> = unreadable
         .iter()
-        .map(|e| format!("row {} ({}): {}", e.row, e.code, e.english()))
+        .map(|e| {
+            let line = format!("row {} ({}): {}", e.row, e.code, e.english());
+            (u64::from(e.row), line)
+        })
         .collect();
     counts.insert("rejected".into(), unreadable.len());
     for chunk in rows.chunks(batch.clamp(1, 1000)) {
@@ -197,11 +218,14 @@ async fn import(api: &Api, file: &std::path::Path, batch: usize) -> anyhow::Resu
                         )
                     })
                     .collect();
-                rejected.push(format!(
-                    "row {} ({}): {}",
-                    r["row"],
-                    r["code"].as_str().unwrap_or(""),
-                    why.join("; ")
+                rejected.push((
+                    r["row"].as_u64().unwrap_or(0),
+                    format!(
+                        "row {} ({}): {}",
+                        r["row"],
+                        r["code"].as_str().unwrap_or(""),
+                        why.join("; ")
+                    ),
                 ));
             }
             *counts.entry(outcome).or_default() += 1;
@@ -211,8 +235,9 @@ async fn import(api: &Api, file: &std::path::Path, batch: usize) -> anyhow::Resu
     bar.finish_with_message("done");
     let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
     println!("{}", summary.join(", "));
+    // In the file's order: row 9 before row 10.
     rejected.sort();
-    for r in &rejected {
+    for (_, r) in &rejected {
         println!("  {r}");
     }
     Ok(rejected.is_empty())
