@@ -138,6 +138,59 @@ async fn key_lifecycle_idempotency_and_unit_changes() {
         .filter(|u| u["name"] == "Phòng GD&ĐT Hoàn Kiếm")
         .count();
     assert_eq!(named, 1);
+    // The same name again, without the key: refused, naming the unit that has it (case
+    // aside); under another parent the name is free; a rename cannot take it either.
+    let (s, p) = sys
+        .post(
+            "/v1/units",
+            Some(&office),
+            &json!({"name": "phòng gd&đt hoàn kiếm", "kind": "district_office"}),
+        )
+        .await;
+    assert_eq!(s, 409, "{p}");
+    assert!(p["type"].as_str().unwrap().ends_with("/name-taken"), "{p}");
+    assert_eq!(p["errors"][0]["field"], "name");
+    assert_eq!(p["errors"][0]["code"], "duplicate");
+    assert!(
+        p["errors"][0]["params"]["first"]
+            .as_str()
+            .unwrap()
+            .contains(a["id"].as_str().unwrap()),
+        "{p}"
+    );
+    let (s, other) = sys
+        .post(
+            "/v1/units",
+            Some(&office),
+            &json!({"name": "Phòng GD&ĐT Hoàn Kiếm", "kind": "district_office", "parent_id": unit_id}),
+        )
+        .await;
+    assert_eq!(s, 201, "{other}");
+    let rename = |id: &str| format!("/v1/units/{id}/rename");
+    let to_school = json!({"name": "Trường THPT Lê Quý Đôn", "effective_date": "2025-07-01"});
+    let (s, p) = sys
+        .post(
+            &rename(a["id"].as_str().unwrap()),
+            Some(&office),
+            &to_school,
+        )
+        .await;
+    assert_eq!(
+        (s, p["errors"][0]["code"].as_str()),
+        (409, Some("duplicate")),
+        "{p}"
+    );
+    let (s, p) = sys
+        .post(
+            &rename(other["id"].as_str().unwrap()),
+            Some(&office),
+            &to_school,
+        )
+        .await;
+    assert_eq!(
+        s, 200,
+        "the name of a unit under another parent is free: {p}"
+    );
 
     // The 2025 reform: the district office is renamed, then merged; its keys stop working
     // but its history keeps both names.

@@ -59,6 +59,9 @@ pub enum LifecycleError {
     /// `department-unit`, `same-name`, `merge-into-itself`, `no-merge-target`).
     #[error("{1}")]
     Rule(&'static str, String),
+    /// Another unit of the same parent, still acting, has the name already.
+    #[error("a unit named {} already exists here", .0.name)]
+    Taken(Box<Unit>),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -145,14 +148,47 @@ impl Store {
         Ok(())
     }
 
+    /// The acting unit under `parent_id` named `name` (case aside), other than
+    /// `except`. Holds, until the transaction ends, the right to name a unit there: two
+    /// offices adding the same school at once get one school and one refusal.
+    async fn sibling_named(
+        tx: &mut sqlx::PgConnection,
+        parent_id: Option<Uuid>,
+        name: &str,
+        except: Option<Uuid>,
+    ) -> Result<Option<Unit>, sqlx::Error> {
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(hashtext('cchc.unit-names:' || coalesce($1::text, '')))",
+        )
+        .bind(parent_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {UNIT_COLUMNS} FROM units
+             WHERE parent_id IS NOT DISTINCT FROM $1 AND lower(name) = lower($2)
+               AND status NOT IN ($3, $4) AND id IS DISTINCT FROM $5
+             ORDER BY created_at LIMIT 1"
+        )))
+        .bind(parent_id)
+        .bind(name)
+        .bind(unit_status::MERGED)
+        .bind(unit_status::CLOSED)
+        .bind(except)
+        .fetch_optional(&mut *tx)
+        .await
+    }
+
     pub async fn create_unit(
         &self,
         actor: &Actor,
         name: &str,
         kind: &str,
         parent_id: Option<Uuid>,
-    ) -> Result<Unit, sqlx::Error> {
+    ) -> Result<Unit, LifecycleError> {
         let mut tx = self.pool.begin().await?;
+        if let Some(existing) = Self::sibling_named(&mut tx, parent_id, name, None).await? {
+            return Err(LifecycleError::Taken(Box::new(existing)));
+        }
         let unit: Unit = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO units (id, name, kind, parent_id, created_by, updated_by) VALUES ($1, $2, $3, $4, $5, $5) RETURNING {UNIT_COLUMNS}"
         )))
@@ -345,6 +381,9 @@ impl Store {
                 "same-name",
                 "the unit already has this name".into(),
             ));
+        }
+        if let Some(existing) = Self::sibling_named(&mut tx, old.parent_id, name, Some(id)).await? {
+            return Err(LifecycleError::Taken(Box::new(existing)));
         }
         let unit: Unit = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE units SET name = $2, status = 'renamed', status_since = $3, updated_by = $4 WHERE id = $1 RETURNING {UNIT_COLUMNS}"

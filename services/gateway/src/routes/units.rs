@@ -137,6 +137,24 @@ impl From<LifecycleError> for Problem {
                 "Domain rule broken",
                 m,
             ),
+            LifecycleError::Taken(existing) => {
+                let mut p = Problem::new(
+                    StatusCode::CONFLICT,
+                    "name-taken",
+                    "Name taken",
+                    format!(
+                        "a unit named {} already exists here ({})",
+                        existing.name, existing.id
+                    ),
+                );
+                p.errors = vec![cchc_platform::validation::FieldError::new(
+                    "name",
+                    Rule::Duplicate {
+                        first: format!("{} ({})", existing.name, existing.id),
+                    },
+                )];
+                p
+            }
             LifecycleError::Db(e) => e.into(),
         }
     }
