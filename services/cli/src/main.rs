@@ -102,6 +102,21 @@ enum Command {
         format: String,
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// The report's number and symbol (default: "   /BC-" and the plan's issuer).
+        #[arg(long)]
+        number: Option<String>,
+        /// The date under the motto, YYYY-MM-DD (default: the period's last day).
+        #[arg(long)]
+        date: Option<String>,
+        /// The trích yếu (default: from the plan and the period).
+        #[arg(long)]
+        title: Option<String>,
+        /// Who signs: the title (e.g. "KT. GIÁM ĐỐC\nPHÓ GIÁM ĐỐC") and the name
+        /// (default: the plan's signer).
+        #[arg(long)]
+        signer_title: Option<String>,
+        #[arg(long)]
+        signer_name: Option<String>,
     },
     ReplayReadModels {
         /// Start it and return without waiting.
@@ -299,17 +314,12 @@ async fn replay(api: &Api, wait: bool) -> anyhow::Result<bool> {
 /// Generates a plan's report for a period, follows it, and saves an export.
 async fn report(
     api: &Api,
-    plan: &str,
-    period: &str,
+    request: &Value,
     format: &str,
     output: Option<&std::path::Path>,
 ) -> anyhow::Result<bool> {
     let (_, r) = api
-        .send(
-            reqwest::Method::POST,
-            "/v1/reports",
-            Some(&json!({"plan_id": plan, "period": period})),
-        )
+        .send(reqwest::Method::POST, "/v1/reports", Some(request))
         .await?;
     let id = r.json()?["id"].as_str().unwrap_or("").to_owned();
     eprintln!("report {id} started");
@@ -349,8 +359,21 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             period,
             format,
             output,
+            number,
+            date,
+            title,
+            signer_title,
+            signer_name,
         } => {
-            return report(&api, plan, period, format, output.as_deref()).await;
+            let request = json!({
+                "plan_id": plan, "period": period,
+                "number_symbol": number.as_deref().unwrap_or(""),
+                "report_date": date.as_deref().unwrap_or(""),
+                "title": title.as_deref().unwrap_or(""),
+                "signer_title": signer_title.as_deref().unwrap_or("").replace("\\n", "\n"),
+                "signer_name": signer_name.as_deref().unwrap_or(""),
+            });
+            return report(&api, &request, format, output.as_deref()).await;
         }
         Command::ExportCatalogue { format, output } => {
             let (_, body) = api

@@ -396,6 +396,8 @@ async fn generate(store: &Store, row: &ReportRow, progress: &Progress) -> anyhow
         number_symbol: row.number_symbol.clone(),
         report_date: row.report_date,
         title: row.requested_title.clone(),
+        signer_title: row.signer_title.clone(),
+        signer_name: row.signer_name.clone(),
         plan_saved_at: saved_at,
     };
     let snapshot = compute(store, &input, progress).await?;

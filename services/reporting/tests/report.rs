@@ -813,11 +813,48 @@ async fn the_fixture_year_in_figures() {
     assert!(!d.reported && d.activities_total > 0, "{d:?}");
     assert_eq!(h.on_time_rate, Some(90.6));
 
-    // The document header and signature.
+    // The document header and signature: dated the period's last day by default (the
+    // data's last entry was on 1 June), signed by the plan's signer.
     assert_eq!(s.document.number_symbol, "     /BC-SGDĐT-VP");
     assert_eq!(
         s.document.place_and_date,
-        "Hải Phòng, ngày 01 tháng 6 năm 2020"
+        "Hải Phòng, ngày 30 tháng 6 năm 2020"
+    );
+    assert_eq!(s.document.signer_name, "Nguyễn Văn An");
+    // What the request says wins: number, date, title and signer.
+    let asked = svc
+        .api
+        .start_report(as_office(StartReportRequest {
+            plan_id: p.id.clone(),
+            period: "2020-H1".into(),
+            number_symbol: "125/BC-SGDĐT-VP".into(),
+            report_date: "2020-07-05".into(),
+            title: "Kết quả tuyên truyền CCHC 6 tháng đầu năm 2020".into(),
+            signer_title: "GIÁM ĐỐC".into(),
+            signer_name: "Trần Thị Hoa".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    svc.work_reports().await;
+    let asked: Snapshot = serde_json::from_slice(&export(&svc, &asked.id, "json").await).unwrap();
+    let d = &asked.document;
+    assert_eq!(
+        (
+            d.number_symbol.as_str(),
+            d.place_and_date.as_str(),
+            d.title.as_str(),
+            d.signer_title.as_str(),
+            d.signer_name.as_str()
+        ),
+        (
+            "125/BC-SGDĐT-VP",
+            "Hải Phòng, ngày 05 tháng 7 năm 2020",
+            "Kết quả tuyên truyền CCHC 6 tháng đầu năm 2020",
+            "GIÁM ĐỐC",
+            "Trần Thị Hoa"
+        )
     );
     assert_eq!(
         s.document.title,
@@ -839,8 +876,8 @@ async fn the_fixture_year_in_figures() {
 
     // The event names where to fetch it, for whom, and as of when.
     let events: Vec<ReportGenerated> = svc.payloads().await;
-    // The half-year, the half-year again with D reopened, the year.
-    assert_eq!(events.len(), 3);
+    // The half-year, as asked, with D reopened, the year.
+    assert_eq!(events.len(), 4);
     let e = &events[0];
     assert_eq!(e.report_id, r.id);
     assert_eq!(e.plan_id, p.id);
@@ -1029,7 +1066,7 @@ async fn exports_are_reproducible_and_read_back() {
             "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
             "Độc lập - Tự do - Hạnh phúc",
             "______________________",
-            "Hải Phòng, ngày 01 tháng 6 năm 2020",
+            "Hải Phòng, ngày 30 tháng 6 năm 2020",
         ]
     );
     assert_eq!(ps[8], "BÁO CÁO");

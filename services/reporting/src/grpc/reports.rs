@@ -68,6 +68,17 @@ impl Reporting {
             "title",
             Rule::TooLong { max: 1000 },
         );
+        for (field, value) in [
+            ("signer_title", &r.signer_title),
+            ("signer_name", &r.signer_name),
+        ] {
+            e.check(
+                value.chars().count() <= 200,
+                field,
+                Rule::TooLong { max: 200 },
+            );
+            e.multi_line(field, value);
+        }
         e.finish(
             tonic::Code::InvalidArgument,
             "the report request is not valid",
@@ -102,6 +113,8 @@ impl Reporting {
                     number_symbol: r.number_symbol.trim(),
                     report_date,
                     title: r.title.trim(),
+                    signer_title: r.signer_title.trim(),
+                    signer_name: r.signer_name.trim(),
                 },
                 plan.revision,
                 key,

@@ -19,6 +19,9 @@ pub struct ReportRow {
     pub report_date: Option<NaiveDate>,
     /// The title asked for (empty: derived); `title` is the one the report carries.
     pub requested_title: String,
+    /// The signer asked for (empty: the plan's).
+    pub signer_title: String,
+    pub signer_name: String,
     pub title: String,
     pub state: String,
     pub percent: i32,
@@ -55,7 +58,7 @@ impl ReportRow {
     }
 }
 
-const REPORT_COLUMNS: &str = "id, plan_id, plan_revision, period, number_symbol, report_date, requested_title, title, state, percent, step, error,
+const REPORT_COLUMNS: &str = "id, plan_id, plan_revision, period, number_symbol, report_date, requested_title, signer_title, signer_name, title, state, percent, step, error,
     attempts, as_of, summary, headline, requested_at, completed_at, created_by, updated_by";
 
 /// What a new report job asks for.
@@ -65,6 +68,8 @@ pub struct NewReport<'a> {
     pub number_symbol: &'a str,
     pub report_date: Option<NaiveDate>,
     pub title: &'a str,
+    pub signer_title: &'a str,
+    pub signer_name: &'a str,
 }
 
 /// A rendered export as stored.
@@ -100,14 +105,16 @@ impl Store {
                     && row.period == r.period
                     && row.number_symbol == r.number_symbol
                     && row.report_date == r.report_date
-                    && row.requested_title == r.title;
+                    && row.requested_title == r.title
+                    && row.signer_title == r.signer_title
+                    && row.signer_name == r.signer_name;
                 return if same { Ok(row) } else { Err(Error::KeyReused) };
             }
         }
         let row: ReportRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO reports (id, plan_id, plan_revision, period, number_symbol, report_date, title, requested_title, requested_by,
-               idempotency_key, created_by, updated_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $10) RETURNING {REPORT_COLUMNS}"
+               idempotency_key, created_by, updated_by, signer_title, signer_name)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $10, $11, $12) RETURNING {REPORT_COLUMNS}"
         )))
         .bind(Uuid::now_v7())
         .bind(r.plan_id)
@@ -119,6 +126,8 @@ impl Store {
         .bind(caller.unit_id)
         .bind(key)
         .bind(caller.actor.to_string())
+        .bind(r.signer_title)
+        .bind(r.signer_name)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -31,6 +31,9 @@ pub struct Input {
     pub report_date: Option<NaiveDate>,
     /// Empty: derived from the plan and period.
     pub title: String,
+    /// Empty: the plan's signer.
+    pub signer_title: String,
+    pub signer_name: String,
     /// When the plan was last saved: the "as of" time of a report with no data.
     pub plan_saved_at: DateTime<Utc>,
 }

@@ -333,13 +333,18 @@ pub(super) fn assemble(
     })
 }
 
-/// The document's header and signature; dated the day of `as_of` in Vietnam unless
-/// the office chose a date.
+/// The document's header and signature; dated the period's last day unless the office
+/// chose a date (never the day the data happened to be entered), signed by whom the
+/// request names or else by the plan's signer.
 fn document(input: &Input, as_of: DateTime<Utc>) -> DocumentInfo {
     let plan = &input.plan;
-    let date = input
-        .report_date
-        .unwrap_or_else(|| in_vietnam(as_of).date_naive());
+    let date = input.report_date.unwrap_or_else(|| {
+        input
+            .period
+            .end
+            .parse()
+            .unwrap_or_else(|_| in_vietnam(as_of).date_naive())
+    });
     let place = plan.place.clone();
     let place_and_date = if place.is_empty() {
         capitalise(&date_vi(date))
@@ -364,8 +369,18 @@ fn document(input: &Input, as_of: DateTime<Utc>) -> DocumentInfo {
         date: date.to_string(),
         place_and_date,
         title,
-        signer_title: plan.signer_title.clone(),
-        signer_name: plan.signer_name.clone(),
+        signer_title: or(&input.signer_title, &plan.signer_title),
+        signer_name: or(&input.signer_name, &plan.signer_name),
+    }
+}
+
+/// `asked` when given, else `otherwise`.
+fn or(asked: &str, otherwise: &str) -> String {
+    let asked = asked.trim();
+    if asked.is_empty() {
+        otherwise.to_owned()
+    } else {
+        asked.to_owned()
     }
 }
 
