@@ -1,6 +1,8 @@
 //! Charts drawn on the server as SVG, so they need no script and print as they show:
 //! horizontal bars, each labelled with its name and its figure, and a title that
 //! screen readers announce (the figures are also in a table beside each chart).
+//! The words (title, names) are the caller's, already in the page's language; the
+//! figures are written as everywhere in the console (1.200, 95,5%).
 
 use cchc_text::html_escape;
 
@@ -87,5 +89,16 @@ mod tests {
         assert!(svg.contains("width=\"290\""), "{svg}");
         assert!(svg.contains("width=\"145\""), "{svg}");
         assert!(svg.contains("width=\"0\""), "{svg}");
+    }
+
+    #[test]
+    fn english_words_are_drawn_as_given() {
+        let svg = bars(
+            "Communication activities by month",
+            &[("January".into(), 3), ("The units' posts".into(), 1)],
+        );
+        assert!(svg.contains("<title>Communication activities by month</title>"));
+        assert!(svg.contains(">January</text>"), "{svg}");
+        assert!(svg.contains("The units&#39; posts"), "{svg}");
     }
 }

@@ -442,6 +442,8 @@ fn said(e: &FieldError, l: &str) -> Option<String> {
         "revision" => "Dữ liệu vừa được thay đổi ở nơi khác; hãy tải lại trang và làm lại".into(),
         "duplicate" => match position(&p("first")) {
             Some(i) => format!("{l} trùng với mục thứ {i}"),
+            // What already has it, named (a unit: "Trường THPT A (its id)").
+            None if !p("first").is_empty() => format!("{l} trùng với {}", p("first")),
             None => format!("{l} bị lặp lại"),
         },
         "at_least_one" => format!("Hãy nhập ít nhất một{}", of()),

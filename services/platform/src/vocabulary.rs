@@ -64,6 +64,29 @@ pub mod legal_status {
 
 /// Kinds of unit under the Department.
 pub mod unit_kind {
+    /// Where a kind of unit stands in the Department's own lists: the Department, its
+    /// divisions, the district (then commune) offices, the high schools, the affiliated
+    /// units, the rest; within a kind, by name.
+    pub fn rank(kind: &str) -> u8 {
+        match kind {
+            DEPARTMENT => 0,
+            DIVISION => 1,
+            DISTRICT_OFFICE => 2,
+            COMMUNE_OFFICE => 3,
+            HIGH_SCHOOL => 4,
+            AFFILIATED_UNIT => 5,
+            _ => 6,
+        }
+    }
+
+    /// [`rank`] in SQL, for the kind column `column`.
+    pub fn rank_sql(column: &str) -> String {
+        format!(
+            "CASE {column} WHEN '{DEPARTMENT}' THEN 0 WHEN '{DIVISION}' THEN 1 WHEN '{DISTRICT_OFFICE}' THEN 2 \
+             WHEN '{COMMUNE_OFFICE}' THEN 3 WHEN '{HIGH_SCHOOL}' THEN 4 WHEN '{AFFILIATED_UNIT}' THEN 5 ELSE 6 END"
+        )
+    }
+
     /// The Department itself (Sở): its office and operators act from it.
     pub const DEPARTMENT: &str = "department";
     pub const DIVISION: &str = "division";
@@ -101,6 +124,34 @@ pub mod unit_status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn units_are_listed_as_the_department_lists_them() {
+        use unit_kind::*;
+        let mut kinds = vec![
+            OTHER,
+            AFFILIATED_UNIT,
+            HIGH_SCHOOL,
+            COMMUNE_OFFICE,
+            DISTRICT_OFFICE,
+            DIVISION,
+            DEPARTMENT,
+        ];
+        kinds.sort_by_key(|k| rank(k));
+        assert_eq!(
+            kinds,
+            [
+                DEPARTMENT,
+                DIVISION,
+                DISTRICT_OFFICE,
+                COMMUNE_OFFICE,
+                HIGH_SCHOOL,
+                AFFILIATED_UNIT,
+                OTHER
+            ]
+        );
+        assert!(rank_sql("u.kind").starts_with("CASE u.kind WHEN 'department' THEN 0"));
+    }
 
     #[test]
     fn lists_hold_their_words_once() {

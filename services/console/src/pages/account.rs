@@ -37,6 +37,7 @@ impl FieldErrors for SignInPage {
 
 pub(crate) fn sign_in_page(
     app: &App,
+    frame: Frame,
     status: StatusCode,
     email: String,
     errors: Vec<Shown>,
@@ -47,7 +48,7 @@ pub(crate) fn sign_in_page(
     let mut res = render(
         status,
         &SignInPage {
-            frame: Frame::nobody(text::Lang::Vi),
+            frame,
             form: token.clone(),
             email,
             errors,
@@ -64,9 +65,10 @@ pub(crate) fn sign_in_page(
     res
 }
 
-pub async fn sign_in_form(State(app): State<App>) -> Response {
+pub async fn sign_in_form(State(app): State<App>, Visitor { frame }: Visitor) -> Response {
     sign_in_page(
         &app,
+        frame,
         StatusCode::OK,
         String::new(),
         Vec::new(),
@@ -91,33 +93,43 @@ pub async fn sign_in(
     State(app): State<App>,
     ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
+    Visitor { frame }: Visitor,
     Form(f): Form<SignIn>,
 ) -> Response {
+    let lang = frame.lang;
     if f.form.is_empty() || cookie(&headers, FORM_COOKIE).as_deref() != Some(f.form.as_str()) {
         return sign_in_page(
             &app,
+            frame,
             StatusCode::FORBIDDEN,
             f.email,
             Vec::new(),
-            "Biểu mẫu đã hết hạn. Vui lòng đăng nhập lại.".into(),
+            lang.t(
+                "Biểu mẫu đã hết hạn. Vui lòng đăng nhập lại.",
+                "The form has expired. Please sign in again.",
+            )
+            .into(),
         );
     }
     let mut errors = Vec::new();
     if f.email.trim().is_empty() {
         errors.push(Shown {
             field: "email".into(),
-            message: "Hãy nhập địa chỉ e-mail".into(),
+            message: lang
+                .t("Hãy nhập địa chỉ e-mail", "Enter your email address")
+                .into(),
         });
     }
     if f.password.is_empty() {
         errors.push(Shown {
             field: "password".into(),
-            message: "Hãy nhập mật khẩu".into(),
+            message: lang.t("Hãy nhập mật khẩu", "Enter your password").into(),
         });
     }
     if !errors.is_empty() {
         return sign_in_page(
             &app,
+            frame,
             StatusCode::BAD_REQUEST,
             f.email,
             errors,
@@ -149,11 +161,16 @@ pub async fn sign_in(
         }
         Err(p) => {
             let notice = match p.status {
-                401 => "Địa chỉ e-mail hoặc mật khẩu không đúng.".to_owned(),
-                _ => text::problem(&p),
+                401 => lang
+                    .t(
+                        "Địa chỉ e-mail hoặc mật khẩu không đúng.",
+                        "The email address or password is incorrect.",
+                    )
+                    .to_owned(),
+                _ => text::problem_in(&p, lang),
             };
             let status = status_of(&p, StatusCode::SERVICE_UNAVAILABLE);
-            sign_in_page(&app, status, f.email, Vec::new(), notice)
+            sign_in_page(&app, frame, status, f.email, Vec::new(), notice)
         }
     }
 }
@@ -196,11 +213,11 @@ pub(crate) struct ForgotPage {
     notice: String,
 }
 
-pub async fn forgot_form() -> Response {
+pub async fn forgot_form(Visitor { frame }: Visitor) -> Response {
     render(
         StatusCode::OK,
         &ForgotPage {
-            frame: Frame::nobody(text::Lang::Vi),
+            frame,
             sent: false,
             notice: String::new(),
         },
@@ -217,8 +234,10 @@ pub struct Forgot {
 pub async fn forgot(
     State(app): State<App>,
     ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    Visitor { frame }: Visitor,
     Form(f): Form<Forgot>,
 ) -> Response {
+    let lang = frame.lang;
     let client = addr.ip().to_string();
     let on = On {
         client: Some(&client),
@@ -233,18 +252,22 @@ pub async fn forgot(
         Err(p) if p.status == 400 => (
             StatusCode::BAD_REQUEST,
             false,
-            "Hãy nhập đúng địa chỉ e-mail, ví dụ ten@truong.edu.vn.".to_owned(),
+            lang.t(
+                "Hãy nhập đúng địa chỉ e-mail, ví dụ ten@truong.edu.vn.",
+                "Enter a correct email address, for example ten@truong.edu.vn.",
+            )
+            .to_owned(),
         ),
         Err(p) => (
             status_of(&p, StatusCode::BAD_REQUEST),
             false,
-            text::problem(&p),
+            text::problem_in(&p, lang),
         ),
     };
     render(
         status,
         &ForgotPage {
-            frame: Frame::nobody(text::Lang::Vi),
+            frame,
             sent,
             notice,
         },

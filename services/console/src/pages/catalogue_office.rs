@@ -134,7 +134,10 @@ pub async fn new_procedure(
         Err(p) => {
             let mut outcome = Outcome::refused_labelled(&p, LABELS, frame.lang);
             if p.status == 409 {
-                outcome.notice = format!("Đã có thủ tục mã {code}.");
+                outcome.notice = match frame.lang {
+                    text::Lang::Vi => format!("Đã có thủ tục mã {code}."),
+                    text::Lang::En => format!("There is already a procedure with code {code}."),
+                };
             }
             let status = status_of(&p, StatusCode::BAD_REQUEST);
             catalogue_page(&app, &visit, frame, status, String::new(), f, outcome).await
@@ -172,13 +175,43 @@ pub struct RowReport {
 }
 
 impl RowReport {
-    pub fn outcome_text(&self) -> &str {
-        match self.outcome.as_str() {
-            "created" => "Thêm mới (dự thảo)",
-            "updated" => "Cập nhật dự thảo",
-            "unchanged" => "Không thay đổi",
-            "rejected" => "Không nhập được",
-            other => other,
+    pub fn outcome_text(&self, lang: &text::Lang) -> &str {
+        outcome_text(&self.outcome, *lang)
+    }
+}
+
+/// What became of a row of the import, in `lang`.
+fn outcome_text(outcome: &str, lang: text::Lang) -> &str {
+    match (lang, outcome) {
+        (text::Lang::Vi, "created") => "Thêm mới (dự thảo)",
+        (text::Lang::Vi, "updated") => "Cập nhật dự thảo",
+        (text::Lang::Vi, "unchanged") => "Không thay đổi",
+        (text::Lang::Vi, "rejected") => "Không nhập được",
+        (text::Lang::En, "created") => "Added (draft)",
+        (text::Lang::En, "updated") => "Draft updated",
+        (text::Lang::En, "unchanged") => "Unchanged",
+        (text::Lang::En, "rejected") => "Not imported",
+        (_, other) => other,
+    }
+}
+
+/// Why a cell of the sheet could not be read, in `lang`.
+fn unreadable_in(u: &cchc_cli::sheet::Unreadable, lang: text::Lang) -> String {
+    use cchc_cli::sheet::Unreadable;
+    match (lang, u) {
+        (text::Lang::Vi, _) => u.vietnamese(),
+        (text::Lang::En, Unreadable::Level(cell)) => {
+            format!("Level “{cell}” is not provincial, district or commune")
+        }
+        (text::Lang::En, Unreadable::Days(cell)) => {
+            format!("Time limit “{cell}” has no number of days")
+        }
+        (text::Lang::En, Unreadable::FractionalDays(cell)) => {
+            format!("Time limit “{cell}” is part of a day, which cannot be recorded yet")
+        }
+        (text::Lang::En, Unreadable::Repeated(rows)) => {
+            let rows: Vec<String> = rows.iter().map(u32::to_string).collect();
+            format!("The procedure code is repeated in rows {}", rows.join(", "))
         }
     }
 }
@@ -186,6 +219,7 @@ impl RowReport {
 #[derive(Template)]
 #[template(path = "import_report.html")]
 struct ImportReport {
+    lang: text::Lang,
     counts: Vec<(&'static str, usize)>,
     rows: Vec<RowReport>,
     problem: String,
@@ -224,7 +258,10 @@ pub async fn import_catalogue(
         ..Outcome::default()
     };
     let Some((name, bytes)) = file.filter(|(n, b)| !n.is_empty() && !b.is_empty()) else {
-        let outcome = refuse("Hãy chọn tệp danh mục (.xlsx hoặc .csv)");
+        let outcome = refuse(frame.t(
+            "Hãy chọn tệp danh mục (.xlsx hoặc .csv)",
+            "Choose a catalogue file (.xlsx or .csv)",
+        ));
         return catalogue_page(
             &app,
             &visit,
@@ -237,10 +274,19 @@ pub async fn import_catalogue(
         .await;
     };
     let sheet = cchc_cli::sheet::read_bytes(&name, &bytes)
-        .map_err(|_| "Không đọc được tệp: hãy dùng bảng tính .xlsx hoặc tệp .csv (UTF-8)")
+        .map_err(|_| {
+            frame.t(
+                "Không đọc được tệp: hãy dùng bảng tính .xlsx hoặc tệp .csv (UTF-8)",
+                "The file cannot be read: use an .xlsx spreadsheet or a .csv file (UTF-8)",
+            )
+        })
         .and_then(|s| {
-            cchc_cli::sheet::import_rows(&s)
-                .map_err(|_| "Bảng tính cần có cột “Mã thủ tục” và “Tên thủ tục” ở dòng đầu")
+            cchc_cli::sheet::import_rows(&s).map_err(|_| {
+                frame.t(
+                    "Bảng tính cần có cột “Mã thủ tục” và “Tên thủ tục” ở dòng đầu",
+                    "The spreadsheet needs the columns “Mã thủ tục” (Code) and “Tên thủ tục” (Name) in its first row",
+                )
+            })
         });
     let (rows, unreadable) = match sheet {
         Ok(r) => r,
@@ -289,7 +335,7 @@ pub async fn import_catalogue(
                 row: e.row,
                 code: e.code.clone(),
                 outcome: "rejected".into(),
-                reasons: e.problems.iter().map(|p| p.vietnamese()).collect(),
+                reasons: e.problems.iter().map(|p| unreadable_in(p, lang)).collect(),
             })
             .collect();
         let _ = tx.send(head).await;
@@ -306,29 +352,28 @@ pub async fn import_catalogue(
             match answer {
                 Ok(a) => report.extend(row_reports(&a, lang)),
                 Err(p) => {
-                    problem = text::problem(&p);
+                    problem = text::problem_in(&p, lang);
                     break;
                 }
             }
             let done = ((i + 1) * BATCH).min(total);
-            let line = format!(
-                "<li>Đã xử lý {} / {} dòng</li>\n",
-                text::number(&(done as i64)),
-                text::number(&(total as i64))
-            );
+            let (d, t) = (text::number(&(done as i64)), text::number(&(total as i64)));
+            let line = match lang {
+                text::Lang::Vi => format!("<li>Đã xử lý {d} / {t} dòng</li>\n"),
+                text::Lang::En => format!("<li>Processed {d} of {t} rows</li>\n"),
+            };
             if tx.send(line).await.is_err() {
                 return;
             }
         }
         report.sort_by_key(|r| r.row);
         let count = |o: &str| report.iter().filter(|r| r.outcome == o).count();
-        let counts = vec![
-            ("Thêm mới (dự thảo)", count("created")),
-            ("Cập nhật dự thảo", count("updated")),
-            ("Không thay đổi", count("unchanged")),
-            ("Không nhập được", count("rejected")),
-        ];
+        let counts = ["created", "updated", "unchanged", "rejected"]
+            .into_iter()
+            .map(|o| (outcome_text(o, lang), count(o)))
+            .collect();
         let summary = ImportReport {
+            lang,
             counts,
             rows: report,
             problem,
@@ -374,4 +419,66 @@ fn row_reports(answer: &Value, lang: text::Lang) -> Vec<RowReport> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(lang: text::Lang) -> String {
+        CataloguePage {
+            frame: Frame::nobody(lang),
+            q: "bản sao".into(),
+            results: Vec::new(),
+            total: 2,
+            form: NewProcedure::default(),
+            errors: Vec::new(),
+            notice: String::new(),
+            importing: false,
+        }
+        .render()
+        .unwrap()
+    }
+
+    #[test]
+    fn the_catalogue_and_its_import_in_either_language() {
+        let vi = page(text::Lang::Vi);
+        assert!(
+            vi.contains("<p>2 thủ tục đang hiệu lực khớp với “bản sao”.</p>"),
+            "{vi}"
+        );
+        let en = page(text::Lang::En);
+        for said in [
+            "<h1>Catalogue of administrative procedures</h1>",
+            "<p>2 procedures in force matching “bản sao”.</p>",
+            "<h2>Add a procedure</h2>",
+            "Create draft",
+            "Import catalogue",
+        ] {
+            assert!(en.contains(said), "{said}: {en}");
+        }
+        let report = ImportReport {
+            lang: text::Lang::En,
+            counts: vec![(outcome_text("created", text::Lang::En), 2)],
+            rows: vec![RowReport {
+                row: 3,
+                code: "1.008952.H19".into(),
+                outcome: "rejected".into(),
+                reasons: vec![unreadable_in(
+                    &cchc_cli::sheet::Unreadable::Level("Cấp trung ương".into()),
+                    text::Lang::En,
+                )],
+            }],
+            problem: String::new(),
+        }
+        .render()
+        .unwrap();
+        for said in [
+            "<li>Added (draft): 2</li>",
+            "Not imported",
+            "Level “Cấp trung ương” is not provincial, district or commune",
+        ] {
+            assert!(report.contains(said), "{said}: {report}");
+        }
+    }
 }

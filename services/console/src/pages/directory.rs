@@ -28,19 +28,43 @@ pub(crate) const DOCUMENT_TYPES: &[(&str, &str)] = &[
     ("other", "Văn bản khác"),
 ];
 
-pub fn document_type(code: &str) -> &str {
-    DOCUMENT_TYPES
+/// [`DOCUMENT_TYPES`] in English, in the same order.
+const DOCUMENT_TYPES_EN: &[(&str, &str)] = &[
+    ("law", "Law"),
+    ("decree", "Decree"),
+    ("circular", "Circular"),
+    ("decision", "Decision"),
+    ("resolution", "Resolution"),
+    ("directive", "Directive"),
+    ("other", "Other document"),
+];
+
+/// The types of legal document in `lang`.
+fn document_types(lang: text::Lang) -> &'static [(&'static str, &'static str)] {
+    match lang {
+        text::Lang::Vi => DOCUMENT_TYPES,
+        text::Lang::En => DOCUMENT_TYPES_EN,
+    }
+}
+
+/// A type of legal document in `lang`.
+pub fn document_type<'a>(code: &'a str, lang: &text::Lang) -> &'a str {
+    document_types(*lang)
         .iter()
         .find(|(c, _)| *c == code)
         .map_or(code, |(_, v)| v)
 }
 
-pub fn document_status(code: &str) -> &str {
-    match code {
-        "in_force" => "Còn hiệu lực",
-        "amended" => "Đã được sửa đổi",
-        "repealed" => "Đã bị bãi bỏ",
-        other => other,
+/// A legal document's status in `lang`.
+pub fn document_status<'a>(code: &'a str, lang: &text::Lang) -> &'a str {
+    match (lang, code) {
+        (text::Lang::Vi, "in_force") => "Còn hiệu lực",
+        (text::Lang::Vi, "amended") => "Đã được sửa đổi",
+        (text::Lang::Vi, "repealed") => "Đã bị bãi bỏ",
+        (text::Lang::En, "in_force") => "In force",
+        (text::Lang::En, "amended") => "Amended",
+        (text::Lang::En, "repealed") => "Repealed",
+        (_, other) => other,
     }
 }
 
@@ -139,6 +163,7 @@ async fn documents_page(
         Ok(d) => d,
         Err(p) => return refused(frame, &p),
     };
+    let types = document_types(frame.lang);
     render(
         status,
         &DocumentsPage {
@@ -146,7 +171,7 @@ async fn documents_page(
             q,
             documents: found.documents,
             form,
-            types: DOCUMENT_TYPES,
+            types,
             errors: outcome.errors,
             notice: outcome.notice,
             saved: outcome.saved,
@@ -216,9 +241,14 @@ pub async fn record_document(
         .filter(|(_, n)| !resolved.contains_key(*n))
         .map(|(field, n)| Shown {
             field: (*field).to_owned(),
-            message: format!(
-                "Chưa có văn bản số “{n}” trong hệ thống; hãy ghi nhận văn bản đó trước"
-            ),
+            message: match frame.lang {
+                text::Lang::Vi => format!(
+                    "Chưa có văn bản số “{n}” trong hệ thống; hãy ghi nhận văn bản đó trước"
+                ),
+                text::Lang::En => format!(
+                    "There is no document No. “{n}” in the system; record that document first"
+                ),
+            },
         })
         .collect();
     if !errors.is_empty() {
@@ -256,7 +286,10 @@ pub async fn record_document(
     {
         Ok(d) => {
             let outcome = Outcome {
-                saved: format!("Đã ghi nhận văn bản số {}.", d.number_symbol),
+                saved: match frame.lang {
+                    text::Lang::Vi => format!("Đã ghi nhận văn bản số {}.", d.number_symbol),
+                    text::Lang::En => format!("Document No. {} is recorded.", d.number_symbol),
+                },
                 ..Outcome::default()
             };
             documents_page(
@@ -274,7 +307,12 @@ pub async fn record_document(
         Err(p) => {
             let mut outcome = Outcome::refused_labelled(&p, DOCUMENT_LABELS, frame.lang);
             if p.status == 409 {
-                outcome.notice = "Văn bản số này đã được ghi nhận.".into();
+                outcome.notice = frame
+                    .t(
+                        "Văn bản số này đã được ghi nhận.",
+                        "A document with this number is already recorded.",
+                    )
+                    .into();
             }
             let status = status_of(&p, StatusCode::BAD_REQUEST);
             documents_page(&app, &visit, frame, status, String::new(), f, outcome).await
@@ -306,19 +344,24 @@ pub struct Recipient {
 }
 
 impl Recipient {
-    pub fn kind_text(&self) -> &str {
-        match self.kind.as_str() {
-            "unit" => "Đơn vị",
-            "body" => "Cơ quan ngoài",
-            "person" => "Cá nhân",
-            other => other,
+    /// The kind of recipient in `lang`.
+    pub fn kind_text(&self, lang: &text::Lang) -> &str {
+        match (lang, self.kind.as_str()) {
+            (text::Lang::Vi, "unit") => "Đơn vị",
+            (text::Lang::Vi, "body") => "Cơ quan ngoài",
+            (text::Lang::Vi, "person") => "Cá nhân",
+            (text::Lang::En, "unit") => "Unit",
+            (text::Lang::En, "body") => "Outside body",
+            (text::Lang::En, "person") => "Person",
+            (_, other) => other,
         }
     }
 
-    pub fn reached_by(&self) -> String {
+    /// The ways the recipient is reached, in `lang`.
+    pub fn reached_by(&self, lang: &text::Lang) -> String {
         let mut ways: Vec<String> = Vec::new();
         if self.has_inbox {
-            ways.push("Hộp thư trong hệ thống".into());
+            ways.push(crate::pages::channel_name("inbox", lang).into());
         }
         for c in &self.contacts {
             ways.push(match c.channel.as_str() {
@@ -389,9 +432,14 @@ impl FieldErrors for RecipientsPage {
 impl RecipientsPage {
     fn audience(&self, s: &Subscription) -> String {
         if s.affected {
-            "Các đơn vị liên quan".into()
+            self.frame
+                .t("Các đơn vị liên quan", "The units concerned")
+                .into()
         } else if !s.group.is_empty() {
-            format!("Nhóm {}", s.group)
+            match self.frame.lang {
+                text::Lang::Vi => format!("Nhóm {}", s.group),
+                text::Lang::En => format!("Group {}", s.group),
+            }
         } else {
             self.recipients
                 .iter()
@@ -436,13 +484,14 @@ async fn recipients_page(
         .ok()
         .and_then(|s| serde_json::from_value(s["subscriptions"].clone()).ok())
         .unwrap_or_default();
+    let keys = crate::pages::template_keys(frame.lang);
     render(
         status,
         &RecipientsPage {
             frame,
             recipients,
             subscriptions,
-            keys: crate::pages::TEMPLATE_KEYS,
+            keys,
             form,
             errors: outcome.errors,
             notice: outcome.notice,
@@ -489,7 +538,10 @@ pub async fn add_recipient(
     {
         Ok(r) => {
             let outcome = Outcome {
-                saved: format!("Đã thêm nơi nhận {}.", r.name),
+                saved: match frame.lang {
+                    text::Lang::Vi => format!("Đã thêm nơi nhận {}.", r.name),
+                    text::Lang::En => format!("The recipient {} is added.", r.name),
+                },
                 ..Outcome::default()
             };
             recipients_page(
@@ -554,7 +606,9 @@ pub async fn subscribe(
         .await
     {
         Ok(_) => Outcome {
-            saved: "Đã đăng ký nhận thông báo.".into(),
+            saved: frame
+                .t("Đã đăng ký nhận thông báo.", "The subscription is saved.")
+                .into(),
             ..Outcome::default()
         },
         Err(p) if p.status == 401 => return Redirect::to("/dang-nhap").into_response(),

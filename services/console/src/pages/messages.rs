@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::App;
-use crate::text::Shown;
+use crate::text::{self, Shown};
 
 /// The notices, in the office's words.
 pub(crate) const TEMPLATE_KEYS: &[(&str, &str)] = &[
@@ -26,13 +26,38 @@ pub(crate) const TEMPLATE_KEYS: &[(&str, &str)] = &[
     ("posting_stale", "Niêm yết chưa đúng phiên bản"),
     ("report_due", "Sắp đến hạn báo cáo"),
     ("report_overdue", "Quá hạn báo cáo"),
+    ("report_reopened", "Báo cáo được mở lại"),
     ("report_generated", "Báo cáo đã lập xong"),
     ("account_invitation", "Thư mời sử dụng hệ thống"),
     ("password_reset", "Đặt lại mật khẩu"),
 ];
 
-pub fn template_key(code: &str) -> &str {
-    TEMPLATE_KEYS
+/// [`TEMPLATE_KEYS`] in English, in the same order.
+const TEMPLATE_KEYS_EN: &[(&str, &str)] = &[
+    (
+        "procedure_changed",
+        "Procedure published, amended or abolished",
+    ),
+    ("posting_stale", "Posted procedure out of date"),
+    ("report_due", "Report due soon"),
+    ("report_overdue", "Report overdue"),
+    ("report_reopened", "Report reopened"),
+    ("report_generated", "Report ready"),
+    ("account_invitation", "Invitation to use the system"),
+    ("password_reset", "Password reset"),
+];
+
+/// The notices in `lang`.
+pub(crate) fn template_keys(lang: text::Lang) -> &'static [(&'static str, &'static str)] {
+    match lang {
+        text::Lang::Vi => TEMPLATE_KEYS,
+        text::Lang::En => TEMPLATE_KEYS_EN,
+    }
+}
+
+/// A kind of notice in `lang`.
+pub fn template_key<'a>(code: &'a str, lang: &text::Lang) -> &'a str {
+    template_keys(*lang)
         .iter()
         .find(|(c, _)| *c == code)
         .map_or(code, |(_, v)| v)
@@ -234,12 +259,18 @@ pub async fn save_template(
         .await
     {
         Ok(t) => {
+            let name = template_key(&t.key, &frame.lang);
             let outcome = Outcome {
-                saved: format!(
-                    "Đã lưu phiên bản {} của mẫu “{}”; các thư từ nay dùng phiên bản này.",
-                    t.version,
-                    template_key(&t.key)
-                ),
+                saved: match frame.lang {
+                    text::Lang::Vi => format!(
+                        "Đã lưu phiên bản {} của mẫu “{name}”; các thư từ nay dùng phiên bản này.",
+                        t.version
+                    ),
+                    text::Lang::En => format!(
+                        "Version {} of the template “{name}” is saved; messages from now on use it.",
+                        t.version
+                    ),
+                },
                 ..Outcome::default()
             };
             let editing = Editing {
@@ -292,24 +323,33 @@ pub struct Report {
     pub attempts: Vec<Attempt>,
 }
 
-pub fn delivery_status(code: &str) -> &str {
-    match code {
-        "created" => "Chờ gửi",
-        "sending" => "Đang gửi",
-        "delivered" => "Đã gửi tới nơi",
-        "temporary_failure" => "Lỗi tạm thời, sẽ gửi lại",
-        "permanent_failure" => "Lỗi, không gửi lại lần này",
-        "dead_lettered" => "Đã ngừng gửi",
-        other => other,
+/// A message's (or an attempt's) status in `lang`.
+pub fn delivery_status<'a>(code: &'a str, lang: &text::Lang) -> &'a str {
+    match (lang, code) {
+        (text::Lang::Vi, "created") => "Chờ gửi",
+        (text::Lang::Vi, "sending") => "Đang gửi",
+        (text::Lang::Vi, "delivered") => "Đã gửi tới nơi",
+        (text::Lang::Vi, "temporary_failure") => "Lỗi tạm thời, sẽ gửi lại",
+        (text::Lang::Vi, "permanent_failure") => "Lỗi, không gửi lại lần này",
+        (text::Lang::Vi, "dead_lettered") => "Đã ngừng gửi",
+        (text::Lang::En, "created") => "Waiting to be sent",
+        (text::Lang::En, "sending") => "Sending",
+        (text::Lang::En, "delivered") => "Delivered",
+        (text::Lang::En, "temporary_failure") => "Failed for now, will be sent again",
+        (text::Lang::En, "permanent_failure") => "Failed, not sent again this time",
+        (text::Lang::En, "dead_lettered") => "Given up",
+        (_, other) => other,
     }
 }
 
-pub fn channel_name(code: &str) -> &str {
-    match code {
-        "inbox" => "Hộp thư trong hệ thống",
-        "email" => "E-mail",
-        "webhook" => "Webhook",
-        other => other,
+/// A channel of notices in `lang`.
+pub fn channel_name<'a>(code: &'a str, lang: &text::Lang) -> &'a str {
+    match (lang, code) {
+        (text::Lang::Vi, "inbox") => "Hộp thư trong hệ thống",
+        (text::Lang::En, "inbox") => "Inbox in the system",
+        (_, "email") => "E-mail",
+        (_, "webhook") => "Webhook",
+        (_, other) => other,
     }
 }
 
@@ -419,9 +459,17 @@ pub async fn resend(
         )
         .await
     {
-        Ok(_) => ("Đã đưa thư vào hàng đợi gửi lại.".to_owned(), String::new()),
+        Ok(_) => (
+            frame
+                .t(
+                    "Đã đưa thư vào hàng đợi gửi lại.",
+                    "The message is queued to be sent again.",
+                )
+                .to_owned(),
+            String::new(),
+        ),
         Err(p) if p.status == 401 => return Redirect::to("/dang-nhap").into_response(),
-        Err(p) => (String::new(), crate::text::problem(&p)),
+        Err(p) => (String::new(), text::problem_in(&p, frame.lang)),
     };
     delivery_page(&app, &visit, frame, &id, saved, notice).await
 }

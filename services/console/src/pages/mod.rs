@@ -127,7 +127,9 @@ impl Frame {
             .map_or("", |u| u.name.as_str())
     }
     pub fn role(&self) -> &str {
-        self.me.as_ref().map_or("", |m| text::role(&m.role))
+        self.me
+            .as_ref()
+            .map_or("", |m| text::role_in(&m.role, &self.lang))
     }
     pub fn unit_id(&self) -> &str {
         self.me
@@ -372,6 +374,26 @@ impl FromRequestParts<App> for Guest {
         let visit = Visit::of(parts);
         let frame = frame(app, &visit).await;
         Ok(Self { visit, frame })
+    }
+}
+
+/// A visit of a page that asks nobody who is visiting (signing in, a forgotten
+/// password): the frame of a signed-out visitor, in the visit's language.
+pub struct Visitor {
+    frame: Frame,
+}
+
+impl FromRequestParts<App> for Visitor {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &App) -> Result<Self, Self::Rejection> {
+        let visit = Visit::of(parts);
+        Ok(Self {
+            frame: Frame {
+                here: visit.here,
+                ..Frame::nobody(visit.lang)
+            },
+        })
     }
 }
 

@@ -58,6 +58,14 @@ pub(crate) const CHANGE_TYPES: &[(&str, &str)] = &[
     ("abolished", "Bãi bỏ"),
 ];
 
+/// [`CHANGE_TYPES`] in English, in the same order.
+const CHANGE_TYPES_EN: &[(&str, &str)] = &[
+    ("amended", "Amended"),
+    ("replaced", "Replaced"),
+    ("new", "New"),
+    ("abolished", "Abolished"),
+];
+
 pub(crate) fn lines_of(v: &Value) -> String {
     v.as_array()
         .map(|a| {
@@ -82,8 +90,8 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
-    /// A refusal of the gateway: its field errors in Vietnamese, or, without any, what
-    /// it means in a sentence.
+    /// A refusal of the gateway: its field errors in the page's language, or, without
+    /// any, what it means in a sentence.
     pub(crate) fn refused(p: &Problem, lang: text::Lang) -> Self {
         Self::refused_labelled(p, &[], lang)
     }
@@ -136,6 +144,10 @@ pub(crate) async fn procedure_edit(
         Err(p) => return refused(frame, &p),
     };
     let c = &d.content;
+    let change_types = match frame.lang {
+        text::Lang::Vi => CHANGE_TYPES,
+        text::Lang::En => CHANGE_TYPES_EN,
+    };
     render(
         status,
         &ProcedureEditPage {
@@ -153,7 +165,7 @@ pub(crate) async fn procedure_edit(
             errors,
             notice,
             saved,
-            change_types: CHANGE_TYPES,
+            change_types,
         },
     )
 }
@@ -198,7 +210,12 @@ pub async fn save_draft(
     let Ok(days) = f.processing_days.trim().parse::<u32>() else {
         let errors = vec![Shown {
             field: "processing_days".into(),
-            message: "Thời hạn giải quyết phải là một số ngày".into(),
+            message: frame
+                .t(
+                    "Thời hạn giải quyết phải là một số ngày",
+                    "Time limit must be a number of days",
+                )
+                .into(),
         }];
         return procedure_edit(
             &app,
@@ -238,6 +255,7 @@ pub async fn save_draft(
         .await
     {
         Ok(_) => {
+            let saved = frame.t("Đã lưu dự thảo.", "Draft saved.").into();
             procedure_edit(
                 &app,
                 &visit,
@@ -245,7 +263,7 @@ pub async fn save_draft(
                 &code,
                 StatusCode::OK,
                 Outcome {
-                    saved: "Đã lưu dự thảo.".into(),
+                    saved,
                     ..Outcome::default()
                 },
             )
@@ -286,14 +304,24 @@ pub async fn publish_procedure(
     if decision_date.is_none() {
         errors.push(Shown {
             field: "decision_date".into(),
-            message: "Ngày quyết định phải theo dạng ngày/tháng/năm".into(),
+            message: frame
+                .t(
+                    "Ngày quyết định phải theo dạng ngày/tháng/năm",
+                    "Date of the decision must be a date as day/month/year",
+                )
+                .into(),
         });
     }
     let effective = text::parse_date(&f.effective_date);
     if effective.is_none() {
         errors.push(Shown {
             field: "effective_date".into(),
-            message: "Ngày có hiệu lực phải theo dạng ngày/tháng/năm".into(),
+            message: frame
+                .t(
+                    "Ngày có hiệu lực phải theo dạng ngày/tháng/năm",
+                    "Effective date must be a date as day/month/year",
+                )
+                .into(),
         });
     }
     if !errors.is_empty() {
@@ -330,14 +358,16 @@ pub async fn publish_procedure(
         .await
     {
         Ok(v) => {
-            let saved = if abolish {
-                format!("Đã bãi bỏ thủ tục từ {}.", text::date(&v.effective_date))
-            } else {
-                format!(
-                    "Đã công bố phiên bản {}, hiệu lực từ {}.",
-                    v.version,
-                    text::date(&v.effective_date)
-                )
+            let from = text::date(&v.effective_date);
+            let saved = match (abolish, frame.lang) {
+                (true, text::Lang::Vi) => format!("Đã bãi bỏ thủ tục từ {from}."),
+                (true, text::Lang::En) => format!("The procedure is abolished from {from}."),
+                (false, text::Lang::Vi) => {
+                    format!("Đã công bố phiên bản {}, hiệu lực từ {from}.", v.version)
+                }
+                (false, text::Lang::En) => {
+                    format!("Version {} is published, in force from {from}.", v.version)
+                }
             };
             procedure_edit(
                 &app,
@@ -360,9 +390,12 @@ pub async fn publish_procedure(
                 .map(|e| text::field_error(e, frame.lang))
                 .collect();
             let notice = if p.status == 422 {
-                "Chưa công bố được: hồ sơ thủ tục còn thiếu thông tin theo Nghị định 63/2010/NĐ-CP, hoặc ngày hiệu lực không hợp lệ.".to_owned()
+                frame.t(
+                    "Chưa công bố được: hồ sơ thủ tục còn thiếu thông tin theo Nghị định 63/2010/NĐ-CP, hoặc ngày hiệu lực không hợp lệ.",
+                    "The draft could not be published: the procedure's record lacks information that Decree 63/2010/NĐ-CP requires, or the effective date is not valid.",
+                ).to_owned()
             } else if errors.is_empty() {
-                text::problem(&p)
+                text::problem_in(&p, frame.lang)
             } else {
                 String::new()
             };
@@ -399,12 +432,16 @@ pub struct UserRow {
 }
 
 impl UserRow {
-    pub fn status_text(&self) -> &str {
-        match self.status.as_str() {
-            "invited" => "Đã mời, chưa kích hoạt",
-            "active" => "Đang hoạt động",
-            "disabled" => "Đã khóa",
-            other => other,
+    /// The account's status in `lang`.
+    pub fn status_text(&self, lang: &text::Lang) -> &str {
+        match (lang, self.status.as_str()) {
+            (text::Lang::Vi, "invited") => "Đã mời, chưa kích hoạt",
+            (text::Lang::Vi, "active") => "Đang hoạt động",
+            (text::Lang::Vi, "disabled") => "Đã khóa",
+            (text::Lang::En, "invited") => "Invited, not yet activated",
+            (text::Lang::En, "active") => "Active",
+            (text::Lang::En, "disabled") => "Locked",
+            (_, other) => other,
         }
     }
 }
@@ -467,6 +504,13 @@ pub(crate) const ROLES: &[(&str, &str)] = &[
     ("leader", "Lãnh đạo"),
 ];
 
+/// [`ROLES`] in English, in the same order.
+const ROLES_EN: &[(&str, &str)] = &[
+    ("unit", "Unit staff"),
+    ("office", "Department Office"),
+    ("leader", "Leadership"),
+];
+
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub struct Invite {
@@ -499,6 +543,10 @@ pub(crate) async fn people_page(
         .into_iter()
         .filter(|u| u.status != "merged" && u.status != "closed")
         .collect();
+    let roles = match frame.lang {
+        text::Lang::Vi => ROLES,
+        text::Lang::En => ROLES_EN,
+    };
     render(
         status,
         &PeoplePage {
@@ -509,7 +557,7 @@ pub(crate) async fn people_page(
             errors: outcome.errors,
             notice: outcome.notice,
             saved: outcome.saved,
-            roles: ROLES,
+            roles,
         },
     )
 }
@@ -539,10 +587,16 @@ pub async fn invite(
         .await
     {
         Ok(u) => {
-            let saved = format!(
-                "Đã mời {} ({}). Thư mời có liên kết đặt mật khẩu, hiệu lực 72 giờ.",
-                u.name, u.email
-            );
+            let saved = match frame.lang {
+                text::Lang::Vi => format!(
+                    "Đã mời {} ({}). Thư mời có liên kết đặt mật khẩu, hiệu lực 72 giờ.",
+                    u.name, u.email
+                ),
+                text::Lang::En => format!(
+                    "{} ({}) is invited. The invitation has a link to set a password, valid for 72 hours.",
+                    u.name, u.email
+                ),
+            };
             people_page(
                 &app,
                 &visit,
@@ -564,8 +618,13 @@ pub async fn invite(
                 .map(|e| text::field_error(e, frame.lang))
                 .collect();
             let notice = match p.status {
-                409 => "Địa chỉ e-mail này đã có tài khoản.".to_owned(),
-                _ if errors.is_empty() => text::problem(&p),
+                409 => frame
+                    .t(
+                        "Địa chỉ e-mail này đã có tài khoản.",
+                        "There is already an account with this e-mail address.",
+                    )
+                    .to_owned(),
+                _ if errors.is_empty() => text::problem_in(&p, frame.lang),
                 _ => String::new(),
             };
             let status = status_of(&p, StatusCode::BAD_REQUEST);
@@ -603,12 +662,15 @@ pub async fn disable_person(
         .await
     {
         Ok(u) => Outcome {
-            saved: format!("Đã khóa tài khoản của {}.", u.name),
+            saved: match frame.lang {
+                text::Lang::Vi => format!("Đã khóa tài khoản của {}.", u.name),
+                text::Lang::En => format!("The account of {} is locked.", u.name),
+            },
             ..Outcome::default()
         },
         Err(p) if p.status == 401 => return Redirect::to("/dang-nhap").into_response(),
         Err(p) => Outcome {
-            notice: text::problem(&p),
+            notice: text::problem_in(&p, frame.lang),
             ..Outcome::default()
         },
     };

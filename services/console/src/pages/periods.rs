@@ -118,7 +118,12 @@ pub async fn period(
     axum::extract::Query(q): axum::extract::Query<Said>,
 ) -> Response {
     let saved = match q.da.as_str() {
-        "mo-lai" => "Đã mở lại báo cáo; đơn vị được thông báo lý do và cần nộp lại.".to_owned(),
+        "mo-lai" => frame
+            .t(
+                "Đã mở lại báo cáo; đơn vị được thông báo lý do và cần nộp lại.",
+                "The report is reopened; the unit is told why and must submit it again.",
+            )
+            .to_owned(),
         _ => String::new(),
     };
     let outcome = Outcome {
@@ -171,20 +176,133 @@ pub async fn reopen(
         .into_response(),
         Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
         Err(p) => {
-            let mut outcome =
-                Outcome::refused_labelled(&p, &[("reason", "Lý do mở lại")], frame.lang);
-            // The field is one per unit on the page: the error points at that unit's.
-            for e in &mut outcome.errors {
-                if e.field == "reason" {
-                    e.field = format!("reason-{}", f.unit_id);
-                }
-            }
-            if p.status == 409 {
-                outcome.notice =
-                    "Đơn vị chưa nộp báo cáo kỳ này, hoặc báo cáo đã được mở lại.".into();
-            }
+            let outcome = reopen_refused(&p, &f.unit_id, frame.lang);
             let status = status_of(&p, StatusCode::BAD_REQUEST);
             period_page(&app, &visit, frame, (&plan_id, &key), status, outcome).await
         }
+    }
+}
+
+/// A refused reopening in `lang`: the reason's error beside that unit's field (one per
+/// unit on the page), or why the submission cannot be reopened.
+fn reopen_refused(p: &Problem, unit_id: &str, lang: text::Lang) -> Outcome {
+    let mut outcome = Outcome::refused_labelled(p, &[("reason", "Lý do mở lại")], lang);
+    for e in &mut outcome.errors {
+        if e.field == "reason" {
+            e.field = format!("reason-{unit_id}");
+        }
+    }
+    if p.status == 409 {
+        outcome.notice = lang
+            .t(
+                "Đơn vị chưa nộp báo cáo kỳ này, hoặc báo cáo đã được mở lại.",
+                "The unit has not submitted its report for this period, or the report is already reopened.",
+            )
+            .into();
+    }
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::FieldError;
+
+    fn page(lang: text::Lang, outcome: Outcome) -> String {
+        let line = |unit: &str, status: &str, late: bool, overdue: bool| Line {
+            unit_id: unit.into(),
+            unit_name: format!("Trường {unit}"),
+            status: status.into(),
+            submitted_at: "2025-07-10T08:00:00Z".into(),
+            late,
+            overdue,
+            ..Line::default()
+        };
+        PeriodPage {
+            frame: Frame {
+                me: Some(Me {
+                    role: "office".into(),
+                    ..Me::default()
+                }),
+                ..Frame::nobody(lang)
+            },
+            plan: crate::pages::Plan {
+                number_symbol: "109/KH-SGDĐT".into(),
+                ..Default::default()
+            },
+            period: crate::pages::PlanPeriod {
+                title: "6 tháng đầu năm 2025".into(),
+                due_date: "2025-07-05".into(),
+                ..Default::default()
+            },
+            lines: Lines {
+                submissions: vec![
+                    line("a", "submitted", true, false),
+                    line("b", "", false, true),
+                ],
+                covered: 2,
+                submitted: 1,
+                late: 1,
+                overdue: 1,
+            },
+            errors: outcome.errors,
+            notice: outcome.notice,
+            saved: outcome.saved,
+        }
+        .render()
+        .unwrap()
+    }
+
+    fn no_reason() -> Problem {
+        let e = cchc_platform::validation::FieldError::new(
+            "reason",
+            cchc_platform::validation::Rule::Required,
+        );
+        Problem {
+            status: 400,
+            errors: vec![FieldError {
+                field: e.field,
+                code: e.code,
+                params: e.params,
+                message: e.message,
+            }],
+            ..Problem::default()
+        }
+    }
+
+    #[test]
+    fn the_period_is_followed_in_either_language() {
+        let vi = page(
+            text::Lang::Vi,
+            reopen_refused(&no_reason(), "a", text::Lang::Vi),
+        );
+        assert!(
+            vi.contains("<strong>1/2</strong> đơn vị đã nộp, trong đó 1 đơn vị nộp muộn; <strong>1</strong> đơn vị quá hạn chưa nộp."),
+            "{vi}"
+        );
+        assert!(
+            vi.contains(r#"id="reason-a-error">Hãy nhập lý do mở lại<"#),
+            "{vi}"
+        );
+        assert!(vi.contains("Lý do mở lại</label>"), "{vi}");
+
+        let en = page(
+            text::Lang::En,
+            reopen_refused(&no_reason(), "a", text::Lang::En),
+        );
+        assert!(
+            en.contains("<strong>1 of 2</strong> units have submitted, 1 late; <strong>1</strong> unit is overdue and has not submitted."),
+            "{en}"
+        );
+        assert!(
+            en.contains(r#"id="reason-a-error">Reason is required<"#),
+            "{en}"
+        );
+        assert!(
+            en.contains(r#"<label for="reason-a">Reason for reopening</label>"#),
+            "{en}"
+        );
+        assert!(en.contains("Overdue, not submitted"), "{en}");
+        assert!(!en.contains("đã nộp"), "{en}");
     }
 }

@@ -38,13 +38,38 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn state_text(&self) -> &str {
-        match self.state.as_str() {
-            "queued" => "Đang chờ",
-            "running" => "Đang lập",
-            "completed" => "Đã xong",
-            "failed" => "Không lập được",
-            other => other,
+    /// The report's state in `lang`.
+    pub fn state_text(&self, lang: &text::Lang) -> &str {
+        match (*lang, self.state.as_str()) {
+            (text::Lang::Vi, "queued") => "Đang chờ",
+            (text::Lang::Vi, "running") => "Đang lập",
+            (text::Lang::Vi, "completed") => "Đã xong",
+            (text::Lang::Vi, "failed") => "Không lập được",
+            (text::Lang::En, "queued") => "Queued",
+            (text::Lang::En, "running") => "In progress",
+            (text::Lang::En, "completed") => "Completed",
+            (text::Lang::En, "failed") => "Failed",
+            (_, other) => other,
+        }
+    }
+    /// The step the reporting service is at, in `lang`: the service names it by a
+    /// code of its own, shown as it is in Vietnamese.
+    pub fn step_in(&self, lang: &text::Lang) -> &str {
+        match (*lang, self.step.as_str()) {
+            (text::Lang::En, "plan") => "reading the plan",
+            (text::Lang::En, "units") => "counting the units",
+            (text::Lang::En, "activities") => "counting the activities",
+            (text::Lang::En, "catalogue") => "reading the catalogue of procedures",
+            (text::Lang::En, "postings") => "checking the postings",
+            (text::Lang::En, "one-stop results and satisfaction") => {
+                "adding up one-stop results and satisfaction"
+            }
+            (text::Lang::En, "budget") => "adding up the budget",
+            (text::Lang::En, "submissions") => "checking the units' submissions",
+            (text::Lang::En, "figures") => "working out the figures",
+            (text::Lang::En, "documents") => "writing the documents",
+            (text::Lang::En, "waiting to retry") => "waiting to try again",
+            (_, other) => other,
         }
     }
     pub fn done(&self) -> bool {
@@ -61,11 +86,12 @@ pub(crate) struct Reports {
     reports: Vec<Report>,
 }
 
-/// The formats a report is exported in, with what people call them.
-pub const EXPORTS: &[(&str, &str)] = &[
-    ("docx", "Văn bản Word (DOCX)"),
-    ("xlsx", "Bảng tính Excel (XLSX)"),
-    ("csv", "CSV"),
+/// The formats a report is exported in, with what people call them (Vietnamese,
+/// English).
+pub const EXPORTS: &[(&str, &str, &str)] = &[
+    ("docx", "Văn bản Word (DOCX)", "Word document (DOCX)"),
+    ("xlsx", "Bảng tính Excel (XLSX)", "Excel spreadsheet (XLSX)"),
+    ("csv", "CSV", "CSV"),
 ];
 
 pub(crate) fn may_read_reports(frame: &Frame) -> bool {
@@ -139,14 +165,13 @@ pub async fn start_report(
     Form(f): Form<NewReport>,
 ) -> Response {
     let Some((plan_id, period)) = f.choice.split_once('|') else {
-        return reports_page(
-            &app,
-            &visit,
-            frame,
-            "Hãy chọn kế hoạch và kỳ báo cáo.".into(),
-            StatusCode::BAD_REQUEST,
-        )
-        .await;
+        let notice = frame
+            .t(
+                "Hãy chọn kế hoạch và kỳ báo cáo.",
+                "Choose a plan and a reporting period.",
+            )
+            .to_owned();
+        return reports_page(&app, &visit, frame, notice, StatusCode::BAD_REQUEST).await;
     };
     match app
         .gateway
@@ -161,7 +186,8 @@ pub async fn start_report(
         Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
         Err(p) => {
             let status = status_of(&p, StatusCode::BAD_REQUEST);
-            reports_page(&app, &visit, frame, text::problem(&p), status).await
+            let notice = text::problem_in(&p, frame.lang);
+            reports_page(&app, &visit, frame, notice, status).await
         }
     }
 }
@@ -171,7 +197,8 @@ pub async fn start_report(
 pub(crate) struct ReportPage {
     frame: Frame,
     r: Report,
-    exports: &'static [(&'static str, &'static str)],
+    /// Each format and its name in the page's language.
+    exports: Vec<(&'static str, &'static str)>,
 }
 
 pub async fn report(
@@ -184,14 +211,13 @@ pub async fn report(
         .get::<Report>(&format!("/v1/reports/{}", encode(&id)), visit.on())
         .await
     {
-        Ok(r) => render(
-            StatusCode::OK,
-            &ReportPage {
-                frame,
-                r,
-                exports: EXPORTS,
-            },
-        ),
+        Ok(r) => {
+            let exports = EXPORTS
+                .iter()
+                .map(|(format, vi, en)| (*format, frame.t(vi, en)))
+                .collect();
+            render(StatusCode::OK, &ReportPage { frame, r, exports })
+        }
         Err(p) => refused(frame, &p),
     }
 }
@@ -202,7 +228,7 @@ pub async fn report_file(
     Staff { visit, frame }: Staff,
     Path((id, format)): Path<(String, String)>,
 ) -> Response {
-    if !EXPORTS.iter().any(|(f, _)| *f == format) {
+    if !EXPORTS.iter().any(|(f, _, _)| *f == format) {
         return not_found(Guest { visit, frame }).await;
     }
     let path = format!("/v1/reports/{}/export?format={format}", encode(&id));
@@ -286,6 +312,28 @@ pub struct UnitStanding {
     pub satisfaction_percent: Option<f64>,
 }
 
+/// A month's name in `lang`: "Tháng 3", "March".
+pub fn month_name(month: u32, lang: text::Lang) -> String {
+    const EN: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    match lang {
+        text::Lang::En if (1..=12).contains(&month) => EN[month as usize - 1].to_owned(),
+        _ => format!("Tháng {month}"),
+    }
+}
+
 /// A month's activities: the total and each kind's share, as a sentence.
 pub struct Month {
     pub name: String,
@@ -337,36 +385,63 @@ pub async fn dashboard(
         Ok(d) => d,
         Err(p) => return refused(frame, &p),
     };
+    render(StatusCode::OK, &dashboard_page(frame, d))
+}
+
+/// The year at a glance in the frame's language: its charts drawn, its months and
+/// kinds named.
+fn dashboard_page(frame: Frame, d: Dashboard) -> DashboardPage {
+    let lang = frame.lang;
+    let t = |vi: &'static str, en: &'static str| lang.t(vi, en);
     let kinds: Vec<(String, i64)> = text::ACTIVITY_KINDS
         .iter()
-        .map(|(code, name)| {
+        .map(|(code, _)| {
             let n = d
                 .activities_by_kind
                 .iter()
                 .find(|k| k.kind == *code)
                 .map_or(0, |k| k.count);
-            ((*name).to_owned(), n)
+            (text::activity_kind_in(code, &lang).to_owned(), n)
         })
         .collect();
-    let activities_chart = chart::bars("Hoạt động tuyên truyền theo hình thức", &kinds);
+    let activities_chart = chart::bars(
+        t(
+            "Hoạt động tuyên truyền theo hình thức",
+            "Communication activities by type",
+        ),
+        &kinds,
+    );
     let postings_chart = chart::bars(
-        "Niêm yết thủ tục",
+        t("Niêm yết thủ tục", "Procedures posted"),
         &[
-            ("Đúng phiên bản hiện hành".into(), d.postings_current),
-            ("Cần niêm yết lại".into(), d.postings_stale),
+            (
+                t("Đúng phiên bản hiện hành", "Current version posted").into(),
+                d.postings_current,
+            ),
+            (
+                t("Cần niêm yết lại", "To be posted again").into(),
+                d.postings_stale,
+            ),
         ],
     );
     let units_chart = chart::bars(
-        "Đơn vị",
+        t("Đơn vị", "Units"),
         &[
-            ("Tổng số đơn vị".into(), d.units_total),
-            ("Có hoạt động tuyên truyền".into(), d.units_reporting),
+            (t("Tổng số đơn vị", "All units").into(), d.units_total),
             (
-                "Đã nộp kết quả một cửa".into(),
+                t("Có hoạt động tuyên truyền", "With communication activities").into(),
+                d.units_reporting,
+            ),
+            (
+                t("Đã nộp kết quả một cửa", "Submitted one-stop results").into(),
                 d.units_with_one_stop_results,
             ),
             (
-                "Có thủ tục cần niêm yết lại".into(),
+                t(
+                    "Có thủ tục cần niêm yết lại",
+                    "With procedures to post again",
+                )
+                .into(),
                 d.units_with_stale_postings,
             ),
         ],
@@ -383,20 +458,23 @@ pub async fn dashboard(
                 .map(|x| {
                     format!(
                         "{} {}",
-                        text::activity_kind(&x.kind),
+                        text::activity_kind_in(&x.kind, &lang),
                         text::number(&x.count)
                     )
                 })
                 .collect();
             Month {
-                name: format!("Tháng {m}"),
+                name: month_name(m, lang),
                 total: of_month.iter().map(|x| x.count).sum(),
                 by_kind: by_kind.join("; "),
             }
         })
         .collect();
     let months_chart = chart::bars(
-        "Hoạt động tuyên truyền theo tháng",
+        t(
+            "Hoạt động tuyên truyền theo tháng",
+            "Communication activities by month",
+        ),
         &months
             .iter()
             .map(|m| (m.name.clone(), m.total))
@@ -409,11 +487,14 @@ pub async fn dashboard(
             .collect()
     };
     let on_time_chart = chart::percent_bars(
-        "Tỷ lệ hồ sơ giải quyết đúng hạn theo đơn vị",
+        t(
+            "Tỷ lệ hồ sơ giải quyết đúng hạn theo đơn vị",
+            "Dossiers resolved on time, by unit",
+        ),
         &rated(|u| u.on_time_percent),
     );
     let satisfaction_chart = chart::percent_bars(
-        "Tỷ lệ hài lòng theo đơn vị",
+        t("Tỷ lệ hài lòng theo đơn vị", "Satisfaction, by unit"),
         &rated(|u| u.satisfaction_percent),
     );
     let silent = d
@@ -422,20 +503,151 @@ pub async fn dashboard(
         .filter(|u| u.activities == 0 && u.one_stop_period.is_empty() && u.kind != "department")
         .map(|u| u.name.clone())
         .collect();
-    render(
-        StatusCode::OK,
-        &DashboardPage {
-            frame,
-            d,
-            kinds,
-            activities_chart,
-            postings_chart,
-            units_chart,
-            months,
-            months_chart,
-            on_time_chart,
-            satisfaction_chart,
-            silent,
-        },
-    )
+    DashboardPage {
+        frame,
+        d,
+        kinds,
+        activities_chart,
+        postings_chart,
+        units_chart,
+        months,
+        months_chart,
+        on_time_chart,
+        satisfaction_chart,
+        silent,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::Lang;
+
+    fn year_2020() -> Dashboard {
+        Dashboard {
+            year: 2020,
+            activities_total: 1,
+            activities_by_kind: vec![KindCount {
+                kind: "briefing".into(),
+                count: 1,
+            }],
+            activities_by_month: vec![MonthKind {
+                month: 3,
+                kind: "briefing".into(),
+                count: 1,
+            }],
+            periods: vec![PeriodStanding {
+                plan_id: "p".into(),
+                plan_number_symbol: "109/KH-SGDĐT-VP".into(),
+                period: "2020-H1".into(),
+                title: "6 tháng đầu năm".into(),
+                due_date: "2020-06-15".into(),
+                covered: 2,
+                ..PeriodStanding::default()
+            }],
+            units: vec![UnitStanding {
+                name: "Trường THPT Chu Văn An".into(),
+                kind: "school".into(),
+                ..UnitStanding::default()
+            }],
+            ..Dashboard::default()
+        }
+    }
+
+    #[test]
+    fn the_dashboard_in_english_and_in_vietnamese() {
+        let en = dashboard_page(Frame::nobody(Lang::En), year_2020())
+            .render()
+            .unwrap();
+        for words in [
+            "Overview of administrative reform communication in 2020",
+            "<title>Communication activities by month</title>",
+            ">March</text>",
+            "<td>March</td><td>1</td><td>Meeting or briefing 1</td>",
+            "Reporting period</th>",
+            "Units late to report</th>",
+            "(Plan No. 109/KH-SGDĐT-VP)",
+            "Units with no figures for 2020 yet (1)",
+        ] {
+            assert!(en.contains(words), "{words}: {en}");
+        }
+        assert!(!en.contains("Tháng"), "{en}");
+        let vi = dashboard_page(Frame::nobody(Lang::Vi), year_2020())
+            .render()
+            .unwrap();
+        for words in [
+            "Tổng quan công tác tuyên truyền CCHC năm 2020",
+            "<title>Hoạt động tuyên truyền theo tháng</title>",
+            "<td>Tháng 3</td><td>1</td><td>Hội nghị, quán triệt, phổ biến 1</td>",
+            "Đơn vị quá hạn chưa nộp</th>",
+            "(Kế hoạch số 109/KH-SGDĐT-VP)",
+        ] {
+            assert!(vi.contains(words), "{words}: {vi}");
+        }
+    }
+
+    #[test]
+    fn months_are_named_in_the_pages_language() {
+        assert_eq!(month_name(3, Lang::Vi), "Tháng 3");
+        assert_eq!(month_name(12, Lang::Vi), "Tháng 12");
+        assert_eq!(month_name(1, Lang::En), "January");
+        assert_eq!(month_name(12, Lang::En), "December");
+    }
+
+    #[test]
+    fn a_reports_state_and_step_in_each_language() {
+        let r = Report {
+            state: "running".into(),
+            step: "units".into(),
+            ..Report::default()
+        };
+        assert_eq!(r.state_text(&Lang::Vi), "Đang lập");
+        assert_eq!(r.state_text(&Lang::En), "In progress");
+        assert_eq!(r.step_in(&Lang::Vi), "units");
+        assert_eq!(r.step_in(&Lang::En), "counting the units");
+        let done = Report {
+            state: "completed".into(),
+            ..Report::default()
+        };
+        assert_eq!(done.state_text(&Lang::Vi), "Đã xong");
+        assert_eq!(done.state_text(&Lang::En), "Completed");
+    }
+
+    #[test]
+    fn the_reports_page_in_english() {
+        let page = ReportsPage {
+            frame: Frame::nobody(Lang::En),
+            reports: vec![Report {
+                id: "r".into(),
+                period: "2020-H1".into(),
+                state: "running".into(),
+                percent: 40,
+                requested_at: "2020-06-20T08:00:00Z".into(),
+                ..Report::default()
+            }],
+            plans: vec![Plan {
+                id: "p".into(),
+                number_symbol: "109/KH-SGDĐT-VP".into(),
+                periods: vec![PlanPeriod {
+                    key: "2020-H1".into(),
+                    due_date: "2020-06-15".into(),
+                    ..PlanPeriod::default()
+                }],
+                ..Plan::default()
+            }],
+            office: true,
+            notice: String::new(),
+        }
+        .render()
+        .unwrap();
+        for words in [
+            "<h1>Reports on carrying out the plans</h1>",
+            "<label for=\"choice\">Plan and reporting period</label>",
+            "Plan No. 109/KH-SGDĐT-VP: 2020-H1 (due 15/06/2020)</option>",
+            "<button class=\"primary\" type=\"submit\">Prepare report</button>",
+            "<td>In progress (40%)</td><td>20/06/2020</td>",
+        ] {
+            assert!(page.contains(words), "{words}: {page}");
+        }
+    }
 }

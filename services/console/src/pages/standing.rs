@@ -80,6 +80,17 @@ pub fn per_text(per: &str) -> &str {
     }
 }
 
+/// [`per_text`] in the page's language: "per quarter".
+pub fn per_text_in<'a>(per: &'a str, lang: &text::Lang) -> &'a str {
+    match (lang, per) {
+        (text::Lang::En, "month") => "per month",
+        (text::Lang::En, "quarter") => "per quarter",
+        (text::Lang::En, "half_year") => "per half-year",
+        (text::Lang::En, "year") => "per year",
+        _ => per_text(per),
+    }
+}
+
 /// One required activity and where the unit stands.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Standing {
@@ -337,14 +348,22 @@ pub async fn submit_period(
             };
             axum::response::Redirect::to(back).into_response()
         }
-        Err(p) if p.status == 409 => message(
-            StatusCode::CONFLICT,
-            frame,
-            "Chưa nộp được",
-            "Đơn vị đã nộp báo cáo kỳ này, hoặc kế hoạch không giao kỳ này cho đơn vị. \
-             Nếu cần sửa số liệu đã nộp, đề nghị Văn phòng Sở mở lại báo cáo."
-                .into(),
-        ),
+        Err(p) if p.status == 409 => {
+            let (title, told) = match frame.lang {
+                text::Lang::Vi => (
+                    "Chưa nộp được",
+                    "Đơn vị đã nộp báo cáo kỳ này, hoặc kế hoạch không giao kỳ này cho đơn vị. \
+                     Nếu cần sửa số liệu đã nộp, đề nghị Văn phòng Sở mở lại báo cáo.",
+                ),
+                text::Lang::En => (
+                    "The report was not submitted",
+                    "Your unit has already submitted the report for this period, or the plan \
+                     does not ask your unit to report on it. To change figures already \
+                     submitted, ask the Department Office to reopen the report.",
+                ),
+            };
+            message(StatusCode::CONFLICT, frame, title, told.into())
+        }
         Err(p) => refused(frame, &p),
     }
 }
@@ -419,6 +438,71 @@ pub async fn plan_standing(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn page(lang: text::Lang) -> String {
+        let mut frame = crate::pages::unit::tests::clerk(lang);
+        frame.here = "/ke-hoach".into();
+        StandingPage {
+            frame,
+            year: 2026,
+            plans: vec![PlanStanding {
+                plan: Plan {
+                    number_symbol: "109/KH-SGDĐT".into(),
+                    title: "Tuyên truyền CCHC năm 2026".into(),
+                    ..Plan::default()
+                },
+                rows: vec![Standing {
+                    kind: "news_post".into(),
+                    per: "quarter".into(),
+                    min: 2,
+                    year_done: 3,
+                    year_required: 8,
+                    now_done: Some(1),
+                }],
+                periods: vec![UnitPeriod {
+                    plan_id: "p1".into(),
+                    plan_number: "109/KH-SGDĐT".into(),
+                    key: "2026-Q2".into(),
+                    title: "Quý II".into(),
+                    due_date: "2026-06-30".into(),
+                    days_left: 1,
+                    begun: true,
+                    submission: Submission::default(),
+                }],
+            }],
+            today: "29/06/2026".into(),
+        }
+        .render()
+        .unwrap()
+    }
+
+    #[test]
+    fn the_standing_is_in_the_language_chosen() {
+        let en = page(text::Lang::En);
+        for said in [
+            "Progress against the 2026 plans",
+            "as of 29/06/2026",
+            "News item on the portal or website",
+            "At least 2 per quarter",
+            "Not met",
+            "due 30/06/2026",
+            "(1 day left)",
+            "Submit this period’s report",
+        ] {
+            assert!(en.contains(said), "{said}");
+        }
+        let vi = page(text::Lang::Vi);
+        for said in [
+            "Thực hiện kế hoạch năm 2026",
+            "đến ngày 29/06/2026",
+            "Ít nhất 2 mỗi quý",
+            "Chưa đạt",
+            "hạn nộp 30/06/2026",
+            "(còn 1 ngày)",
+        ] {
+            assert!(vi.contains(said), "{said}");
+        }
+    }
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -664,7 +748,10 @@ pub async fn create_plan(
     {
         Ok(p) => {
             let outcome = Outcome {
-                saved: format!("Đã lưu Kế hoạch số {}.", p.number_symbol),
+                saved: match frame.lang {
+                    text::Lang::Vi => format!("Đã lưu Kế hoạch số {}.", p.number_symbol),
+                    text::Lang::En => format!("Plan No. {} saved.", p.number_symbol),
+                },
                 ..Outcome::default()
             };
             plans_page(

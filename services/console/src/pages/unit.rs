@@ -249,14 +249,24 @@ pub async fn record_activity(
     if date.is_none() {
         errors.push(Shown {
             field: "date".into(),
-            message: "Ngày thực hiện phải theo dạng ngày/tháng/năm, ví dụ 02/04/2020".into(),
+            message: frame
+                .t(
+                    "Ngày thực hiện phải theo dạng ngày/tháng/năm, ví dụ 02/04/2020",
+                    "Enter the date as day/month/year, for example 02/04/2020",
+                )
+                .into(),
         });
     }
     let head_count = text::count(&f.head_count);
     if head_count.is_none() {
         errors.push(Shown {
             field: "head_count".into(),
-            message: "Số người tham dự phải là một số".into(),
+            message: frame
+                .t(
+                    "Số người tham dự phải là một số",
+                    "The number of people taking part must be a number",
+                )
+                .into(),
         });
     }
     if !errors.is_empty() {
@@ -290,14 +300,22 @@ pub async fn record_activity(
             let errors = p
                 .errors
                 .iter()
-                .map(|e| text::field_error(e, frame.lang))
+                .map(|e| {
+                    let mut shown = text::field_error(e, frame.lang);
+                    // The service lists the kinds by their codes; the form offers names.
+                    if frame.lang == text::Lang::En && e.code == "one_of" && e.field == "kind" {
+                        shown.message = "Choose the kind of activity".into();
+                    }
+                    shown
+                })
                 .collect();
             activity_form(StatusCode::BAD_REQUEST, frame, f, errors, String::new())
         }
         Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
         Err(p) => {
             let status = status_of(&p, StatusCode::SERVICE_UNAVAILABLE);
-            activity_form(status, frame, f, Vec::new(), text::problem(&p))
+            let told = text::problem_in(&p, frame.lang);
+            activity_form(status, frame, f, Vec::new(), told)
         }
     }
 }
@@ -360,14 +378,13 @@ pub async fn confirm_posting(
     Form(f): Form<Confirm>,
 ) -> Response {
     let Some(posted_on) = text::parse_date(&f.posted_on) else {
-        return postings_page(
-            &app,
-            &visit,
-            frame,
-            "Ngày niêm yết phải theo dạng ngày/tháng/năm, ví dụ 02/04/2020.".into(),
-            StatusCode::BAD_REQUEST,
-        )
-        .await;
+        let told = frame
+            .t(
+                "Ngày niêm yết phải theo dạng ngày/tháng/năm, ví dụ 02/04/2020.",
+                "Enter the date posted as day/month/year, for example 02/04/2020.",
+            )
+            .to_owned();
+        return postings_page(&app, &visit, frame, told, StatusCode::BAD_REQUEST).await;
     };
     let body = json!({"code": f.code, "version": f.version, "location": f.location.trim(), "posted_on": posted_on});
     match app
@@ -379,7 +396,7 @@ pub async fn confirm_posting(
         Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
         Err(p) => {
             let notice = if p.errors.is_empty() {
-                text::problem(&p)
+                text::problem_in(&p, frame.lang)
             } else {
                 p.errors
                     .iter()
@@ -394,12 +411,17 @@ pub async fn confirm_posting(
 }
 
 pub async fn not_found(Guest { frame, .. }: Guest) -> Response {
-    message(
-        StatusCode::NOT_FOUND,
-        frame,
-        "Không tìm thấy",
-        "Không có trang này. Hãy quay về trang chủ.".into(),
-    )
+    let (title, told) = match frame.lang {
+        text::Lang::Vi => (
+            "Không tìm thấy",
+            "Không có trang này. Hãy quay về trang chủ.",
+        ),
+        text::Lang::En => (
+            "Page not found",
+            "There is no page at this address. Please go back to the home page.",
+        ),
+    };
+    message(StatusCode::NOT_FOUND, frame, title, told.into())
 }
 
 // ---- One-stop results -------------------------------------------------------
@@ -458,42 +480,97 @@ pub(crate) struct OneStops {
 }
 
 /// The counters of the one-stop form, in the order they are asked, with the API field
-/// each fills.
-pub const ONE_STOP_FIELDS: &[(&str, &str, &str)] = &[
-    ("received_online", "received.online", "Tiếp nhận trực tuyến"),
+/// each fills and its label in Vietnamese and in English.
+pub const ONE_STOP_FIELDS: &[(&str, &str, &str, &str)] = &[
+    (
+        "received_online",
+        "received.online",
+        "Tiếp nhận trực tuyến",
+        "Received online",
+    ),
     (
         "received_in_person_or_post",
         "received.in_person_or_post",
         "Tiếp nhận trực tiếp hoặc qua bưu chính",
+        "Received in person or by post",
     ),
     (
         "received_carried_over",
         "received.carried_over",
         "Kỳ trước chuyển sang",
+        "Carried over from the previous period",
     ),
-    ("resolved_early", "resolved.early", "Giải quyết trước hạn"),
+    (
+        "resolved_early",
+        "resolved.early",
+        "Giải quyết trước hạn",
+        "Resolved early",
+    ),
     (
         "resolved_on_time",
         "resolved.on_time",
         "Giải quyết đúng hạn",
+        "Resolved on time",
     ),
-    ("resolved_late", "resolved.late", "Giải quyết quá hạn"),
+    (
+        "resolved_late",
+        "resolved.late",
+        "Giải quyết quá hạn",
+        "Resolved late",
+    ),
     (
         "pending_within_time",
         "pending.within_time",
         "Đang giải quyết, còn trong hạn",
+        "Still being handled, within the time limit",
     ),
     (
         "pending_overdue",
         "pending.overdue",
         "Đang giải quyết, đã quá hạn",
+        "Still being handled, overdue",
     ),
     (
         "returned_withdrawn",
         "returned_withdrawn",
         "Trả lại hoặc công dân rút hồ sơ",
+        "Returned, or withdrawn by the applicant",
     ),
 ];
+
+/// A refusal of the one-stop or budget form beside its field. In English, the rules
+/// that name figures are said with the figures as typed here (1.500.000), not in the
+/// service's own words.
+fn figures_shown(e: &crate::gateway::FieldError, lang: text::Lang) -> Shown {
+    let mut shown = text::field_error(e, lang);
+    if lang == text::Lang::En {
+        let n = |k: &str| {
+            let v = e.params.get(k).cloned().unwrap_or_default();
+            v.parse::<i64>().map_or(v, |x| text::number(&x))
+        };
+        match e.code.as_str() {
+            "unreconciled" => {
+                shown.message = format!(
+                    "The dossiers received ({}) must equal those resolved ({}) plus those still being handled ({}) plus those returned or withdrawn ({}); they differ by {}",
+                    n("received"),
+                    n("resolved"),
+                    n("pending"),
+                    n("returned"),
+                    n("difference")
+                );
+            }
+            "total_too_large" => {
+                shown.message = format!(
+                    "The lines add up to {} VND, more than the {} VND a year may total",
+                    n("total"),
+                    n("max")
+                );
+            }
+            _ => {}
+        }
+    }
+    shown
+}
 
 #[derive(Template)]
 #[template(path = "one_stop.html")]
@@ -506,7 +583,7 @@ pub(crate) struct OneStopPage {
     notice: String,
     saved: Option<OneStop>,
     history: Vec<OneStop>,
-    fields: &'static [(&'static str, &'static str, &'static str)],
+    fields: &'static [(&'static str, &'static str, &'static str, &'static str)],
 }
 
 impl FieldErrors for OneStopPage {
@@ -560,26 +637,34 @@ pub async fn submit_one_stop(
     let period = get("period");
     let mut errors = Vec::new();
     let mut counts = HashMap::new();
-    for (id, _, label) in ONE_STOP_FIELDS {
+    for (id, _, vi, en) in ONE_STOP_FIELDS {
         match text::count(&get(id)) {
             Some(n) => {
                 counts.insert(*id, n);
             }
             None => errors.push(Shown {
                 field: (*id).into(),
-                message: format!("{label}: hãy nhập một số"),
+                message: match lang {
+                    text::Lang::Vi => format!("{vi}: hãy nhập một số"),
+                    text::Lang::En => format!("{en}: enter a number"),
+                },
             }),
         }
     }
     if period.is_empty() {
         errors.push(Shown {
             field: "period".into(),
-            message: "Hãy nhập kỳ báo cáo, ví dụ 2020-H1".into(),
+            message: lang
+                .t(
+                    "Hãy nhập kỳ báo cáo, ví dụ 2020-H1",
+                    "Enter the reporting period, for example 2020-H1",
+                )
+                .into(),
         });
     }
     let values: HashMap<String, String> = ONE_STOP_FIELDS
         .iter()
-        .map(|(id, _, _)| ((*id).to_owned(), get(id)))
+        .map(|(id, _, _, _)| ((*id).to_owned(), get(id)))
         .collect();
     let page = |status, errors, notice: String, saved, history| {
         render(
@@ -641,7 +726,7 @@ pub async fn submit_one_stop(
                 .iter()
                 .map(|e| Shown {
                     field: "received_online".into(),
-                    message: text::field_error(e, lang).message,
+                    message: figures_shown(e, lang).message,
                 })
                 .collect();
             page(
@@ -669,7 +754,7 @@ pub async fn submit_one_stop(
         Err(p) => page(
             status_of(&p, StatusCode::BAD_REQUEST),
             Vec::new(),
-            text::problem(&p),
+            text::problem_in(&p, lang),
             None,
             history,
         ),
@@ -757,22 +842,27 @@ pub async fn mark_read(
     {
         Ok(_) => Redirect::to("/thong-bao").into_response(),
         Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
-        Err(p) => inbox_page(&app, &visit, frame, text::problem(&p)).await,
+        Err(p) => {
+            let told = text::problem_in(&p, frame.lang);
+            inbox_page(&app, &visit, frame, told).await
+        }
     }
 }
 
-/// The criteria a satisfaction survey asks about (Decision 1383/QĐ-BNV's groups).
-pub const CRITERIA: &[&str] = &[
-    "Tiếp cận dịch vụ",
-    "Thủ tục hành chính",
-    "Công chức giải quyết",
+/// The criteria a satisfaction survey asks about (Decision 1383/QĐ-BNV's groups): the
+/// name the service keeps, and the name in English.
+pub const CRITERIA: &[(&str, &str)] = &[
+    ("Tiếp cận dịch vụ", "Access to the service"),
+    ("Thủ tục hành chính", "The administrative procedure"),
+    ("Công chức giải quyết", "The civil servants who handled it"),
 ];
 
-/// The answers asked per criterion, with the API field each fills.
-pub const ANSWERS: &[(&str, &str)] = &[
-    ("very_satisfied", "Rất hài lòng"),
-    ("satisfied", "Hài lòng"),
-    ("dissatisfied", "Không hài lòng"),
+/// The answers asked per criterion, with the API field each fills, in Vietnamese and
+/// in English.
+pub const ANSWERS: &[(&str, &str, &str)] = &[
+    ("very_satisfied", "Rất hài lòng", "Very satisfied"),
+    ("satisfied", "Hài lòng", "Satisfied"),
+    ("dissatisfied", "Không hài lòng", "Dissatisfied"),
 ];
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -805,8 +895,8 @@ pub(crate) struct SatisfactionPage {
     notice: String,
     saved: Option<Survey>,
     history: Vec<Survey>,
-    criteria: &'static [&'static str],
-    answers: &'static [(&'static str, &'static str)],
+    criteria: &'static [(&'static str, &'static str)],
+    answers: &'static [(&'static str, &'static str, &'static str)],
 }
 
 impl FieldErrors for SatisfactionPage {
@@ -869,22 +959,29 @@ pub async fn submit_satisfaction(
         text::count(&get(id)).unwrap_or_else(|| {
             errors.push(Shown {
                 field: id.into(),
-                message: format!("{label}: hãy nhập một số"),
+                message: match lang {
+                    text::Lang::Vi => format!("{label}: hãy nhập một số"),
+                    text::Lang::En => format!("{label}: enter a number"),
+                },
             });
             0
         })
     };
-    let responses = number("responses", "Số phiếu thu về");
+    let responses = number(
+        "responses",
+        lang.t("Số phiếu thu về", "Number of survey forms returned"),
+    );
     let criteria: Vec<Value> = CRITERIA
         .iter()
         .enumerate()
-        .map(|(i, name)| {
+        .map(|(i, (name, name_en))| {
             let mut c = json!({"name": name});
-            for (answer, label) in ANSWERS {
-                c[*answer] = json!(number(
-                    &format!("c{i}_{answer}"),
-                    &format!("{name}, {label}")
-                ));
+            for (answer, vi, en) in ANSWERS {
+                let label = match lang {
+                    text::Lang::Vi => format!("{name}, {vi}"),
+                    text::Lang::En => format!("{name_en}, {}", en.to_lowercase()),
+                };
+                c[*answer] = json!(number(&format!("c{i}_{answer}"), &label));
             }
             c
         })
@@ -929,7 +1026,11 @@ pub async fn submit_satisfaction(
                 .map(|e| Shown {
                     field: survey_field(&e.field),
                     message: if e.field.starts_with("criteria[") {
-                        "Số câu trả lời của tiêu chí này không được vượt quá số phiếu thu về".into()
+                        lang.t(
+                            "Số câu trả lời của tiêu chí này không được vượt quá số phiếu thu về",
+                            "The answers to this criterion must not add up to more than the number of survey forms returned",
+                        )
+                        .into()
                     } else {
                         text::field_error(e, lang).message
                     },
@@ -945,7 +1046,7 @@ pub async fn submit_satisfaction(
         Err(p) => page(
             status_of(&p, StatusCode::BAD_REQUEST),
             Vec::new(),
-            text::problem(&p),
+            text::problem_in(&p, lang),
             None,
         ),
     }
@@ -1031,7 +1132,12 @@ pub async fn submit_budget(
     if year.parse::<i32>().is_err() {
         errors.push(Shown {
             field: "year".into(),
-            message: "Năm phải là một số, ví dụ 2020".into(),
+            message: lang
+                .t(
+                    "Năm phải là một số, ví dụ 2020",
+                    "The year must be a number, for example 2020",
+                )
+                .into(),
         });
     }
     let mut lines = Vec::new();
@@ -1048,7 +1154,15 @@ pub async fn submit_budget(
             if text::count(typed).is_none() {
                 errors.push(Shown {
                     field,
-                    message: format!("Dòng {}: số tiền phải là số đồng, ví dụ 1.500.000", i + 1),
+                    message: match lang {
+                        text::Lang::Vi => {
+                            format!("Dòng {}: số tiền phải là số đồng, ví dụ 1.500.000", i + 1)
+                        }
+                        text::Lang::En => format!(
+                            "Item {}: enter the amount in dong, for example 1.500.000",
+                            i + 1
+                        ),
+                    },
                 });
             }
         }
@@ -1095,7 +1209,7 @@ pub async fn submit_budget(
                 .errors
                 .iter()
                 .map(|e| {
-                    let mut shown = text::field_error(e, lang);
+                    let mut shown = figures_shown(e, lang);
                     if let Some((i, rest)) = e
                         .field
                         .strip_prefix("lines[")
@@ -1122,8 +1236,163 @@ pub async fn submit_budget(
         Err(p) => page(
             status_of(&p, StatusCode::BAD_REQUEST),
             Vec::new(),
-            text::problem(&p),
+            text::problem_in(&p, lang),
             None,
         ),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A unit's clerk, reading in `lang`.
+    pub(crate) fn clerk(lang: text::Lang) -> Frame {
+        Frame {
+            me: Some(Me {
+                role: "unit".into(),
+                user: Some(Person {
+                    name: "Nguyễn Văn An".into(),
+                }),
+                unit: Some(UnitRef {
+                    id: "u1".into(),
+                    name: "Trường THPT Lê Quý Đôn".into(),
+                }),
+                csrf_token: Some("t".into()),
+            }),
+            csrf: "t".into(),
+            lang,
+            here: "/trang-chu".into(),
+        }
+    }
+
+    fn home(lang: text::Lang) -> String {
+        HomePage {
+            frame: clerk(lang),
+            stale: vec![Posting {
+                code: "1.012753.H19".into(),
+                procedure_name: "Cấp bản sao văn bằng".into(),
+                version: 1,
+                current_version: 2,
+                stale: true,
+                ..Posting::default()
+            }],
+            activities: Vec::new(),
+            unread: Vec::new(),
+            due: vec![crate::pages::UnitPeriod {
+                plan_id: "p1".into(),
+                plan_number: "109/KH-SGDĐT".into(),
+                key: "2026-Q1".into(),
+                title: "Quý I".into(),
+                due_date: "2026-03-31".into(),
+                days_left: -3,
+                begun: true,
+                submission: crate::pages::Submission::default(),
+            }],
+        }
+        .render()
+        .unwrap()
+    }
+
+    #[test]
+    fn the_clerks_home_is_in_the_language_chosen() {
+        let vi = home(text::Lang::Vi);
+        for said in [
+            "<h1>Việc cần làm</h1>",
+            "Cán bộ đơn vị",
+            ">Đăng xuất</button>",
+            "hreflang=\"en\">English</a>",
+            "Quá hạn 3 ngày",
+            "Nộp báo cáo kỳ này",
+            "đang niêm yết phiên bản 1, đã có phiên bản 2",
+        ] {
+            assert!(vi.contains(said), "{said}");
+        }
+        let en = home(text::Lang::En);
+        for said in [
+            "<h1>What needs doing</h1>",
+            "Unit staff",
+            ">Sign out</button>",
+            "hreflang=\"vi\">Tiếng Việt</a>",
+            "3 days overdue",
+            "Submit this period’s report",
+            "version 1 is posted, version 2 is now in force",
+            "Plan No. 109/KH-SGDĐT",
+            "No new notices.",
+        ] {
+            assert!(en.contains(said), "{said}");
+        }
+        for vietnamese in ["Việc cần làm", "Đăng xuất", "Quá hạn", "Thông báo chưa đọc"]
+        {
+            assert!(!en.contains(vietnamese), "{vietnamese}");
+        }
+    }
+
+    #[test]
+    fn a_refused_activity_is_told_in_english() {
+        let e = crate::gateway::FieldError {
+            field: "title".into(),
+            code: "required".into(),
+            params: Default::default(),
+            message: "is required".into(),
+        };
+        let page = |lang| {
+            ActivityFormPage {
+                frame: clerk(lang),
+                f: ActivityForm::default(),
+                errors: vec![text::field_error(&e, lang)],
+                notice: String::new(),
+                kinds: text::ACTIVITY_KINDS,
+            }
+            .render()
+            .unwrap()
+        };
+        let en = page(text::Lang::En);
+        for said in [
+            "There is a problem",
+            "Title is required",
+            "Record a communication activity",
+            "Meeting or briefing",
+            "Save the activity",
+        ] {
+            assert!(en.contains(said), "{said}");
+        }
+        let vi = page(text::Lang::Vi);
+        for said in [
+            "Có lỗi cần sửa",
+            "Hãy nhập tên hoạt động",
+            ">Hội nghị, quán triệt, phổ biến</option>",
+            "Lưu hoạt động",
+        ] {
+            assert!(vi.contains(said), "{said}");
+        }
+    }
+
+    #[test]
+    fn an_unreconciled_result_names_its_figures_in_english() {
+        let e = crate::gateway::FieldError {
+            field: "received".into(),
+            code: "unreconciled".into(),
+            params: [
+                ("received", "1200"),
+                ("resolved", "1000"),
+                ("pending", "100"),
+                ("returned", "50"),
+                ("difference", "50"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+            message: "received 1200 ≠ …".into(),
+        };
+        assert_eq!(
+            figures_shown(&e, text::Lang::En).message,
+            "The dossiers received (1.200) must equal those resolved (1.000) plus those still being handled (100) plus those returned or withdrawn (50); they differ by 50"
+        );
+        assert!(
+            figures_shown(&e, text::Lang::Vi)
+                .message
+                .starts_with("Số hồ sơ tiếp nhận (1.200)")
+        );
     }
 }

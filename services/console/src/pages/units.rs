@@ -26,20 +26,48 @@ pub(crate) const UNIT_KINDS: &[(&str, &str)] = &[
     ("other", "Khác"),
 ];
 
-pub fn unit_kind(code: &str) -> &str {
-    UNIT_KINDS
+/// [`UNIT_KINDS`] in English, in the same order.
+const UNIT_KINDS_EN: &[(&str, &str)] = &[
+    ("division", "Division of the Department"),
+    (
+        "district_office",
+        "District Office of Education and Training",
+    ),
+    ("high_school", "Upper secondary school"),
+    ("affiliated_unit", "Affiliated unit"),
+    ("commune_office", "Commune level"),
+    ("department", "Department of Education and Training"),
+    ("other", "Other"),
+];
+
+/// The kinds of unit in `lang`.
+fn unit_kinds(lang: text::Lang) -> &'static [(&'static str, &'static str)] {
+    match lang {
+        text::Lang::Vi => UNIT_KINDS,
+        text::Lang::En => UNIT_KINDS_EN,
+    }
+}
+
+/// A kind of unit in `lang`.
+pub fn unit_kind<'a>(code: &'a str, lang: &text::Lang) -> &'a str {
+    unit_kinds(*lang)
         .iter()
         .find(|(c, _)| *c == code)
         .map_or(code, |(_, v)| v)
 }
 
-pub fn unit_status(code: &str) -> &str {
-    match code {
-        "active" => "Đang hoạt động",
-        "renamed" => "Đã đổi tên",
-        "merged" => "Đã sáp nhập",
-        "closed" => "Đã giải thể",
-        other => other,
+/// A unit's status in `lang`.
+pub fn unit_status<'a>(code: &'a str, lang: &text::Lang) -> &'a str {
+    match (lang, code) {
+        (text::Lang::Vi, "active") => "Đang hoạt động",
+        (text::Lang::Vi, "renamed") => "Đã đổi tên",
+        (text::Lang::Vi, "merged") => "Đã sáp nhập",
+        (text::Lang::Vi, "closed") => "Đã giải thể",
+        (text::Lang::En, "active") => "Active",
+        (text::Lang::En, "renamed") => "Renamed",
+        (text::Lang::En, "merged") => "Merged",
+        (text::Lang::En, "closed") => "Closed",
+        (_, other) => other,
     }
 }
 
@@ -48,6 +76,13 @@ const KEY_ROLES: &[(&str, &str)] = &[
     ("unit", "Phần mềm của đơn vị (ghi số liệu của đơn vị)"),
     ("office", "Văn phòng Sở"),
     ("leader", "Lãnh đạo (chỉ xem)"),
+];
+
+/// [`KEY_ROLES`] in English, in the same order.
+const KEY_ROLES_EN: &[(&str, &str)] = &[
+    ("unit", "The unit's software (records the unit's figures)"),
+    ("office", "Department Office"),
+    ("leader", "Leadership (read only)"),
 ];
 
 /// The unit pages' own labels for the API's fields.
@@ -135,6 +170,7 @@ async fn units_page(
         Ok(u) => u,
         Err(p) => return refused(frame, &p),
     };
+    let kinds = unit_kinds(frame.lang);
     render(
         status,
         &UnitsPage {
@@ -144,7 +180,7 @@ async fn units_page(
             errors: outcome.errors,
             notice: outcome.notice,
             saved: outcome.saved,
-            kinds: UNIT_KINDS,
+            kinds,
         },
     )
 }
@@ -299,6 +335,10 @@ async fn unit_admin(
         .into_iter()
         .filter(|u| u.id != unit.id)
         .collect();
+    let roles = match frame.lang {
+        text::Lang::Vi => KEY_ROLES,
+        text::Lang::En => KEY_ROLES_EN,
+    };
     render(
         status,
         &UnitAdminPage {
@@ -312,7 +352,7 @@ async fn unit_admin(
             errors: shown.outcome.errors,
             notice: shown.outcome.notice,
             saved: shown.outcome.saved,
-            roles: KEY_ROLES,
+            roles,
         },
     )
 }
@@ -342,14 +382,23 @@ pub async fn change_unit(
     Form(f): Form<Change>,
 ) -> Response {
     let (verb, done) = match action.as_str() {
-        "doi-ten" => ("rename", "Đã đổi tên đơn vị."),
+        "doi-ten" => (
+            "rename",
+            frame.t("Đã đổi tên đơn vị.", "The unit is renamed."),
+        ),
         "sap-nhap" => (
             "merge",
-            "Đã sáp nhập đơn vị; các khóa truy cập của đơn vị đã bị thu hồi.",
+            frame.t(
+                "Đã sáp nhập đơn vị; các khóa truy cập của đơn vị đã bị thu hồi.",
+                "The unit is merged; its access keys are revoked.",
+            ),
         ),
         "giai-the" => (
             "close",
-            "Đã giải thể đơn vị; các khóa truy cập của đơn vị đã bị thu hồi.",
+            frame.t(
+                "Đã giải thể đơn vị; các khóa truy cập của đơn vị đã bị thu hồi.",
+                "The unit is closed; its access keys are revoked.",
+            ),
         ),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
@@ -380,7 +429,7 @@ pub async fn change_unit(
         Err(p) => {
             let mut o = Outcome::refused_labelled(&p, LABELS, frame.lang);
             if o.errors.is_empty() && p.status == 422 {
-                o.notice = lifecycle_refusal(&p).into();
+                o.notice = lifecycle_refusal(&p, frame.lang).into();
             }
             (status_of(&p, StatusCode::BAD_REQUEST), f, o)
         }
@@ -400,16 +449,32 @@ pub async fn change_unit(
     .await
 }
 
-/// A rule of the lifecycle the gateway named by its problem type, in Vietnamese.
-fn lifecycle_refusal(p: &Problem) -> &'static str {
-    match p.slug() {
-        "unit-ended" => "Đơn vị đã sáp nhập hoặc giải thể, không thay đổi được nữa.",
-        "department-unit" => "Không thể sáp nhập hay giải thể chính Sở.",
-        "same-name" => "Đơn vị đã có tên này.",
-        "merge-into-itself" => "Không thể sáp nhập một đơn vị vào chính nó.",
-        "no-merge-target" => "Đơn vị nhận sáp nhập không có trong hệ thống.",
-        _ => "Thao tác chưa thực hiện được vì trái quy định nghiệp vụ.",
-    }
+/// A rule of the lifecycle the gateway named by its problem type, in `lang`.
+fn lifecycle_refusal(p: &Problem, lang: text::Lang) -> &'static str {
+    let (vi, en) = match p.slug() {
+        "unit-ended" => (
+            "Đơn vị đã sáp nhập hoặc giải thể, không thay đổi được nữa.",
+            "The unit has been merged or closed and can no longer be changed.",
+        ),
+        "department-unit" => (
+            "Không thể sáp nhập hay giải thể chính Sở.",
+            "The Department itself cannot be merged or closed.",
+        ),
+        "same-name" => ("Đơn vị đã có tên này.", "The unit already has this name."),
+        "merge-into-itself" => (
+            "Không thể sáp nhập một đơn vị vào chính nó.",
+            "A unit cannot be merged into itself.",
+        ),
+        "no-merge-target" => (
+            "Đơn vị nhận sáp nhập không có trong hệ thống.",
+            "The unit to merge into is not in the system.",
+        ),
+        _ => (
+            "Thao tác chưa thực hiện được vì trái quy định nghiệp vụ.",
+            "This cannot be done: it breaks a business rule.",
+        ),
+    };
+    lang.t(vi, en)
 }
 
 /// Issues a key for the unit; the key is shown on this page once and never again.
@@ -429,7 +494,11 @@ pub async fn issue_key(
                 let outcome = Outcome {
                     errors: vec![Shown {
                         field: "expires_on".into(),
-                        message: "Ngày hết hạn phải theo dạng ngày/tháng/năm, ví dụ 31/12/2026"
+                        message: frame
+                            .t(
+                                "Ngày hết hạn phải theo dạng ngày/tháng/năm, ví dụ 31/12/2026",
+                                "Expiry date must be a date as day/month/year, for example 31/12/2026",
+                            )
                             .into(),
                     }],
                     ..Outcome::default()
@@ -465,9 +534,12 @@ pub async fn issue_key(
             Told {
                 new_key: k["key"].as_str().unwrap_or_default().to_owned(),
                 outcome: Outcome {
-                    saved:
-                        "Đã cấp khóa truy cập. Hãy sao chép khóa ngay: khóa chỉ hiện một lần này."
-                            .into(),
+                    saved: frame
+                        .t(
+                            "Đã cấp khóa truy cập. Hãy sao chép khóa ngay: khóa chỉ hiện một lần này.",
+                            "Access key issued. Copy the key now: it is shown this once only.",
+                        )
+                        .into(),
                     ..Outcome::default()
                 },
             },
@@ -476,12 +548,22 @@ pub async fn issue_key(
         Err(p) => {
             let mut outcome = Outcome::refused_labelled(&p, LABELS, frame.lang);
             if p.slug() == "unit-ended" {
-                outcome.notice = "Đơn vị đã sáp nhập hoặc giải thể: không cấp khóa mới.".into();
+                outcome.notice = frame
+                    .t(
+                        "Đơn vị đã sáp nhập hoặc giải thể: không cấp khóa mới.",
+                        "The unit has been merged or closed: no new key can be issued.",
+                    )
+                    .into();
             }
             for e in &mut outcome.errors {
                 if e.field == "expires_at" {
                     e.field = "expires_on".into();
-                    e.message = "Ngày hết hạn phải là một ngày trong tương lai".into();
+                    e.message = frame
+                        .t(
+                            "Ngày hết hạn phải là một ngày trong tương lai",
+                            "Expiry date must be in the future",
+                        )
+                        .into();
                 }
             }
             (
@@ -513,7 +595,12 @@ pub async fn revoke_key(
         .await
     {
         Ok(()) => Outcome {
-            saved: "Đã thu hồi khóa truy cập; khóa không dùng được nữa.".into(),
+            saved: frame
+                .t(
+                    "Đã thu hồi khóa truy cập; khóa không dùng được nữa.",
+                    "Access key revoked; it no longer works.",
+                )
+                .into(),
             ..Outcome::default()
         },
         Err(p) if p.status == 401 => return Redirect::to("/dang-nhap").into_response(),
@@ -532,4 +619,73 @@ pub async fn revoke_key(
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(lang: text::Lang, errors: Vec<Shown>) -> String {
+        let unit = |id: &str, name: &str, kind: &str, status: &str| UnitRow {
+            id: id.into(),
+            name: name.into(),
+            kind: kind.into(),
+            status: status.into(),
+            ..UnitRow::default()
+        };
+        UnitsPage {
+            frame: Frame::nobody(lang),
+            units: vec![
+                unit("s", "Sở Giáo dục và Đào tạo", "department", "active"),
+                unit("m", "Trường THPT Lê Lợi", "high_school", "merged"),
+            ],
+            form: NewUnit::default(),
+            errors,
+            notice: String::new(),
+            saved: String::new(),
+            kinds: unit_kinds(lang),
+        }
+        .render()
+        .unwrap()
+    }
+
+    #[test]
+    fn the_units_are_listed_in_either_language() {
+        let vi = page(text::Lang::Vi, Vec::new());
+        for said in [
+            "<h1>Đơn vị</h1>",
+            "Thêm đơn vị",
+            "Trường trung học phổ thông",
+            "Đã sáp nhập",
+        ] {
+            assert!(vi.contains(said), "{said}: {vi}");
+        }
+        let required = Shown {
+            field: "name".into(),
+            message: "Name is required".into(),
+        };
+        let en = page(text::Lang::En, vec![required]);
+        for said in [
+            "<h1>Units</h1>",
+            "<h2>Add a unit</h2>",
+            "Name of the unit",
+            "Upper secondary school",
+            "Merged",
+            "Parent unit (if any)",
+            r#"id="name-error">Name is required<"#,
+        ] {
+            assert!(en.contains(said), "{said}: {en}");
+        }
+        assert_eq!(
+            lifecycle_refusal(
+                &Problem {
+                    kind: "https://cchc.example/problems/same-name".into(),
+                    status: 422,
+                    ..Problem::default()
+                },
+                text::Lang::En
+            ),
+            "The unit already has this name."
+        );
+    }
 }

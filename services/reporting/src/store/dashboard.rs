@@ -124,7 +124,7 @@ impl Store {
         };
         // A unit's rates come from its most recent period of the year (periods of
         // different lengths overlap, so they are not added up).
-        let units: Vec<UnitRow> = sqlx::query_as(
+        let units: Vec<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "WITH os AS (SELECT DISTINCT ON (unit_id, period) * FROM rm_one_stop
                     WHERE $1::int IS NULL OR extract(year FROM period_start)::int = $1
                     ORDER BY unit_id, period, revision DESC),
@@ -159,8 +159,9 @@ impl Store {
              FROM rm_units u
              LEFT JOIN acts a USING (unit_id) LEFT JOIN posted p USING (unit_id)
              LEFT JOIN os_latest o USING (unit_id) LEFT JOIN sat_rate s USING (unit_id)
-             ORDER BY u.name, u.unit_id",
-        )
+             ORDER BY {}, u.name, u.unit_id",
+            cchc_platform::vocabulary::unit_kind::rank_sql("u.kind")
+        )))
         .bind(year)
         .bind(procedure_status::PUBLISHED)
         .fetch_all(&mut *conn)
@@ -197,21 +198,22 @@ impl Store {
         year: i32,
         today: chrono::NaiveDate,
     ) -> Result<Vec<PeriodStanding>, Error> {
-        let rows: Vec<PeriodRow> = sqlx::query_as(
+        let rank = cchc_platform::vocabulary::unit_kind::rank_sql("n.kind");
+        let rows: Vec<PeriodRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT p.id AS plan_id, p.number_symbol, pp.key, pp.title, pp.due_date,
                     coalesce(cardinality(c.units), 0)::bigint AS covered,
                     count(s.unit_id) FILTER (WHERE s.unit_id = ANY (c.units))::bigint AS submitted,
                     count(s.unit_id) FILTER (WHERE s.late AND s.unit_id = ANY (c.units))::bigint AS submitted_late,
-                    coalesce((SELECT array_agg(u.unit_id ORDER BY n.name, u.unit_id)
+                    coalesce((SELECT array_agg(u.unit_id ORDER BY {rank}, n.name, u.unit_id)
                       FROM unnest(c.units) AS u(unit_id) LEFT JOIN rm_units n USING (unit_id)
                       WHERE NOT EXISTS (SELECT 1 FROM period_submissions x
                               WHERE x.plan_id = p.id AND x.period_key = pp.key
-                                AND x.unit_id = u.unit_id AND x.reopened_at IS NULL)), '{}') AS missing,
-                    coalesce((SELECT array_agg(coalesce(n.name, '') ORDER BY n.name, u.unit_id)
+                                AND x.unit_id = u.unit_id AND x.reopened_at IS NULL)), '{{}}') AS missing,
+                    coalesce((SELECT array_agg(coalesce(n.name, '') ORDER BY {rank}, n.name, u.unit_id)
                       FROM unnest(c.units) AS u(unit_id) LEFT JOIN rm_units n USING (unit_id)
                       WHERE NOT EXISTS (SELECT 1 FROM period_submissions x
                               WHERE x.plan_id = p.id AND x.period_key = pp.key
-                                AND x.unit_id = u.unit_id AND x.reopened_at IS NULL)), '{}') AS missing_names
+                                AND x.unit_id = u.unit_id AND x.reopened_at IS NULL)), '{{}}') AS missing_names
              FROM plans p
              CROSS JOIN LATERAL (SELECT array_agg(v::uuid) AS units
                                  FROM jsonb_array_elements_text(p.document -> 'unit_ids') v) c
@@ -221,8 +223,8 @@ impl Store {
                ON s.plan_id = p.id AND s.period_key = pp.key AND s.reopened_at IS NULL
              WHERE p.year = $1
              GROUP BY p.id, p.number_symbol, pp.key, pp.title, pp.due_date, c.units
-             ORDER BY pp.due_date, p.number_symbol, pp.key",
-        )
+             ORDER BY pp.due_date, p.number_symbol, pp.key"
+        )))
         .bind(year)
         .fetch_all(&self.pool)
         .await?;

@@ -215,7 +215,7 @@ impl Store {
     }
 
     /// Every unit plan `plan_id` covers with its submission of period `key` (only
-    /// `only`, when given), in the Department's order of units.
+    /// `only`, when given), in the Department's order of units (by kind, then name).
     pub async fn period_submissions(
         &self,
         plan_id: Uuid,
@@ -230,11 +230,12 @@ impl Store {
             .filter_map(|u| u.parse().ok())
             .filter(|u| only.is_none_or(|o| o == *u))
             .collect();
-        let names: Vec<(Uuid, String)> = sqlx::query_as(
+        let names: Vec<(Uuid, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT c.unit_id, coalesce(u.name, '')
              FROM unnest($1::uuid[]) AS c(unit_id) LEFT JOIN rm_units u USING (unit_id)
-             ORDER BY u.name, c.unit_id",
-        )
+             ORDER BY {}, u.name, c.unit_id",
+            cchc_platform::vocabulary::unit_kind::rank_sql("u.kind")
+        )))
         .bind(&covered)
         .fetch_all(&mut *tx)
         .await?;

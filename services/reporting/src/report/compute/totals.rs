@@ -38,10 +38,16 @@ fn default_title(plan: &Plan, period_title: &str) -> String {
     )
 }
 
-/// Vietnamese order ignoring diacritics, then exact name, then id: a total order.
+/// The Department's order: by kind of unit ([`rank`]), then by name ignoring
+/// diacritics, then exact name, then id (a total order).
+///
+/// [`rank`]: cchc_platform::vocabulary::unit_kind::rank
 pub(super) fn ordered(units: HashMap<Uuid, UnitAcc>) -> Vec<(Uuid, UnitAcc)> {
+    use cchc_platform::vocabulary::unit_kind::rank;
     let mut ordered: Vec<(Uuid, UnitAcc)> = units.into_iter().collect();
-    ordered.sort_by(|(ia, a), (ib, b)| (&a.sort_key, &a.name, ia).cmp(&(&b.sort_key, &b.name, ib)));
+    ordered.sort_by(|(ia, a), (ib, b)| {
+        (rank(&a.kind), &a.sort_key, &a.name, ia).cmp(&(rank(&b.kind), &b.sort_key, &b.name, ib))
+    });
     ordered
 }
 
