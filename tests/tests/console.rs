@@ -1568,6 +1568,52 @@ async fn a_unit_submits_its_report_and_the_office_follows_and_reopens_it() {
         )
         .await;
     assert_eq!(s, 403);
+
+    // English on request, for the staff too: the header's switch, remembered, back to
+    // the same page; field errors and the office's and leadership's pages follow.
+    clerk.goto(&format!("{console}/trang-chu")).await;
+    clerk.click("header a[hreflang='en']").await;
+    assert_eq!(clerk.path().await, "/trang-chu");
+    let page = clerk.text().await;
+    for said in [
+        "What needs doing",
+        "Reports to submit",
+        "Unit staff",
+        "Sign out",
+    ] {
+        assert!(page.contains(said), "{said}: {page}");
+    }
+    assert!(clerk.text_of("due").await.contains("Submit this period"));
+    clerk.goto(&format!("{console}/hoat-dong/moi")).await;
+    clerk.select("kind", "briefing").await;
+    clerk.fill("date", "02/04/2020").await;
+    clerk.click("button.primary").await;
+    assert!(clerk.text().await.contains("There is a problem"));
+    assert_eq!(clerk.text_of("title-error").await, "Title is required");
+    clerk.screenshot(&shots, "hoat-dong-tieng-anh").await;
+    desk.goto(&format!(
+        "{console}/ngon-ngu?chon=en&ve=/van-phong/ke-hoach/{last}/ky/{overdue_key}"
+    ))
+    .await;
+    let tally = desk.text_of("tally").await;
+    assert!(tally.contains("0 of 2 units have submitted"), "{tally}");
+    assert!(
+        desk.text_of("submissions")
+            .await
+            .contains("Số liệu một cửa chưa khớp")
+    );
+    desk.goto(&format!("{console}/tong-quan?nam={}", year - 1))
+        .await;
+    let page = desk.text().await;
+    assert!(
+        page.contains("Reporting periods") && page.contains("Units late to report"),
+        "{page}"
+    );
+    // And back to Vietnamese.
+    clerk.goto(&format!("{console}/trang-chu")).await;
+    clerk.click("header a[hreflang='vi']").await;
+    assert!(clerk.text().await.contains("Việc cần làm"));
+
     clerk.close().await;
     desk.close().await;
     sys.stop().await;
