@@ -438,7 +438,15 @@ fn plan(u: &Units, recipient: Uuid) -> Plan {
         governing_body: "UBND thành phố Hải Phòng".into(),
         place: "Hải Phòng".into(),
         issued_on: "2020-01-15".into(),
-        required_activities: vec![target("news_post", 2), target("briefing", 1)],
+        required_activities: vec![
+            target("news_post", 2),
+            target("briefing", 1),
+            target("posting", 1),
+            ActivityTarget {
+                per: "year".into(),
+                ..target("training", 1)
+            },
+        ],
         unit_ids: [u.a, u.b, u.c, u.d].iter().map(Uuid::to_string).collect(),
         periods: vec![
             PlanPeriod {
@@ -659,8 +667,9 @@ async fn the_fixture_year_in_figures() {
     assert_eq!(unit(u.c).activities_total, 0);
     assert!(!unit(u.c).reported);
 
-    // Targets: at least 2 news posts and 1 briefing per unit per half-year.
-    assert_eq!(s.targets.len(), 2);
+    // Targets: at least 2 news posts, 1 briefing and 1 posting per unit per half-year,
+    // 1 training a year.
+    assert_eq!(s.targets.len(), 4);
     assert_eq!(s.targets[0].kind, "news_post");
     assert_eq!(s.targets[0].required, 2);
     assert_eq!(s.targets[0].units_meeting, 2);
@@ -669,13 +678,38 @@ async fn the_fixture_year_in_figures() {
     assert_eq!(s.targets[1].units_meeting, 2);
     assert_eq!(s.targets[1].units_below, 2);
     assert_eq!(o.units_below_target, 2);
+    // Posting is met by confirming postings: A and B posted in January, with no
+    // activity of that kind; C and D did not post.
+    let posting = &s.targets[2];
+    assert_eq!(
+        (
+            posting.kind.as_str(),
+            posting.required,
+            posting.units_meeting,
+            posting.units_below
+        ),
+        ("posting", 1, 2, 2)
+    );
+    // A yearly target at mid-year is progress toward the year, not missed: A's
+    // training is in August.
+    let training = &s.targets[3];
+    assert!(training.progress);
+    assert_eq!(
+        (
+            training.required,
+            training.units_meeting,
+            training.units_below,
+            training.units_in_progress
+        ),
+        (1, 0, 0, 4)
+    );
     let below: Vec<&str> = o
         .below_target_units
         .iter()
         .map(|x| x.name.as_str())
         .collect();
     assert_eq!(below, ["Trường THPT Đồ Sơn", "Trường THPT Ngô Quyền"]);
-    assert_eq!(unit(u.d).below_target, ["news_post", "briefing"]);
+    assert_eq!(unit(u.d).below_target, ["news_post", "briefing", "posting"]);
     assert!(unit(u.a).below_target.is_empty());
 
     // Catalogue currency at the end of June.
@@ -779,6 +813,10 @@ async fn the_fixture_year_in_figures() {
         "3 lượt niêm yết đúng phiên bản hiện hành và 1 lượt niêm yết chưa cập nhật tại 1 đơn vị"
     ));
     assert!(text.contains("tiếp nhận 61 hồ sơ"));
+    assert!(
+        text.contains("mỗi năm đối với mỗi đơn vị (tính đến hết kỳ): 0/4 đơn vị đã đạt, 4 đơn vị đang thực hiện."),
+        "{text}"
+    );
     assert!(text.contains("tỷ lệ giải quyết đúng hạn đạt 90,6%"));
     assert!(text.contains("tỷ lệ hài lòng và rất hài lòng đạt 91,5%"));
     assert!(text.contains("dự toán 17.000.000 đồng, đã chi 9.000.000 đồng (52,9% dự toán)"));

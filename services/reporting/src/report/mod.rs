@@ -167,10 +167,17 @@ pub struct TargetResult {
     pub label: String,
     pub min_per_unit: i64,
     pub per: String,
-    /// The minimum scaled to this period.
+    /// The minimum scaled to this period; for a target over a longer span than the
+    /// period (yearly, in a half-year report), the whole minimum of that span.
     pub required: i64,
     pub units_meeting: i64,
     pub units_below: i64,
+    /// The target runs over a longer span than the period: a unit short of it is on
+    /// its way ([`TargetResult::units_in_progress`]), not below it.
+    #[serde(default)]
+    pub progress: bool,
+    #[serde(default)]
+    pub units_in_progress: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

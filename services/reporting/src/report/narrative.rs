@@ -86,6 +86,26 @@ pub fn write(s: &Snapshot) -> Vec<String> {
 
     // Targets.
     for t in &s.targets {
+        if t.progress {
+            // A target over a longer span than the period: how far the units are.
+            let mut p = format!(
+                "Chỉ tiêu tối thiểu {} {} mỗi {} đối với mỗi đơn vị (tính đến hết kỳ): {}/{} đơn vị đã đạt",
+                n(t.min_per_unit),
+                kind_noun(&t.kind),
+                per_label(&t.per),
+                n(t.units_meeting),
+                n(o.units_covered)
+            );
+            if t.units_in_progress > 0 {
+                p.push_str(&format!(
+                    ", {} đơn vị đang thực hiện",
+                    n(t.units_in_progress)
+                ));
+            }
+            p.push('.');
+            out.push(p);
+            continue;
+        }
         let mut p = format!(
             "Chỉ tiêu tối thiểu {} {} mỗi {} đối với mỗi đơn vị (trong kỳ là {}): {}/{} đơn vị đạt",
             n(t.min_per_unit),

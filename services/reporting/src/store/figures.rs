@@ -283,6 +283,23 @@ impl Figures {
         .await?)
     }
 
+    /// Per unit, its posting confirmations dated in the period (each version of each
+    /// procedure posted counts once), and the newest one's event time.
+    pub async fn postings_made(
+        &mut self,
+        s: Scope<'_>,
+    ) -> Result<Vec<(Uuid, i64, Option<DateTime<Utc>>)>, Error> {
+        Ok(sqlx::query_as(
+            "SELECT unit_id, count(DISTINCT (code, version))::bigint, max(event_at) FROM rm_postings
+             WHERE unit_id = ANY($1) AND posted_on BETWEEN $2 AND $3 GROUP BY unit_id",
+        )
+        .bind(s.units)
+        .bind(s.start)
+        .bind(s.end)
+        .fetch_all(&mut *self.tx)
+        .await?)
+    }
+
     /// A posting is current when the unit had posted (by the period's end) the version
     /// then in force; postings of abolished procedures no longer count.
     pub async fn postings(&mut self, s: Scope<'_>) -> Result<Vec<UnitPostings>, Error> {

@@ -89,6 +89,8 @@ struct UnitAcc {
     corrections: i64,
     postings_current: i64,
     postings_stale: i64,
+    /// Posting confirmations dated in the period: postings done.
+    postings_made: i64,
     one_stop: Option<OneStopFigures>,
     satisfaction: Option<SatisfactionFigures>,
     budget: Option<BudgetFigures>,
@@ -278,6 +280,12 @@ async fn postings(f: &mut Figures, s: Scope<'_>, t: &mut Tally) -> anyhow::Resul
         if let Some(u) = t.units.get_mut(&row.unit_id) {
             u.postings_current = row.current;
             u.postings_stale = row.stale;
+        }
+    }
+    for (unit_id, made, at) in f.postings_made(s).await? {
+        t.seen(at);
+        if let Some(u) = t.units.get_mut(&unit_id) {
+            u.postings_made = made;
         }
     }
     Ok(())

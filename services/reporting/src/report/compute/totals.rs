@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{Input, UnitAcc};
 use crate::domain::period::Period;
-use crate::domain::{date_vi, kind_label, rate, required_in};
+use crate::domain::{date_vi, kind_label, per_months, rate, required_in};
 use crate::report::*;
 use crate::store::figures as rows;
 
@@ -100,14 +100,25 @@ impl Totals {
             targets: plan
                 .required_activities
                 .iter()
-                .map(|t| TargetResult {
-                    kind: t.kind.clone(),
-                    label: kind_label(&t.kind).to_owned(),
-                    min_per_unit: t.min_per_unit,
-                    per: t.per.clone(),
-                    required: required_in(t.min_per_unit, &t.per, months),
-                    units_meeting: 0,
-                    units_below: 0,
+                .map(|t| {
+                    // A yearly target in a half-year report is progress toward the year,
+                    // not a minimum missed at mid-year.
+                    let progress = per_months(&t.per) > months;
+                    TargetResult {
+                        kind: t.kind.clone(),
+                        label: kind_label(&t.kind).to_owned(),
+                        min_per_unit: t.min_per_unit,
+                        per: t.per.clone(),
+                        required: if progress {
+                            t.min_per_unit
+                        } else {
+                            required_in(t.min_per_unit, &t.per, months)
+                        },
+                        units_meeting: 0,
+                        units_below: 0,
+                        progress,
+                        units_in_progress: 0,
+                    }
                 })
                 .collect(),
             overall: Overall {
@@ -226,9 +237,15 @@ impl Totals {
     fn add_targets(&mut self, u: &UnitAcc) -> Vec<String> {
         let mut below = Vec::new();
         for t in self.targets.iter_mut() {
-            let n = u.activities.get(&t.kind).map_or(0, |c| c.count);
+            let mut n = u.activities.get(&t.kind).map_or(0, |c| c.count);
+            // Posting is done by confirming postings as well as by logging it.
+            if t.kind == cchc_platform::vocabulary::activity_kind::POSTING {
+                n = n.saturating_add(u.postings_made);
+            }
             if n >= t.required {
                 t.units_meeting += 1;
+            } else if t.progress {
+                t.units_in_progress += 1;
             } else {
                 t.units_below += 1;
                 below.push(t.kind.clone());

@@ -283,6 +283,12 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
     ));
     if !s.targets.is_empty() {
         doc = doc.add_paragraph(part("2. Kết quả thực hiện chỉ tiêu"));
+        doc = doc.add_paragraph(body(
+            "Một đơn vị đạt chỉ tiêu khi số hoạt động của hình thức đó trong kỳ không ít hơn \
+             yêu cầu trong kỳ (chỉ tiêu quy đổi theo độ dài của kỳ); chỉ tiêu niêm yết tính cả \
+             các lượt xác nhận niêm yết thủ tục của đơn vị trong kỳ. Chỉ tiêu tính cho cả năm \
+             được theo dõi theo tiến độ: đơn vị chưa đủ là đang thực hiện, không tính là chưa đạt.",
+        ));
         let rows = s
             .targets
             .iter()
@@ -290,9 +296,17 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
                 vec![
                     t.label.clone(),
                     format!("{}/{}", number_vi(t.min_per_unit), per_label(&t.per)),
-                    number_vi(t.required),
+                    if t.progress {
+                        format!("{} (cả {})", number_vi(t.required), per_label(&t.per))
+                    } else {
+                        number_vi(t.required)
+                    },
                     number_vi(t.units_meeting),
-                    number_vi(t.units_below),
+                    if t.progress {
+                        format!("{} đang thực hiện", number_vi(t.units_in_progress))
+                    } else {
+                        number_vi(t.units_below)
+                    },
                 ]
             })
             .collect();

@@ -273,6 +273,12 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, XlsxError> {
                 Cell::Int(tg.required),
                 Cell::Int(tg.units_meeting),
                 Cell::Int(tg.units_below),
+                Cell::Int(tg.units_in_progress),
+                t(if tg.progress {
+                    "Theo dõi tiến độ cả năm"
+                } else {
+                    ""
+                }),
             ]
         })
         .collect();
@@ -287,6 +293,8 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, XlsxError> {
             ("Yêu cầu trong kỳ", 12.0),
             ("Số đơn vị đạt", 12.0),
             ("Số đơn vị chưa đạt", 12.0),
+            ("Số đơn vị đang thực hiện", 12.0),
+            ("Ghi chú", 24.0),
         ],
         rows,
         false,
