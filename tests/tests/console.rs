@@ -452,6 +452,10 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
         .await;
     desk.goto(&format!("{console}/bao-cao")).await;
     desk.select("choice", &format!("{plan_id}|2020-H1")).await;
+    // The document's number, date and signer as the office types them.
+    desk.fill("number_symbol", "125/BC-SGDĐT-VP").await;
+    desk.fill("report_date", "05/07/2020").await;
+    desk.fill("signer_name", "Lê Văn Tám").await;
     desk.click("form[action='/bao-cao'] button.primary").await;
     assert!(desk.path().await.starts_with("/bao-cao/"));
     let report_path = desk.path().await;
@@ -471,6 +475,24 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
     );
     desk.screenshot(&shots, "bao-cao").await;
     desk.close().await;
+    let report_id = report_path.trim_start_matches("/bao-cao/");
+    let (s, snap) = sys
+        .get(
+            &format!("/v1/reports/{report_id}/export?format=json"),
+            Some(&office),
+        )
+        .await;
+    assert_eq!(s, 200, "{snap}");
+    let d = &snap["document"];
+    assert_eq!(
+        (&d["number_symbol"], &d["date"], &d["signer_name"]),
+        (
+            &json!("125/BC-SGDĐT-VP"),
+            &json!("2020-07-05"),
+            &json!("Lê Văn Tám")
+        ),
+        "{d}"
+    );
 
     // The leader reads the year at a glance, and downloads the report.
     let leader = Browser::start(1280).await;

@@ -157,7 +157,23 @@ pub struct NewReport {
     csrf: String,
     /// `plan_id|period`, one choice of the form's list.
     choice: String,
+    /// What the document says of itself; each left empty takes its default (the
+    /// number "   /BC-…", the period's last day, the title from the plan, the plan's
+    /// signer).
+    number_symbol: String,
+    report_date: String,
+    title: String,
+    signer_title: String,
+    signer_name: String,
 }
+
+const REPORT_LABELS: &[(&str, &str)] = &[
+    ("number_symbol", "Số, ký hiệu báo cáo"),
+    ("report_date", "Ngày báo cáo"),
+    ("title", "Trích yếu"),
+    ("signer_title", "Chức vụ người ký"),
+    ("signer_name", "Người ký"),
+];
 
 pub async fn start_report(
     State(app): State<App>,
@@ -178,7 +194,20 @@ pub async fn start_report(
         .post::<Report>(
             "/v1/reports",
             visit.writing(&f.csrf),
-            &json!({"plan_id": plan_id, "period": period}),
+            &json!({
+                "plan_id": plan_id,
+                "period": period,
+                "number_symbol": f.number_symbol.trim(),
+                "report_date": if f.report_date.trim().is_empty() {
+                    String::new()
+                } else {
+                    text::api_date(&f.report_date)
+                },
+                "title": f.title.trim(),
+                // Typed on two lines ("KT. GIÁM ĐỐC" / "PHÓ GIÁM ĐỐC"), kept as two.
+                "signer_title": f.signer_title.trim().replace("\r\n", "\n"),
+                "signer_name": f.signer_name.trim(),
+            }),
         )
         .await
     {
@@ -186,7 +215,15 @@ pub async fn start_report(
         Err(p) if p.status == 401 => Redirect::to("/dang-nhap").into_response(),
         Err(p) => {
             let status = status_of(&p, StatusCode::BAD_REQUEST);
-            let notice = text::problem_in(&p, frame.lang);
+            let notice = if p.errors.is_empty() {
+                text::problem_in(&p, frame.lang)
+            } else {
+                p.errors
+                    .iter()
+                    .map(|e| text::field_error_labelled(e, REPORT_LABELS, frame.lang).message)
+                    .collect::<Vec<_>>()
+                    .join(". ")
+            };
             reports_page(&app, &visit, frame, notice, status).await
         }
     }
