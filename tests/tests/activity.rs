@@ -154,7 +154,7 @@ async fn activities_corrections_and_one_stop_results_reach_the_dashboard() {
         )
         .await;
     assert_eq!(s, 200, "{r}");
-    assert_eq!(r["on_time_rate"], 0.9);
+    assert_eq!(r["on_time_rate"], 90.0, "a percent, as in the reports");
     assert_eq!(r["received"]["total"], 120);
     assert_eq!(r["unit_id"], unit_id.as_str());
     let mut off = one_stop.clone();
@@ -208,7 +208,7 @@ async fn activities_corrections_and_one_stop_results_reach_the_dashboard() {
         )
         .await;
     assert_eq!(s, 200, "{sat}");
-    assert_eq!(sat["satisfied_rate"], 0.9);
+    assert_eq!(sat["satisfied_rate"], 90.0);
     let (s, budget) = sys
         .call(
             reqwest::Method::PUT,

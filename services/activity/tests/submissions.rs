@@ -75,7 +75,7 @@ async fn one_stop_results_reconcile_and_the_rate_is_computed() {
     assert_eq!(r.received.unwrap().total, 120);
     assert_eq!(r.resolved.unwrap().total, 100);
     assert_eq!(r.pending.unwrap().total, 15);
-    assert_eq!(r.on_time_rate, Some(0.9));
+    assert_eq!(r.on_time_rate, Some(90.0));
     assert_eq!((r.revision, r.current), (1, true));
 
     // Nothing resolved: no rate rather than a division by zero.
@@ -366,10 +366,11 @@ async fn satisfaction_counts_stay_within_responses_and_rates_are_computed() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(r.criteria[0].satisfied_rate, Some(0.9));
-    assert_eq!(r.criteria[1].satisfied_rate, Some(0.75));
+    // In percent, over the ratings given (as every report computes it).
+    assert_eq!(r.criteria[0].satisfied_rate, Some(90.0));
+    assert_eq!(r.criteria[1].satisfied_rate, Some(78.9));
     assert_eq!(r.criteria[1].no_answer, 10);
-    assert_eq!(r.satisfied_rate, Some(330.0 / 400.0));
+    assert_eq!(r.satisfied_rate, Some(84.6));
     assert_eq!((r.revision, r.current), (1, true));
 
     // More answers than responses is refused, naming the criterion.

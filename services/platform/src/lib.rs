@@ -15,6 +15,7 @@ pub mod operations;
 pub mod outbox;
 pub mod page;
 pub mod period;
+pub mod rate;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;

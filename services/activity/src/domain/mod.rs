@@ -58,10 +58,9 @@ pub fn check_idempotency_key(e: &mut Errors, key: &str) {
     e.single_line("idempotency_key", key);
 }
 
-/// `part / whole`, or `None` when `whole` is zero.
-pub fn rate(part: i64, whole: i64) -> Option<f64> {
-    (whole > 0).then(|| part as f64 / whole as f64)
-}
+/// `part / whole` in percent with one decimal (the platform's one definition), or
+/// `None` when `whole` is zero.
+pub use cchc_platform::rate::percent as rate;
 
 /// Largest count or amount accepted, far above any real figure and far below overflow
 /// (the platform's bounds, which say why).

@@ -218,7 +218,7 @@ mod tests {
         let f = check(&good(), today()).unwrap();
         assert_eq!(f.period().to_string(), "2020-H1");
         assert_eq!(f.counters().received_total(), 120);
-        assert_eq!(f.counters().on_time_rate(), Some(0.9));
+        assert_eq!(f.counters().on_time_rate(), Some(90.0));
     }
 
     #[test]

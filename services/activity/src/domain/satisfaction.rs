@@ -30,14 +30,15 @@ impl Criterion {
         self.very_satisfied + self.satisfied + self.dissatisfied
     }
 
-    /// The criterion with its computed figures, out of `responses`.
+    /// The criterion with its computed figures, out of `responses`: its rate is over
+    /// the ratings given, as in every report.
     pub fn to_proto(&self, responses: i64) -> CriterionCounts {
         CriterionCounts {
             name: self.name.clone(),
             very_satisfied: self.very_satisfied,
             satisfied: self.satisfied,
             dissatisfied: self.dissatisfied,
-            satisfied_rate: rate(self.satisfied_total(), responses),
+            satisfied_rate: rate(self.satisfied_total(), self.answered()),
             no_answer: responses - self.answered(),
         }
     }
@@ -67,10 +68,11 @@ impl SatisfactionFigures {
 
 /// Satisfied answers over all answers possible (responses × criteria); `None` with no
 /// responses.
-pub fn overall_rate(responses: i64, criteria: &[Criterion]) -> Option<f64> {
+/// "Very satisfied" and "satisfied" over every rating given, all criteria together.
+pub fn overall_rate(criteria: &[Criterion]) -> Option<f64> {
     rate(
         criteria.iter().map(Criterion::satisfied_total).sum(),
-        responses * criteria.len() as i64,
+        criteria.iter().map(Criterion::answered).sum(),
     )
 }
 
@@ -206,17 +208,18 @@ mod tests {
     #[test]
     fn rates_per_criterion_and_overall() {
         let f = check(&good(), today()).unwrap();
+        // Over the ratings given: 180 of 200, 150 of 190 (10 forms left it blank).
         assert_eq!(
             f.criteria[0].to_proto(f.responses).satisfied_rate,
-            Some(0.9)
+            Some(90.0)
         );
         assert_eq!(
             f.criteria[1].to_proto(f.responses).satisfied_rate,
-            Some(0.75)
+            Some(78.9)
         );
         assert_eq!(f.criteria[1].to_proto(f.responses).no_answer, 10);
-        assert_eq!(overall_rate(f.responses, &f.criteria), Some(330.0 / 400.0));
-        assert_eq!(overall_rate(0, &f.criteria), None);
+        assert_eq!(overall_rate(&f.criteria), Some(84.6));
+        assert_eq!(overall_rate(&[]), None);
     }
 
     #[test]

@@ -92,7 +92,7 @@ impl From<Stored<Fields>> for SatisfactionSurvey {
                 .iter()
                 .map(|c| c.to_proto(r.responses))
                 .collect(),
-            satisfied_rate: overall_rate(r.responses, &r.criteria.0),
+            satisfied_rate: overall_rate(&r.criteria.0),
             revision: rev.number as u32,
             current: rev.current,
             submitted_at: stamp(&rev.submitted_at),

@@ -469,7 +469,7 @@ pub struct OneStop {
 impl OneStop {
     /// The on-time rate as people read it: "95,5%", or a dash when nothing was resolved.
     pub fn rate(&self) -> String {
-        text::percent(self.on_time_rate)
+        text::percent(self.on_time_rate.map(|r| r / 100.0))
     }
 }
 
@@ -876,7 +876,7 @@ pub struct Survey {
 
 impl Survey {
     pub fn rate(&self) -> String {
-        text::percent(self.satisfied_rate)
+        text::percent(self.satisfied_rate.map(|r| r / 100.0))
     }
 }
 

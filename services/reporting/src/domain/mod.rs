@@ -77,15 +77,8 @@ pub fn required_in(min: i64, per: &str, months: u32) -> i64 {
     (min * months + per - 1) / per
 }
 
-/// `num / den` as a percentage with one decimal, rounded half up, computed on integers
-/// so every run gives the same digits; `None` when `den` is 0.
-pub fn rate(num: i64, den: i64) -> Option<f64> {
-    if den <= 0 {
-        return None;
-    }
-    let tenths = (num as i128 * 2000 + den as i128) / (2 * den as i128);
-    Some(tenths as f64 / 10.0)
-}
+/// `num / den` in percent with one decimal: the one definition of a rate.
+pub use cchc_platform::rate::percent as rate;
 
 pub use cchc_text::number_vi;
 

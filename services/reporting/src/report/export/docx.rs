@@ -475,6 +475,12 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
             ],
             false,
             "LR",
+        ))
+        .add_paragraph(body(
+            "Tỷ lệ giải quyết đúng hạn là số hồ sơ giải quyết trước hạn và đúng hạn trên tổng số \
+             hồ sơ đã giải quyết. Tỷ lệ hài lòng là số lượt đánh giá \"rất hài lòng\" và \"hài lòng\" \
+             trên tổng số lượt đánh giá của các tiêu chí (phiếu bỏ trống một tiêu chí không tính \
+             cho tiêu chí đó), không phải trên số phiếu.",
         ));
     let rows: Vec<Vec<String>> = s
         .units
