@@ -18,8 +18,11 @@ cd "$root"
 profile=${CCHC_PROFILE:-debug}
 bin=${CCHC_BIN_DIR:-${CARGO_TARGET_DIR:-$root/target}/$profile}
 data=${CCHC_DATA_DIR:-$root/.data}
-logs="$data/logs"
+# Each start keeps its own logs ($data/logs/<UTC time>), `latest` the newest: a crash
+# is still there to read after the next start.
+logs="$data/logs/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$logs"
+ln -sfn "$(basename "$logs")" "$data/logs/latest"
 pids=()
 stopping=0
 
@@ -103,6 +106,15 @@ if [ -z "${CCHC_BOOTSTRAP_TOKEN:-}" ]; then
   CCHC_BOOTSTRAP_TOKEN=$(cat "$token_file")
 fi
 export CCHC_BOOTSTRAP_TOKEN
+# And the first operator key (rebuilding read models, resending dead letters), the same way.
+if [ -z "${CCHC_OPERATOR_TOKEN:-}" ]; then
+  operator_file="$root/.cchc-operator-token"
+  if [ ! -s "$operator_file" ]; then
+    (umask 077; od -An -N32 -tx1 /dev/urandom | tr -d ' \n' | sed 's/^/cchc_/' >"$operator_file")
+  fi
+  CCHC_OPERATOR_TOKEN=$(cat "$operator_file")
+fi
+export CCHC_OPERATOR_TOKEN
 # The gateway signs callers for the services with this; it never leaves this machine.
 export CCHC_INTERNAL_TOKEN=${CCHC_INTERNAL_TOKEN:-$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')}
 
@@ -161,6 +173,7 @@ cchc is up.
   console:      http://127.0.0.1:$console_port   (web pages, in Vietnamese)
   gateway:      http://127.0.0.1:$port   (/healthz, /readyz)
   office key:   $CCHC_BOOTSTRAP_TOKEN
+  operator key: $CCHC_OPERATOR_TOKEN
   first person: $first
   try:          curl -H "Authorization: Bearer \$KEY" http://127.0.0.1:$port/v1/units
   logs:         $logs/

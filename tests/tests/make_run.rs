@@ -274,6 +274,22 @@ fn first_person_signs_in(run: &Run) {
     let (status, page) = curl(&[&format!("{console}/")]);
     assert_eq!(status, "200");
     assert!(page.contains("Tra cứu thủ tục hành chính"), "{page}");
+    // The operator key it printed works for the operator's steps.
+    let operator = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("operator key: "))
+        .unwrap_or_else(|| panic!("no operator key printed:\n{out}"))
+        .trim();
+    let auth = format!("Authorization: Bearer {operator}");
+    let (status, body) = curl(&[
+        "-H",
+        &auth,
+        &format!("{base}/v1/notifications/dead-letters"),
+    ]);
+    assert_eq!(status, "200", "{body}");
+    // This start's logs, kept apart from the next start's.
+    let latest = run.dir.path().join("data/logs/latest/gateway.log");
+    assert!(latest.exists(), "{}", latest.display());
 }
 
 #[test]
