@@ -1018,49 +1018,70 @@ async fn exports_are_reproducible_and_read_back() {
     let cell = |r: &calamine::Range<Data>, row: u32, col: u32| -> Data {
         r.get_value((row, col)).cloned().unwrap_or(Data::Empty)
     };
+    // Every sheet says what it is above its table: issuing body, report, plan and
+    // period, and as of when (Vietnam's time); the table starts below a blank row.
+    const TOP: u32 = 5;
     let summary = wb.worksheet_range("Tổng hợp").unwrap();
-    assert_eq!(cell(&summary, 0, 0), Data::String("Nội dung".into()));
     assert_eq!(
-        cell(&summary, 4, 0),
+        cell(&summary, 0, 0),
+        Data::String("SỞ GIÁO DỤC VÀ ĐÀO TẠO".into())
+    );
+    assert!(
+        matches!(cell(&summary, 1, 0), Data::String(s) if s.starts_with("Báo cáo: Kết quả thực hiện"))
+    );
+    assert_eq!(
+        cell(&summary, 2, 0),
+        Data::String("Kế hoạch số 109/KH-SGDĐT-VP, kỳ báo cáo 6 tháng đầu năm 2020".into())
+    );
+    assert_eq!(
+        cell(&summary, 3, 0),
+        Data::String("Số liệu tính đến 01/06/2020 07:38 (giờ Việt Nam)".into())
+    );
+    assert_eq!(cell(&summary, TOP, 0), Data::String("Nội dung".into()));
+    assert_eq!(
+        cell(&summary, TOP + 4, 0),
         Data::String("Số đơn vị đã báo cáo".into())
     );
-    assert_eq!(cell(&summary, 4, 1), Data::Float(3.0));
+    assert_eq!(cell(&summary, TOP + 4, 1), Data::Float(3.0));
     assert_eq!(
-        cell(&summary, 5, 0),
+        cell(&summary, TOP + 5, 0),
         Data::String("Trong đó nộp sau hạn".into())
     );
-    assert_eq!(cell(&summary, 5, 1), Data::Float(1.0));
+    assert_eq!(cell(&summary, TOP + 5, 1), Data::Float(1.0));
     assert_eq!(
-        cell(&summary, 18, 0),
+        cell(&summary, TOP + 18, 0),
         Data::String("Tỷ lệ giải quyết đúng hạn".into())
     );
-    assert_eq!(cell(&summary, 18, 1), Data::Float(0.906));
-    assert!(matches!(cell(&summary, 23, 0), Data::String(s) if s == "Tóm tắt"));
+    assert_eq!(cell(&summary, TOP + 18, 1), Data::Float(0.906));
+    assert!(matches!(cell(&summary, TOP + 23, 0), Data::String(s) if s == "Tóm tắt"));
     assert!(
-        matches!(cell(&summary, 24, 0), Data::String(s) if s.starts_with("Trong 6 tháng đầu năm 2020, 3/4 đơn vị"))
+        matches!(cell(&summary, TOP + 24, 0), Data::String(s) if s.starts_with("Trong 6 tháng đầu năm 2020, 3/4 đơn vị"))
     );
     let acts = wb.worksheet_range("Hoạt động").unwrap();
-    assert_eq!(cell(&acts, 0, 1), Data::String("Đơn vị".into()));
+    assert_eq!(cell(&acts, TOP, 1), Data::String("Đơn vị".into()));
     assert_eq!(
-        cell(&acts, 0, 3),
+        cell(&acts, TOP, 3),
         Data::String("Tin bài đăng trên trang thông tin điện tử".into())
     );
     assert_eq!(
-        cell(&acts, 2, 1),
+        cell(&acts, TOP + 2, 1),
         Data::String("Trường THPT Chu Văn An".into())
     );
-    assert_eq!(cell(&acts, 2, 3), Data::Float(3.0));
-    assert_eq!(cell(&acts, 5, 1), Data::String("TỔNG CỘNG".into()));
-    assert_eq!(cell(&acts, 5, 3), Data::Float(6.0));
-    assert_eq!(cell(&acts, 5, 11), Data::Float(8.0));
+    assert_eq!(cell(&acts, TOP + 2, 3), Data::Float(3.0));
+    assert_eq!(cell(&acts, TOP + 5, 1), Data::String("TỔNG CỘNG".into()));
+    assert_eq!(cell(&acts, TOP + 5, 3), Data::Float(6.0));
+    assert_eq!(cell(&acts, TOP + 5, 11), Data::Float(8.0));
     let one_stop = wb.worksheet_range("Một cửa").unwrap();
-    assert_eq!(cell(&one_stop, 3, 0), Data::String("TỔNG CỘNG".into()));
-    assert_eq!(cell(&one_stop, 3, 4), Data::Float(61.0));
-    assert_eq!(cell(&one_stop, 3, 12), Data::Float(0.906));
+    assert_eq!(
+        cell(&one_stop, TOP + 3, 0),
+        Data::String("TỔNG CỘNG".into())
+    );
+    assert_eq!(cell(&one_stop, TOP + 3, 4), Data::Float(61.0));
+    assert_eq!(cell(&one_stop, TOP + 3, 12), Data::Float(0.906));
     let stale = wb.worksheet_range("Niêm yết chưa cập nhật").unwrap();
-    assert_eq!(cell(&stale, 1, 1), Data::String("1.000001".into()));
+    assert_eq!(cell(&stale, TOP + 1, 1), Data::String("1.000001".into()));
     let money = wb.worksheet_range("Kinh phí").unwrap();
-    assert_eq!(cell(&money, 3, 1), Data::Float(17_000_000.0));
+    assert_eq!(cell(&money, TOP + 3, 1), Data::Float(17_000_000.0));
     // Header rows are frozen and figures carry number formats (checked in the XML,
     // which calamine does not expose).
     let mut zip = zip::ZipArchive::new(Cursor::new(export(&svc, &first.id, "xlsx").await)).unwrap();
@@ -1071,10 +1092,25 @@ async fn exports_are_reproducible_and_read_back() {
         .unwrap();
     assert!(
         sheet.contains(
-            r#"<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>"#
+            r#"<pane ySplit="6" topLeftCell="A7" activePane="bottomLeft" state="frozen"/>"#
         ),
         "{sheet}"
     );
+    // Printed: the header row on every page, the plan at the top, "Trang x/y" below,
+    // wide sheets in landscape, a wrapped header row given its height.
+    assert!(
+        sheet.contains(r#"<oddFooter>&amp;CTrang &amp;P/&amp;N</oddFooter>"#),
+        "{sheet}"
+    );
+    assert!(sheet.contains("Kế hoạch số 109/KH-SGDĐT-VP · 6 tháng đầu năm 2020</oddHeader>"));
+    assert!(sheet.contains(r#"orientation="landscape""#));
+    assert!(sheet.contains(r#"<row r="6" spans="1:14" ht="#), "{sheet}");
+    let mut book = String::new();
+    zip.by_name("xl/workbook.xml")
+        .unwrap()
+        .read_to_string(&mut book)
+        .unwrap();
+    assert!(book.contains("_xlnm.Print_Titles"), "{book}");
     let mut styles = String::new();
     zip.by_name("xl/styles.xml")
         .unwrap()

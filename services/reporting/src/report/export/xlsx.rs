@@ -1,5 +1,8 @@
-//! XLSX: a sheet per section, a bold header row frozen at the top, counts as "#,##0",
-//! rates as "0.0%", Times New Roman. The workbook's creation time is the "as of" time.
+//! XLSX: a sheet per section, counts as "#,##0", rates as "0.0%", Times New Roman.
+//! Every sheet says what it is above its table (issuing body, report, plan and period,
+//! "số liệu tính đến" in Vietnam's time), then a bold header row, frozen and repeated
+//! on every printed page; a page header and "Trang x/y" at the foot; an empty section
+//! says "Không có". The workbook's creation time is the "as of" time.
 
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, FormatBorder, Workbook, XlsxError};
 
@@ -20,7 +23,14 @@ fn t(s: impl Into<String>) -> Cell {
     Cell::Text(s.into())
 }
 
+/// What every sheet shares: its formats, and the lines that identify it.
 struct Formats {
+    /// Above each table: the issuing body, the report, the plan and period, the time.
+    top: Vec<String>,
+    /// The printed page's header (Excel's codes: `&L`, `&R`; a literal `&` doubled).
+    page_header: String,
+    ident: Format,
+    ident_bold: Format,
     header: Format,
     text: Format,
     wrap: Format,
@@ -32,12 +42,30 @@ struct Formats {
 }
 
 impl Formats {
-    fn new() -> Self {
+    fn new(s: &Snapshot) -> Self {
         let base = Format::new()
             .set_font_name("Times New Roman")
             .set_font_size(12);
         let cell = base.clone().set_border(FormatBorder::Thin);
+        let top = vec![
+            s.document.issuing_body.to_uppercase(),
+            format!("Báo cáo: {}", s.document.title),
+            format!(
+                "Kế hoạch số {}, kỳ báo cáo {}",
+                s.plan.number_symbol, s.period.title
+            ),
+            format!("Số liệu tính đến {} (giờ Việt Nam)", as_of_vi(&s.as_of)),
+        ];
+        let page_header = format!(
+            "&L{}&R{}",
+            s.document.issuing_body.replace('&', "&&"),
+            format!("Kế hoạch số {} · {}", s.plan.number_symbol, s.period.title).replace('&', "&&")
+        );
         Self {
+            top,
+            page_header,
+            ident: base.clone(),
+            ident_bold: base.clone().set_bold(),
             header: cell
                 .clone()
                 .set_bold()
@@ -67,21 +95,39 @@ fn sheet(
 ) -> Result<(), XlsxError> {
     let ws = wb.add_worksheet();
     ws.set_name(name)?;
+    for (i, line) in f.top.iter().enumerate() {
+        let format = if i < 2 { &f.ident_bold } else { &f.ident };
+        ws.write_string_with_format(i as u32, 0, line, format)?;
+    }
+    // The identification lines, a blank row, then the table.
+    let head = f.top.len() as u32 + 1;
     for (c, (h, width)) in headers.iter().enumerate() {
         ws.set_column_width(c as u16, *width)?;
-        ws.write_string_with_format(0, c as u16, *h, &f.header)?;
+        ws.write_string_with_format(head, c as u16, *h, &f.header)?;
     }
-    ws.set_freeze_panes(1, 0)?;
-    // Printed on A4, as wide as the page, the header row on every page.
+    // A header wrapped in its column gets the height of its lines.
+    let lines = headers
+        .iter()
+        .map(|(h, width)| (h.chars().count() as f64 / (width * 0.95)).ceil())
+        .fold(1.0, f64::max);
+    ws.set_row_height(head, 16.0 * lines)?;
+    ws.set_freeze_panes(head + 1, 0)?;
+    // Printed on A4, as wide as the page (landscape when wide), the header row on
+    // every page, the plan and period at the top and the page number at the foot.
     ws.set_paper_size(9);
     ws.set_print_fit_to_pages(1, 0);
-    ws.set_repeat_rows(0, 0)?;
+    ws.set_repeat_rows(head, head)?;
+    ws.set_header(&f.page_header);
+    ws.set_footer("&CTrang &P/&N");
     if headers.len() > 6 {
         ws.set_landscape();
     }
+    if rows.is_empty() {
+        ws.write_string_with_format(head + 1, 0, "Không có", &f.text)?;
+    }
     let last = rows.len();
     for (i, row) in rows.into_iter().enumerate() {
-        let r = (i + 1) as u32;
+        let r = head + 1 + i as u32;
         let bold = total && i + 1 == last;
         for (c, cell) in row.into_iter().enumerate() {
             let c = c as u16;
@@ -132,13 +178,13 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, XlsxError> {
             .set_company(&s.document.issuing_body)
             .set_creation_datetime(&ExcelDateTime::from_timestamp(as_of)?),
     );
-    let f = Formats::new();
+    let f = Formats::new(s);
     let o = &s.overall;
 
     // Summary: the key figures, then the narrative.
     let mut rows = vec![
         vec![t("Kỳ báo cáo"), t(&s.period.title)],
-        vec![t("Số liệu tính đến"), t(&s.as_of)],
+        vec![t("Số liệu tính đến"), t(as_of_vi(&s.as_of))],
         vec![t("Số đơn vị thuộc kế hoạch"), Cell::Int(o.units_covered)],
         vec![t("Số đơn vị đã báo cáo"), Cell::Int(o.units_reported)],
         vec![t("Trong đó nộp sau hạn"), Cell::Int(o.units_late)],
@@ -212,8 +258,9 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, XlsxError> {
     )?;
     {
         let ws = wb.worksheet_from_name("Tổng hợp")?;
-        let mut r = (figures + 2) as u32;
-        // Below the figures, after a blank row.
+        // Below the figures (which start under the identification lines and the
+        // header row), after a blank row.
+        let mut r = (f.top.len() + 1 + figures + 2) as u32;
         ws.write_string_with_format(r, 0, "Tóm tắt", &f.total_text)?;
         for p in &s.narrative {
             r += 1;
@@ -596,6 +643,17 @@ pub fn change_label(change: &str) -> &'static str {
         change_type::ABOLISHED => "Bãi bỏ",
         _ => "Khác",
     }
+}
+
+/// An RFC 3339 instant as "dd/mm/yyyy hh:mm" in Vietnam's time.
+fn as_of_vi(stamp: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(stamp)
+        .map(|t| {
+            cchc_platform::time::in_vietnam(t.to_utc())
+                .format("%d/%m/%Y %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|_| stamp.to_owned())
 }
 
 pub fn render(s: &Snapshot) -> Result<Vec<u8>, String> {
