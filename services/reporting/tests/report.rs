@@ -1130,6 +1130,16 @@ async fn exports_are_reproducible_and_read_back() {
     let docx = export(&svc, &first.id, "docx").await;
     let xml = docx_text(&docx);
     let ps = paragraphs(&xml);
+    // The procedures table names the decision that announced each change.
+    let at = ps
+        .iter()
+        .position(|p| p == "Quyết định công bố")
+        .expect("the procedures table's decision column");
+    assert!(
+        ps[at..].iter().any(|p| p == "2/QĐ-UBND"),
+        "{:?}",
+        &ps[at..at + 12]
+    );
     assert_eq!(
         ps[..8],
         [

@@ -379,16 +379,23 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
                     ch.code.clone(),
                     ch.name.clone(),
                     super::xlsx::change_label(&ch.change_type).to_owned(),
+                    ch.decision_number.clone(),
                     date(&ch.effective_date),
                 ]
             })
             .collect();
         doc = doc.add_table(table(
-            &["Mã thủ tục", "Tên thủ tục", "Nội dung", "Ngày hiệu lực"],
-            &[1800, 4355, 1700, 1500],
+            &[
+                "Mã thủ tục",
+                "Tên thủ tục",
+                "Nội dung",
+                "Quyết định công bố",
+                "Ngày hiệu lực",
+            ],
+            &[1500, 3355, 1500, 1700, 1300],
             rows,
             false,
-            "LLLC",
+            "LLLLC",
         ));
     }
     doc = doc.add_paragraph(part("2. Niêm yết thủ tục hành chính tại đơn vị"));
