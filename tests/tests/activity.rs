@@ -193,6 +193,19 @@ async fn activities_corrections_and_one_stop_results_reach_the_dashboard() {
         .await;
     assert_eq!(s, 200);
     assert_eq!(list["results"].as_array().unwrap().len(), 1);
+    // The Department Office's own unit sends its figures with the office's own key, no
+    // second key of role unit: they are its unit's.
+    let (s, own) = sys
+        .call(
+            reqwest::Method::PUT,
+            "/v1/one-stop-results/2020-H1",
+            Some(&office),
+            Some(&one_stop),
+        )
+        .await;
+    assert_eq!(s, 200, "{own}");
+    let (_, me) = sys.get("/v1/me", Some(&office)).await;
+    assert_eq!(own["unit_id"], me["unit"]["id"], "{own}");
     let (_, theirs) = sys.get("/v1/one-stop-results", Some(&other)).await;
     assert_eq!(theirs["results"].as_array().unwrap().len(), 0);
 

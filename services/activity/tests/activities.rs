@@ -152,12 +152,29 @@ async fn every_rule_is_checked_and_each_violation_named() {
 #[tokio::test]
 async fn only_units_record_and_the_unit_is_the_callers() {
     let s = service().await;
+    // Leadership records nothing; the office records for its own unit only (below).
     let e = s
         .api
-        .record_activity(as_office(activity(BRIEFING, "2020-03-10", "x")))
+        .record_activity(from(
+            Uuid::new_v4(),
+            Role::Leader,
+            activity(BRIEFING, "2020-03-10", "x"),
+        ))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::PermissionDenied);
+    let office = Uuid::new_v4();
+    let own = s
+        .api
+        .record_activity(from(
+            office,
+            Role::Office,
+            activity(BRIEFING, "2020-03-10", "Văn phòng"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(own.unit_id, office.to_string());
     let e = s
         .api
         .record_activity(tonic::Request::new(activity(BRIEFING, "2020-03-10", "x")))
@@ -167,7 +184,11 @@ async fn only_units_record_and_the_unit_is_the_callers() {
     let unit = Uuid::new_v4();
     let a = record(&s, unit, activity(BRIEFING, "2020-03-10", "x")).await;
     assert_eq!(a.unit_id, unit.to_string());
-    assert_eq!(s.count("activities").await, 1);
+    assert_eq!(
+        s.count("activities").await,
+        2,
+        "the office's own and the unit's"
+    );
 }
 
 #[tokio::test]
@@ -532,8 +553,24 @@ async fn a_unit_cannot_correct_another_units_activity() {
         .await
         .unwrap_err();
     assert_eq!(malformed.code(), Code::NotFound);
-    // The office and leadership do not write units' records.
-    for role in [Role::Office, Role::Leader, Role::Operator] {
+    // Leadership and operators write no records; the office writes only its own
+    // unit's (below), never another's.
+    let office = Uuid::new_v4();
+    let e = s
+        .api
+        .correct_activity(from(
+            office,
+            Role::Office,
+            correction(&theirs.id, body.clone(), ""),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.code(),
+        Code::NotFound,
+        "another unit's record, as to any unit"
+    );
+    for role in [Role::Leader, Role::Operator] {
         let e = s
             .api
             .correct_activity(from(b, role, correction(&theirs.id, body.clone(), "")))

@@ -160,10 +160,19 @@ async fn one_stop_results_reconcile_and_the_rate_is_computed() {
     assert_eq!(s.count("one_stop_results").await, 2);
     assert_eq!(s.count("cchc_outbox").await, 2, "refusals write no event");
 
-    // Only units submit.
+    // The Department Office submits its own unit's figures with its staff's accounts;
+    // leadership submits none.
+    let office = Uuid::new_v4();
+    let r = s
+        .api
+        .submit_one_stop_result(from(office, Role::Office, one_stop("2020-H1")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.unit_id, office.to_string());
     let e = s
         .api
-        .submit_one_stop_result(as_office(one_stop("2020-H1")))
+        .submit_one_stop_result(from(office, Role::Leader, one_stop("2020-H1")))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::PermissionDenied);

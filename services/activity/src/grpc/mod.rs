@@ -113,9 +113,11 @@ impl ActivityService for Activities {
     }
 }
 
-/// The unit making a write: a unit's caller, whose unit was neither closed nor merged.
+/// The unit making a write, for its own records only: a unit's caller, or the
+/// Department Office's staff for the Office's own unit (which reports like any other,
+/// without a second key of role unit); a unit neither closed nor merged.
 async fn writer<T>(store: &Store, req: &Request<T>) -> Result<Caller, Status> {
-    let caller = Caller::require(req, &[Role::Unit])?;
+    let caller = Caller::require(req, &[Role::Unit, Role::Office])?;
     store.ensure_active(caller.unit_id).await?;
     Ok(caller)
 }
