@@ -114,6 +114,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for p in packages {
         config = config.type_attribute(p, serde);
     }
+    // A whole number of days reads back as it was written (5, not 5.0).
+    config = config.field_attribute(
+        ".cchc.catalogue.v1.ProcedureContent.processing_days",
+        "#[serde(with = \"crate::days\")] #[schema(value_type = Option<f64>)]",
+    );
     // The gateway answers with who each actor is, not the actor's text.
     for f in actor_fields(&fds, &packages) {
         config = config.field_attribute(f, "#[schema(value_type = Option<crate::ActorRef>)]");

@@ -46,6 +46,26 @@ pub mod operations {
 
 include!("actor_fields.rs");
 
+/// A time limit in working days as JSON: whole days as integers, so a record written as
+/// `5` answers `5` (serde would say `5.0`); fractions as decimals; absent as `null`.
+pub mod days {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(days: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match days {
+            Some(d) if d.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(d) => {
+                s.serialize_u32(*d as u32)
+            }
+            Some(d) => s.serialize_f64(*d),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        Option::<f64>::deserialize(d)
+    }
+}
+
 /// Who a write is attributed to, as the gateway's JSON shows it in place of the actor
 /// text of each field in [`ACTOR_FIELDS`]; `null` for writes made before they were
 /// attributed.

@@ -185,6 +185,32 @@ impl Browser {
             .map(|c| c.value().to_owned())
     }
 
+    /// A download at `url` (a file the browser would save), fetched as this browser's
+    /// signed-in person: checked to be `content_type` and an attachment, its bytes.
+    pub async fn download(&self, url: &str, content_type: &str) -> Vec<u8> {
+        let cookie = self
+            .cookie("cchc_session")
+            .await
+            .expect("a signed-in session");
+        let answer = reqwest::Client::new()
+            .get(url)
+            .header("cookie", format!("cchc_session={cookie}"))
+            .send()
+            .await
+            .expect("the download answers");
+        assert_eq!(answer.status(), 200, "{url}");
+        let headers = answer.headers();
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .contains(content_type),
+            "{headers:?}"
+        );
+        assert!(headers.contains_key("content-disposition"), "{headers:?}");
+        answer.bytes().await.expect("the file").to_vec()
+    }
+
     /// Saves a PNG of the page to `dir/name.png`.
     pub async fn screenshot(&self, dir: &std::path::Path, name: &str) {
         let png = self.client.screenshot().await.expect("a screenshot");

@@ -49,7 +49,23 @@ async fn catalogue_over_http() {
     assert_eq!(s, 200);
     let rev = draft["draft_revision"].as_u64().unwrap();
     let mut content = draft["content"].clone();
-    content["processing_days"] = json!(3);
+    // A time limit is working days, half a day included, in steps of a thousandth
+    // (one working hour is 0.125); finer, negative or missing is refused.
+    for (days, rule) in [(json!(0.0004), "decimals"), (json!(-1), "not_negative")] {
+        content["processing_days"] = days;
+        let (s, p) = sys
+            .call(
+                Method::PUT,
+                &format!("/v1/procedures/{code}/draft"),
+                Some(&office),
+                Some(&json!({"revision": rev, "content": content})),
+            )
+            .await;
+        assert_eq!(s, 400, "{p}");
+        assert_eq!(p["errors"][0]["field"], "content.processing_days", "{p}");
+        assert_eq!(p["errors"][0]["code"], rule, "{p}");
+    }
+    content["processing_days"] = json!(0.5);
     let edit = json!({"revision": rev, "content": content});
     let (s, _) = sys
         .call(
@@ -103,7 +119,7 @@ async fn catalogue_over_http() {
         .await;
     assert_eq!(v1["content"]["processing_days"], 5);
     let (_, v2) = sys.get(&format!("/v1/procedures/{code}"), None).await;
-    assert_eq!(v2["content"]["processing_days"], 3);
+    assert_eq!(v2["content"]["processing_days"], 0.5);
 
     // Legal documents, linked both ways.
     let doc = json!({"number_symbol": "23/2015/NĐ-CP", "type": "decree", "summary": "Về cấp bản sao từ sổ gốc",

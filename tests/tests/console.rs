@@ -171,7 +171,8 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
     desk.goto(&format!("{console}/thu-tuc/{code}")).await;
     desk.click(&format!("a[href='/van-phong/thu-tuc/{code}']"))
         .await;
-    desk.fill("processing_days", "3").await;
+    // Half a working day, typed with a decimal comma.
+    desk.fill("processing_days", "0,5").await;
     desk.click("form[action$='/du-thao'] button.primary").await;
     assert!(
         desk.text().await.contains("Đã lưu dự thảo."),
@@ -190,7 +191,7 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
         "{page}"
     );
     desk.screenshot(&shots, "cong-bo").await;
-    // What changed, for anyone: only the time limit, from 5 to 3 working days.
+    // What changed, for anyone: only the time limit, from 5 to half a working day.
     desk.goto(&format!("{console}/thu-tuc/{code}")).await;
     desk.click(&format!("a[href='/thu-tuc/{code}/so-sanh?tu=1&den=2']"))
         .await;
@@ -198,12 +199,12 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
     let rows: Vec<&str> = changes.lines().skip(1).collect();
     assert_eq!(
         rows,
-        ["Thời hạn giải quyết 5 ngày làm việc 3 ngày làm việc"],
+        ["Thời hạn giải quyết 5 ngày làm việc 0,5 ngày làm việc"],
         "{changes}"
     );
     desk.screenshot(&shots, "so-sanh").await;
     let (_, current) = sys.get(&format!("/v1/procedures/{code}"), None).await;
-    assert_eq!(current["content"]["processing_days"], 3, "{current}");
+    assert_eq!(current["content"]["processing_days"], 0.5, "{current}");
     assert_eq!(
         current["published_by"]["name"], "Trần Văn Bình",
         "{current}"
@@ -547,27 +548,10 @@ async fn a_clerk_works_through_the_console_in_a_real_browser() {
         .await
         .unwrap()
         .expect("an href");
-    let cookie = leader
-        .cookie("cchc_session")
-        .await
-        .expect("the leader's session");
-    let docx = reqwest::Client::new()
-        .get(format!("{console}{link}"))
-        .header("cookie", format!("cchc_session={cookie}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(docx.status(), 200);
-    assert!(
-        docx.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .contains("wordprocessingml"),
-        "{:?}",
-        docx.headers()
-    );
-    assert!(docx.headers().contains_key("content-disposition"));
-    assert!(docx.bytes().await.unwrap().starts_with(b"PK"));
+    let docx = leader
+        .download(&format!("{console}{link}"), "wordprocessingml")
+        .await;
+    assert!(docx.starts_with(b"PK"));
     leader.close().await;
 
     // Signing out ends the session at the gateway too.
@@ -1016,16 +1000,7 @@ async fn the_office_runs_units_keys_and_the_catalogue_in_the_console() {
          1.008953.H19,Cho phép trường hoạt động giáo dục,Cấp huyện,20 ngày\n",
     )
     .unwrap();
-    desk.goto(&format!("{console}/van-phong/danh-muc")).await;
-    desk.client
-        .find(fantoccini::Locator::Id("file"))
-        .await
-        .unwrap()
-        .send_keys(sheet.to_str().unwrap())
-        .await
-        .unwrap();
-    desk.click("form[action='/van-phong/danh-muc/nhap'] button.primary")
-        .await;
+    import_sheet(&desk, &console, &sheet).await;
     let summary = desk.text_of("import-summary").await;
     assert!(summary.contains("Thêm mới (dự thảo): 2"), "{summary}");
     assert!(summary.contains("Không nhập được: 2"), "{summary}");
@@ -1053,12 +1028,49 @@ async fn the_office_runs_units_keys_and_the_catalogue_in_the_console() {
         draft["content"]["name"], "Cho phép trường hoạt động giáo dục",
         "{draft}"
     );
+    // A sheet of a few columns changes those parts only, and the report names them.
+    std::fs::write(
+        &sheet,
+        "Mã thủ tục,Tên thủ tục,Thời hạn giải quyết\n\
+         1.008951.H19,Cấp giấy phép tổ chức dạy thêm,\"0,5 ngày làm việc\"\n",
+    )
+    .unwrap();
+    import_sheet(&desk, &console, &sheet).await;
+    let rows = desk.text_of("import-rows").await.replace('\t', " ");
+    assert!(
+        rows.contains("2 1.008951.H19 Cập nhật dự thảo Đã thay đổi: Thời hạn giải quyết"),
+        "{rows}"
+    );
+    let (_, draft) = sys
+        .get("/v1/procedures/1.008951.H19/draft", Some(&office))
+        .await;
+    assert_eq!(draft["content"]["processing_days"], 0.5, "{draft}");
+    assert_eq!(draft["content"]["level"], "province", "kept: {draft}");
     let _ = std::fs::remove_file(&sheet);
 
     // A published procedure abolished by decision: its public page says so.
     let abolished = "1.008960.H19";
     sys.published(abolished, "Cấp phép hoạt động giáo dục kỹ năng sống")
         .await;
+    // Before that, the office downloads the catalogue as its workbook, in the layout
+    // the import reads.
+    let bytes = desk
+        .download(
+            &format!("{console}/van-phong/danh-muc/xuat?dinh-dang=xlsx"),
+            "spreadsheetml",
+        )
+        .await;
+    let sheet_back = cchc_cli::sheet::read_bytes("danh-muc.xlsx", &bytes).unwrap();
+    let (rows_back, unreadable) = cchc_cli::sheet::import_rows(&sheet_back).unwrap();
+    assert!(unreadable.is_empty());
+    let row = rows_back
+        .iter()
+        .find(|r| r.code == abolished)
+        .expect("the published procedure is in the workbook");
+    assert_eq!(
+        row.content.as_ref().unwrap().name,
+        "Cấp phép hoạt động giáo dục kỹ năng sống"
+    );
     desk.goto(&format!("{console}/van-phong/thu-tuc/{abolished}"))
         .await;
     desk.fill("decision_number", "789/QĐ-UBND").await;
@@ -1639,4 +1651,18 @@ async fn a_unit_submits_its_report_and_the_office_follows_and_reopens_it() {
     clerk.close().await;
     desk.close().await;
     sys.stop().await;
+}
+
+/// The office imports the spreadsheet at `sheet` on the catalogue page.
+async fn import_sheet(desk: &Browser, console: &str, sheet: &std::path::Path) {
+    desk.goto(&format!("{console}/van-phong/danh-muc")).await;
+    desk.client
+        .find(fantoccini::Locator::Id("file"))
+        .await
+        .unwrap()
+        .send_keys(sheet.to_str().unwrap())
+        .await
+        .unwrap();
+    desk.click("form[action='/van-phong/danh-muc/nhap'] button.primary")
+        .await;
 }

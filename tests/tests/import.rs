@@ -1,10 +1,14 @@
 //! The `cchc import-catalogue` command against the real system: good rows land, bad
 //! rows are reported with their row number, and importing the same file again changes
-//! nothing. Then the published catalogue is exported as CPSV-AP JSON-LD.
+//! nothing. Then the published catalogue is exported as CPSV-AP JSON-LD and as the
+//! office's workbook, which imports back unchanged; a sheet of a few columns changes
+//! only those, and a dry run says so first.
 
 use std::process::Command;
 
 use cchc_e2e::{System, bin_dir, publication};
+use reqwest::Method;
+use serde_json::json;
 
 const HEADER: &[&str] = &[
     "Mã thủ tục",
@@ -182,5 +186,113 @@ async fn import_spreadsheets_then_export_cpsv_ap() {
     assert_eq!(graph[0]["cv:processingTime"], "P5D");
     let (s, _) = sys.get("/v1/catalogue/export?format=pdf", None).await;
     assert_eq!(s, 400);
+
+    // The office adds what a sheet cannot say (a component's copies) and what this one
+    // does not (keywords, forms), and publishes it.
+    let code = "1.005001.H19";
+    let office = Some(sys.office_key.as_str());
+    let (_, draft) = sys
+        .get(&format!("/v1/procedures/{code}/draft"), office)
+        .await;
+    let mut content = draft["content"].clone();
+    content["keywords"] = json!(["bản sao", "văn bằng"]);
+    content["forms"] = json!(["Mẫu đơn đề nghị cấp bản sao"]);
+    content["dossier"][1]["copies"] = json!(2);
+    let edit = json!({"revision": draft["draft_revision"], "content": content});
+    let (s, p) = sys
+        .call(
+            Method::PUT,
+            &format!("/v1/procedures/{code}/draft"),
+            office,
+            Some(&edit),
+        )
+        .await;
+    assert_eq!(s, 200, "{p}");
+    let mut amend = publication("2020-03-01");
+    amend["change_type"] = json!("amended");
+    let (s, p) = sys
+        .post(&format!("/v1/procedures/{code}/publish"), office, &amend)
+        .await;
+    assert_eq!(s, 200, "{p}");
+
+    // The catalogue as the office's workbook, imported back: nothing changes.
+    let workbook = dir.path().join("danh-muc-xuat.xlsx");
+    let (status, out) = cchc(
+        &sys,
+        &[
+            "export-catalogue",
+            "--format",
+            "xlsx",
+            "-o",
+            workbook.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(status, 0, "{out}");
+    let (status, out) = cchc(&sys, &["import-catalogue", workbook.to_str().unwrap()]);
+    assert_eq!((status, out.contains("unchanged 1")), (0, true), "{out}");
+    assert!(!out.contains("updated"), "{out}");
+    let (_, after) = sys
+        .get(&format!("/v1/procedures/{code}/draft"), office)
+        .await;
+    assert_eq!(
+        after["draft_revision"],
+        draft["draft_revision"].as_u64().unwrap() + 1
+    );
+
+    // A sheet of three columns changes those columns only: first said, then done.
+    let partial = dir.path().join("thoi-han.csv");
+    std::fs::write(
+        &partial,
+        format!(
+            "Mã thủ tục;Tên thủ tục;Thời hạn giải quyết\r\n{code};{};0,5 ngày làm việc\r\n",
+            content["name"].as_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let (status, out) = cchc(
+        &sys,
+        &["import-catalogue", "--dry-run", partial.to_str().unwrap()],
+    );
+    assert_eq!(status, 0, "{out}");
+    assert!(
+        out.contains("dry run, nothing changed:") && out.contains("updated 1"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("row 2 ({code}): would be updated processing_days"))
+            && out.contains("processing_days: 5 → 0.5"),
+        "{out}"
+    );
+    let (_, unchanged) = sys
+        .get(&format!("/v1/procedures/{code}/draft"), office)
+        .await;
+    assert_eq!(
+        unchanged["draft_revision"], after["draft_revision"],
+        "a dry run writes nothing"
+    );
+    let (status, out) = cchc(&sys, &["import-catalogue", partial.to_str().unwrap()]);
+    assert_eq!(status, 0, "{out}");
+    assert!(
+        out.contains(&format!("row 2 ({code}): updated processing_days")),
+        "{out}"
+    );
+    let (_, changed) = sys
+        .get(&format!("/v1/procedures/{code}/draft"), office)
+        .await;
+    let c = &changed["content"];
+    assert_eq!(c["processing_days"], 0.5);
+    assert_eq!(c["keywords"], json!(["bản sao", "văn bằng"]), "{c}");
+    assert_eq!(c["forms"], json!(["Mẫu đơn đề nghị cấp bản sao"]), "{c}");
+    assert_eq!(c["dossier"][1]["copies"], 2, "{c}");
+
+    // Half a working day is a time limit the catalogue publishes.
+    let mut amend = publication("2020-04-01");
+    amend["change_type"] = json!("amended");
+    let (s, p) = sys
+        .post(&format!("/v1/procedures/{code}/publish"), office, &amend)
+        .await;
+    assert_eq!(s, 200, "{p}");
+    let (_, doc) = sys.get("/v1/catalogue/export?format=jsonld", None).await;
+    assert_eq!(doc["@graph"][0]["cv:processingTime"], "P0DT4H", "{doc}");
     sys.stop().await;
 }

@@ -64,7 +64,7 @@ fn content(name: &str) -> ProcedureContent {
             required: true,
             ..Default::default()
         }],
-        processing_days: 5,
+        processing_days: Some(5.0),
         result: "Quyết định".into(),
         fees: vec![Fee {
             channel: "online".into(),
@@ -162,7 +162,7 @@ async fn publishing_an_incomplete_record_lists_every_missing_part() {
         code: "1.000001.H19".into(),
         content: Some(ProcedureContent {
             name: "Thủ tục chưa đủ".into(),
-            processing_days: 3,
+            processing_days: Some(3.0),
             ..Default::default()
         }),
     };
@@ -248,7 +248,8 @@ async fn versions_history_amendment_and_abolition() {
         .unwrap()
         .into_inner();
     let mut c = draft.content.clone().unwrap();
-    c.processing_days = 3;
+    // The same day is a time limit like any other, and may be published.
+    c.processing_days = Some(0.0);
     f.svc
         .update_draft(req(
             UpdateDraftRequest {
@@ -279,7 +280,7 @@ async fn versions_history_amendment_and_abolition() {
     let v1 = f.svc.get_procedure(anon(1)).await.unwrap().into_inner();
     assert_eq!(
         (v1.status.as_str(), v1.content.unwrap().processing_days),
-        ("superseded", 5)
+        ("superseded", Some(5.0))
     );
     assert_eq!(
         f.svc
@@ -290,7 +291,7 @@ async fn versions_history_amendment_and_abolition() {
             .content
             .unwrap()
             .processing_days,
-        3
+        Some(0.0)
     );
     assert_eq!(
         f.svc
@@ -946,13 +947,16 @@ async fn control_characters_are_refused_naming_the_field_and_lookups_never_fail(
                         row: 2,
                         code: "1.000501.H19".into(),
                         content: Some(content("Chuyển trường")),
+                        ..Default::default()
                     },
                     ImportRow {
                         row: 3,
                         code: "1.000502.H19".into(),
                         content: Some(content("Cấp\0bằng")),
+                        ..Default::default()
                     },
                 ],
+                dry_run: false,
             },
             &f.office,
         ))

@@ -96,7 +96,7 @@ fn content(name: &str) -> ProcedureContent {
             required: true,
             ..Default::default()
         }],
-        processing_days: 5,
+        processing_days: Some(5.0),
         result: "Quyết định".into(),
         legal_basis: vec!["Thông tư 19/2015/TT-BGDĐT".into()],
         ..Default::default()
@@ -254,7 +254,9 @@ async fn a_closed_unit_posts_nothing_and_a_closed_office_changes_nothing() {
                     row: 2,
                     code: "1.000302.H19".into(),
                     content: Some(content("Nhập từ tệp")),
+                    ..Default::default()
                 }],
+                dry_run: false,
             },
         ))
         .await,

@@ -39,7 +39,8 @@ enum Command {
     ///   Mã thủ tục (Mã, Mã TTHC, Mã số, code) · Tên thủ tục (Tên, Tên TTHC, name) ·
     ///   Cấp thực hiện (Cấp, level: tỉnh, huyện, xã) · Lĩnh vực (field) ·
     ///   Cơ quan thực hiện (Cơ quan, agency) · Thời hạn giải quyết (Thời hạn,
-    ///   processing days: whole working days) · Đối tượng thực hiện (Đối tượng,
+    ///   processing days: working days, "0,5" half a day, "Trong ngày" the same
+    ///   day, "04 giờ" in working hours) · Đối tượng thực hiện (Đối tượng,
     ///   applicants) · Trình tự thực hiện (Trình tự, steps) · Cách thức thực hiện
     ///   (Cách thức, channels: trực tiếp, trực tuyến, bưu chính) · Thành phần hồ sơ
     ///   (Hồ sơ, dossier) · Kết quả thực hiện (Kết quả, result) · Yêu cầu, điều kiện
@@ -48,14 +49,23 @@ enum Command {
     ///
     /// Lists go one item per line or separated by semicolons. A code given to more than
     /// one row refuses all of them; refused rows are listed in the file's order.
+    ///
+    /// A procedure already in the catalogue changes only in the columns the file has:
+    /// its other parts (keywords, forms, a dossier component's copies…) stay as they
+    /// are. --dry-run says what each row would change, before and after, and changes
+    /// nothing.
     #[command(verbatim_doc_comment)]
     ImportCatalogue {
         file: PathBuf,
         /// Rows sent per request.
         #[arg(long, default_value_t = 100)]
         batch: usize,
+        /// Say what would change, row by row, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
-    /// Write the published catalogue (json, or jsonld for CPSV-AP).
+    /// Write the published catalogue: json, jsonld (CPSV-AP), or xlsx — the office's
+    /// working format, in the layout import-catalogue reads back (xlsx needs --output).
     ExportCatalogue {
         #[arg(long, default_value = "json")]
         format: String,
@@ -196,7 +206,22 @@ fn key(cli: &Cli) -> anyhow::Result<String> {
         .map_err(|_| anyhow::anyhow!("no API key: pass --key or set CCHC_KEY"))
 }
 
-async fn import(api: &Api, file: &std::path::Path, batch: usize) -> anyhow::Result<bool> {
+/// A part's value as the import report shows it: its JSON, cut short.
+fn shown(json: &str) -> String {
+    const MAX: usize = 60;
+    if json.chars().count() <= MAX {
+        json.to_owned()
+    } else {
+        format!("{}…", json.chars().take(MAX).collect::<String>())
+    }
+}
+
+async fn import(
+    api: &Api,
+    file: &std::path::Path,
+    batch: usize,
+    dry_run: bool,
+) -> anyhow::Result<bool> {
     let sheet = sheet::read(file)?;
     let (rows, unreadable) = sheet::import_rows(&sheet)?;
     let bar = indicatif::ProgressBar::new(rows.len() as u64);
@@ -213,8 +238,9 @@ async fn import(api: &Api, file: &std::path::Path, batch: usize) -> anyhow::Resu
         })
         .collect();
     counts.insert("rejected".into(), unreadable.len());
+    let mut changed: Vec<(u64, String)> = Vec::new();
     for chunk in rows.chunks(batch.clamp(1, 1000)) {
-        let body = json!({ "rows": chunk });
+        let body = json!({ "rows": chunk, "dry_run": dry_run });
         let (_, reply) = api
             .send(reqwest::Method::POST, "/v1/procedures/import", Some(&body))
             .await?;
@@ -243,13 +269,45 @@ async fn import(api: &Api, file: &std::path::Path, batch: usize) -> anyhow::Resu
                     ),
                 ));
             }
+            let changes = r["changes"].as_array().cloned().unwrap_or_default();
+            if outcome == "updated" || (dry_run && outcome == "created") {
+                let fields: Vec<&str> =
+                    changes.iter().filter_map(|c| c["field"].as_str()).collect();
+                let mut line = format!(
+                    "row {} ({}): {}{} {}",
+                    r["row"],
+                    r["code"].as_str().unwrap_or(""),
+                    if dry_run { "would be " } else { "" },
+                    outcome,
+                    fields.join(", ")
+                );
+                if dry_run {
+                    for c in &changes {
+                        line.push_str(&format!(
+                            "\n      {}: {} → {}",
+                            c["field"].as_str().unwrap_or(""),
+                            shown(c["before"].as_str().unwrap_or("")),
+                            shown(c["after"].as_str().unwrap_or(""))
+                        ));
+                    }
+                }
+                changed.push((r["row"].as_u64().unwrap_or(0), line));
+            }
             *counts.entry(outcome).or_default() += 1;
         }
         bar.inc(chunk.len() as u64);
     }
     bar.finish_with_message("done");
     let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    println!("{}", summary.join(", "));
+    if dry_run {
+        println!("dry run, nothing changed: {}", summary.join(", "));
+    } else {
+        println!("{}", summary.join(", "));
+    }
+    changed.sort();
+    for (_, c) in &changed {
+        println!("  {c}");
+    }
     // In the file's order: row 9 before row 10.
     rejected.sort();
     for (_, r) in &rejected {
@@ -352,7 +410,11 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         key: key(&cli)?,
     };
     match &cli.command {
-        Command::ImportCatalogue { file, batch } => return import(&api, file, *batch).await,
+        Command::ImportCatalogue {
+            file,
+            batch,
+            dry_run,
+        } => return import(&api, file, *batch, *dry_run).await,
         Command::ReplayReadModels { no_wait } => return replay(&api, !no_wait).await,
         Command::Report {
             plan,
@@ -376,17 +438,27 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             return report(&api, &request, format, output.as_deref()).await;
         }
         Command::ExportCatalogue { format, output } => {
+            let xlsx = format == "xlsx";
+            if xlsx && output.is_none() {
+                anyhow::bail!("a workbook is no text: give it a file with --output");
+            }
+            let asked = if xlsx { "json" } else { format.as_str() };
             let (_, body) = api
                 .send(
                     reqwest::Method::GET,
-                    &format!("/v1/catalogue/export?format={format}"),
+                    &format!("/v1/catalogue/export?format={asked}"),
                     None,
                 )
                 .await?;
+            let bytes = if xlsx {
+                sheet::catalogue_xlsx(&body.json()?)?
+            } else {
+                body.0
+            };
             match output {
-                Some(path) => std::fs::write(path, &body.0)
+                Some(path) => std::fs::write(path, &bytes)
                     .with_context(|| format!("writing {}", path.display()))?,
-                None => println!("{}", String::from_utf8_lossy(&body.0)),
+                None => println!("{}", String::from_utf8_lossy(&bytes)),
             }
         }
         Command::CreateUnit { name, kind, parent } => {

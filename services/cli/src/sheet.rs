@@ -214,6 +214,31 @@ const NAMES: &[(Column, &[&str])] = &[
     (Column::Keywords, &["tu khoa", "keywords"]),
 ];
 
+impl Column {
+    /// The part of a procedure's content the column holds (ProcedureContent's JSON
+    /// name); the code is no part.
+    fn part(self) -> Option<&'static str> {
+        Some(match self {
+            Column::Code => return None,
+            Column::Name => "name",
+            Column::Level => "level",
+            Column::Field => "field",
+            Column::Agency => "implementing_agency",
+            Column::Days => "processing_days",
+            Column::Applicants => "applicants",
+            Column::Steps => "steps",
+            Column::Channels => "submission_channels",
+            Column::Dossier => "dossier",
+            Column::Result => "result",
+            Column::Requirements => "requirements",
+            Column::Fees => "fees",
+            Column::Forms => "forms",
+            Column::LegalBasis => "legal_basis",
+            Column::Keywords => "keywords",
+        })
+    }
+}
+
 fn column_of(header: &str) -> Option<Column> {
     let h = fold(header);
     NAMES
@@ -222,8 +247,12 @@ fn column_of(header: &str) -> Option<Column> {
         .map(|(c, _)| *c)
 }
 
+/// A list cell's items: one per line, or, in a cell of one line, separated by
+/// semicolons (so an item may hold a semicolon when the items go one per line, as the
+/// export writes them).
 fn list(cell: &str) -> Vec<String> {
-    cell.split(['\n', ';'])
+    let by: &[char] = if cell.contains('\n') { &['\n'] } else { &[';'] };
+    cell.split(by)
         .map(|s| {
             s.trim()
                 .trim_start_matches(['-', '+', '•'])
@@ -245,20 +274,27 @@ fn level(cell: &str) -> Result<String, Unreadable> {
     })
 }
 
+/// The ways to submit a cell names, in the cell's order.
 fn channels(cell: &str) -> Vec<String> {
     let f = fold(cell);
-    let mut out = Vec::new();
-    for (needles, ch) in [
-        (["truc tiep", "in person"], "in_person"),
-        (["truc tuyen", "online"], "online"),
-        (["buu chinh", "post"], "post"),
-    ] {
-        if needles.iter().any(|n| f.contains(n)) {
-            out.push(ch.to_owned());
-        }
-    }
-    out
+    let mut found: Vec<(usize, &str)> = CHANNEL_NAMES
+        .iter()
+        .filter_map(|(ch, needles)| {
+            let at = needles.iter().filter_map(|n| f.find(n)).min()?;
+            Some((at, *ch))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, ch)| ch.to_owned()).collect()
 }
+
+/// Each way to submit, by the words a sheet names it with (folded); the first is how
+/// the export writes it.
+const CHANNEL_NAMES: &[(&str, &[&str])] = &[
+    ("in_person", &["truc tiep", "in person"]),
+    ("online", &["truc tuyen", "online"]),
+    ("post", &["buu chinh", "post"]),
+];
 
 /// The first whole number in a cell, ignoring thousands separators ("20.000 đồng").
 fn first_number(cell: &str) -> Option<i64> {
@@ -289,6 +325,169 @@ fn fees(cell: &str) -> Vec<Fee> {
         .collect()
 }
 
+/// The columns the catalogue is exported with, in order, under the first name import
+/// reads them by: what the export writes, the import reads back unchanged.
+const EXPORTED: &[(Column, &str, f64)] = &[
+    (Column::Code, "Mã thủ tục", 16.0),
+    (Column::Name, "Tên thủ tục", 40.0),
+    (Column::Level, "Cấp thực hiện", 12.0),
+    (Column::Field, "Lĩnh vực", 20.0),
+    (Column::Agency, "Cơ quan thực hiện", 24.0),
+    (Column::Applicants, "Đối tượng thực hiện", 24.0),
+    (Column::Steps, "Trình tự thực hiện", 48.0),
+    (Column::Channels, "Cách thức thực hiện", 16.0),
+    (Column::Dossier, "Thành phần hồ sơ", 40.0),
+    (Column::Days, "Thời hạn giải quyết", 12.0),
+    (Column::Fees, "Phí, lệ phí", 24.0),
+    (Column::Result, "Kết quả thực hiện", 24.0),
+    (Column::Requirements, "Yêu cầu, điều kiện", 32.0),
+    (Column::Forms, "Mẫu đơn, tờ khai", 24.0),
+    (Column::LegalBasis, "Căn cứ pháp lý", 40.0),
+    (Column::Keywords, "Từ khóa", 20.0),
+];
+
+/// A procedure as the catalogue's export has it (other fields are not needed here).
+#[derive(serde::Deserialize)]
+struct Exported {
+    code: String,
+    #[serde(default)]
+    content: ProcedureContent,
+}
+
+/// A fee as a sheet's cell says it: its note when the note reads back as the same way
+/// and amount, else the way and the amount in words ("Trực tuyến: 20.000 đồng").
+fn fee_text(f: &Fee) -> String {
+    let reads_back = fees(&f.note)
+        .first()
+        .is_some_and(|r| r.channel == f.channel && r.amount_vnd == f.amount_vnd);
+    if reads_back && !f.note.contains(['\n', ';']) {
+        f.note.clone()
+    } else {
+        format!(
+            "{}: {} đồng",
+            channel_label(&f.channel),
+            cchc_text::number_vi(f.amount_vnd)
+        )
+    }
+}
+
+fn channel_label(ch: &str) -> &str {
+    match ch {
+        "in_person" => "Trực tiếp",
+        "online" => "Trực tuyến",
+        "post" => "Bưu chính",
+        other => other,
+    }
+}
+
+fn level_label(level: &str) -> &str {
+    match level {
+        "province" => "Cấp tỉnh",
+        "district" => "Cấp huyện",
+        "commune" => "Cấp xã",
+        other => other,
+    }
+}
+
+/// The cell of `column` for a procedure, as text; the time limit is a number apart.
+fn cell(column: Column, code: &str, c: &ProcedureContent) -> String {
+    let lines = |items: &[String]| items.join("\n");
+    match column {
+        Column::Code => code.to_owned(),
+        Column::Name => c.name.clone(),
+        Column::Level => level_label(&c.level).to_owned(),
+        Column::Field => c.field.clone(),
+        Column::Agency => c.implementing_agency.clone(),
+        Column::Applicants => lines(&c.applicants),
+        Column::Steps => lines(&c.steps),
+        Column::Channels => c
+            .submission_channels
+            .iter()
+            .map(|ch| channel_label(ch))
+            .collect::<Vec<_>>()
+            .join("; "),
+        Column::Dossier => c
+            .dossier
+            .iter()
+            .map(|d| d.name.clone())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Column::Days => String::new(),
+        Column::Fees => c.fees.iter().map(fee_text).collect::<Vec<_>>().join("\n"),
+        Column::Result => c.result.clone(),
+        Column::Requirements => lines(&c.requirements),
+        Column::Forms => lines(&c.forms),
+        Column::LegalBasis => lines(&c.legal_basis),
+        Column::Keywords => lines(&c.keywords),
+    }
+}
+
+/// The published catalogue, as the gateway's JSON export gives it
+/// (`{"procedures": [...]}`), as a workbook the office works in and imports back: one
+/// row per procedure, lists one item per line, the time limit in working days as a
+/// number. A dossier component's copies and a fee's note do not fit a cell; importing
+/// the file back keeps them (see the import's help).
+pub fn catalogue_xlsx(export: &serde_json::Value) -> anyhow::Result<Vec<u8>> {
+    use rust_xlsxwriter::{Format, FormatBorder, Workbook};
+    let procedures: Vec<Exported> = serde_json::from_value(export["procedures"].clone())
+        .context("reading the catalogue's export")?;
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("Danh mục TTHC")?;
+    let title = Format::new().set_bold().set_font_size(13);
+    let header = Format::new()
+        .set_bold()
+        .set_text_wrap()
+        .set_border(FormatBorder::Thin)
+        .set_background_color("D9E2F3");
+    let wrap = Format::new()
+        .set_text_wrap()
+        .set_border(FormatBorder::Thin)
+        .set_align(rust_xlsxwriter::FormatAlign::Top);
+    ws.write_string_with_format(0, 0, "DANH MỤC THỦ TỤC HÀNH CHÍNH ĐANG CÔNG BỐ", &title)?;
+    ws.write_string(
+        1,
+        0,
+        format!(
+            "{} thủ tục. Sửa các cột rồi nhập lại tệp này: thủ tục đã có chỉ thay đổi ở các cột có trong tệp.",
+            procedures.len()
+        ),
+    )?;
+    const HEADER: u32 = 3;
+    for (i, (_, name, width)) in EXPORTED.iter().enumerate() {
+        let col = i as u16;
+        ws.write_string_with_format(HEADER, col, *name, &header)?;
+        ws.set_column_width(col, *width)?;
+    }
+    for (r, p) in procedures.iter().enumerate() {
+        let row = HEADER + 1 + r as u32;
+        for (i, (column, _, _)) in EXPORTED.iter().enumerate() {
+            let col = i as u16;
+            match (column, p.content.processing_days) {
+                (Column::Days, Some(days)) => {
+                    ws.write_number_with_format(row, col, days, &wrap)?;
+                }
+                _ => {
+                    ws.write_string_with_format(
+                        row,
+                        col,
+                        cell(*column, &p.code, &p.content),
+                        &wrap,
+                    )?;
+                }
+            }
+        }
+    }
+    let last_row = HEADER + procedures.len() as u32;
+    ws.set_freeze_panes(HEADER + 1, 2)?;
+    ws.autofilter(HEADER, 0, last_row, EXPORTED.len() as u16 - 1)?;
+    ws.set_landscape();
+    ws.set_paper_size(9);
+    ws.set_repeat_rows(HEADER, HEADER)?;
+    ws.set_footer("&CTrang &P / &N");
+    Ok(wb.save_to_buffer()?)
+}
+
 /// Why a cell could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unreadable {
@@ -296,9 +495,6 @@ pub enum Unreadable {
     Level(String),
     /// A processing time without a number of days.
     Days(String),
-    /// A processing time of a fraction of a day ("0,5 ngày"), which the catalogue
-    /// cannot hold yet: refused rather than rounded.
-    FractionalDays(String),
     /// A code the file gives to more than one row: every such row, by their numbers.
     Repeated(Vec<u32>),
 }
@@ -308,9 +504,6 @@ impl Unreadable {
         match self {
             Unreadable::Level(cell) => format!("{cell:?} is not a level (tỉnh, xã, huyện)"),
             Unreadable::Days(cell) => format!("processing time {cell:?} has no number of days"),
-            Unreadable::FractionalDays(cell) => format!(
-                "processing time {cell:?} is a fraction of a day, which cannot be recorded yet"
-            ),
             Unreadable::Repeated(rows) => format!("the code is repeated in rows {}", joined(rows)),
         }
     }
@@ -323,9 +516,6 @@ impl Unreadable {
             Unreadable::Days(cell) => {
                 format!("Thời hạn giải quyết “{cell}” không có số ngày")
             }
-            Unreadable::FractionalDays(cell) => format!(
-                "Thời hạn giải quyết “{cell}” là một phần của ngày, hệ thống chưa ghi nhận được"
-            ),
             Unreadable::Repeated(rows) => {
                 format!("Mã thủ tục bị lặp lại ở các dòng {}", joined(rows))
             }
@@ -340,21 +530,38 @@ fn joined(rows: &[u32]) -> String {
         .join(", ")
 }
 
-/// A number of days with a decimal part ("0,5", "1.5"): a comma or a dot followed by
-/// one or two digits that are not all zero (thousands separators come in threes).
-fn fractional(cell: &str) -> bool {
-    let cs: Vec<char> = cell.chars().collect();
-    cs.iter().enumerate().any(|(i, c)| {
-        if !(*c == ',' || *c == '.') || i == 0 || !cs[i - 1].is_ascii_digit() {
-            return false;
-        }
-        let decimals: Vec<char> = cs[i + 1..]
-            .iter()
-            .take_while(|d| d.is_ascii_digit())
-            .copied()
-            .collect();
-        (1..=2).contains(&decimals.len()) && decimals.iter().any(|d| *d != '0')
-    })
+/// A time limit as the Department writes it, in working days: "05 ngày làm việc" is 5,
+/// "0,5 ngày" (or "0.5") half a day, "Trong ngày" the same day (0), "04 giờ làm việc"
+/// half a day (eight working hours to a day). An empty cell is no time limit at all,
+/// not 0. A comma or a point is always the decimal separator: a time limit is at most
+/// 365 days, so "1.125" is a day and an hour, never a thousand and more.
+pub fn days(cell: &str) -> Result<Option<f64>, Unreadable> {
+    let folded = fold(cell);
+    if folded.trim().is_empty() {
+        return Ok(None);
+    }
+    let Some(number) = decimal(cell) else {
+        return if folded.contains("trong ngay") {
+            Ok(Some(0.0))
+        } else {
+            Err(Unreadable::Days(cell.to_owned()))
+        };
+    };
+    let hours = folded.contains("gio") && !folded.contains("ngay");
+    Ok(Some(if hours { number / 8.0 } else { number }))
+}
+
+/// The first number in a cell, with a decimal comma or point.
+fn decimal(cell: &str) -> Option<f64> {
+    let token = cell
+        .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
+        .find(|s| s.starts_with(|c: char| c.is_ascii_digit()))?
+        .trim_end_matches([',', '.']);
+    let (whole, part) = match token.split_once([',', '.']) {
+        Some((w, p)) => (w.to_owned(), p.replace([',', '.'], "")),
+        None => (token.to_owned(), String::new()),
+    };
+    format!("{whole}.{part}0").parse().ok()
 }
 
 /// A row that could not be read, with the reasons.
@@ -383,6 +590,13 @@ pub fn import_rows(sheet: &Sheet) -> anyhow::Result<(Vec<ImportRow>, Vec<RowErro
             );
         }
     }
+    // The parts the file has: an existing draft keeps the others.
+    let mut parts: Vec<String> = Vec::new();
+    for part in columns.iter().flatten().filter_map(|c| c.part()) {
+        if !parts.iter().any(|p| p == part) {
+            parts.push(part.to_owned());
+        }
+    }
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     for (number, cells) in &sheet.rows {
@@ -403,12 +617,9 @@ pub fn import_rows(sheet: &Sheet) -> anyhow::Result<(Vec<ImportRow>, Vec<RowErro
                 },
                 Some(Column::Field) => c.field = cell.to_owned(),
                 Some(Column::Agency) => c.implementing_agency = cell.to_owned(),
-                Some(Column::Days) if fractional(cell) => {
-                    problems.push(Unreadable::FractionalDays(cell.to_owned()))
-                }
-                Some(Column::Days) if !cell.is_empty() => match first_number(cell) {
-                    Some(d) if d <= u32::MAX as i64 => c.processing_days = d as u32,
-                    _ => problems.push(Unreadable::Days(cell.to_owned())),
+                Some(Column::Days) => match days(cell) {
+                    Ok(d) => c.processing_days = d,
+                    Err(e) => problems.push(e),
                 },
                 Some(Column::Applicants) => c.applicants = list(cell),
                 Some(Column::Steps) => c.steps = list(cell),
@@ -438,6 +649,7 @@ pub fn import_rows(sheet: &Sheet) -> anyhow::Result<(Vec<ImportRow>, Vec<RowErro
                 row: *number,
                 code,
                 content: Some(c),
+                columns: parts.clone(),
             });
         } else {
             errors.push(RowError {
@@ -524,7 +736,7 @@ mod tests {
         let c = rows[0].content.clone().unwrap();
         assert_eq!(rows[0].code, "1.012753.H19");
         assert_eq!(c.level, "province");
-        assert_eq!(c.processing_days, 5);
+        assert_eq!(c.processing_days, Some(5.0));
         assert_eq!(c.submission_channels, ["in_person", "online"]);
         assert_eq!(c.fees[0].amount_vnd, 20_000);
         assert_eq!(c.fees[0].channel, "online");
@@ -572,11 +784,92 @@ mod tests {
         assert!(errors.is_empty(), "{errors:?}");
         let c = rows[0].content.clone().unwrap();
         assert_eq!(c.name, "Cấp bản sao, chứng thực");
-        assert_eq!(c.processing_days, 5);
+        assert_eq!(c.processing_days, Some(5.0));
         // Commas still work, quoted cells too.
         let s = read_csv_from("code,name\n1.000002.H19,\"A; B\"\n".as_bytes()).unwrap();
         assert_eq!(s.headers, ["code", "name"]);
         assert_eq!(s.rows[0].1, ["1.000002.H19", "A; B"]);
+    }
+
+    #[test]
+    fn the_exported_workbook_reads_back_as_the_same_content() {
+        let content = ProcedureContent {
+            name: "Cấp bản sao văn bằng, chứng chỉ".into(),
+            level: "province".into(),
+            field: "Văn bằng, chứng chỉ".into(),
+            implementing_agency: "Sở GD&ĐT".into(),
+            applicants: vec!["Cá nhân".into(), "Tổ chức".into()],
+            steps: vec!["Nộp hồ sơ; nhận phiếu hẹn".into(), "Nhận kết quả".into()],
+            submission_channels: vec!["online".into(), "in_person".into()],
+            dossier: vec![DossierComponent {
+                name: "Đơn đề nghị".into(),
+                originals: 1,
+                required: true,
+                ..Default::default()
+            }],
+            processing_days: Some(0.5),
+            result: "Bản sao văn bằng".into(),
+            fees: vec![
+                Fee {
+                    channel: "online".into(),
+                    amount_vnd: 20_000,
+                    note: "Trực tuyến: 20.000 đồng/bản".into(),
+                },
+                Fee {
+                    channel: "in_person".into(),
+                    amount_vnd: 30_000,
+                    note: String::new(),
+                },
+            ],
+            keywords: vec!["bằng".into()],
+            legal_basis: vec!["Nghị định 23/2015/NĐ-CP".into()],
+            ..Default::default()
+        };
+        let export = serde_json::json!({"procedures": [
+            {"code": "1.012753.H19", "version": 3, "published_by": {"kind": "user"}, "content": content},
+            {"code": "1.000002.H19", "content": {"name": "Trong ngày", "processing_days": 0}},
+        ]});
+        let bytes = catalogue_xlsx(&export).unwrap();
+        let sheet = read_bytes("danh-muc.xlsx", &bytes).unwrap();
+        assert_eq!(sheet.rows[0].0, 5, "the header is below the title rows");
+        let (rows, errors) = import_rows(&sheet).unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(rows.len(), 2);
+        let back = rows[0].content.clone().unwrap();
+        // The fee without a note comes back in words; importing keeps the draft's.
+        assert_eq!(back.fees[1].note, "Trực tiếp: 30.000 đồng");
+        let mut expected = content.clone();
+        expected.fees[1].note = back.fees[1].note.clone();
+        assert_eq!(back, expected);
+        assert_eq!(rows[1].content.as_ref().unwrap().processing_days, Some(0.0));
+        assert_eq!(
+            rows[0].columns.len(),
+            EXPORTED.len() - 1,
+            "every part but the code"
+        );
+    }
+
+    #[test]
+    fn time_limits_are_read_as_working_days_with_their_fractions() {
+        for (cell, expected) in [
+            ("05 ngày làm việc", Some(5.0)),
+            ("0,5 ngày làm việc", Some(0.5)),
+            ("1.5", Some(1.5)),
+            ("0,125", Some(0.125)),
+            ("Trong ngày", Some(0.0)),
+            ("0", Some(0.0)),
+            ("04 giờ làm việc", Some(0.5)),
+            ("1.125", Some(1.125)),
+            ("20.000", Some(20.0)),
+            ("", None),
+            ("  ", None),
+        ] {
+            assert_eq!(days(cell), Ok(expected), "{cell:?}");
+        }
+        assert_eq!(
+            days("theo quy định"),
+            Err(Unreadable::Days("theo quy định".into()))
+        );
     }
 
     #[test]
@@ -593,19 +886,18 @@ mod tests {
         );
         let (rows, errors) = import_rows(&s).unwrap();
         let kept: Vec<&str> = rows.iter().map(|r| r.code.as_str()).collect();
-        assert_eq!(kept, ["1.000002.H19", "1.000004.H19"]);
-        assert_eq!(rows[1].content.as_ref().unwrap().processing_days, 20_000);
+        assert_eq!(kept, ["1.000002.H19", "1.000003.H19", "1.000004.H19"]);
+        assert_eq!(rows[1].content.as_ref().unwrap().processing_days, Some(0.5));
+        assert_eq!(
+            rows[2].content.as_ref().unwrap().processing_days,
+            Some(20.0)
+        );
         let refused: Vec<(u32, String)> = errors.iter().map(|e| (e.row, e.english())).collect();
         assert_eq!(
             refused,
             [
                 (2, "the code is repeated in rows 2, 4".to_owned()),
                 (4, "the code is repeated in rows 2, 4".to_owned()),
-                (
-                    5,
-                    "processing time \"0,5 ngày làm việc\" is a fraction of a day, which cannot be recorded yet"
-                        .to_owned()
-                ),
             ]
         );
         assert_eq!(

@@ -224,6 +224,24 @@ pub fn count(typed: &str) -> Option<i64> {
     }
 }
 
+/// A number of working days as typed in a form: "0,5" with a decimal comma, whole
+/// days without one, nothing for none.
+pub fn days_typed(days: Option<f64>) -> String {
+    days.map_or(String::new(), |d| d.to_string().replace('.', ","))
+}
+
+/// A time limit as people read it: "5 ngày làm việc", "0,5 ngày làm việc", "Trong
+/// ngày" for the same day, a dash when the record has none yet.
+pub fn days(days: &Option<f64>, lang: &Lang) -> String {
+    match (days, lang) {
+        (None, _) => "–".into(),
+        (Some(d), Lang::Vi) if *d == 0.0 => "Trong ngày làm việc".into(),
+        (Some(d), Lang::En) if *d == 0.0 => "The same working day".into(),
+        (Some(d), Lang::Vi) => format!("{} ngày làm việc", days_typed(Some(*d))),
+        (Some(d), Lang::En) => format!("{d} working days"),
+    }
+}
+
 /// A rate (0..1) as people read it, "95,5%"; a dash when there is none.
 pub fn percent(rate: Option<f64>) -> String {
     rate.map_or("–".into(), |r| {
@@ -237,6 +255,15 @@ pub struct Shown {
     /// The form field's id, for the summary's link.
     pub field: String,
     pub message: String,
+}
+
+/// A part of a procedure's content (`processing_days`) as the office calls it; in
+/// English, its API name in words.
+pub fn content_part(part: &str, lang: Lang) -> String {
+    match lang {
+        Lang::Vi => label(&format!("content.{part}")).to_owned(),
+        Lang::En => part.replace('_', " "),
+    }
 }
 
 /// The label of an API field on the activity form.
@@ -417,6 +444,7 @@ fn said(e: &FieldError, l: &str) -> Option<String> {
         "between" => format!("{l} phải từ {} đến {}{}", n("min"), n("max"), of()),
         "not_negative" => format!("{l} không được là số âm"),
         "positive" => format!("{l} phải lớn hơn 0"),
+        "decimals" => format!("{l} chỉ được có tối đa {} chữ số sau dấu phẩy", n("max")),
         "year" => format!("{l} phải là một năm từ {} đến {}", p("min"), p("max")),
         "too_early" => format!("{l} phải từ năm {} trở đi", p("year")),
         "date" => format!("{l} phải là ngày theo dạng ngày/tháng/năm, ví dụ 02/04/2020"),

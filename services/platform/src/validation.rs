@@ -66,6 +66,10 @@ pub enum Rule {
     },
     NotNegative,
     Positive,
+    /// A number with more than `max` digits after the decimal point.
+    Decimals {
+        max: u32,
+    },
     /// A year outside `min` to `max`.
     Year {
         min: i32,
@@ -226,6 +230,7 @@ impl Rule {
         "between",
         "not_negative",
         "positive",
+        "decimals",
         "year",
         "too_early",
         "date",
@@ -282,6 +287,7 @@ impl Rule {
             Rule::Between { .. } => "between",
             Rule::NotNegative => "not_negative",
             Rule::Positive => "positive",
+            Rule::Decimals { .. } => "decimals",
             Rule::Year { .. } => "year",
             Rule::TooEarly { .. } => "too_early",
             Rule::Date => "date",
@@ -334,6 +340,7 @@ impl Rule {
         let pairs: Vec<(&str, String)> = match self {
             Rule::TooLong { max } | Rule::VisibleAscii { max } => vec![("max", max.to_string())],
             Rule::TooShort { min } => vec![("min", min.to_string())],
+            Rule::Decimals { max } => vec![("max", max.to_string())],
             Rule::Length { min, max } => vec![("min", min.to_string()), ("max", max.to_string())],
             Rule::AtMost { max, of } => vec![("max", max.to_string()), ("of", of.to_string())],
             Rule::Between { min, max, of } => vec![
@@ -432,6 +439,7 @@ impl Rule {
             }
             Rule::NotNegative => "must not be negative".into(),
             Rule::Positive => "must be greater than 0".into(),
+            Rule::Decimals { max } => format!("must have at most {max} digits after the decimal point"),
             Rule::Year { min, max } => format!("must be a year from {min} to {max}"),
             Rule::TooEarly { year } => format!("must be in {year} or later"),
             Rule::Date => "must be a real date written YYYY-MM-DD".into(),
@@ -544,6 +552,7 @@ impl Rule {
             },
             Rule::NotNegative,
             Rule::Positive,
+            Rule::Decimals { max: 2 },
             Rule::Year {
                 min: 2000,
                 max: 2200,

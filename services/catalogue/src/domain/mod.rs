@@ -9,8 +9,9 @@ mod procedure;
 pub use legal_document::{DOCUMENT_TYPES, LegalDocumentSearch, NewLegalDocument};
 pub use posting::{NewPosting, PostingFilter};
 pub use procedure::{
-    CHANNELS, ChangeType, Draft, DraftEdit, Imported, LEVELS, NewProcedure, ProcedureCode,
-    ProcedureSearch, Publication, missing_parts, status_when_current, version_status,
+    CHANNELS, ChangeType, Draft, DraftEdit, Imported, LEVELS, NewProcedure, Parts, ProcedureCode,
+    ProcedureSearch, Publication, changes, imported, missing_parts, status_when_current,
+    version_status,
 };
 
 pub use cchc_platform::page::Offsets;

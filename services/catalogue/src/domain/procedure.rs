@@ -4,7 +4,7 @@
 use cchc_platform::validation::{Errors, Lines, MAX_VND, Rule, parse_date};
 use cchc_platform::vocabulary::{change_type, procedure_status};
 use cchc_proto::catalogue::v1::{
-    CreateProcedureRequest, ImportRow, ProcedureContent, PublishProcedureRequest,
+    ContentChange, CreateProcedureRequest, ImportRow, ProcedureContent, PublishProcedureRequest,
     SearchProceduresRequest, UpdateDraftRequest,
 };
 
@@ -138,14 +138,36 @@ fn check_draft(errors: &mut Errors, c: &ProcedureContent) {
     for (i, d) in c.dossier.iter().enumerate() {
         required(errors, &format!("content.dossier[{i}].name"), &d.name);
     }
-    errors.check(
-        c.processing_days <= 365,
-        "content.processing_days",
-        Rule::AtMost {
-            max: 365,
-            of: "working days",
-        },
-    );
+    if let Some(days) = c.processing_days {
+        check_days(errors, "content.processing_days", days);
+    }
+}
+
+/// A time limit in working days: 0 (the same day) up to a year, in steps no finer than
+/// a thousandth of a day, so every whole working hour can be written ("0,5 ngày làm
+/// việc", "0,125" for one hour). JSON cannot carry NaN or an
+/// infinity, but gRPC can, so they are refused too.
+fn check_days(errors: &mut Errors, field: &str, days: f64) {
+    if !days.is_finite() {
+        errors.add(
+            field,
+            Rule::Malformed {
+                detail: "not a number".into(),
+            },
+        );
+    } else if days < 0.0 {
+        errors.add(field, Rule::NotNegative);
+    } else if days > 365.0 {
+        errors.add(
+            field,
+            Rule::AtMost {
+                max: 365,
+                of: "working days",
+            },
+        );
+    } else if ((days * 1000.0).round() - days * 1000.0).abs() > 1e-6 {
+        errors.add(field, Rule::Decimals { max: 3 });
+    }
 }
 
 /// Every part Decree 63/2010 Art. 8 requires before a procedure may be published.
@@ -163,7 +185,7 @@ pub fn missing_parts(errors: &mut Errors, c: &ProcedureContent) {
             "content.submission_channels",
         ),
         (!c.dossier.is_empty(), "content.dossier"),
-        (c.processing_days > 0, "content.processing_days"),
+        (c.processing_days.is_some(), "content.processing_days"),
         (given(&c.result), "content.result"),
         (!c.legal_basis.is_empty(), "content.legal_basis"),
     ];
@@ -194,19 +216,135 @@ impl NewProcedure {
     }
 
     /// A row of an imported file, which must name the procedure as well.
-    pub fn parse_import(row: &ImportRow) -> Result<Self, Errors> {
+    /// A row of an import, with the parts of the content its file has.
+    pub fn parse_import(row: &ImportRow) -> Result<(Self, Parts), Errors> {
         let mut errors = Errors::new();
         let code = ProcedureCode::in_code_field(&mut errors, &row.code);
         let content = row.content.clone().unwrap_or_default();
         required(&mut errors, "content.name", &content.name);
         check_draft(&mut errors, &content);
+        let parts = Parts::parse(&mut errors, &row.columns);
         checked(errors, || {
-            Some(Self {
-                code: code?,
-                draft: Draft(content),
-            })
+            Some((
+                Self {
+                    code: code?,
+                    draft: Draft(content),
+                },
+                parts,
+            ))
         })
     }
+}
+
+/// The parts of a procedure's content an import row gives; the others are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parts {
+    /// The row is the whole content.
+    All,
+    /// The named parts, as ProcedureContent's JSON names them.
+    Only(Vec<String>),
+}
+
+impl Parts {
+    fn parse(errors: &mut Errors, columns: &[String]) -> Self {
+        if columns.is_empty() {
+            return Parts::All;
+        }
+        let names = content_parts();
+        for (i, c) in columns.iter().enumerate() {
+            if !names.iter().any(|n| n == c) {
+                errors.add(
+                    format!("columns[{i}]"),
+                    Rule::OneOf {
+                        values: names.join(", "),
+                    },
+                );
+            }
+        }
+        Parts::Only(columns.to_vec())
+    }
+
+    fn has(&self, part: &str) -> bool {
+        match self {
+            Parts::All => true,
+            Parts::Only(names) => names.iter().any(|n| n == part),
+        }
+    }
+}
+
+fn as_json(c: &ProcedureContent) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::to_value(c) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => unreachable!("a procedure's content is a JSON object"),
+    }
+}
+
+/// The names of the parts of a procedure's content.
+fn content_parts() -> Vec<String> {
+    as_json(&ProcedureContent::default())
+        .keys()
+        .cloned()
+        .collect()
+}
+
+/// What an import makes of a draft: the parts the file has, from the row, the others as
+/// they were. A file names a dossier component or a fee only in words, so one it names
+/// as the draft has it (the same component name; the same way and amount) keeps the
+/// details the file cannot carry (copies, form, note).
+pub fn imported(
+    existing: Option<&ProcedureContent>,
+    row: &ProcedureContent,
+    parts: &Parts,
+) -> ProcedureContent {
+    let mut row = row.clone();
+    if let Some(old) = existing {
+        for d in &mut row.dossier {
+            if let Some(kept) = old.dossier.iter().find(|o| o.name == d.name) {
+                *d = kept.clone();
+            }
+        }
+        for f in &mut row.fees {
+            if let Some(kept) = old
+                .fees
+                .iter()
+                .find(|o| o.channel == f.channel && o.amount_vnd == f.amount_vnd)
+            {
+                *f = kept.clone();
+            }
+        }
+    }
+    let Some(old) = existing.filter(|_| *parts != Parts::All) else {
+        return row;
+    };
+    let mut merged = as_json(old);
+    for (part, value) in as_json(&row) {
+        if parts.has(&part) {
+            merged.insert(part, value);
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(merged)).expect("merged content reads back")
+}
+
+/// The parts that differ between `before` (none for a new procedure) and `after`.
+pub fn changes(before: Option<&ProcedureContent>, after: &ProcedureContent) -> Vec<ContentChange> {
+    let old = before.map(as_json).unwrap_or_default();
+    as_json(after)
+        .into_iter()
+        .filter_map(|(field, new)| {
+            let was = old.get(&field).cloned().unwrap_or(serde_json::Value::Null);
+            let empty = |v: &serde_json::Value| {
+                v.is_null() || v == "" || v.as_array().is_some_and(Vec::is_empty)
+            };
+            if was == new || (before.is_none() && empty(&new)) {
+                return None;
+            }
+            Some(ContentChange {
+                field,
+                before: was.to_string(),
+                after: new.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// A save of a draft, naming the revision the edit started from.
@@ -384,6 +522,80 @@ impl Imported {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_import_changes_only_the_parts_its_file_has() {
+        use cchc_proto::catalogue::v1::{DossierComponent, Fee};
+        let old = ProcedureContent {
+            name: "Cấp bản sao văn bằng".into(),
+            keywords: vec!["bằng".into()],
+            processing_days: Some(5.0),
+            dossier: vec![DossierComponent {
+                name: "Đơn đề nghị".into(),
+                originals: 1,
+                copies: 2,
+                required: true,
+                form_template: "Mẫu 01".into(),
+            }],
+            fees: vec![Fee {
+                channel: "online".into(),
+                amount_vnd: 20_000,
+                note: String::new(),
+            }],
+            ..Default::default()
+        };
+        let row = ProcedureContent {
+            name: "Cấp bản sao văn bằng, chứng chỉ".into(),
+            processing_days: Some(0.5),
+            dossier: vec![DossierComponent {
+                name: "Đơn đề nghị".into(),
+                originals: 1,
+                ..Default::default()
+            }],
+            fees: vec![Fee {
+                channel: "online".into(),
+                amount_vnd: 20_000,
+                note: "Trực tuyến: 20.000 đồng".into(),
+            }],
+            ..Default::default()
+        };
+        let parts = Parts::Only(
+            ["name", "processing_days", "dossier", "fees"]
+                .map(String::from)
+                .to_vec(),
+        );
+        let new = imported(Some(&old), &row, &parts);
+        assert_eq!(new.keywords, ["bằng"], "a part the file lacks is kept");
+        assert_eq!(new.name, row.name);
+        assert_eq!(new.dossier, old.dossier, "the component keeps its copies");
+        assert_eq!(new.fees, old.fees, "the fee keeps its (empty) note");
+        let mut changed: Vec<(String, String, String)> = changes(Some(&old), &new)
+            .into_iter()
+            .map(|c| (c.field, c.before, c.after))
+            .collect();
+        changed.sort();
+        assert_eq!(
+            changed,
+            [
+                (
+                    "name".to_owned(),
+                    "\"Cấp bản sao văn bằng\"".to_owned(),
+                    "\"Cấp bản sao văn bằng, chứng chỉ\"".to_owned()
+                ),
+                (
+                    "processing_days".to_owned(),
+                    "5".to_owned(),
+                    "0.5".to_owned()
+                ),
+            ]
+        );
+        // The whole content replaces the draft when the row does not say its parts.
+        assert!(imported(Some(&old), &row, &Parts::All).keywords.is_empty());
+        // A new procedure's changes are the parts it has.
+        let mut fresh: Vec<String> = changes(None, &row).into_iter().map(|c| c.field).collect();
+        fresh.sort();
+        assert_eq!(fresh, ["dossier", "fees", "name", "processing_days"]);
+    }
 
     #[test]
     fn codes() {

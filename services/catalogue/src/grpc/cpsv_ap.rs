@@ -55,8 +55,7 @@ pub(super) fn cpsv_ap(procedures: &[ProcedureView]) -> Value {
                 "cv:hasChannel": c.submission_channels.iter().map(|ch| json!({"@type": "cv:Channel", "dct:type": ch, "skos:prefLabel": channel_label(ch)})).collect::<Vec<_>>(),
                 "cv:hasCost": c.fees.iter().map(|f| json!({"@type": "cv:Cost", "cv:value": f.amount_vnd, "cv:currency": "VND",
                                                           "dct:description": vi(format!("{} {}", channel_label(&f.channel), f.note).trim())})).collect::<Vec<_>>(),
-                // Working days; ISO 8601 has no working-day unit, so the note says so.
-                "cv:processingTime": format!("P{}D", c.processing_days),
+                "cv:processingTime": c.processing_days.map(processing_time),
                 "cv:hasInput": c.dossier.iter().map(|d| json!({"@type": "cv:Evidence", "dct:title": vi(&d.name)})).collect::<Vec<_>>(),
                 "cv:hasLegalResource": legal,
                 "cv:produces": {"@type": "cv:Output", "dct:title": vi(&c.result)},
@@ -75,6 +74,19 @@ pub(super) fn cpsv_ap(procedures: &[ProcedureView]) -> Value {
         },
         "@graph": graph
     })
+}
+
+/// A time limit as an xsd:duration. ISO 8601 has no working-day unit, so a day stands
+/// for a working day; xsd allows no fraction of a day, so a part day is written in
+/// working hours (eight to a day): 0,5 ngày is `P0DT4H`, the same day `P0D`.
+fn processing_time(days: f64) -> String {
+    let whole = days.trunc();
+    let minutes = ((days - whole) * 8.0 * 60.0).round() as u64;
+    match (minutes / 60, minutes % 60) {
+        (0, 0) => format!("P{whole}D"),
+        (h, 0) => format!("P{whole}DT{h}H"),
+        (h, m) => format!("P{whole}DT{h}H{m}M"),
+    }
 }
 
 #[cfg(test)]
@@ -97,7 +109,7 @@ mod tests {
                     amount_vnd: 10_000,
                     note: String::new(),
                 }],
-                processing_days: 3,
+                processing_days: Some(3.0),
                 ..Default::default()
             }),
             ..Default::default()
@@ -109,6 +121,10 @@ mod tests {
         assert_eq!(s["dct:title"]["@value"], "Cấp bản sao văn bằng");
         assert_eq!(s["cv:hasCost"][0]["cv:value"], 10_000);
         assert_eq!(s["cv:processingTime"], "P3D");
+        assert_eq!(processing_time(0.0), "P0D");
+        assert_eq!(processing_time(0.5), "P0DT4H");
+        assert_eq!(processing_time(1.25), "P1DT2H");
+        assert_eq!(processing_time(2.1), "P2DT0H48M");
         assert_eq!(
             s["cv:hasCompetentAuthority"]["skos:prefLabel"]["@value"],
             "Sở GD&ĐT"

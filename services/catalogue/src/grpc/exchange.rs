@@ -54,7 +54,7 @@ pub(super) async fn import(
     req: Request<ImportProceduresRequest>,
 ) -> Result<Response<ImportProceduresResponse>, Status> {
     let caller = writer(store, &req, &[Role::Office, Role::Operator]).await?;
-    let rows = req.into_inner().rows;
+    let ImportProceduresRequest { rows, dry_run } = req.into_inner();
     if rows.len() > MAX_IMPORT_ROWS {
         return Err(Status::invalid_argument(format!(
             "at most {MAX_IMPORT_ROWS} rows per request"
@@ -62,9 +62,14 @@ pub(super) async fn import(
     }
     let mut results = Vec::with_capacity(rows.len());
     for row in rows {
-        let (outcome, errors) = match NewProcedure::parse_import(&row) {
-            Ok(p) => (store.import_draft(&caller.actor, &p).await?, Vec::new()),
-            Err(errors) => (Imported::Rejected, errors.into_vec()),
+        let ((outcome, changes), errors) = match NewProcedure::parse_import(&row) {
+            Ok((p, parts)) => (
+                store
+                    .import_draft(&caller.actor, &p, &parts, dry_run)
+                    .await?,
+                Vec::new(),
+            ),
+            Err(errors) => ((Imported::Rejected, Vec::new()), errors.into_vec()),
         };
         results.push(ImportRowResult {
             row: row.row,
@@ -80,6 +85,7 @@ pub(super) async fn import(
                     params: e.params,
                 })
                 .collect(),
+            changes,
         });
     }
     Ok(Response::new(ImportProceduresResponse { results }))

@@ -13,7 +13,7 @@ use cchc_platform::text::{fold, terms};
 use cchc_platform::validation::Errors;
 use cchc_platform::vocabulary::procedure_status;
 use cchc_proto::catalogue::v1::{
-    Decision, LegalDocumentRef, ProcedureContent, ProcedureSummary, ProcedureView,
+    ContentChange, Decision, LegalDocumentRef, ProcedureContent, ProcedureSummary, ProcedureView,
     SearchProceduresResponse,
 };
 use cchc_proto::events::v1::{PostingStale, ProcedurePublished};
@@ -23,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::domain::{
-    DraftEdit, Imported, NewProcedure, ProcedureSearch, Publication, missing_parts,
-    status_when_current, version_status,
+    DraftEdit, Imported, NewProcedure, Parts, ProcedureSearch, Publication, changes, imported,
+    missing_parts, status_when_current, version_status,
 };
 use legal::RefRow;
 
@@ -743,37 +743,54 @@ impl Store {
     /// Creates the draft of a new code, or replaces a draft that differs, by `actor`;
     /// an identical draft is left alone (and its attribution with it), so importing the
     /// same file twice changes nothing.
-    pub async fn import_draft(&self, actor: &Actor, p: &NewProcedure) -> Result<Imported, Error> {
-        let (code, content) = (p.code.as_str(), p.draft.content());
-        let json = json_of(content);
+    /// Imports a row into the procedure's draft (the parts the row gives, the rest kept),
+    /// or in a dry run only says what it would do. Either way, what changes, part by part.
+    pub async fn import_draft(
+        &self,
+        actor: &Actor,
+        p: &NewProcedure,
+        parts: &Parts,
+        dry_run: bool,
+    ) -> Result<(Imported, Vec<ContentChange>), Error> {
+        let code = p.code.as_str();
         let mut tx = self.pool.begin().await?;
-        let existing: Option<serde_json::Value> =
+        let existing: Option<ProcedureContent> =
             sqlx::query_scalar("SELECT draft FROM procedures WHERE code = $1 FOR UPDATE")
                 .bind(code)
                 .fetch_optional(&mut *tx)
-                .await?;
-        let outcome = match existing {
-            None => {
+                .await?
+                .map(content_of);
+        let content = imported(existing.as_ref(), p.draft.content(), parts);
+        let changes = changes(existing.as_ref(), &content);
+        let outcome = match &existing {
+            None => Imported::Created,
+            Some(_) if changes.is_empty() => Imported::Unchanged,
+            Some(_) => Imported::Updated,
+        };
+        if dry_run {
+            return Ok((outcome, changes));
+        }
+        let json = json_of(&content);
+        match outcome {
+            Imported::Created => {
                 sqlx::query("INSERT INTO procedures (code, draft, created_by, updated_by) VALUES ($1, $2, $3, $3)")
                     .bind(code)
                     .bind(&json)
                     .bind(actor.to_string())
                     .execute(&mut *tx)
                     .await?;
-                Imported::Created
             }
-            Some(old) if content_of(old.clone()) == *content => Imported::Unchanged,
-            Some(_) => {
+            Imported::Updated => {
                 sqlx::query("UPDATE procedures SET draft = $2, draft_revision = draft_revision + 1, updated_at = now(), updated_by = $3 WHERE code = $1")
                     .bind(code)
                     .bind(&json)
                     .bind(actor.to_string())
                     .execute(&mut *tx)
                     .await?;
-                Imported::Updated
             }
-        };
+            Imported::Unchanged | Imported::Rejected => {}
+        }
         tx.commit().await?;
-        Ok(outcome)
+        Ok((outcome, changes))
     }
 }

@@ -135,7 +135,7 @@ pub struct Content {
     pub steps: Vec<String>,
     pub submission_channels: Vec<String>,
     pub dossier: Vec<Dossier>,
-    pub processing_days: u32,
+    pub processing_days: Option<f64>,
     pub result: String,
     pub requirements: Vec<String>,
     pub fees: Vec<Fee>,
@@ -472,7 +472,7 @@ fn parts(c: &Content) -> Vec<(&'static str, Part)> {
         ),
         (
             "Thời hạn giải quyết",
-            Part::One(format!("{} ngày làm việc", c.processing_days)),
+            Part::One(text::days(&c.processing_days, &text::Lang::Vi)),
         ),
         ("Phí, lệ phí", Part::Many(c.fees.iter().map(fee).collect())),
         ("Kết quả thực hiện", Part::One(c.result.clone())),
@@ -585,12 +585,12 @@ mod tests {
     fn only_what_changed_is_compared() {
         let old = Content {
             name: "Cấp bản sao văn bằng".into(),
-            processing_days: 5,
+            processing_days: Some(5.0),
             steps: vec!["Nộp hồ sơ".into(), "Nhận kết quả".into()],
             ..Content::default()
         };
         let mut new = old.clone();
-        new.processing_days = 3;
+        new.processing_days = Some(0.5);
         new.steps.insert(1, "Nộp lệ phí".into());
         let c = changes(&old, &new);
         assert_eq!(c.len(), 2, "{c:?}");
@@ -600,7 +600,7 @@ mod tests {
         assert_eq!(c[1].label, "Thời hạn giải quyết");
         assert_eq!(
             (c[1].before.as_str(), c[1].after.as_str()),
-            ("5 ngày làm việc", "3 ngày làm việc")
+            ("5 ngày làm việc", "0,5 ngày làm việc")
         );
         assert!(changes(&old, &old).is_empty());
     }

@@ -145,7 +145,8 @@ pub async fn new_procedure(
     }
 }
 
-/// The published catalogue as the gateway exports it (JSON, or CPSV-AP JSON-LD).
+/// The published catalogue as the gateway exports it (JSON, or CPSV-AP JSON-LD), or
+/// as the workbook the import reads back, made here from the JSON.
 pub async fn export_catalogue(
     State(app): State<App>,
     Staff { visit, frame }: Staff,
@@ -153,8 +154,34 @@ pub async fn export_catalogue(
 ) -> Response {
     let format = match q.get("dinh-dang").map(String::as_str) {
         Some("jsonld") => "jsonld",
+        Some("xlsx") => "xlsx",
         _ => "json",
     };
+    if format == "xlsx" {
+        let export: serde_json::Value = match app
+            .gateway
+            .get("/v1/catalogue/export?format=json", visit.on())
+            .await
+        {
+            Ok(e) => e,
+            Err(p) => return refused(frame, &p),
+        };
+        return match cchc_cli::sheet::catalogue_xlsx(&export) {
+            Ok(bytes) => served(crate::gateway::Download {
+                content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                    .into(),
+                disposition: format!(
+                    "attachment; filename=\"danh-muc-tthc-{}.xlsx\"",
+                    text::today_date().format("%Y-%m-%d")
+                ),
+                bytes,
+            }),
+            Err(e) => {
+                tracing::error!(error = %e, "catalogue workbook");
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            }
+        };
+    }
     match app
         .gateway
         .download(&format!("/v1/catalogue/export?format={format}"), visit.on())
@@ -205,9 +232,6 @@ fn unreadable_in(u: &cchc_cli::sheet::Unreadable, lang: text::Lang) -> String {
         }
         (text::Lang::En, Unreadable::Days(cell)) => {
             format!("Time limit “{cell}” has no number of days")
-        }
-        (text::Lang::En, Unreadable::FractionalDays(cell)) => {
-            format!("Time limit “{cell}” is part of a day, which cannot be recorded yet")
         }
         (text::Lang::En, Unreadable::Repeated(rows)) => {
             let rows: Vec<String> = rows.iter().map(u32::to_string).collect();
@@ -408,14 +432,31 @@ fn row_reports(answer: &Value, lang: text::Lang) -> Vec<RowReport> {
         .map(|r| {
             let errors: Vec<FieldError> =
                 serde_json::from_value(r["errors"].clone()).unwrap_or_default();
+            let outcome = r["outcome"].as_str().unwrap_or("").to_owned();
+            let mut reasons: Vec<String> = errors
+                .iter()
+                .map(|e| text::field_error(e, lang).message)
+                .collect();
+            // An update names the parts it changed: the others were kept as they were.
+            if outcome == "updated" {
+                let parts: Vec<String> = r["changes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c["field"].as_str())
+                    .map(|f| text::content_part(f, lang))
+                    .collect();
+                reasons.push(format!(
+                    "{} {}",
+                    lang.t("Đã thay đổi:", "Changed:"),
+                    parts.join(", ")
+                ));
+            }
             RowReport {
                 row: r["row"].as_u64().unwrap_or(0) as u32,
                 code: r["code"].as_str().unwrap_or("").to_owned(),
-                outcome: r["outcome"].as_str().unwrap_or("").to_owned(),
-                reasons: errors
-                    .iter()
-                    .map(|e| text::field_error(e, lang).message)
-                    .collect(),
+                outcome,
+                reasons,
             }
         })
         .collect()

@@ -158,7 +158,7 @@ pub(crate) async fn procedure_edit(
             revision: d.draft_revision,
             name: str_of(&c["name"]),
             agency: str_of(&c["implementing_agency"]),
-            processing_days: c["processing_days"].as_u64().unwrap_or(0).to_string(),
+            processing_days: text::days_typed(c["processing_days"].as_f64()),
             result: str_of(&c["result"]),
             steps: lines_of(&c["steps"]),
             legal_basis: lines_of(&c["legal_basis"]),
@@ -207,13 +207,14 @@ pub async fn save_draft(
     Form(f): Form<DraftForm>,
 ) -> Response {
     let path = format!("/v1/procedures/{}/draft", encode(&code));
-    let Ok(days) = f.processing_days.trim().parse::<u32>() else {
+    // Read as the import reads a sheet's cell: "0,5", "Trong ngày", "04 giờ" too.
+    let Ok(days) = cchc_cli::sheet::days(&f.processing_days) else {
         let errors = vec![Shown {
             field: "processing_days".into(),
             message: frame
                 .t(
-                    "Thời hạn giải quyết phải là một số ngày",
-                    "Time limit must be a number of days",
+                    "Thời hạn giải quyết phải là một số ngày làm việc, ví dụ 5 hoặc 0,5",
+                    "Time limit must be a number of working days, such as 5 or 0.5",
                 )
                 .into(),
         }];
