@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 use cchc_e2e::bin_dir;
 use cchc_testkit::{free_port, free_ports, workspace_root};
 
+/// The keys the runs are given, so that none writes the repository's key files.
+const OFFICE_KEY: &str = "cchc_make_run_test_0123456789";
+const OPERATOR_KEY: &str = "cchc_make_run_test_operator_0123456789";
+
 /// A `make run` (or `run.sh`) in its own process group with its own ports and data.
 struct Run {
     child: Child,
@@ -78,7 +82,8 @@ impl Run {
             .env("CCHC_CONSOLE_PORT", console.to_string())
             .env("CCHC_GRPC_PORT_BASE", grpc.to_string())
             .env("CCHC_HEALTH_PORT_BASE", health.to_string())
-            .env("CCHC_BOOTSTRAP_TOKEN", "cchc_make_run_test_0123456789")
+            .env("CCHC_BOOTSTRAP_TOKEN", OFFICE_KEY)
+            .env("CCHC_OPERATOR_TOKEN", OPERATOR_KEY)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -113,6 +118,14 @@ impl Run {
             output,
             seen: Vec::new(),
         }
+    }
+
+    fn port(&self, what: &str) -> u16 {
+        self.ports
+            .iter()
+            .find(|(w, _)| *w == what)
+            .map(|(_, p)| *p)
+            .expect("a port of the run")
     }
 
     fn pg_data(&self) -> PathBuf {
@@ -339,4 +352,111 @@ fn run_script_stops_cleanly_and_exits_0_on_ctrl_c_and_sigterm() {
         );
         run.assert_nothing_left(postmaster);
     }
+}
+
+/// The README's walk-through: every code block that follows a `<!-- walk-through -->`
+/// line, in order, as one script.
+fn readme_walk_through() -> String {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md");
+    let mut script = String::new();
+    let mut blocks = readme.split("<!-- walk-through -->\n").skip(1).peekable();
+    assert!(blocks.peek().is_some(), "the README marks no walk-through");
+    for block in blocks {
+        let body = block
+            .strip_prefix("```sh\n")
+            .and_then(|b| b.split_once("\n```").map(|(code, _)| code))
+            .expect("a ```sh block right after the mark");
+        script.push_str(body);
+        script.push('\n');
+    }
+    script
+}
+
+/// The README's walk-through, pasted into a shell at the top of the repository while
+/// `make run` runs, works: every call answers 2xx (curl fails the script otherwise),
+/// the ids each step needs are captured by the steps before it, and what it makes is
+/// there afterwards. Only the addresses and keys of this run are put in place of the
+/// defaults the README names (port 8080, the key files, target/debug).
+#[test]
+fn the_readme_walk_through_runs_as_pasted() {
+    let mut run = Run::start(&["make", "--no-print-directory", "run"]);
+    run.wait_for("cchc is up", Duration::from_secs(120));
+    let gateway = format!("http://127.0.0.1:{}", run.port("gateway"));
+    let bin = bin_dir().display().to_string();
+    let mut script = readme_walk_through();
+    for (default, here) in [
+        ("$(cat .cchc-bootstrap-token)", format!("'{OFFICE_KEY}'")),
+        ("$(cat .cchc-operator-token)", format!("'{OPERATOR_KEY}'")),
+        ("http://127.0.0.1:8080", gateway.clone()),
+        ("$PWD/target/debug", bin),
+    ] {
+        assert!(
+            script.contains(default),
+            "the walk-through no longer says {default}"
+        );
+        script = script.replace(default, &here);
+    }
+    let work = tempfile::tempdir().unwrap();
+    let path = work.path().join("walk-through.sh");
+    std::fs::write(
+        &path,
+        format!(
+            "set -euo pipefail\n\
+             trap 'echo \"walk-through failed at line $LINENO: $BASH_COMMAND\" >&2' ERR\n\
+             # Any answer but 2xx fails the step, its body shown.\n\
+             curl() {{ command curl --fail-with-body --max-time 60 \"$@\"; }}\n\
+             {script}\n\
+             echo; echo \"unit=$UNIT_ID plan=$PLAN_ID report=$REPORT_ID message=$MESSAGE_ID recipient=$RID\"\n"
+        ),
+    )
+    .unwrap();
+    // `cchc` reads its address and key from the environment here (the README's
+    // defaults are 8080 and ./.cchc-bootstrap-token).
+    let out = Command::new("timeout")
+        .args(["600", "bash"])
+        .arg(&path)
+        .current_dir(work.path())
+        .env("CCHC_URL", &gateway)
+        .env("CCHC_KEY", OFFICE_KEY)
+        .output()
+        .expect("bash");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    let all = format!(
+        "{stdout}\n{stderr}\n--- the run ---\n{}",
+        run.seen.join("\n")
+    );
+    assert!(out.status.success(), "{}\n{all}", out.status);
+    // The public read shows the procedure the walk-through published, half a day's limit.
+    assert!(
+        stdout.contains(r#""name":"Cấp bản sao văn bằng, chứng chỉ từ sổ gốc""#)
+            && stdout.contains(r#""processing_days":0.5"#),
+        "{all}"
+    );
+    // Every captured id is one.
+    let ids = stdout.lines().last().unwrap_or("");
+    for part in ids.split_whitespace() {
+        let (name, id) = part.split_once('=').unwrap();
+        assert!(id.len() >= 8, "{name} was not captured: {ids}\n{all}");
+    }
+    // The report made by the API and by `cchc`, the workbook, and its round trip.
+    let docx = std::fs::read(work.path().join("bao-cao.docx")).expect("bao-cao.docx");
+    assert!(docx.starts_with(b"PK"), "{all}");
+    assert!(work.path().join("danh-muc.xlsx").exists(), "{all}");
+    assert!(stdout.contains("unchanged 1"), "{all}");
+    // The preview saved nothing: the live template is still the default, version 1.
+    let (status, body) = curl(&[
+        "-H",
+        &format!("Authorization: Bearer {OFFICE_KEY}"),
+        &format!("{gateway}/v1/templates?key=procedure_changed"),
+    ]);
+    assert_eq!(status, "200", "{body}");
+    assert!(
+        body.contains(r#""version":1"#) && !body.contains(r#""version":2"#),
+        "{body}"
+    );
+    run.signal_group("TERM");
+    run.wait_exit(Duration::from_secs(90));
 }
