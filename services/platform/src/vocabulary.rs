@@ -60,6 +60,16 @@ pub mod legal_status {
     pub const REPEALED: &str = "repealed";
 
     pub const ALL: &[&str] = &[IN_FORCE, AMENDED, REPEALED];
+
+    /// The status as the Department's papers say it.
+    pub fn label_vi(code: &str) -> &str {
+        match code {
+            IN_FORCE => "Còn hiệu lực",
+            AMENDED => "Đã được sửa đổi",
+            REPEALED => "Đã bị bãi bỏ",
+            other => other,
+        }
+    }
 }
 
 /// Kinds of unit under the Department.

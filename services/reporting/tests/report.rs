@@ -1234,15 +1234,15 @@ async fn exports_are_reproducible_and_read_back() {
     // LibreOffice (installed by `.ci/run`) opens both documents and converts them.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("r.docx"), &docx).unwrap();
-    std::fs::write(
-        dir.path().join("r.xlsx"),
-        export(&svc, &first.id, "xlsx").await,
-    )
-    .unwrap();
+    let xlsx = export(&svc, &first.id, "xlsx").await;
+    std::fs::write(dir.path().join("r.xlsx"), &xlsx).unwrap();
+    // The workbook printed as well, under a name of its own (its PDF beside the DOCX's).
+    std::fs::write(dir.path().join("bang.xlsx"), &xlsx).unwrap();
     // 76 is UTF-8 in LibreOffice's CSV filter options.
     for (file, to) in [
         ("r.docx", "pdf"),
         ("r.xlsx", "csv:Text - txt - csv (StarCalc):44,34,76"),
+        ("bang.xlsx", "pdf"),
     ] {
         let out = std::process::Command::new("soffice")
             .args(["--headless", "--convert-to", to, "--outdir"])
@@ -1262,6 +1262,10 @@ async fn exports_are_reproducible_and_read_back() {
     assert!(pages.len() >= 2, "{} pages", pages.len());
     assert!(pages[0].contains("BÁO CÁO"), "{}", pages[0]);
     assert!(!pages[0].trim_start().starts_with('1'), "{}", pages[0]);
+    assert!(
+        pages.iter().all(|p| !has_iso_date(p)),
+        "dates in the DOCX are dd/mm/yyyy: {pages:#?}"
+    );
     for (i, page) in pages.iter().enumerate().skip(1) {
         assert_eq!(
             page.split_whitespace().next(),
@@ -1270,20 +1274,83 @@ async fn exports_are_reproducible_and_read_back() {
             i + 1
         );
     }
+    // The workbook as printed: each of its twelve sheets on A4, fitted to the page's
+    // width — one page each for a province of four units, but the summary, whose
+    // narrative runs to a second page that repeats its header row. Every page is headed
+    // by the issuing body and the plan and numbered at the foot (LibreOffice counts
+    // the pages of the whole workbook); each sheet's first page identifies it.
+    let pages = pdf_page_texts(&dir.path().join("bang.pdf"));
+    assert_eq!(pages.len(), 13, "{pages:#?}");
+    for (i, page) in pages.iter().enumerate() {
+        for wanted in [
+            "Sở Giáo dục và Đào tạo",
+            "Kế hoạch số 109/KH-SGDĐT-VP · 6 tháng đầu năm 2020",
+            &format!("Trang {}/13", i + 1),
+        ] {
+            assert!(
+                page.contains(wanted),
+                "page {}: no {wanted:?}\n{page}",
+                i + 1
+            );
+        }
+        let first_of_its_sheet = i != 1;
+        assert_eq!(
+            page.contains("Số liệu tính đến 01/06/2020"),
+            first_of_its_sheet,
+            "page {}: {page}",
+            i + 1
+        );
+        // Dates as people write them, statuses in words: no ISO date, no code.
+        assert!(
+            !has_iso_date(page) && !page.contains("in_force"),
+            "page {}: {page}",
+            i + 1
+        );
+    }
+    assert!(
+        pages[1].contains("Nội dung") && pages[1].contains("Số liệu"),
+        "{}",
+        pages[1]
+    );
+    assert!(pages[4].contains("Trường THPT Ngô Quyền"), "{}", pages[4]);
+    assert!(pages[5].contains("10/01/2020"), "{}", pages[5]);
+    assert!(pages[6].contains("Còn hiệu lực"), "{}", pages[6]);
+
     // Keep the rendered files and the first pages as images, when asked to.
     if let Some(keep) = std::env::var_os("CCHC_KEEP_REPORT_FILES") {
         let keep = std::path::Path::new(&keep);
-        for f in ["r.docx", "r.xlsx", "r.pdf"] {
+        for f in ["r.docx", "r.xlsx", "r.pdf", "bang.pdf"] {
             std::fs::copy(dir.path().join(f), keep.join(f)).unwrap();
         }
-        let status = std::process::Command::new("pdftoppm")
-            .args(["-png", "-r", "50", "-f", "1", "-l", "2"])
-            .arg(&pdf)
-            .arg(keep.join("bao-cao-docx"))
-            .status()
-            .expect("pdftoppm (poppler-utils) is installed");
-        assert!(status.success());
+        // The DOCX's first two pages, and the workbook's first and its catalogue sheet.
+        for (from, first, last, to) in [
+            (&pdf, "1", "2", "bao-cao-docx"),
+            (&dir.path().join("bang.pdf"), "1", "1", "bao-cao-xlsx-1"),
+            (&dir.path().join("bang.pdf"), "6", "6", "bao-cao-xlsx-6"),
+        ] {
+            let mut cmd = std::process::Command::new("pdftoppm");
+            cmd.args(["-png", "-r", "50", "-f", first, "-l", last]);
+            if first == last {
+                cmd.arg("-singlefile");
+            }
+            let status = cmd
+                .arg(from)
+                .arg(keep.join(to))
+                .status()
+                .expect("pdftoppm (poppler-utils) is installed");
+            assert!(status.success());
+        }
     }
+}
+
+/// Whether a text holds a date written YYYY-MM-DD (the API's form, not the reader's).
+fn has_iso_date(text: &str) -> bool {
+    text.as_bytes().windows(10).any(|w| {
+        w.iter().enumerate().all(|(k, b)| match k {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        })
+    })
 }
 
 /// Each page's text of a PDF, by poppler's `pdftotext` (installed by `.ci/run`).

@@ -58,9 +58,7 @@ pub fn document_type<'a>(code: &'a str, lang: &text::Lang) -> &'a str {
 /// A legal document's status in `lang`.
 pub fn document_status<'a>(code: &'a str, lang: &text::Lang) -> &'a str {
     match (lang, code) {
-        (text::Lang::Vi, "in_force") => "Còn hiệu lực",
-        (text::Lang::Vi, "amended") => "Đã được sửa đổi",
-        (text::Lang::Vi, "repealed") => "Đã bị bãi bỏ",
+        (text::Lang::Vi, _) => cchc_platform::vocabulary::legal_status::label_vi(code),
         (text::Lang::En, "in_force") => "In force",
         (text::Lang::En, "amended") => "Amended",
         (text::Lang::En, "repealed") => "Repealed",

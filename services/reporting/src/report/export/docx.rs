@@ -66,16 +66,158 @@ fn cell(text: &str, width: usize, bold: bool, align: AlignmentType, keep: bool) 
         .width(width, WidthType::Dxa)
 }
 
+/// Where a line may break inside a word without a space (a zero-width space).
+const BREAK: char = '\u{200b}';
+
+/// A procedure code of the long national form (`1.001088.000.00.00.H19`) may break
+/// after a dot, so that its column need not be as wide as the whole code; the short
+/// form stays whole.
+fn breakable_code(code: &str) -> String {
+    if code.chars().count() > 12 {
+        code.replace('.', &format!(".{BREAK}"))
+    } else {
+        code.to_owned()
+    }
+}
+
+/// The words of a cell, as a line may break between them.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| c.is_whitespace() || c == BREAK)
+        .filter(|w| !w.is_empty())
+}
+
+/// A character's width at the tables' 12 pt, in twips: a little over what Times New
+/// Roman's Vietnamese text takes as printed (capitals half as wide again), so that an
+/// estimate errs towards wrapping.
+const CHAR_TWIPS: usize = 105;
+
+fn text_twips(text: &str) -> usize {
+    text.chars()
+        .map(|c| {
+            if c.is_uppercase() {
+                CHAR_TWIPS * 3 / 2
+            } else {
+                CHAR_TWIPS
+            }
+        })
+        .sum()
+}
+/// A cell's left and right margins together, and a little room for bold.
+const CELL_PAD: usize = 230;
+
+/// Column widths (twips) that fill the page's text width, sized by what the columns
+/// hold: the fewest lines the tallest cell can take (a column no narrower than its
+/// longest word, so a date, a code or a number never breaks), each column as narrow as
+/// that allows, and the room left shared in proportion.
+fn fit_widths(headers: &[&str], rows: &[Vec<String>]) -> Vec<usize> {
+    let n = headers.len();
+    let body = |c: usize| {
+        rows.iter()
+            .filter_map(move |r| r.get(c).map(String::as_str))
+    };
+    // The header is bold: a fifth wider.
+    let bold = |w: usize| CELL_PAD + w.saturating_sub(CELL_PAD) * 5 / 6;
+    let min: Vec<usize> = (0..n)
+        .map(|c| {
+            let widest = |ws: &mut dyn Iterator<Item = &str>| {
+                ws.map(|w| text_twips(w) + CELL_PAD).max().unwrap_or(0)
+            };
+            let head = widest(&mut words(headers[c]));
+            let head = CELL_PAD + head.saturating_sub(CELL_PAD) * 6 / 5;
+            head.max(widest(&mut body(c).flat_map(words)))
+                .max(CELL_PAD + CHAR_TWIPS)
+        })
+        .collect();
+    // The narrowest width at which every cell of column `c` (its header too, or not)
+    // takes at most `lines`.
+    let need_of = |c: usize, lines: usize, header: bool| -> usize {
+        let fits = |w: usize| {
+            (!header || lines_in(headers[c], bold(w)) <= lines)
+                && body(c).all(|t| lines_in(t, w) <= lines)
+        };
+        let (mut lo, mut hi) = (min[c], min[c].max(TEXT_WIDTH));
+        if !fits(hi) {
+            return hi;
+        }
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if fits(mid) { hi = mid } else { lo = mid + 1 }
+        }
+        lo
+    };
+    let need = |c: usize, lines: usize| need_of(c, lines, true);
+    let at = |lines: usize| -> Vec<usize> { (0..n).map(|c| need(c, lines)).collect() };
+    let fits_page = |w: &[usize]| w.iter().sum::<usize>() <= TEXT_WIDTH;
+    // The fewest lines that fit the page, found by halving (more lines never need more).
+    let (mut lo, mut hi) = (1, 64);
+    if !fits_page(&at(hi)) {
+        let sum: usize = min.iter().sum();
+        return min.iter().map(|m| m * TEXT_WIDTH / sum).collect();
+    }
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if fits_page(&at(mid)) {
+            hi = mid
+        } else {
+            lo = mid + 1
+        }
+    }
+    let mut needed = at(lo);
+    // Room left over first lets other columns' rows take fewer lines (one line if it
+    // can), the cheapest first: a unit's name on one line rather than three beside a
+    // list; a header may wrap for it.
+    for fewer in 1..lo {
+        let mut order: Vec<(usize, usize)> =
+            (0..n).map(|c| (need_of(c, fewer, false), c)).collect();
+        order.sort_by_key(|&(w, c)| w.saturating_sub(needed[c]));
+        for (w, c) in order {
+            let sum: usize = needed.iter().sum();
+            if w > needed[c] && sum - needed[c] + w <= TEXT_WIDTH {
+                needed[c] = w;
+            }
+        }
+    }
+    let sum: usize = needed.iter().sum();
+    let mut widths: Vec<usize> = needed.iter().map(|w| w * TEXT_WIDTH / sum).collect();
+    // What the integer division left over goes to the widest column.
+    let short = TEXT_WIDTH - widths.iter().sum::<usize>();
+    if let Some(widest) = (0..n).max_by_key(|&c| widths[c]) {
+        widths[widest] += short;
+    }
+    widths
+}
+
+/// How many lines a cell's text takes in a column `width` twips wide (an estimate,
+/// word by word, with [`text_twips`]).
+fn lines_in(text: &str, width: usize) -> usize {
+    let room = width.saturating_sub(CELL_PAD).max(CHAR_TWIPS);
+    let space = CHAR_TWIPS / 2;
+    let mut lines = 1;
+    let mut used = 0;
+    for word in words(text) {
+        let w = text_twips(word);
+        if used == 0 {
+            used = w;
+        } else if used + space + w <= room {
+            used += space + w;
+        } else {
+            lines += 1;
+            used = w;
+        }
+        while used > room {
+            lines += 1;
+            used -= room;
+        }
+    }
+    lines
+}
+
 /// A bordered table: a bold header row, the rows, and a bold last row when `total`.
 /// `align` has a letter per column: `L`eft (text), `C`entre, `R`ight (figures). Rows
-/// never break across pages.
-fn table(
-    headers: &[&str],
-    widths: &[usize],
-    rows: Vec<Vec<String>>,
-    total: bool,
-    align: &str,
-) -> Table {
+/// never break across pages; the columns are sized by [`fit_widths`].
+fn table(headers: &[&str], rows: Vec<Vec<String>>, total: bool, align: &str) -> Table {
+    let widths = fit_widths(headers, &rows);
+    let widths = &widths[..];
     let aligns: Vec<AlignmentType> = align
         .chars()
         .map(|c| match c {
@@ -276,7 +418,6 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
             "Số hoạt động",
             "Lượt người tham dự",
         ],
-        &[5155, 2100, 2100],
         rows,
         true,
         "LRR",
@@ -318,7 +459,6 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
                 "Số đơn vị đạt",
                 "Số đơn vị chưa đạt",
             ],
-            &[3555, 1450, 1450, 1450, 1450],
             rows,
             false,
             "LCRRR",
@@ -355,7 +495,6 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
             "Lượt người tham dự",
             "Chưa đạt chỉ tiêu",
         ],
-        &[700, 3655, 1400, 1400, 2200],
         rows,
         false,
         "CLRRL",
@@ -376,7 +515,7 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
             .iter()
             .map(|ch| {
                 vec![
-                    ch.code.clone(),
+                    breakable_code(&ch.code),
                     ch.name.clone(),
                     super::xlsx::change_label(&ch.change_type).to_owned(),
                     ch.decision_number.clone(),
@@ -392,7 +531,6 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
                 "Quyết định công bố",
                 "Ngày hiệu lực",
             ],
-            &[1500, 3355, 1500, 1700, 1300],
             rows,
             false,
             "LLLLC",
@@ -420,7 +558,6 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
     ]);
     doc = doc.add_table(table(
         &["STT", "Đơn vị", "Đúng phiên bản hiện hành", "Chưa cập nhật"],
-        &[700, 4655, 2000, 2000],
         rows,
         true,
         "CLRR",
@@ -434,7 +571,6 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
         ))
         .add_table(table(
             &["Chỉ tiêu", "Số lượng"],
-            &[6355, 3000],
             vec![
                 vec![
                     "Số đơn vị báo cáo".into(),
@@ -517,7 +653,6 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
                     "Quá hạn",
                     "Tỷ lệ đúng hạn",
                 ],
-                &[3355, 1200, 1200, 1300, 1100, 1200],
                 rows,
                 false,
                 "LRRRRR",
@@ -548,7 +683,6 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
                     "Không hài lòng",
                     "Tỷ lệ hài lòng",
                 ],
-                &[3755, 1400, 1400, 1400, 1400],
                 rows,
                 false,
                 "LRRRR",
@@ -585,7 +719,6 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, String> {
             "Đã chi (đồng)",
             "Tỷ lệ",
         ],
-        &[3955, 2100, 2100, 1200],
         rows,
         true,
         "LRRR",
@@ -722,4 +855,71 @@ pub fn render(s: &Snapshot) -> Result<Vec<u8>, String> {
     std::thread::spawn(move || build(&s))
         .join()
         .map_err(|_| "the document renderer panicked".to_owned())?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn most_lines(headers: &[&str], rows: &[Vec<String>]) -> usize {
+        let widths = fit_widths(headers, rows);
+        rows.iter()
+            .chain(std::iter::once(
+                &headers.iter().map(|h| h.to_string()).collect(),
+            ))
+            .flat_map(|r| r.iter().zip(&widths).map(|(t, w)| lines_in(t, *w)))
+            .max()
+            .unwrap()
+    }
+
+    #[test]
+    fn columns_are_sized_so_no_row_wraps_to_six_lines() {
+        let units = [
+            "STT",
+            "Đơn vị",
+            "Số hoạt động",
+            "Lượt người tham dự",
+            "Chưa đạt chỉ tiêu",
+        ];
+        let below = vec![
+            "1".to_owned(),
+            "Trung tâm Giáo dục nghề nghiệp - Giáo dục thường xuyên quận Dương Kinh".to_owned(),
+            "0".to_owned(),
+            "0".to_owned(),
+            "Tin bài đăng trên trang thông tin điện tử; Quán triệt, phổ biến tại cuộc họp; \
+             Niêm yết công khai; Tập huấn, bồi dưỡng"
+                .to_owned(),
+        ];
+        let widths = fit_widths(&units, std::slice::from_ref(&below));
+        assert_eq!(widths.iter().sum::<usize>(), TEXT_WIDTH);
+        assert!(most_lines(&units, &[below]) <= 5);
+        // A date, a decision number and a code never break; a long name takes the room.
+        let changes = [
+            "Mã thủ tục",
+            "Tên thủ tục",
+            "Nội dung",
+            "Quyết định công bố",
+            "Ngày hiệu lực",
+        ];
+        let row = vec![
+            breakable_code("1.001088.000.00.00.H19"),
+            // Among the longest names in the national catalogue (170 characters).
+            "Chuyển đổi nhà trẻ, trường mẫu giáo, trường mầm non tư thục do nhà đầu tư \
+             trong nước đầu tư sang nhà trẻ, trường mẫu giáo, trường mầm non tư thục hoạt \
+             động không vì lợi nhuận"
+                .to_owned(),
+            "Sửa đổi, bổ sung".to_owned(),
+            "1234/QĐ-UBND".to_owned(),
+            "01/06/2020".to_owned(),
+        ];
+        let widths = fit_widths(&changes, std::slice::from_ref(&row));
+        for (cell, width) in row.iter().zip(&widths).skip(2) {
+            assert!(
+                cell.split_whitespace().all(|w| lines_in(w, *width) == 1),
+                "{cell:?} breaks in {width}"
+            );
+        }
+        let most = most_lines(&changes, std::slice::from_ref(&row));
+        assert!(most <= 5, "{most} lines in {widths:?}");
+    }
 }

@@ -14,6 +14,8 @@ use crate::report::Snapshot;
 
 enum Cell {
     Text(String),
+    /// A date (YYYY-MM-DD) as a spreadsheet date, shown dd/mm/yyyy.
+    Date(String),
     Int(i64),
     Rate(Option<f64>),
     Empty,
@@ -36,6 +38,7 @@ struct Formats {
     wrap: Format,
     int: Format,
     rate: Format,
+    date: Format,
     total_text: Format,
     total_int: Format,
     total_rate: Format,
@@ -76,6 +79,7 @@ impl Formats {
             wrap: base.set_text_wrap(),
             int: cell.clone().set_num_format("#,##0"),
             rate: cell.clone().set_num_format("0.0%"),
+            date: cell.clone().set_num_format("dd/mm/yyyy"),
             total_text: cell.clone().set_bold(),
             total_int: cell.clone().set_bold().set_num_format("#,##0"),
             total_rate: cell.set_bold().set_num_format("0.0%"),
@@ -140,6 +144,15 @@ fn sheet(
                         if bold { &f.total_text } else { &f.text },
                     )?;
                 }
+                Cell::Date(iso) => match ExcelDateTime::parse_from_str(&iso) {
+                    Ok(d) => {
+                        ws.write_datetime_with_format(r, c, &d, &f.date)?;
+                    }
+                    // Not a date after all: as text, never lost.
+                    Err(_) => {
+                        ws.write_string_with_format(r, c, iso, &f.text)?;
+                    }
+                },
                 Cell::Int(n) => {
                     ws.write_number_with_format(
                         r,
@@ -375,7 +388,7 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, XlsxError> {
                 t(&c.name),
                 t(&c.field),
                 t(change_label(&c.change_type)),
-                t(&c.effective_date),
+                Cell::Date(c.effective_date.clone()),
                 t(&c.decision_number),
             ]
         })
@@ -406,8 +419,8 @@ fn build(s: &Snapshot) -> Result<Vec<u8>, XlsxError> {
                 t(&d.doc_type),
                 t(&d.summary),
                 t(&d.issuer),
-                t(&d.status),
-                t(&d.effective_date),
+                t(cchc_platform::vocabulary::legal_status::label_vi(&d.status)),
+                Cell::Date(d.effective_date.clone()),
             ]
         })
         .collect();
