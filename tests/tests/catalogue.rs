@@ -87,6 +87,26 @@ async fn catalogue_over_http() {
     assert_eq!(s, 409, "{p}");
     assert_eq!(p["status"], 409);
 
+    // Reads carry validators: asked again with its tag, the same answer is 304 and
+    // empty; any cache may keep it but must ask first; a key's answer is private.
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/procedures/{code}", sys.gateway);
+    let first = http.get(&url).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["cache-control"], "public, no-cache");
+    let tag = first.headers()["etag"].clone();
+    let again = http
+        .get(&url)
+        .header("if-none-match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["etag"], tag);
+    assert!(again.bytes().await.unwrap().is_empty());
+    let keyed = http.get(&url).bearer_auth(&office).send().await.unwrap();
+    assert_eq!(keyed.headers()["cache-control"], "private, no-cache");
+
     // A unit posts version 1; an amendment makes its posting stale.
     let posting = json!({"code": code, "version": 1, "location": "Bảng tin tầng 1", "posted_on": "2020-02-05"});
     let (s, p) = sys.post("/v1/postings", Some(&unit_key), &posting).await;
@@ -102,6 +122,15 @@ async fn catalogue_over_http() {
         )
         .await;
     assert_eq!((s, v["version"].as_u64()), (200, Some(2)));
+    // The old tag no longer matches: the new version comes whole.
+    let fresh = http
+        .get(&url)
+        .header("if-none-match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fresh.status(), 200);
+    assert_ne!(fresh.headers()["etag"], tag);
     let (_, stale) = sys.get("/v1/postings?stale=true", Some(&office)).await;
     assert_eq!(stale["postings"].as_array().unwrap().len(), 1);
     assert_eq!(stale["postings"][0]["current_version"], 2);

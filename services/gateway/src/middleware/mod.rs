@@ -1,8 +1,9 @@
 //! What every request goes through: tracing, metrics, a time limit, per-key rate
-//! limits, and `Idempotency-Key` replay for writes.
+//! limits, `Idempotency-Key` replay for writes, and validators (`ETag`) for reads.
 
 pub mod attribution;
 pub mod authenticate;
+pub mod conditional;
 pub mod idempotency;
 pub mod metrics;
 pub mod rate_limit;

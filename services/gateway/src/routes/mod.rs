@@ -83,8 +83,9 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .merge(account::pages())
         .fallback(|| async { Problem::not_found("no such resource") })
         .with_state(state.clone())
-        // Outermost first: the rate limit, then texts, then who is calling, then
-        // actors named in the answer (a replayed one too), then replay.
+        // Outermost first: the rate limit, then texts, then who is calling, then the
+        // read's validators (of the answer as sent), then actors named in the answer
+        // (a replayed one too), then replay.
         .layer(from_fn_with_state(
             idempotency,
             middleware::idempotency::replay,
@@ -93,6 +94,7 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
             state.people.clone(),
             middleware::attribution::name_actors,
         ))
+        .layer(from_fn(middleware::conditional::etag))
         .layer(from_fn_with_state(
             authenticator,
             crate::middleware::authenticate::authenticate,
