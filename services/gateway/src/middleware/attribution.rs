@@ -3,7 +3,7 @@
 //! as who it is (`{kind, id, name, unit_id}`), so a reader of any record sees the
 //! person, not an id to look up.
 
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
@@ -27,14 +27,9 @@ pub async fn name_actors(State(people): State<People>, req: Request, next: Next)
     if !json {
         return res;
     }
-    let (mut parts, body) = res.into_parts();
-    // The API's own answers, already whole in memory.
-    let bytes = match to_bytes(body, usize::MAX).await {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::error!(error = %e, "reading an answer to name its actors");
-            return Response::from_parts(parts, Body::empty());
-        }
+    let (mut parts, bytes) = match super::whole(res, "name its actors").await {
+        Ok(whole) => whole,
+        Err(empty) => return empty,
     };
     if !mentions_actor(&bytes) {
         return Response::from_parts(parts, Body::from(bytes));

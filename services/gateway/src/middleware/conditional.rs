@@ -10,7 +10,7 @@
 //! cache, and `Vary` says the answer depends on who asks. A handler that set its own
 //! `Cache-Control` (sign-in's `no-store`) is left as it is.
 
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -48,14 +48,9 @@ pub async fn etag(req: Request, next: Next) -> Response {
     if res.status() != StatusCode::OK || res.headers().contains_key(header::CACHE_CONTROL) {
         return res;
     }
-    let (mut parts, body) = res.into_parts();
-    // The API's answers are whole in memory already (gRPC messages, rendered pages).
-    let bytes = match to_bytes(body, usize::MAX).await {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::error!(error = %e, "reading an answer to tag it");
-            return Response::from_parts(parts, Body::empty());
-        }
+    let (mut parts, bytes) = match super::whole(res, "tag it").await {
+        Ok(whole) => whole,
+        Err(empty) => return empty,
     };
     let tag = tag_of(&bytes);
     let h = &mut parts.headers;

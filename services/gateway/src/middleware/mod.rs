@@ -18,6 +18,23 @@ use tracing::Instrument;
 
 use crate::problem::{Problem, has_stray_control, stray_control_problem};
 
+/// An answer taken apart with its whole body, for a layer that reads it (the API's own
+/// answers are whole in memory already). A body that cannot be read is logged with
+/// `why` and answered empty, as the error it is.
+pub async fn whole(
+    res: Response,
+    why: &str,
+) -> Result<(axum::http::response::Parts, axum::body::Bytes), Response> {
+    let (parts, body) = res.into_parts();
+    match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => Ok((parts, bytes)),
+        Err(e) => {
+            tracing::error!(error = %e, "reading an answer to {why}");
+            Err(Response::from_parts(parts, axum::body::Body::empty()))
+        }
+    }
+}
+
 /// The route template of a request ("/v1/units/{unit_id}"), never its raw path, so
 /// labels stay few.
 pub fn route_of(req: &Request) -> String {
