@@ -109,6 +109,21 @@ fn cchc(sys: &System, args: &[&str]) -> (i32, String) {
     )
 }
 
+/// `cchc export-catalogue` in `format` into `path`, which must succeed.
+fn export(sys: &System, format: &str, path: &std::path::Path) {
+    let (status, out) = cchc(
+        sys,
+        &[
+            "export-catalogue",
+            "--format",
+            format,
+            "-o",
+            path.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(status, 0, "{out}");
+}
+
 #[tokio::test]
 async fn import_spreadsheets_then_export_cpsv_ap() {
     let sys = System::start("import").await;
@@ -166,17 +181,7 @@ async fn import_spreadsheets_then_export_cpsv_ap() {
         .await;
     assert_eq!(s, 200, "{p}");
     let out_file = dir.path().join("catalogue.jsonld");
-    let (code, out) = cchc(
-        &sys,
-        &[
-            "export-catalogue",
-            "--format",
-            "jsonld",
-            "-o",
-            out_file.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(code, 0, "{out}");
+    export(&sys, "jsonld", &out_file);
     let doc: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
     let graph = doc["@graph"].as_array().unwrap();
@@ -217,17 +222,7 @@ async fn import_spreadsheets_then_export_cpsv_ap() {
 
     // The catalogue as the office's workbook, imported back: nothing changes.
     let workbook = dir.path().join("danh-muc-xuat.xlsx");
-    let (status, out) = cchc(
-        &sys,
-        &[
-            "export-catalogue",
-            "--format",
-            "xlsx",
-            "-o",
-            workbook.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(status, 0, "{out}");
+    export(&sys, "xlsx", &workbook);
     let (status, out) = cchc(&sys, &["import-catalogue", workbook.to_str().unwrap()]);
     assert_eq!((status, out.contains("unchanged 1")), (0, true), "{out}");
     assert!(!out.contains("updated"), "{out}");
