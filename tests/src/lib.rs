@@ -351,6 +351,12 @@ impl System {
             .await
     }
 
+    /// The gateway's `/metrics`, as text.
+    pub async fn metrics(&self) -> String {
+        let res = self.http.get(self.url("/metrics")).send().await.unwrap();
+        res.text().await.unwrap()
+    }
+
     /// Creates a unit of `kind` and issues it a key of `role`; returns (unit id, key).
     /// Creates a complete procedure `code` and publishes it as version 1, effective
     /// 1 February 2020, with the office's key.

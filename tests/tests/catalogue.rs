@@ -3,7 +3,7 @@
 
 use cchc_e2e::{System, complete_procedure, publication};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn catalogue_over_http() {
@@ -53,37 +53,22 @@ async fn catalogue_over_http() {
     // (one working hour is 0.125); finer, negative or missing is refused.
     for (days, rule) in [(json!(0.0004), "decimals"), (json!(-1), "not_negative")] {
         content["processing_days"] = days;
-        let (s, p) = sys
-            .call(
-                Method::PUT,
-                &format!("/v1/procedures/{code}/draft"),
-                Some(&office),
-                Some(&json!({"revision": rev, "content": content})),
-            )
-            .await;
+        let (s, p) = save_draft(
+            &sys,
+            &office,
+            code,
+            &json!({"revision": rev, "content": content}),
+        )
+        .await;
         assert_eq!(s, 400, "{p}");
         assert_eq!(p["errors"][0]["field"], "content.processing_days", "{p}");
         assert_eq!(p["errors"][0]["code"], rule, "{p}");
     }
     content["processing_days"] = json!(0.5);
     let edit = json!({"revision": rev, "content": content});
-    let (s, _) = sys
-        .call(
-            Method::PUT,
-            &format!("/v1/procedures/{code}/draft"),
-            Some(&office),
-            Some(&edit),
-        )
-        .await;
+    let (s, _) = save_draft(&sys, &office, code, &edit).await;
     assert_eq!(s, 200);
-    let (s, p) = sys
-        .call(
-            Method::PUT,
-            &format!("/v1/procedures/{code}/draft"),
-            Some(&office),
-            Some(&edit),
-        )
-        .await;
+    let (s, p) = save_draft(&sys, &office, code, &edit).await;
     assert_eq!(s, 409, "{p}");
     assert_eq!(p["status"], 409);
 
@@ -141,6 +126,33 @@ async fn catalogue_over_http() {
     assert_eq!(v1["content"]["processing_days"], 5);
     let (_, v2) = sys.get(&format!("/v1/procedures/{code}"), None).await;
     assert_eq!(v2["content"]["processing_days"], 0.5);
+    // The current version is answered from the gateway's copy once kept (the
+    // revalidations above, this read): no call to the catalogue.
+    let metrics = sys.metrics().await;
+    assert!(
+        metrics.contains("cchc_gateway_published_live 1"),
+        "{metrics}"
+    );
+    let hits: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("cchc_gateway_published_hits_total "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_default();
+    assert!(hits >= 2, "{metrics}");
+    // A draft saved names a new last change, read back at once by whoever saved it.
+    let (_, draft) = sys
+        .get(&format!("/v1/procedures/{code}/draft"), Some(&office))
+        .await;
+    let mut edit = json!({"revision": draft["draft_revision"], "content": draft["content"]});
+    edit["content"]["name"] = json!("Cấp bản sao (dự thảo sửa đổi)");
+    let (s, _) = save_draft(&sys, &office, code, &edit).await;
+    assert_eq!(s, 200);
+    let (_, after) = sys.get(&format!("/v1/procedures/{code}"), None).await;
+    assert_ne!(after["updated_at"], v2["updated_at"], "{after}");
+    assert_eq!(
+        after["content"], v2["content"],
+        "the current version is unchanged"
+    );
 
     // Legal documents, linked both ways.
     let doc = json!({"number_symbol": "23/2015/NĐ-CP", "type": "decree", "summary": "Về cấp bản sao từ sổ gốc",
@@ -154,4 +166,10 @@ async fn catalogue_over_http() {
     let (s, _) = sys.post("/v1/legal-documents", Some(&unit_key), &doc).await;
     assert_eq!(s, 403);
     sys.stop().await;
+}
+
+/// Saves the draft of `code` with the office's key.
+async fn save_draft(sys: &System, office: &str, code: &str, edit: &Value) -> (u16, Value) {
+    let path = format!("/v1/procedures/{code}/draft");
+    sys.call(Method::PUT, &path, Some(office), Some(edit)).await
 }

@@ -257,15 +257,7 @@ async fn key_lifecycle_idempotency_and_unit_changes() {
     .await;
 
     // Metrics by route.
-    let text = sys
-        .http
-        .get(format!("{}/metrics", sys.gateway))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = sys.metrics().await;
     assert!(
         text.contains(
             "cchc_http_requests_total{route=\"/v1/units\",method=\"POST\",status=\"201\"}"

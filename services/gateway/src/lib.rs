@@ -7,7 +7,7 @@
 //! it through [`extract`] and reaches the services through [`state`]; [`problem`] shapes
 //! every error; [`store`] keeps units and keys, [`people`] accounts, sessions and the
 //! audit log, [`password`] hashes and judges passwords, [`api_key`] makes and hashes
-//! tokens. Modules import only downward: routes → extract, state → people, store →
+//! tokens; [`published`] keeps the public catalogue's answers, fresh by its events. Modules import only downward: routes → extract, state → people, store →
 //! password, api_key.
 
 pub mod api_key;
@@ -16,6 +16,7 @@ pub mod middleware;
 pub mod password;
 pub mod people;
 pub mod problem;
+pub mod published;
 pub mod routes;
 pub mod serve;
 pub mod settings;
@@ -177,6 +178,7 @@ impl Application {
             },
             pool: backbone.pool.clone(),
             metrics: middleware::metrics::Metrics::default(),
+            published: published::Published::default(),
             clients: state::Clients {
                 catalogue: CatalogueServiceClient::new(catalogue),
                 activity: ActivityServiceClient::new(activity),
@@ -186,8 +188,14 @@ impl Application {
             },
             readiness,
         };
-        let router = routes::router(state, &settings);
         let mut backbone = backbone;
+        backbone.tasks.spawn(
+            state
+                .published
+                .clone()
+                .follow(backbone.js.clone(), backbone.shutdown.clone()),
+        );
+        let router = routes::router(state, &settings);
         let (pool, shutdown) = (backbone.pool.clone(), backbone.shutdown.clone());
         backbone.tasks.spawn(async move {
             loop {

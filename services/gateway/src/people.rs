@@ -246,9 +246,14 @@ pub struct People {
 /// forgotten at once; renamed elsewhere (keys, SQL) they read under the old name for at
 /// most [`NAMES_FRESH_FOR`].
 #[derive(Clone, Default)]
-struct NameCache(Arc<Mutex<HashMap<String, (serde_json::Value, Instant)>>>);
+struct NameCache(
+    Arc<Mutex<HashMap<String, (serde_json::Value, Instant)>>>,
+    /// Counts the people forgotten, so answers kept with their names (the public
+    /// catalogue's) know when one was renamed.
+    Arc<std::sync::atomic::AtomicU64>,
+);
 
-const NAMES_FRESH_FOR: Duration = Duration::from_secs(60);
+pub(crate) const NAMES_FRESH_FOR: Duration = Duration::from_secs(60);
 const NAMES_KEPT: usize = 10_000;
 
 impl NameCache {
@@ -271,6 +276,7 @@ impl NameCache {
     fn forget(&self, actor: &Actor) {
         let mut names = self.0.lock().unwrap_or_else(|e| e.into_inner());
         names.remove(&actor.to_string());
+        self.1.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
@@ -283,6 +289,11 @@ impl People {
             lifetimes,
             names: NameCache::default(),
         }
+    }
+
+    /// Moves whenever a person is renamed (or moved) here.
+    pub fn names_epoch(&self) -> u64 {
+        self.names.1.load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn lifetimes(&self) -> &Lifetimes {

@@ -11,6 +11,7 @@ use tonic::transport::Channel;
 use crate::middleware::metrics::Metrics;
 use crate::middleware::rate_limit::SignInThrottle;
 use crate::people::People;
+use crate::published::Published;
 use crate::store::Store;
 
 /// gRPC clients of the services (cheap to clone; channels connect lazily).
@@ -33,6 +34,8 @@ pub struct AppState {
     pub throttle: SignInThrottle,
     pub pool: sqlx::PgPool,
     pub metrics: Metrics,
+    /// The public catalogue's answers, kept fresh by its events.
+    pub published: Published,
     pub clients: Clients,
     pub readiness: Readiness,
     /// Signs the calls the gateway makes on its own account (public views).

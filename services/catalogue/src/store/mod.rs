@@ -16,7 +16,7 @@ use cchc_proto::catalogue::v1::{
     ContentChange, Decision, LegalDocumentRef, ProcedureContent, ProcedureSummary, ProcedureView,
     SearchProceduresResponse,
 };
-use cchc_proto::events::v1::{PostingStale, ProcedurePublished};
+use cchc_proto::events::v1::{PostingStale, ProcedureChanged, ProcedurePublished};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -314,6 +314,8 @@ impl Store {
             .await?;
         if p.effective_date <= cchc_platform::time::today() {
             self.make_current(&mut tx, actor, code, version).await?;
+        } else {
+            changed(&self.outbox, &mut tx, actor, code, VERSION_SCHEDULED).await?;
         }
         let view = self.version_in(&mut tx, code, version).await?;
         tx.commit().await?;
@@ -518,6 +520,7 @@ impl Store {
     /// someone else saved in between and this save is refused.
     pub async fn update_draft(&self, actor: &Actor, e: &DraftEdit) -> Result<ProcedureView, Error> {
         let code = e.code.as_str();
+        let mut tx = self.pool.begin().await?;
         let saved: Option<Revision> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE procedures SET draft = $2, draft_revision = draft_revision + 1, updated_at = now(), updated_by = $4
              WHERE code = $1 AND draft_revision = $3 RETURNING draft_revision, {STAMP_COLUMNS}"
@@ -526,9 +529,12 @@ impl Store {
         .bind(json_of(e.draft.content()))
         .bind(e.revision as i32)
         .bind(actor.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = saved {
+            changed(&self.outbox, &mut tx, actor, code, DRAFT_SAVED).await?;
+            tx.commit().await?;
+            self.outbox.notify();
             let mut view = draft_view(code, e.draft.content().clone(), &row.stamps);
             view.draft_revision = row.draft_revision as u32;
             return Ok(view);
@@ -536,7 +542,7 @@ impl Store {
         let current: Option<i32> =
             sqlx::query_scalar("SELECT draft_revision FROM procedures WHERE code = $1")
                 .bind(code)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?;
         let current = current.ok_or_else(|| procedure(code))?;
         Err(Error::Stale(format!(
@@ -655,6 +661,28 @@ impl From<SummaryRow> for ProcedureSummary {
     }
 }
 
+/// What [`ProcedureChanged`] says changed.
+const DRAFT_SAVED: &str = "draft_saved";
+const DRAFT_IMPORTED: &str = "draft_imported";
+const VERSION_SCHEDULED: &str = "version_scheduled";
+
+/// Tells that the procedure's record changed (its last change is new) while its current
+/// version stayed: readers that keep its answers (the gateway) take them afresh.
+async fn changed(
+    outbox: &Outbox,
+    tx: &mut PgConnection,
+    actor: &Actor,
+    code: &str,
+    change: &str,
+) -> Result<(), Error> {
+    let event = ProcedureChanged {
+        code: code.to_owned(),
+        change: change.to_owned(),
+    };
+    outbox.enqueue(tx, actor, &event).await?;
+    Ok(())
+}
+
 fn draft_view(code: &str, content: ProcedureContent, stamps: &Stamps) -> ProcedureView {
     let mut view = ProcedureView {
         code: code.to_owned(),
@@ -740,11 +768,10 @@ impl Store {
             .collect())
     }
 
-    /// Creates the draft of a new code, or replaces a draft that differs, by `actor`;
-    /// an identical draft is left alone (and its attribution with it), so importing the
-    /// same file twice changes nothing.
-    /// Imports a row into the procedure's draft (the parts the row gives, the rest kept),
-    /// or in a dry run only says what it would do. Either way, what changes, part by part.
+    /// Imports a row into the procedure's draft, by `actor` (the parts the row gives,
+    /// the rest kept), or in a dry run only says what it would do; either way, what
+    /// changes, part by part. An identical draft is left alone (and its attribution with
+    /// it), so importing the same file twice changes nothing.
     pub async fn import_draft(
         &self,
         actor: &Actor,
@@ -787,10 +814,14 @@ impl Store {
                     .bind(actor.to_string())
                     .execute(&mut *tx)
                     .await?;
+                changed(&self.outbox, &mut tx, actor, code, DRAFT_IMPORTED).await?;
             }
             Imported::Unchanged | Imported::Rejected => {}
         }
         tx.commit().await?;
+        if outcome == Imported::Updated {
+            self.outbox.notify();
+        }
         Ok((outcome, changes))
     }
 }

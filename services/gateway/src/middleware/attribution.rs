@@ -3,7 +3,7 @@
 //! as who it is (`{kind, id, name, unit_id}`), so a reader of any record sees the
 //! person, not an id to look up.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
@@ -18,32 +18,45 @@ fn mentions_actor(body: &[u8]) -> bool {
     MARKS.iter().any(|m| body.windows(m.len()).any(|w| w == *m))
 }
 
+/// Marks an answer whose actors are named already (the public catalogue's kept
+/// answers): this layer passes it by without reading it.
+#[derive(Clone, Copy, Debug)]
+pub struct Named;
+
+/// `bytes` (a JSON answer) with every actor named; as it is when it names none. `None`
+/// when the names could not be looked up (logged).
+pub async fn named(people: &People, bytes: Bytes) -> Option<Bytes> {
+    if !mentions_actor(&bytes) {
+        return Some(bytes);
+    }
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Some(bytes);
+    };
+    if let Err(e) = attribute(people, &mut value).await {
+        tracing::warn!(error = %e, "naming the actors of an answer");
+        return None;
+    }
+    Some(Bytes::from(
+        serde_json::to_vec(&value).expect("a JSON value serializes"),
+    ))
+}
+
 pub async fn name_actors(State(people): State<People>, req: Request, next: Next) -> Response {
     let res = next.run(req).await;
     let json = res
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes() == b"application/json");
-    if !json {
+    if !json || res.extensions().get::<Named>().is_some() {
         return res;
     }
     let (mut parts, bytes) = match super::whole(res, "name its actors").await {
         Ok(whole) => whole,
         Err(empty) => return empty,
     };
-    if !mentions_actor(&bytes) {
-        return Response::from_parts(parts, Body::from(bytes));
-    }
-    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
-        return Response::from_parts(parts, Body::from(bytes));
-    };
-    if let Err(e) = attribute(&people, &mut value).await {
-        // The write it answers has happened: answer it with the actors' texts rather
-        // than fail it and invite a retry.
-        tracing::warn!(error = %e, "naming the actors of an answer");
-        return Response::from_parts(parts, Body::from(bytes));
-    }
-    let named = serde_json::to_vec(&value).expect("a JSON value serializes");
+    // The write it answers has happened: when the names cannot be looked up, answer it
+    // with the actors' texts rather than fail it and invite a retry.
+    let named = named(&people, bytes.clone()).await.unwrap_or(bytes);
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(named))
 }

@@ -18,7 +18,7 @@ use axum::response::Response;
 use sha2::{Digest, Sha256};
 
 /// The tag of a body: its SHA-256, 128 bits of it, quoted as HTTP wants.
-fn tag_of(body: &[u8]) -> String {
+pub(crate) fn tag_of(body: &[u8]) -> String {
     let digest = Sha256::digest(body);
     format!("\"{}\"", hex::encode(&digest[..16]))
 }
@@ -48,11 +48,21 @@ pub async fn etag(req: Request, next: Next) -> Response {
     if res.status() != StatusCode::OK || res.headers().contains_key(header::CACHE_CONTROL) {
         return res;
     }
-    let (mut parts, bytes) = match super::whole(res, "tag it").await {
-        Ok(whole) => whole,
-        Err(empty) => return empty,
+    // An answer that carries its tag (the public catalogue's kept ones) is not read.
+    let (mut parts, body, tag) = match res.headers().get(header::ETAG) {
+        Some(tag) => {
+            let tag = tag.to_str().unwrap_or_default().to_owned();
+            let (parts, body) = res.into_parts();
+            (parts, body, tag)
+        }
+        None => match super::whole(res, "tag it").await {
+            Ok((parts, bytes)) => {
+                let tag = tag_of(&bytes);
+                (parts, Body::from(bytes), tag)
+            }
+            Err(empty) => return empty,
+        },
     };
-    let tag = tag_of(&bytes);
     let h = &mut parts.headers;
     h.insert(
         header::CACHE_CONTROL,
@@ -66,7 +76,9 @@ pub async fn etag(req: Request, next: Next) -> Response {
         header::VARY,
         HeaderValue::from_static("Authorization, Cookie"),
     );
-    if let Ok(v) = HeaderValue::from_str(&tag) {
+    if !h.contains_key(header::ETAG)
+        && let Ok(v) = HeaderValue::from_str(&tag)
+    {
         h.insert(header::ETAG, v);
     }
     if asked.as_ref().is_some_and(|a| names(a, &tag)) {
@@ -81,7 +93,7 @@ pub async fn etag(req: Request, next: Next) -> Response {
         }
         return Response::from_parts(parts, Body::empty());
     }
-    Response::from_parts(parts, Body::from(bytes))
+    Response::from_parts(parts, body)
 }
 
 #[cfg(test)]

@@ -35,8 +35,10 @@ pub(crate) async fn create(
         .catalogue
         .clone()
         .create_legal_document(request(body, Some(&caller)))
-        .await?;
-    Ok((StatusCode::CREATED, Reply(r.into_inner())))
+        .await;
+    // A procedure's legal basis (or its status) may have changed.
+    s.published.drop_all();
+    Ok((StatusCode::CREATED, Reply(r?.into_inner())))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

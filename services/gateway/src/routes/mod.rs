@@ -37,6 +37,7 @@ use crate::middleware::idempotency::Idempotency;
 use crate::middleware::metrics::Metrics;
 use crate::middleware::rate_limit::RateLimiter;
 use crate::problem::Problem;
+use crate::published::Published;
 use crate::settings::Settings;
 use crate::state::AppState;
 
@@ -76,7 +77,7 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         // One budget per address for failed keys, sessions and sign-ins alike.
         failures: state.throttle.per_address.clone(),
     };
-    let metrics = state.metrics.clone();
+    let metrics = (state.metrics.clone(), state.published.clone());
     let timeout = settings.request_timeout;
     let (api, doc) = api().split_for_parts();
     let api = api
@@ -110,7 +111,7 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .layer(from_fn(move |req, next| {
             middleware::timeout(timeout, req, next)
         }))
-        .layer(from_fn_with_state(metrics, middleware::metrics::record))
+        .layer(from_fn_with_state(metrics.0, middleware::metrics::record))
         .layer(from_fn(middleware::trace));
     if let Some(cors) = cors(&settings.cors_origins) {
         router = router.layer(cors);
@@ -118,10 +119,10 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
     router
 }
 
-async fn render_metrics(State(m): State<Metrics>) -> impl IntoResponse {
+async fn render_metrics(State((m, p)): State<(Metrics, Published)>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        m.render(),
+        m.render() + &p.render(),
     )
 }
 

@@ -1,8 +1,9 @@
 //! The catalogue of procedures (catalogue service).
 
 use axum::Json as Reply;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use cchc_platform::grpc::request;
 use cchc_platform::validation::Rule;
 use cchc_platform::vocabulary::change_type;
@@ -14,6 +15,7 @@ use utoipa_axum::routes;
 use crate::extract::{Authenticated, MaybeCaller};
 use crate::extract::{Json, Query};
 use crate::problem::Problem;
+use crate::published::Key;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -50,7 +52,7 @@ pub(crate) async fn publish(
     Path(code): Path<String>,
     Json(mut body): Json<PublishProcedureRequest>,
 ) -> Result<Reply<ProcedureView>, Problem> {
-    body.code = code;
+    body.code = code.clone();
     if body.change_type == change_type::ABOLISHED {
         return Err(Problem::field(
             "change_type",
@@ -64,8 +66,11 @@ pub(crate) async fn publish(
         .catalogue
         .clone()
         .publish_procedure(request(body, Some(&caller)))
-        .await?;
-    Ok(Reply(view.into_inner()))
+        .await;
+    // Whoever published reads the new version back at once (other replicas hear the
+    // event); dropped whatever the answer, as a call that failed may have committed.
+    s.published.drop_procedure(&code);
+    Ok(Reply(view?.into_inner()))
 }
 
 #[utoipa::path(post, path = "/v1/procedures/{code}/abolish", tag = "procedures", summary = "Abolish the procedure with a decision (office)", request_body = PublishProcedureRequest, params(("code" = String, Path, description = "Procedure code")), responses((status = 200, description = "Success", body = ProcedureView), crate::problem::Problems), security(("api_key" = [])))]
@@ -75,15 +80,18 @@ pub(crate) async fn abolish(
     Path(code): Path<String>,
     Json(mut body): Json<PublishProcedureRequest>,
 ) -> Result<Reply<ProcedureView>, Problem> {
-    body.code = code;
+    body.code = code.clone();
     body.change_type = change_type::ABOLISHED.into();
     let view = s
         .clients
         .catalogue
         .clone()
         .publish_procedure(request(body, Some(&caller)))
-        .await?;
-    Ok(Reply(view.into_inner()))
+        .await;
+    // Whoever published reads the new version back at once (other replicas hear the
+    // event); dropped whatever the answer, as a call that failed may have committed.
+    s.published.drop_procedure(&code);
+    Ok(Reply(view?.into_inner()))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -98,7 +106,15 @@ pub(crate) async fn read(
     MaybeCaller(caller): MaybeCaller,
     Path(code): Path<String>,
     Query(q): Query<VersionQuery>,
-) -> Result<Reply<ProcedureView>, Problem> {
+) -> Result<Response, Problem> {
+    // The current version is the same to everyone who may see it (a draft-only
+    // procedure's answer, to the office, is never kept).
+    let key = Key::Current(code.clone());
+    let current = q.version.is_none();
+    if current && let Some(kept) = s.published.get(&key, s.people.names_epoch()) {
+        return Ok(kept);
+    }
+    let ticket = s.published.ticket();
     let req = GetProcedureRequest {
         code,
         version: q.version.unwrap_or(0),
@@ -108,8 +124,13 @@ pub(crate) async fn read(
         .catalogue
         .clone()
         .get_procedure(request(req, caller.as_ref()))
-        .await?;
-    Ok(Reply(view.into_inner()))
+        .await?
+        .into_inner();
+    // Kept under the code as the catalogue spells it, which its events name.
+    if current && view.version > 0 && Key::Current(view.code.clone()) == key {
+        return Ok(s.published.answer(ticket, key, &view, &s.people).await);
+    }
+    Ok(Reply(view).into_response())
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -128,8 +149,21 @@ pub(crate) struct SearchQuery {
 pub(crate) async fn search(
     State(s): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
+    RawQuery(query): RawQuery,
     Query(q): Query<SearchQuery>,
-) -> Result<Reply<SearchProceduresResponse>, Problem> {
+) -> Result<Response, Problem> {
+    // The public's searches are the same to every anonymous reader; a caller's may
+    // show more (the office sees drafts).
+    let key = caller
+        .is_none()
+        .then(|| Key::Search(query.unwrap_or_default()));
+    if let Some(kept) = key
+        .as_ref()
+        .and_then(|k| s.published.get(k, s.people.names_epoch()))
+    {
+        return Ok(kept);
+    }
+    let ticket = s.published.ticket();
     let req = SearchProceduresRequest {
         q: q.q.unwrap_or_default(),
         field: q.field.unwrap_or_default(),
@@ -144,8 +178,12 @@ pub(crate) async fn search(
         .catalogue
         .clone()
         .search_procedures(request(req, caller.as_ref()))
-        .await?;
-    Ok(Reply(r.into_inner()))
+        .await?
+        .into_inner();
+    Ok(match key {
+        Some(key) => s.published.answer(ticket, key, &r, &s.people).await,
+        None => Reply(r).into_response(),
+    })
 }
 
 #[utoipa::path(get, path = "/v1/procedures/{code}/draft", tag = "procedures", summary = "The draft of the next version (office)", params(("code" = String, Path, description = "Procedure code")), responses((status = 200, description = "Success", body = ProcedureView), crate::problem::Problems), security(("api_key" = [])))]
@@ -170,14 +208,15 @@ pub(crate) async fn update_draft(
     Path(code): Path<String>,
     Json(mut body): Json<UpdateDraftRequest>,
 ) -> Result<Reply<ProcedureView>, Problem> {
-    body.code = code;
+    body.code = code.clone();
     let r = s
         .clients
         .catalogue
         .clone()
         .update_draft(request(body, Some(&caller)))
-        .await?;
-    Ok(Reply(r.into_inner()))
+        .await;
+    s.published.drop_procedure(&code);
+    Ok(Reply(r?.into_inner()))
 }
 
 #[utoipa::path(get, path = "/v1/procedures/{code}/versions", tag = "procedures", summary = "Every version, oldest first", params(("code" = String, Path, description = "Procedure code")), responses((status = 200, description = "Success", body = ListVersionsResponse), crate::problem::Problems), security((), ("api_key" = [])))]
@@ -233,6 +272,7 @@ pub(crate) async fn import(
         .catalogue
         .clone()
         .import_procedures(request(body, Some(&caller)))
-        .await?;
-    Ok(Reply(r.into_inner()))
+        .await;
+    s.published.drop_all();
+    Ok(Reply(r?.into_inner()))
 }
