@@ -1,5 +1,5 @@
 //! The public catalogue as the gateway last answered it: each procedure's current
-//! version and each anonymous search, the bytes as sent (actors named) with their tag.
+//! version and list of versions, and each anonymous search, the bytes as sent (actors named) with their tag.
 //! The catalogue is read far more than it is written, so a read answered from here
 //! costs no call to the catalogue, no database and no naming of actors.
 //!
@@ -51,6 +51,9 @@ const HEARTBEAT: Duration = Duration::from_secs(2);
 pub enum Key {
     /// `GET /v1/procedures/{code}`, its current version.
     Current(String),
+    /// `GET /v1/procedures/{code}/versions` with no caller (the office sees scheduled
+    /// versions too).
+    Versions(String),
     /// `GET /v1/procedures?…` with no caller, by its query string.
     Search(String),
 }
@@ -64,8 +67,8 @@ struct Entry {
 
 #[derive(Default)]
 struct Inner {
-    current: RwLock<HashMap<String, Arc<Entry>>>,
-    searches: RwLock<HashMap<String, Arc<Entry>>>,
+    procedures: RwLock<HashMap<Key, Arc<Entry>>>,
+    searches: RwLock<HashMap<Key, Arc<Entry>>>,
     /// Moves with every drop, so an answer fetched across one is not kept.
     epoch: AtomicU64,
     /// Whether the consumer is listening; nothing is kept or served otherwise.
@@ -84,10 +87,10 @@ pub struct Published(Arc<Inner>);
 pub struct Ticket(Option<u64>);
 
 impl Published {
-    fn map<'a>(&'a self, key: &'a Key) -> (&'a RwLock<HashMap<String, Arc<Entry>>>, &'a str) {
+    fn map(&self, key: &Key) -> &RwLock<HashMap<Key, Arc<Entry>>> {
         match key {
-            Key::Current(code) => (&self.0.current, code),
-            Key::Search(query) => (&self.0.searches, query),
+            Key::Current(_) | Key::Versions(_) => &self.0.procedures,
+            Key::Search(_) => &self.0.searches,
         }
     }
 
@@ -98,11 +101,11 @@ impl Published {
         if !self.0.live.load(Ordering::Acquire) {
             return None;
         }
-        let (map, k) = self.map(key);
+        let map = self.map(key);
         let entry = map
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(k)
+            .get(key)
             .cloned();
         match entry {
             Some(e) if e.kept_at.elapsed() < NAMES_FRESH_FOR && e.names == names => {
@@ -156,8 +159,7 @@ impl Published {
     pub fn keep(&self, ticket: Ticket, key: Key, body: Bytes, names: u64) -> HeaderValue {
         let tag = crate::middleware::conditional::tag_of(&body);
         let tag = HeaderValue::from_str(&tag).expect("a hex tag is a header value");
-        let (map, k) = self.map(&key);
-        let mut map = map.write().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.map(&key).write().unwrap_or_else(|e| e.into_inner());
         // Checked under the lock a drop takes too: a drop either came before (the epoch
         // moved) or clears this entry after.
         if ticket
@@ -165,14 +167,14 @@ impl Published {
             .is_some_and(|t| t == self.0.epoch.load(Ordering::Acquire))
         {
             let limit = match key {
-                Key::Current(_) => PROCEDURES_KEPT,
+                Key::Current(_) | Key::Versions(_) => PROCEDURES_KEPT,
                 Key::Search(_) => SEARCHES_KEPT,
             };
             if map.len() >= limit {
                 map.clear();
             }
             map.insert(
-                k.to_owned(),
+                key,
                 Arc::new(Entry {
                     body,
                     tag: tag.clone(),
@@ -189,23 +191,24 @@ impl Published {
         self.0.live.load(Ordering::Acquire)
     }
 
-    /// Drops the answer of one procedure and every search (they may list it). The
+    /// Drops the answers of one procedure and every search (they may list it). The
     /// event does that on every replica; the replica that made the change does it at
     /// once too, so whoever changed a procedure reads the change back.
     pub fn drop_procedure(&self, code: &str) {
-        let mut current = self.0.current.write().unwrap_or_else(|e| e.into_inner());
+        let mut procedures = self.0.procedures.write().unwrap_or_else(|e| e.into_inner());
         let mut searches = self.0.searches.write().unwrap_or_else(|e| e.into_inner());
         self.0.epoch.fetch_add(1, Ordering::AcqRel);
-        current.remove(code);
+        procedures.remove(&Key::Current(code.to_owned()));
+        procedures.remove(&Key::Versions(code.to_owned()));
         searches.clear();
         self.0.drops.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn drop_all(&self) {
-        let mut current = self.0.current.write().unwrap_or_else(|e| e.into_inner());
+        let mut procedures = self.0.procedures.write().unwrap_or_else(|e| e.into_inner());
         let mut searches = self.0.searches.write().unwrap_or_else(|e| e.into_inner());
         self.0.epoch.fetch_add(1, Ordering::AcqRel);
-        current.clear();
+        procedures.clear();
         searches.clear();
         self.0.drops.fetch_add(1, Ordering::Relaxed);
     }
@@ -373,6 +376,14 @@ mod tests {
         })
     }
 
+    fn env<E: cchc_proto::events::v1::Event + prost::Message>(e: &E) -> Envelope {
+        Envelope {
+            r#type: E::TYPE.into(),
+            payload: e.encode_to_vec(),
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn a_ticket_taken_before_a_drop_keeps_nothing() {
         let p = Published::default();
@@ -385,9 +396,15 @@ mod tests {
         p.drop_procedure("1.000001.H19");
         let after = p.ticket();
         assert_ne!(before.0, after.0);
-        assert_eq!(after.0, Some(p.0.epoch.load(Ordering::Acquire)));
+        let key = Key::Current("1.000001.H19".into());
+        p.keep(before, key.clone(), Bytes::from_static(b"{}"), 0);
+        assert!(p.get(&key, 0).is_none(), "fetched across a drop");
+        p.keep(after, key.clone(), Bytes::from_static(b"{}"), 0);
+        assert!(p.get(&key, 0).is_some());
+        assert!(p.get(&key, 1).is_none(), "someone was renamed since");
         p.set_live(false);
         assert!(p.ticket().0.is_none());
+        assert!(p.get(&key, 0).is_none());
     }
 
     #[test]
@@ -395,49 +412,40 @@ mod tests {
         let p = Published::default();
         p.set_live(true);
         let keep = |p: &Published| {
-            for code in ["A", "B"] {
-                p.0.current.write().unwrap().insert(code.into(), entry());
-            }
-            p.0.searches.write().unwrap().insert("q=a".into(), entry());
-        };
-        let env = |e: &dyn Fn() -> (String, Vec<u8>)| {
-            let (r#type, payload) = e();
-            Envelope {
-                r#type,
-                payload,
-                ..Default::default()
+            for key in [
+                Key::Current("A".into()),
+                Key::Versions("A".into()),
+                Key::Current("B".into()),
+                Key::Search("q=a".into()),
+            ] {
+                p.map(&key).write().unwrap().insert(key, entry());
             }
         };
+        let has = |p: &Published, key: Key| p.map(&key).read().unwrap().contains_key(&key);
         keep(&p);
-        p.apply(&env(&|| {
-            let e = ProcedurePublished {
-                code: "A".into(),
-                ..Default::default()
-            };
-            (ProcedurePublished::TYPE.into(), e.encode_to_vec())
+        p.apply(&env(&ProcedurePublished {
+            code: "A".into(),
+            ..Default::default()
         }));
-        assert!(!p.0.current.read().unwrap().contains_key("A"));
-        assert!(p.0.current.read().unwrap().contains_key("B"));
-        assert!(p.0.searches.read().unwrap().is_empty());
+        assert!(!has(&p, Key::Current("A".into())));
+        assert!(!has(&p, Key::Versions("A".into())));
+        assert!(has(&p, Key::Current("B".into())));
+        assert!(!has(&p, Key::Search("q=a".into())));
 
         keep(&p);
-        p.apply(&env(&|| {
-            let e = PostingConfirmed {
-                code: "A".into(),
-                ..Default::default()
-            };
-            (PostingConfirmed::TYPE.into(), e.encode_to_vec())
+        p.apply(&env(&PostingConfirmed {
+            code: "A".into(),
+            ..Default::default()
         }));
         assert_eq!(
-            p.0.current.read().unwrap().len(),
-            2,
+            p.0.procedures.read().unwrap().len(),
+            3,
             "a posting changes nothing"
         );
+        assert!(has(&p, Key::Search("q=a".into())));
 
-        p.apply(&env(&|| {
-            ("cchc.catalogue.legal_document_issued.v1".into(), Vec::new())
-        }));
-        assert!(p.0.current.read().unwrap().is_empty());
+        p.apply(&env(&cchc_proto::events::v1::LegalDocumentIssued::default()));
+        assert!(p.0.procedures.read().unwrap().is_empty());
         assert!(p.0.searches.read().unwrap().is_empty());
     }
 }

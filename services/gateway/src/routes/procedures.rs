@@ -224,14 +224,30 @@ pub(crate) async fn versions(
     State(s): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
     Path(code): Path<String>,
-) -> Result<Reply<ListVersionsResponse>, Problem> {
+) -> Result<Response, Problem> {
+    let key = caller.is_none().then(|| Key::Versions(code.clone()));
+    if let Some(kept) = key
+        .as_ref()
+        .and_then(|k| s.published.get(k, s.people.names_epoch()))
+    {
+        return Ok(kept);
+    }
+    let ticket = s.published.ticket();
     let r = s
         .clients
         .catalogue
         .clone()
         .list_versions(request(ListVersionsRequest { code }, caller.as_ref()))
-        .await?;
-    Ok(Reply(r.into_inner()))
+        .await?
+        .into_inner();
+    // Kept under the code as the catalogue spells it (its events name that one).
+    let canonical = r.versions.first().map(|v| Key::Versions(v.code.clone()));
+    Ok(match key {
+        Some(key) if canonical.as_ref() == Some(&key) => {
+            s.published.answer(ticket, key, &r, &s.people).await
+        }
+        _ => Reply(r).into_response(),
+    })
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
