@@ -127,12 +127,18 @@ impl Relay {
     }
 
     /// Publishes one batch of unpublished rows in order; returns how many were
-    /// published. Rows are locked (`SKIP LOCKED`) so several relays can run.
+    /// published. Several relays may run (one per replica of the service): one at a
+    /// time holds the outbox's lock and publishes, the others wait for it, then see
+    /// what it left. Skipping locked rows instead would let a second relay publish
+    /// later rows before the first's, out of order.
     pub async fn relay_once(&self) -> anyhow::Result<usize> {
         let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('cchc.outbox', 0))")
+            .execute(&mut *tx)
+            .await?;
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT seq, id, subject, body, trace FROM cchc_outbox
-             WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+             WHERE published_at IS NULL ORDER BY seq LIMIT $1",
         )
         .bind(self.batch)
         .fetch_all(&mut *tx)

@@ -55,7 +55,11 @@ async fn enqueue(pool: &PgPool, outbox: &Outbox, n: usize) -> Vec<uuid::Uuid> {
 async fn stream_messages(js: &jetstream::Context, n: usize) -> Vec<jetstream::Message> {
     let stream = js.get_stream(events::stream_name("gateway")).await.unwrap();
     let consumer = stream
-        .create_consumer(jetstream::consumer::pull::Config::default())
+        .create_consumer(jetstream::consumer::pull::Config {
+            // Unacknowledged, a fetch stops at the server's 1,000 pending.
+            ack_policy: jetstream::consumer::AckPolicy::None,
+            ..Default::default()
+        })
         .await
         .unwrap();
     let mut batch = consumer
@@ -138,6 +142,63 @@ async fn relay_keeps_events_while_nats_is_down_and_delivers_them_after() {
         .map(|m| Envelope::decode(m.payload.as_ref()).unwrap().id)
         .collect();
     assert_eq!(got, ids.iter().map(|i| i.to_string()).collect::<Vec<_>>());
+}
+
+/// Two replicas of a service share its outbox: while a writer commits, both relay (each
+/// woken by its own process's commits or its poll), and every row reaches the stream
+/// once and in the outbox's order.
+#[tokio::test]
+async fn two_relays_publish_every_row_once_in_order() {
+    let (_nats, pool, js) = setup("relaytwo").await;
+    // One `Outbox` per replica: each wakes only its own relay.
+    let (mine, theirs) = (Outbox::new("gateway"), Outbox::new("gateway"));
+    let shutdown = CancellationToken::new();
+    let relays: Vec<_> = [&mine, &theirs]
+        .map(|o| {
+            tokio::spawn(Relay::new(pool.clone(), js.clone(), o.clone()).run(shutdown.clone()))
+        })
+        .into_iter()
+        .collect();
+    const ROWS: usize = 1_500;
+    let mut ids = Vec::with_capacity(ROWS);
+    for chunk in 0..ROWS / 50 {
+        // Writers of both replicas, each commit telling its own relay.
+        let o = if chunk % 2 == 0 { &mine } else { &theirs };
+        for i in 0..50 {
+            let mut tx = pool.begin().await.unwrap();
+            let unit = unit(chunk * 50 + i);
+            ids.push(
+                o.enqueue(&mut tx, &cchc_platform::Actor::System, &unit)
+                    .await
+                    .unwrap(),
+            );
+            tx.commit().await.unwrap();
+            o.notify();
+        }
+    }
+    for _ in 0..300 {
+        if outbox::backlog(&pool).await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(outbox::backlog(&pool).await.unwrap(), 0);
+    shutdown.cancel();
+    for r in relays {
+        r.await.unwrap();
+    }
+    let got: Vec<String> = stream_messages(&js, ROWS)
+        .await
+        .iter()
+        .map(|m| Envelope::decode(m.payload.as_ref()).unwrap().id)
+        .collect();
+    assert_eq!(got.len(), ROWS, "each row once");
+    let want: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+    let first_out_of_order = got.iter().zip(&want).position(|(g, w)| g != w);
+    assert_eq!(
+        first_out_of_order, None,
+        "the stream keeps the outbox's order"
+    );
 }
 
 /// Records each unit once; refuses "poison" units.
