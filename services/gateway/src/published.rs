@@ -306,7 +306,11 @@ impl Published {
                 }
             }
             match Envelope::decode(m.payload.as_ref()) {
-                Ok(env) => self.apply(&env),
+                Ok(env) => {
+                    let lag = chrono::Utc::now() - cchc_platform::events::occurred_at(&env);
+                    tracing::debug!(event = %env.r#type, lag_ms = lag.num_milliseconds(), "catalogue event heard");
+                    self.apply(&env);
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "a catalogue event that does not decode");
                     self.drop_all();
