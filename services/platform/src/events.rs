@@ -66,11 +66,23 @@ pub fn duplicate_window() -> Duration {
         .map_or(Duration::from_secs(120), Duration::from_secs)
 }
 
+/// How many NATS nodes keep each stream (`CCHC_STREAM_REPLICAS`, default 1; 3 on a
+/// three-node cluster, so a node lost loses nothing and the stream stays writable).
+/// It applies to streams created from then on.
+pub fn stream_replicas() -> usize {
+    std::env::var("CCHC_STREAM_REPLICAS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| (1..=5).contains(n))
+        .unwrap_or(1)
+}
+
 fn stream_config(name: String, subjects: String) -> jetstream::stream::Config {
     jetstream::stream::Config {
         name,
         subjects: vec![subjects],
         storage: jetstream::stream::StorageType::File,
+        num_replicas: stream_replicas(),
         duplicate_window: duplicate_window(),
         // Kept without age limit: read models are rebuilt by replaying the streams.
         retention: jetstream::stream::RetentionPolicy::Limits,
@@ -81,22 +93,39 @@ fn stream_config(name: String, subjects: String) -> jetstream::stream::Config {
 /// Creates (or finds) the stream of `producer`'s events. Producers and consumers both
 /// call it, so start order does not matter.
 pub async fn ensure_stream(js: &jetstream::Context, producer: &str) -> anyhow::Result<()> {
-    js.get_or_create_stream(stream_config(
-        stream_name(producer),
-        format!("cchc.{producer}.>"),
-    ))
-    .await
-    .map_err(|e| anyhow::anyhow!("provisioning stream for {producer}: {e}"))?;
+    ensure_stream_replicated(js, producer, stream_replicas()).await
+}
+
+/// [`ensure_stream`] with `replicas` copies, whatever `CCHC_STREAM_REPLICAS` says.
+pub async fn ensure_stream_replicated(
+    js: &jetstream::Context,
+    producer: &str,
+    replicas: usize,
+) -> anyhow::Result<()> {
+    let mut config = stream_config(stream_name(producer), format!("cchc.{producer}.>"));
+    config.num_replicas = replicas;
+    js.get_or_create_stream(config)
+        .await
+        .map_err(|e| anyhow::anyhow!("provisioning stream for {producer}: {e}"))?;
     Ok(())
 }
 
 pub async fn ensure_dead_letter_stream(js: &jetstream::Context) -> anyhow::Result<()> {
-    js.get_or_create_stream(stream_config(
+    ensure_dead_letter_stream_replicated(js, stream_replicas()).await
+}
+
+pub async fn ensure_dead_letter_stream_replicated(
+    js: &jetstream::Context,
+    replicas: usize,
+) -> anyhow::Result<()> {
+    let mut config = stream_config(
         DEAD_LETTER_STREAM.to_owned(),
         format!("{DEAD_LETTER_PREFIX}.>"),
-    ))
-    .await
-    .map_err(|e| anyhow::anyhow!("provisioning the dead-letter stream: {e}"))?;
+    );
+    config.num_replicas = replicas;
+    js.get_or_create_stream(config)
+        .await
+        .map_err(|e| anyhow::anyhow!("provisioning the dead-letter stream: {e}"))?;
     Ok(())
 }
 

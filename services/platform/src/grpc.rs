@@ -26,12 +26,28 @@ pub fn request<T>(message: T, caller: Option<&Signed>) -> tonic::Request<T> {
     req
 }
 
-/// A lazily connecting channel to `url` ("http://host:port").
+/// A lazily connecting channel to `url` ("http://host:port"), or to the replicas of a
+/// service listed with commas ("http://a:50051,http://b:50051").
 pub fn channel(url: &str) -> anyhow::Result<tonic::transport::Channel> {
-    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .timeout(std::time::Duration::from_secs(30))
-        .connect_lazy())
+    let endpoints = url
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(|u| {
+            Ok(tonic::transport::Endpoint::from_shared(u.to_owned())?
+                .connect_timeout(std::time::Duration::from_secs(3))
+                .timeout(std::time::Duration::from_secs(30)))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    match <[_; 1]>::try_from(endpoints) {
+        Ok([one]) => Ok(one.connect_lazy()),
+        // Replicas of a service: each call goes to one of them, the less loaded of two
+        // picked at random.
+        Err(many) if !many.is_empty() => {
+            Ok(tonic::transport::Channel::balance_list(many.into_iter()))
+        }
+        Err(_) => anyhow::bail!("no gRPC address in {url:?}"),
+    }
 }
 
 fn server_span(req: &http::Request<()>) -> tracing::Span {

@@ -49,22 +49,37 @@ impl std::fmt::Debug for Target {
 }
 
 impl Target {
-    /// Parses `nats://[user[:password]@]host[:port]` (or `host:port`).
+    /// Parses `nats://[user[:password]@]host[:port]` (or `host:port`), or several of
+    /// them separated by commas (the nodes of a cluster; the client picks one and moves
+    /// to another when it goes away). The user is the first URL's that names one.
     pub fn parse(url: &str) -> anyhow::Result<Self> {
-        let addr: async_nats::ServerAddr = url
-            .parse()
-            .map_err(|e| anyhow::anyhow!("NATS_URL is not a NATS URL: {e}"))?;
-        let user = addr.username().map(percent_decode);
-        let password = addr.password().map(percent_decode);
-        let mut plain = addr.into_inner();
-        // Only fails for URLs that cannot carry credentials, which parsed ones can.
-        let _ = plain.set_password(None);
-        let _ = plain.set_username("");
+        let mut plain = Vec::new();
+        let (mut user, mut password) = (None, None);
+        for one in url.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+            let addr: async_nats::ServerAddr = one
+                .parse()
+                .map_err(|e| anyhow::anyhow!("NATS_URL is not a NATS URL: {e}"))?;
+            if user.is_none() {
+                user = addr.username().map(percent_decode);
+                password = addr.password().map(percent_decode);
+            }
+            let mut bare = addr.into_inner();
+            // Only fails for URLs that cannot carry credentials, which parsed ones can.
+            let _ = bare.set_password(None);
+            let _ = bare.set_username("");
+            plain.push(bare.to_string());
+        }
+        anyhow::ensure!(!plain.is_empty(), "NATS_URL is empty");
         Ok(Self {
-            url: plain.to_string(),
+            url: plain.join(","),
             user,
             password,
         })
+    }
+
+    /// The servers to dial, one per node.
+    pub fn servers(&self) -> Vec<&str> {
+        self.url.split(',').collect()
     }
 
     /// Connection options signing in as this target's user. Its replies arrive under
@@ -107,7 +122,7 @@ fn percent_decode(s: &str) -> String {
 /// Connects once to `url` as the user it names, without retrying: for tools and tests.
 pub async fn connect_once(url: &str) -> anyhow::Result<async_nats::Client> {
     let target = Target::parse(url)?;
-    Ok(target.options().connect(target.url.as_str()).await?)
+    Ok(target.options().connect(target.servers()).await?)
 }
 
 /// Connects to `url`, retrying every second until it answers or `shutdown` fires.
@@ -118,6 +133,7 @@ pub async fn connect(
 ) -> anyhow::Result<async_nats::Client> {
     let target = Target::parse(url)?;
     let url = target.url.as_str();
+    let servers = target.servers();
     loop {
         let attempt = target
             .options()
@@ -137,7 +153,7 @@ pub async fn connect(
                     _ => tracing::info!("NATS: {event}"),
                 }
             })
-            .connect(url)
+            .connect(servers.clone())
             .await;
         match attempt {
             Ok(client) => {
@@ -164,6 +180,24 @@ pub async fn connect(
 #[cfg(test)]
 mod tests {
     use super::{Target, check_version};
+
+    #[test]
+    fn a_cluster_is_several_urls_with_one_user() {
+        let t = Target::parse(
+            "nats://gateway:pw@127.0.0.1:4222, nats://gateway:pw@127.0.0.1:4223,nats://127.0.0.1:4224",
+        )
+        .unwrap();
+        assert_eq!(t.user.as_deref(), Some("gateway"));
+        assert_eq!(
+            t.servers(),
+            [
+                "nats://127.0.0.1:4222",
+                "nats://127.0.0.1:4223",
+                "nats://127.0.0.1:4224"
+            ]
+        );
+        assert!(Target::parse(" , ").is_err());
+    }
 
     #[test]
     fn credentials_are_taken_out_of_the_url() {

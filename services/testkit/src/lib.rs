@@ -109,10 +109,13 @@ pub const NATS_USERS: [&str; 6] = [
 const NATS_AUTH_CONF: &str = include_str!("../../../deploy/nats/auth.conf");
 
 /// A running nats-server with JetStream on a private port and store, with the users and
-/// permissions of `deploy/nats/auth.conf` and fresh passwords.
+/// permissions of `deploy/nats/auth.conf` and fresh passwords; or a cluster of them
+/// ([`NatsServer::start_cluster`]), each node with its own port and store.
 pub struct NatsServer {
-    child: Option<tokio::process::Child>,
-    port: u16,
+    children: Vec<Option<tokio::process::Child>>,
+    ports: Vec<u16>,
+    /// The nodes' route ports, when a cluster.
+    routes: Vec<u16>,
     store: tempfile::TempDir,
     passwords: Vec<(&'static str, String)>,
     anonymous_is_admin: bool,
@@ -132,7 +135,35 @@ impl NatsServer {
         Self::start_with(false).await
     }
 
+    /// A secured cluster of `nodes` servers routed to each other (JetStream clustered:
+    /// streams may keep replicas on several nodes). Returns once JetStream has a leader.
+    pub async fn start_cluster(nodes: usize) -> Self {
+        let mut s = Self::prepare(false);
+        s.ports = (0..nodes).map(|_| free_port()).collect();
+        s.routes = (0..nodes).map(|_| free_port()).collect();
+        s.children = (0..nodes).map(|_| None).collect();
+        for node in 0..nodes {
+            s.spawn(node).await;
+        }
+        let js = async_nats::jetstream::new(s.connect().await);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while js.query_account().await.is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the NATS cluster elected no JetStream leader in 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        s
+    }
+
     async fn start_with(anonymous_is_admin: bool) -> Self {
+        let mut s = Self::prepare(anonymous_is_admin);
+        s.spawn(0).await;
+        s
+    }
+
+    fn prepare(anonymous_is_admin: bool) -> Self {
         let store = tempfile::tempdir().expect("temporary directory");
         let passwords = NATS_USERS
             .iter()
@@ -146,36 +177,52 @@ impl NatsServer {
             main.push_str("no_auth_user: admin\n");
         }
         std::fs::write(conf.join("nats.conf"), main).expect("writing nats.conf");
-        let mut s = Self {
-            child: None,
-            port: free_port(),
+        Self {
+            children: vec![None],
+            ports: vec![free_port()],
+            routes: Vec::new(),
             store,
             passwords,
             anonymous_is_admin,
-        };
-        s.spawn().await;
-        s
+        }
     }
 
-    async fn spawn(&mut self) {
+    async fn spawn(&mut self, node: usize) {
         let dir = self.store.path();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(dir.join("nats.log"))
+            .open(dir.join(format!("nats-{node}.log")))
             .expect("nats log file");
-        let child = tokio::process::Command::new(nats_server_bin())
-            .arg("-c")
+        let mut cmd = tokio::process::Command::new(nats_server_bin());
+        cmd.arg("-c")
             .arg(dir.join("conf/nats.conf"))
             .args([
                 "-js",
                 "-a",
                 "127.0.0.1",
                 "-p",
-                &self.port.to_string(),
+                &self.ports[node].to_string(),
+                "-n",
+                &format!("node-{node}"),
                 "-sd",
             ])
-            .arg(dir.join("js"))
+            .arg(dir.join(format!("js-{node}")));
+        if !self.routes.is_empty() {
+            let others: Vec<String> = (self.routes.iter().enumerate())
+                .filter(|(i, _)| *i != node)
+                .map(|(_, p)| format!("nats://127.0.0.1:{p}"))
+                .collect();
+            cmd.args([
+                "--cluster_name",
+                "cchc",
+                "--cluster",
+                &format!("nats://127.0.0.1:{}", self.routes[node]),
+                "--routes",
+                &others.join(","),
+            ]);
+        }
+        let child = cmd
             .envs(
                 self.passwords
                     .iter()
@@ -191,10 +238,12 @@ impl NatsServer {
                     nats_server_bin().display()
                 )
             });
-        self.child = Some(child);
-        if !port_answers_within(self.port, Duration::from_secs(20)).await {
-            let log = std::fs::read_to_string(dir.join("nats.log")).unwrap_or_default();
-            panic!("nats-server did not start on port {}:\n{log}", self.port);
+        self.children[node] = Some(child);
+        let port = self.ports[node];
+        if !port_answers_within(port, Duration::from_secs(20)).await {
+            let log =
+                std::fs::read_to_string(dir.join(format!("nats-{node}.log"))).unwrap_or_default();
+            panic!("nats-server did not start on port {port}:\n{log}");
         }
     }
 
@@ -206,17 +255,18 @@ impl NatsServer {
     }
 
     /// The URL of one user of `deploy/nats/auth.conf`, e.g. `url_for("catalogue")`.
+    /// A cluster's URL lists every node, separated by commas.
     pub fn url_for(&self, user: &str) -> String {
-        format!(
-            "nats://{user}:{}@127.0.0.1:{}",
-            self.password(user),
-            self.port
-        )
+        let password = self.password(user);
+        let urls: Vec<String> = (self.ports.iter())
+            .map(|port| format!("nats://{user}:{password}@127.0.0.1:{port}"))
+            .collect();
+        urls.join(",")
     }
 
-    /// The URL without credentials, as an outsider would use it.
+    /// The URL without credentials, as an outsider would use it (the first node's).
     pub fn anonymous_url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        format!("nats://127.0.0.1:{}", self.ports[0])
     }
 
     pub fn password(&self, user: &str) -> &str {
@@ -242,17 +292,32 @@ impl NatsServer {
         cchc_platform::nats::connect_once(&self.url_for(user)).await
     }
 
-    /// SIGKILL, as a crash would.
+    /// SIGKILL of every node, as a crash would.
     pub async fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
+        for node in 0..self.children.len() {
+            self.kill_node(node).await;
+        }
+    }
+
+    /// Starts every node again on the same ports, stores and passwords.
+    pub async fn restart(&mut self) {
+        self.kill().await;
+        for node in 0..self.children.len() {
+            self.spawn(node).await;
+        }
+    }
+
+    /// SIGKILL of one node of a cluster.
+    pub async fn kill_node(&mut self, node: usize) {
+        if let Some(mut c) = self.children[node].take() {
             let _ = c.kill().await;
         }
     }
 
-    /// Starts again on the same port, store and passwords.
-    pub async fn restart(&mut self) {
-        self.kill().await;
-        self.spawn().await;
+    /// Starts one node again, on its port and store.
+    pub async fn restart_node(&mut self, node: usize) {
+        self.kill_node(node).await;
+        self.spawn(node).await;
     }
 }
 
