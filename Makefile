@@ -3,13 +3,16 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo "cargo nextest run" || echo "cargo test")
 
-.PHONY: help run test build tools lint fmt unit e2e bench chaos fuzz fuzz-api compose-config clean
+.PHONY: help run cluster test build tools lint fmt unit e2e bench chaos fuzz fuzz-api compose-config clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 run: ## Build and bring the whole system up in the foreground (Ctrl-C stops it; CCHC_SKIP_BUILD=1 runs the built binaries)
 	deploy/local/run.sh
+
+cluster: ## Like run, with two replicas of every service and gateway and a three-node NATS cluster (streams of three copies; docs/cluster.md)
+	CCHC_REPLICAS=$${CCHC_REPLICAS:-2} CCHC_NATS_NODES=$${CCHC_NATS_NODES:-3} deploy/local/run.sh
 
 test: lint build ## Formatting, clippy and every test against real NATS and PostgreSQL
 	deploy/local/with-infra.sh $(NEXTEST) --workspace

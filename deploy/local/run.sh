@@ -12,6 +12,12 @@
 # base+1 .. base+4), CCHC_HEALTH_PORT_BASE (51050), CCHC_PG_PORT / CCHC_PG_DATA (see
 # postgres.sh), CCHC_FIRST_USER_EMAIL / CCHC_FIRST_USER_NAME (the first office person,
 # vanphong@sgddt.example.vn, "Văn phòng Sở").
+#
+# Scale (`make cluster`): CCHC_REPLICAS (1) runs that many replicas of every service and
+# of the gateway (replica r listens on the ports above + 10 (r-1); gateways on
+# CCHC_GATEWAY_PORT + r-1); CCHC_NATS_NODES (1) starts a NATS cluster of that many nodes
+# (client ports CCHC_NATS_PORT + i, routes CCHC_NATS_CLUSTER_PORT (6222) + i) whose
+# streams keep min(3, nodes) copies. Each service is given every replica's address.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -24,7 +30,10 @@ logs="$data/logs/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$logs"
 ln -sfn "$(basename "$logs")" "$data/logs/latest"
 pids=()
+nats_pids=()
 stopping=0
+replicas=${CCHC_REPLICAS:-1}
+nodes=${CCHC_NATS_NODES:-1}
 
 # Stops everything this script started, once. Further INT/TERM are ignored from the
 # first moment of stopping: a second signal must not cut the cleanup short and leave
@@ -48,10 +57,8 @@ cleanup() {
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
-  if [ -n "${nats_pid:-}" ]; then
-    kill -TERM "$nats_pid" 2>/dev/null || true
-    wait "$nats_pid" 2>/dev/null || true
-  fi
+  for pid in "${nats_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${nats_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   # In a session of its own: a signal sent to this group while it stops (a supervisor's
   # retry, make forwarding one) would reach runuser, which kills pg_ctl mid-stop and
   # leaves an orphan behind in this group.
@@ -81,10 +88,41 @@ if [ -z "${NATS_URL:-}" ]; then
     printf -v "pw_$user" %s "$pw"
   done
   printf 'NATS_ADMIN_URL=nats://admin:%s@127.0.0.1:%s\n' "$pw_admin" "$nats_port" >>"$creds"
-  env "${nats_env[@]}" "$root/.tools/bin/nats-server" -c "$root/deploy/nats/auth.conf" \
-    -js -a 127.0.0.1 -p "$nats_port" -sd "$data/nats" >"$logs/nats.log" 2>&1 &
-  nats_pid=$!
-  nats_url_for() { local v="pw_$1"; echo "nats://$1:${!v}@127.0.0.1:$nats_port"; }
+  if [ "$nodes" = 1 ]; then
+    env "${nats_env[@]}" "$root/.tools/bin/nats-server" -c "$root/deploy/nats/auth.conf" \
+      -js -a 127.0.0.1 -p "$nats_port" -sd "$data/nats" >"$logs/nats.log" 2>&1 &
+    nats_pids+=($!)
+  else
+    # A cluster on loopback: every node routes to the others, each keeps its own store.
+    route_base=${CCHC_NATS_CLUSTER_PORT:-6222}
+    monitor_base=${CCHC_NATS_MONITOR_PORT:-8222}
+    for i in $(seq 0 $((nodes - 1))); do
+      routes=$(for j in $(seq 0 $((nodes - 1))); do
+        [ "$j" = "$i" ] || printf 'nats://127.0.0.1:%s,' $((route_base + j)); done)
+      env "${nats_env[@]}" "$root/.tools/bin/nats-server" -c "$root/deploy/nats/auth.conf" \
+        -js -a 127.0.0.1 -p $((nats_port + i)) -m $((monitor_base + i)) -n "node-$i" -sd "$data/nats/node-$i" \
+        --cluster_name cchc --cluster "nats://127.0.0.1:$((route_base + i))" \
+        --routes "${routes%,}" >"$logs/nats-$i.log" 2>&1 &
+      nats_pids+=($!)
+    done
+    export CCHC_STREAM_REPLICAS=$((nodes < 3 ? nodes : 3))
+    # The services provision their streams as they start: first the nodes must find
+    # each other and elect JetStream's leader (each node's /healthz says so).
+    for attempt in $(seq 1 60); do
+      healthy=1
+      for i in $(seq 0 $((nodes - 1))); do
+        curl -fsS "http://127.0.0.1:$((monitor_base + i))/healthz" >/dev/null 2>&1 || healthy=0
+      done
+      [ "$healthy" = 1 ] && break
+      [ "$attempt" = 60 ] && { echo "the NATS cluster did not become healthy in 60 s; see $logs/" >&2; exit 1; }
+      sleep 1
+    done
+  fi
+  nats_url_for() {
+    local v="pw_$1" i urls=()
+    for i in $(seq 0 $((nodes - 1))); do urls+=("nats://$1:${!v}@127.0.0.1:$((nats_port + i))"); done
+    (IFS=,; echo "${urls[*]}")
+  }
 fi
 
 # PostgreSQL: DATABASE_URL when it answers, else a private cluster under .data/.
@@ -125,26 +163,43 @@ fi
 port=${CCHC_GATEWAY_PORT:-8080}
 grpc_base=${CCHC_GRPC_PORT_BASE:-50050}
 health_base=${CCHC_HEALTH_PORT_BASE:-51050}
-start() { # name offset
-  NATS_URL=$(nats_url_for "$1") CCHC_GRPC_ADDR="127.0.0.1:$((grpc_base + $2))" \
-    CCHC_HTTP_ADDR="127.0.0.1:$((health_base + $2))" "$bin/cchc-$1" >"$logs/$1.log" 2>&1 &
+# Replica r of a process: its log's name, and how far its ports are moved.
+log_of() { if [ "$replicas" = 1 ]; then echo "$logs/$1.log"; else echo "$logs/$1-$2.log"; fi; }
+start() { # name offset replica
+  local shift=$((10 * ($3 - 1)))
+  NATS_URL=$(nats_url_for "$1") CCHC_GRPC_ADDR="127.0.0.1:$((grpc_base + $2 + shift))" \
+    CCHC_HTTP_ADDR="127.0.0.1:$((health_base + $2 + shift))" "$bin/cchc-$1" >"$(log_of "$1" "$3")" 2>&1 &
   pids+=($!)
 }
-start catalogue 1
-start activity 2
-start notification 3
-start reporting 4
+# Every replica's gRPC address of the service at `offset`, for its clients.
+grpc_urls() {
+  local r urls=()
+  for r in $(seq 1 "$replicas"); do urls+=("http://127.0.0.1:$((grpc_base + $1 + 10 * (r - 1)))"); done
+  (IFS=,; echo "${urls[*]}")
+}
+for r in $(seq 1 "$replicas"); do
+  start catalogue 1 "$r"
+  start activity 2 "$r"
+  start notification 3 "$r"
+  start reporting 4 "$r"
+done
 console_port=${CCHC_CONSOLE_PORT:-8090}
 gateway_env=(
-  "NATS_URL=$(nats_url_for gateway)" "CCHC_GATEWAY_ADDR=127.0.0.1:$port"
+  "NATS_URL=$(nats_url_for gateway)"
   "CCHC_CONSOLE_URL=http://127.0.0.1:$console_port"
-  "CCHC_CATALOGUE_URL=http://127.0.0.1:$((grpc_base + 1))"
-  "CCHC_ACTIVITY_URL=http://127.0.0.1:$((grpc_base + 2))"
-  "CCHC_NOTIFICATION_URL=http://127.0.0.1:$((grpc_base + 3))"
-  "CCHC_REPORTING_URL=http://127.0.0.1:$((grpc_base + 4))"
+  "CCHC_CATALOGUE_URL=$(grpc_urls 1)"
+  "CCHC_ACTIVITY_URL=$(grpc_urls 2)"
+  "CCHC_NOTIFICATION_URL=$(grpc_urls 3)"
+  "CCHC_REPORTING_URL=$(grpc_urls 4)"
+  # Each gateway holds its share of the per-key and per-address rate limits.
+  "CCHC_GATEWAY_REPLICAS=$replicas"
 )
-env "${gateway_env[@]}" CCHC_TRUSTED_PROXIES=127.0.0.1/32 "$bin/cchc-gateway" >"$logs/gateway.log" 2>&1 &
-pids+=($!)
+for r in $(seq 1 "$replicas"); do
+  env "${gateway_env[@]}" CCHC_GATEWAY_ADDR="127.0.0.1:$((port + r - 1))" \
+    CCHC_TRUSTED_PROXIES=127.0.0.1/32 "$bin/cchc-gateway" >"$(log_of gateway "$r")" 2>&1 &
+  pids+=($!)
+done
+gateway_env+=("CCHC_GATEWAY_ADDR=127.0.0.1:$port")
 # The web pages, a client of the gateway's API (which trusts it to name the browser's
 # address, so sign-in throttling is per person's address, not the console's).
 CCHC_CONSOLE_ADDR="127.0.0.1:$console_port" CCHC_GATEWAY_URL="http://127.0.0.1:$port" \
@@ -152,9 +207,15 @@ CCHC_CONSOLE_ADDR="127.0.0.1:$console_port" CCHC_GATEWAY_URL="http://127.0.0.1:$
 pids+=($!)
 
 echo "waiting for every service to be ready (logs in $logs/) ..." >&2
+all_ready() {
+  local r
+  for r in $(seq 1 "$replicas"); do
+    curl -fsS "http://127.0.0.1:$((port + r - 1))/readyz" >/dev/null 2>&1 || return 1
+  done
+  curl -fsS "http://127.0.0.1:$console_port/readyz" >/dev/null 2>&1
+}
 for i in $(seq 1 120); do
-  if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 &&
-    curl -fsS "http://127.0.0.1:$console_port/readyz" >/dev/null 2>&1; then
+  if all_ready; then
     # The first office person, so a newcomer signs in without SQL: a one-time link
     # while the account is still invited (a new one each start; the old one ends).
     first_email=${CCHC_FIRST_USER_EMAIL:-vanphong@sgddt.example.vn}
@@ -171,7 +232,8 @@ for i in $(seq 1 120); do
 
 cchc is up.
   console:      http://127.0.0.1:$console_port   (web pages, in Vietnamese)
-  gateway:      http://127.0.0.1:$port   (/healthz, /readyz)
+  gateway:      http://127.0.0.1:$port   (/healthz, /readyz)$([ "$replicas" = 1 ] || echo "; replicas up to port $((port + replicas - 1))")
+  NATS:         $nodes node(s)$([ "$nodes" = 1 ] || echo ", streams of ${CCHC_STREAM_REPLICAS:-1} copies"), every service $replicas time(s)
   office key:   $CCHC_BOOTSTRAP_TOKEN
   operator key: $CCHC_OPERATOR_TOKEN
   first person: $first
@@ -180,7 +242,20 @@ cchc is up.
 Press Ctrl-C to stop.
 MSG
     # Stay in the foreground until a process dies or a signal arrives (the trap exits).
-    wait -n "${pids[@]}" ${nats_pid:+"$nats_pid"} || true
+    # With replicas, one that dies is what they are for: the others go on (and a test of
+    # that kills one) until none of a kind is left.
+    while true; do
+      alive=()
+      for pid in "${pids[@]}" "${nats_pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+      wait -n "${alive[@]}" || true
+      if [ "$replicas" = 1 ] && [ "$nodes" = 1 ]; then break; fi
+      echo "a process stopped; its replicas go on (see $logs/)" >&2
+      gone=1
+      for r in $(seq 1 "$replicas"); do
+        curl -fsS "http://127.0.0.1:$((port + r - 1))/healthz" >/dev/null 2>&1 && gone=0
+      done
+      [ "$gone" = 1 ] && break
+    done
     echo "a process stopped; see $logs/" >&2
     exit 1
   fi

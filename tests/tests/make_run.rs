@@ -26,11 +26,6 @@ struct Run {
     seen: Vec<String>,
 }
 
-/// A base port with `base + 1 ..= base + 4` free too.
-fn free_block() -> u16 {
-    free_ports(5)
-}
-
 fn listening(port: u16) -> bool {
     std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300))
         .is_ok()
@@ -49,6 +44,13 @@ fn alive(pid: u32) -> bool {
 
 impl Run {
     fn start(program: &[&str]) -> Self {
+        Self::start_with(program, 1)
+    }
+
+    /// `replicas` of every service and gateway on a three-node NATS cluster when more
+    /// than one (as `make cluster` runs them), each on ports of its own.
+    fn start_with(program: &[&str], replicas: u16) -> Self {
+        let nodes = if replicas > 1 { 3 } else { 1 };
         let dir = tempfile::tempdir().expect("temporary directory");
         // PostgreSQL runs as its own user, which must reach the data folder.
         std::fs::set_permissions(
@@ -56,14 +58,17 @@ impl Run {
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         )
         .unwrap();
+        // Replica r is moved 10 ports up from the first's.
+        let block = 10 * (replicas - 1) + 5;
         let (pg, nats, gateway, console, grpc, health) = (
             free_port(),
+            free_ports(nodes),
+            free_ports(replicas),
             free_port(),
-            free_port(),
-            free_port(),
-            free_block(),
-            free_block(),
+            free_ports(block),
+            free_ports(block),
         );
+        let (routes, monitors) = (free_ports(nodes), free_ports(nodes));
         let mut cmd = Command::new(program[0]);
         cmd.args(&program[1..])
             .current_dir(workspace_root())
@@ -84,6 +89,10 @@ impl Run {
             .env("CCHC_HEALTH_PORT_BASE", health.to_string())
             .env("CCHC_BOOTSTRAP_TOKEN", OFFICE_KEY)
             .env("CCHC_OPERATOR_TOKEN", OPERATOR_KEY)
+            .env("CCHC_REPLICAS", replicas.to_string())
+            .env("CCHC_NATS_NODES", nodes.to_string())
+            .env("CCHC_NATS_CLUSTER_PORT", routes.to_string())
+            .env("CCHC_NATS_MONITOR_PORT", monitors.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -101,15 +110,16 @@ impl Run {
                 }
             });
         }
-        let mut ports = vec![
-            ("postgres", pg),
-            ("nats", nats),
-            ("gateway", gateway),
-            ("console", console),
-        ];
-        for i in 1..=4 {
-            ports.push(("grpc", grpc + i));
-            ports.push(("health", health + i));
+        let mut ports = vec![("postgres", pg), ("console", console)];
+        for i in 0..nodes {
+            ports.push(("nats", nats + i));
+        }
+        for r in 0..replicas {
+            ports.push(("gateway", gateway + r));
+            for i in 1..=4 {
+                ports.push(("grpc", grpc + 10 * r + i));
+                ports.push(("health", health + 10 * r + i));
+            }
         }
         Self {
             child,
@@ -257,6 +267,185 @@ fn curl(args: &[&str]) -> (String, String) {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, status) = text.rsplit_once('\n').unwrap_or(("", ""));
     (status.to_owned(), body.to_owned())
+}
+
+impl Run {
+    /// The process of this run whose command line contains `args` and, when given,
+    /// whose environment holds `env` (a replica is told apart by its address).
+    fn pid_of(&self, args: &str, env: Option<&str>) -> u32 {
+        let group = self.child.id().to_string();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let in_group = stat
+                .rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().nth(2))
+                == Some(group.as_str());
+            let read = |what: &str| {
+                std::fs::read(format!("/proc/{pid}/{what}"))
+                    .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+                    .unwrap_or_default()
+            };
+            if in_group
+                && read("cmdline").contains(args)
+                && env.is_none_or(|e| read("environ").split(' ').any(|v| v == e))
+            {
+                return pid;
+            }
+        }
+        panic!("no process of the run runs {args:?} with {env:?}");
+    }
+}
+
+/// `make cluster`: two replicas of every service and gateway on a three-node NATS
+/// cluster. SIGKILL one replica of each service and one NATS node while units write
+/// through both gateways: every write is acknowledged once, and a version published
+/// through one gateway is read through the other.
+#[test]
+fn make_cluster_goes_on_when_a_replica_of_each_service_and_a_nats_node_die() {
+    let mut run = Run::start_with(&["make", "--no-print-directory", "cluster"], 2);
+    run.wait_for("cchc is up", Duration::from_secs(240));
+    let gateways =
+        [run.port("gateway"), run.port("gateway") + 1].map(|p| format!("http://127.0.0.1:{p}"));
+    let auth = format!("Authorization: Bearer {OFFICE_KEY}");
+    let json = "Content-Type: application/json";
+    let post = |g: &str, path: &str, key: &str, body: &str, idem: Option<&str>| {
+        let auth = format!("Authorization: Bearer {key}");
+        let mut args = vec!["-X", "POST", "-H", &auth, "-H", json, "-d", body];
+        let idem = idem.map(|k| format!("Idempotency-Key: {k}"));
+        if let Some(h) = &idem {
+            args.extend(["-H", h]);
+        }
+        let url = format!("{g}{path}");
+        args.push(&url);
+        curl(&args)
+    };
+    let (status, unit) = post(
+        &gateways[0],
+        "/v1/units",
+        OFFICE_KEY,
+        r#"{"name": "Trường THPT Cụm Máy", "kind": "high_school"}"#,
+        None,
+    );
+    assert_eq!(status, "201", "{unit}");
+    let unit: serde_json::Value = serde_json::from_str(&unit).unwrap();
+    let path = format!("/v1/units/{}/api-keys", unit["id"].as_str().unwrap());
+    let (status, key) = post(&gateways[0], &path, OFFICE_KEY, r#"{"role": "unit"}"#, None);
+    assert_eq!(status, "201", "{key}");
+    let key: serde_json::Value = serde_json::from_str(&key).unwrap();
+    let unit_key = key["key"].as_str().unwrap().to_owned();
+    let procedure =
+        cchc_e2e::complete_procedure("1.000900.H19", "Cấp bản sao văn bằng").to_string();
+    let (status, body) = post(&gateways[1], "/v1/procedures", OFFICE_KEY, &procedure, None);
+    assert_eq!(status, "201", "{body}");
+    let mut publication = cchc_e2e::publication("2020-02-01");
+    let publish = |publication: &serde_json::Value| {
+        let (status, body) = post(
+            &gateways[1],
+            "/v1/procedures/1.000900.H19/publish",
+            OFFICE_KEY,
+            &publication.to_string(),
+            None,
+        );
+        assert_eq!(status, "200", "{body}");
+    };
+    publish(&publication);
+    let version_at = |g: &str| {
+        let (_, body) = curl(&["-H", &auth, &format!("{g}/v1/procedures/1.000900.H19")]);
+        serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default()["version"].as_u64()
+    };
+    assert_eq!(version_at(&gateways[0]), Some(1));
+    assert_eq!(version_at(&gateways[0]), Some(1), "kept by gateway 1");
+
+    // Writes through both gateways, each retried with its key until acknowledged.
+    const WRITES: usize = 45;
+    let write = |i: usize| {
+        let body = format!(
+            r#"{{"kind": "news_post", "date": "2020-05-01", "title": "cụm {i}", "head_count": 1}}"#
+        );
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let (status, body) = post(
+                &gateways[i % 2],
+                "/v1/activities",
+                &unit_key,
+                &body,
+                Some(&format!("cluster-{i}")),
+            );
+            if status == "201" {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "write {i} never acknowledged: {status} {body}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    (0..WRITES / 3).for_each(write);
+    let nats = run.port("nats");
+    let mut killed = vec![run.pid_of(&format!("-p {nats} "), None)];
+    let grpc = run.port("grpc") - 1;
+    for (i, svc) in ["catalogue", "activity", "notification", "reporting"]
+        .iter()
+        .enumerate()
+    {
+        let addr = format!("CCHC_GRPC_ADDR=127.0.0.1:{}", grpc + i as u16 + 1);
+        killed.push(run.pid_of(&format!("cchc-{svc}"), Some(&addr)));
+    }
+    let status = Command::new("kill")
+        .arg("-KILL")
+        .args(killed.iter().map(u32::to_string))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    (WRITES / 3..WRITES).for_each(write);
+
+    // Each write once, in the activity service's answer to the unit.
+    let (status, list) = curl(&[
+        "-H",
+        &format!("Authorization: Bearer {unit_key}"),
+        &format!("{}/v1/activities?limit=100", gateways[0]),
+    ]);
+    assert_eq!(status, "200", "{list}");
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let mut titles: Vec<&str> = list["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["title"].as_str())
+        .filter(|t| t.starts_with("cụm "))
+        .collect();
+    let all = titles.len();
+    titles.sort();
+    titles.dedup();
+    assert_eq!(
+        (all, titles.len()),
+        (WRITES, WRITES),
+        "acknowledged, once each"
+    );
+
+    // A version published through gateway 2 is read through gateway 1 (its copy dropped
+    // by the event from the surviving NATS nodes).
+    for version in 2..=4 {
+        publication["change_type"] = serde_json::json!("amended");
+        publish(&publication);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while version_at(&gateways[0]) != Some(version) {
+            assert!(
+                Instant::now() < deadline,
+                "gateway 1 does not show version {version}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let postmaster = postmaster_pid(&run.pg_data());
+    run.signal_group("TERM");
+    run.wait_exit(Duration::from_secs(90));
+    run.assert_nothing_left(postmaster);
 }
 
 /// The first person signs in from what `make run` printed, without SQL.

@@ -54,7 +54,7 @@ impl Settings {
             "CCHC_GATEWAY_ADDR",
             SocketAddr::from(([127, 0, 0, 1], port)),
         )?;
-        Ok(Self {
+        let mut settings = Self {
             addr,
             database_url: database_url(c, "gateway")?,
             nats_url: c
@@ -119,7 +119,26 @@ impl Settings {
                 session_idle: minutes(c.parse_or("CCHC_SESSION_IDLE_MINUTES", 120)?),
                 session_lifetime: hours(c.parse_or("CCHC_SESSION_LIFETIME_HOURS", 12)?),
             },
-        })
+        };
+        settings.share_limits(c.parse_or("CCHC_GATEWAY_REPLICAS", 1)?);
+        Ok(settings)
+    }
+
+    /// With `replicas` gateways behind one address, each keeps its share of every rate
+    /// limit, so together they allow what one would (each limit is counted in its own
+    /// process; a balancer spreading requests evenly makes the shares add up).
+    fn share_limits(&mut self, replicas: u32) {
+        let share = |n: &mut u32| *n = n.div_ceil(replicas.max(1)).max(1);
+        for n in [
+            &mut self.rate_per_minute,
+            &mut self.rate_burst,
+            &mut self.auth_failures_per_minute,
+            &mut self.auth_failure_burst,
+            &mut self.sign_in_failures_per_account_per_minute,
+            &mut self.sign_in_failure_burst_per_account,
+        ] {
+            share(n);
+        }
     }
 }
 
@@ -144,4 +163,33 @@ fn public_url(c: &Config, port: u16) -> Result<String, ConfigError> {
         });
     }
     Ok(url.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Settings {
+        let mut all = vec![
+            ("CCHC_GATEWAY_DATABASE_URL", "postgres://localhost/cchc"),
+            ("CCHC_INTERNAL_TOKEN", "internal-token-of-a-test"),
+        ];
+        all.extend_from_slice(pairs);
+        Settings::load(&Config::from_pairs(all)).expect("settings")
+    }
+
+    #[test]
+    fn replicas_share_every_rate_limit() {
+        let one = load(&[("CCHC_RATE_LIMIT_PER_MINUTE", "1200")]);
+        let two = load(&[
+            ("CCHC_RATE_LIMIT_PER_MINUTE", "1200"),
+            ("CCHC_GATEWAY_REPLICAS", "2"),
+        ]);
+        assert_eq!((one.rate_per_minute, two.rate_per_minute), (1200, 600));
+        assert_eq!(two.rate_burst, one.rate_burst.div_ceil(2));
+        assert_eq!(two.auth_failures_per_minute, 15);
+        // Never below one: a limit of 2 per account is 1 on each of three.
+        let three = load(&[("CCHC_GATEWAY_REPLICAS", "3")]);
+        assert_eq!(three.sign_in_failures_per_account_per_minute, 1);
+    }
 }

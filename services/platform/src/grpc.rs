@@ -41,13 +41,53 @@ pub fn channel(url: &str) -> anyhow::Result<tonic::transport::Channel> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     match <[_; 1]>::try_from(endpoints) {
         Ok([one]) => Ok(one.connect_lazy()),
-        // Replicas of a service: each call goes to one of them, the less loaded of two
-        // picked at random.
-        Err(many) if !many.is_empty() => {
-            Ok(tonic::transport::Channel::balance_list(many.into_iter()))
-        }
+        Err(many) if !many.is_empty() => Ok(balanced(many)),
         Err(_) => anyhow::bail!("no gRPC address in {url:?}"),
     }
+}
+
+/// How often the replicas behind a balanced channel are looked at.
+const REPLICA_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A channel over several replicas: each call goes to one of those that accept
+/// connections (the less loaded of two picked at random). A replica that stops
+/// accepting is taken out within [`REPLICA_CHECK`] and put back once it accepts again:
+/// the balancer alone would keep sending every other call to a dead replica.
+fn balanced(endpoints: Vec<tonic::transport::Endpoint>) -> tonic::transport::Channel {
+    use tonic::transport::channel::Change;
+    let (channel, changes) = tonic::transport::Channel::balance_channel(endpoints.len());
+    tokio::spawn(async move {
+        let mut up = vec![false; endpoints.len()];
+        loop {
+            for (i, e) in endpoints.iter().enumerate() {
+                let accepts = accepts(e.uri()).await;
+                let change = match (up[i], accepts) {
+                    (false, true) => Change::Insert(i, e.clone()),
+                    (true, false) => Change::Remove(i),
+                    _ => continue,
+                };
+                up[i] = accepts;
+                if changes.send(change).await.is_err() {
+                    return; // every clone of the channel is gone
+                }
+            }
+            tokio::time::sleep(REPLICA_CHECK).await;
+        }
+    });
+    channel
+}
+
+/// Whether something accepts TCP connections at `uri`'s host and port.
+async fn accepts(uri: &http::Uri) -> bool {
+    let Some(authority) = uri.authority() else {
+        return false;
+    };
+    let port = authority.port_u16().unwrap_or(80);
+    let connect = tokio::net::TcpStream::connect((authority.host(), port));
+    matches!(
+        tokio::time::timeout(std::time::Duration::from_secs(1), connect).await,
+        Ok(Ok(_))
+    )
 }
 
 fn server_span(req: &http::Request<()>) -> tracing::Span {

@@ -23,6 +23,34 @@ pub struct Backbone {
     pub tasks: JoinSet<()>,
 }
 
+/// Creates (or finds) `name`'s stream and the dead-letter stream, trying again while
+/// JetStream cannot answer yet: a cluster still electing its leader, or every service of
+/// a fresh cluster creating its replicated streams at once, times requests out.
+async fn provision(
+    js: &jetstream::Context,
+    name: &str,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let mut backoff = std::time::Duration::from_millis(200);
+    loop {
+        let tried = async {
+            crate::events::ensure_stream(js, name).await?;
+            crate::events::ensure_dead_letter_stream(js).await
+        };
+        match tried.await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "provisioning streams; trying again")
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => anyhow::bail!("shut down before the streams were provisioned"),
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+    }
+}
+
 impl Backbone {
     /// Connects to PostgreSQL (creating and migrating the database) and NATS (checking
     /// its version), provisions the stream of `name`'s events and starts the relay.
@@ -36,8 +64,7 @@ impl Backbone {
         let pool = crate::db::connect_and_migrate(database_url, migrator).await?;
         let nats = crate::nats::connect(nats_url, name, &shutdown).await?;
         let js = jetstream::new(nats.clone());
-        crate::events::ensure_stream(&js, name).await?;
-        crate::events::ensure_dead_letter_stream(&js).await?;
+        provision(&js, name, &shutdown).await?;
         let outbox = Outbox::new(name);
         let mut tasks = JoinSet::new();
         tasks.spawn(Relay::new(pool.clone(), js.clone(), outbox.clone()).run(shutdown.clone()));
