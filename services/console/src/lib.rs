@@ -199,6 +199,11 @@ pub fn router(settings: &Settings) -> Router {
 pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, gateway = %settings.gateway_url, "console serving");
+    // A page written in more than one piece must not wait for the browser's delayed
+    // ACK (axum leaves Nagle's algorithm on).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(
         listener,
         router(&settings).into_make_service_with_connect_info::<SocketAddr>(),
