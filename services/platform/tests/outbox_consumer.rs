@@ -76,6 +76,17 @@ async fn stream_messages(js: &jetstream::Context, n: usize) -> Vec<jetstream::Me
     out
 }
 
+/// The outbox's backlog once it is empty, or after 30 s.
+async fn drained(pool: &PgPool) -> i64 {
+    for _ in 0..300 {
+        if outbox::backlog(pool).await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    outbox::backlog(pool).await.unwrap()
+}
+
 #[tokio::test]
 async fn relay_publishes_in_order_with_event_id_as_message_id() {
     let (_nats, pool, js) = setup("relay").await;
@@ -127,13 +138,7 @@ async fn relay_keeps_events_while_nats_is_down_and_delivers_them_after() {
     );
 
     nats.restart().await;
-    for _ in 0..200 {
-        if outbox::backlog(&pool).await.unwrap() == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(outbox::backlog(&pool).await.unwrap(), 0);
+    assert_eq!(drained(&pool).await, 0);
     shutdown.cancel();
     task.await.unwrap();
     let got: Vec<String> = stream_messages(&js, 5)
@@ -176,13 +181,7 @@ async fn two_relays_publish_every_row_once_in_order() {
             o.notify();
         }
     }
-    for _ in 0..300 {
-        if outbox::backlog(&pool).await.unwrap() == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(outbox::backlog(&pool).await.unwrap(), 0);
+    assert_eq!(drained(&pool).await, 0);
     shutdown.cancel();
     for r in relays {
         r.await.unwrap();
