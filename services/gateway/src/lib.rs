@@ -7,8 +7,9 @@
 //! it through [`extract`] and reaches the services through [`state`]; [`problem`] shapes
 //! every error; [`store`] keeps units and keys, [`people`] accounts, sessions and the
 //! audit log, [`password`] hashes and judges passwords, [`api_key`] makes and hashes
-//! tokens; [`published`] keeps the public catalogue's answers, fresh by its events. Modules import only downward: routes → extract, state → people, store →
-//! password, api_key.
+//! tokens; [`published`] keeps the public catalogue's answers, fresh by its events.
+//! Modules import only downward: routes → extract, state → people, store → password,
+//! api_key.
 
 pub mod api_key;
 pub mod extract;

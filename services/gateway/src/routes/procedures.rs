@@ -88,8 +88,7 @@ pub(crate) async fn abolish(
         .clone()
         .publish_procedure(request(body, Some(&caller)))
         .await;
-    // Whoever published reads the new version back at once (other replicas hear the
-    // event); dropped whatever the answer, as a call that failed may have committed.
+    // As after a publication (see `publish`).
     s.published.drop_procedure(&code);
     Ok(Reply(view?.into_inner()))
 }
