@@ -4,7 +4,9 @@
 //!
 //! Environment: `CCHC_BENCH_SECONDS` (per measurement, default 10),
 //! `CCHC_BENCH_PROCEDURES` (catalogue size, default 2000), `CCHC_BENCH_WORKERS` (closed-loop
-//! concurrency, default 32), `CCHC_BENCH_RATE` (open-loop requests/s, default 400).
+//! concurrency, default 32), `CCHC_BENCH_RATE` (open-loop requests/s, default 400),
+//! `CCHC_BENCH_ONLY` (a comma-separated list of the parts to run — `http`, `fanout`,
+//! `report` — to measure or profile one alone; all by default).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -407,11 +409,33 @@ async fn stale_window(sys: &System, procedures: usize, n: usize) -> anyhow::Resu
 const CONSOLE_PROCEDURE: &str = "console GET /thu-tuc/{code} (public page)";
 const CONSOLE_SEARCH: &str = "console GET /?q= (public search page)";
 
+/// Whether part `name` runs (`CCHC_BENCH_ONLY`).
+fn part(name: &str) -> bool {
+    std::env::var("CCHC_BENCH_ONLY")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .is_none_or(|v| v.split(',').any(|p| p.trim() == name))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     if std::env::args().nth(1).as_deref() == Some("--hello") {
         return hello_server().await;
     }
+    if part("http") {
+        http_and_activity().await?;
+    }
+    if part("fanout") {
+        fanout().await?;
+    }
+    if part("report") {
+        report().await?;
+    }
+    Ok(())
+}
+
+/// The catalogue's reads, the console's pages, the stale window and the activity path.
+async fn http_and_activity() -> anyhow::Result<()> {
     let seconds: u64 = env_or("CCHC_BENCH_SECONDS", 10);
     let procedures: usize = env_or("CCHC_BENCH_PROCEDURES", 2000);
     let workers: usize = env_or("CCHC_BENCH_WORKERS", 32);
@@ -672,7 +696,10 @@ async fn main() -> anyhow::Result<()> {
     );
     drop(hello);
     sys.stop().await;
+    Ok(())
+}
 
+async fn fanout() -> anyhow::Result<()> {
     let recipients: usize = env_or("CCHC_BENCH_RECIPIENTS", 10_000);
     let f = cchc_e2e::fanout::run(recipients).await?;
     println!("\n| notification fan-out | figure |");
@@ -694,7 +721,10 @@ async fn main() -> anyhow::Result<()> {
         "| setting up the recipients through the API | {:.1} s |",
         f.setup_seconds
     );
+    Ok(())
+}
 
+async fn report() -> anyhow::Result<()> {
     let units: usize = env_or("CCHC_BENCH_UNITS", 500);
     let activities: usize = env_or("CCHC_BENCH_ACTIVITIES", 1_000_000);
     let r = cchc_e2e::report_bench::run(units, activities).await?;
