@@ -20,6 +20,11 @@ pub struct FanOut {
     pub emails: usize,
     pub webhooks: usize,
     pub seconds_to_delivered: f64,
+    /// From the publish until every message was written (inbox ones delivered so).
+    pub seconds_to_written: f64,
+    /// From the publish until the last e-mail, and the last webhook, was delivered.
+    pub seconds_to_emails: f64,
+    pub seconds_to_webhooks: f64,
     pub duplicates: i64,
     pub setup_seconds: f64,
 }
@@ -146,6 +151,9 @@ pub async fn run(n: usize) -> anyhow::Result<FanOut> {
         .await;
     anyhow::ensure!(s == 201, "creating the procedure failed");
     let t = Instant::now();
+    let published_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs_f64();
     let (s, _) = sys
         .post(
             &format!("/v1/procedures/{code}/publish"),
@@ -156,10 +164,17 @@ pub async fn run(n: usize) -> anyhow::Result<FanOut> {
     anyhow::ensure!(s == 200, "publishing failed");
     let expected = (n + 1 + emails + webhooks) as i64;
     let deadline = Instant::now() + Duration::from_secs(900);
+    let mut seconds_to_written = None;
     loop {
-        let delivered: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE kind = 'procedure_changed' AND status = 'delivered'")
-            .fetch_one(&notification)
-            .await?;
+        let (written, delivered): (i64, i64) = sqlx::query_as(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'delivered')
+             FROM messages WHERE kind = 'procedure_changed'",
+        )
+        .fetch_one(&notification)
+        .await?;
+        if written >= expected && seconds_to_written.is_none() {
+            seconds_to_written = Some(t.elapsed().as_secs_f64());
+        }
         if delivered >= expected {
             break;
         }
@@ -170,6 +185,16 @@ pub async fn run(n: usize) -> anyhow::Result<FanOut> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let seconds_to_delivered = t.elapsed().as_secs_f64();
+    // Each channel's last delivery, from the publish (the database runs on this
+    // machine's clock).
+    let (last_email, last_webhook): (Option<f64>, Option<f64>) = sqlx::query_as(
+        "SELECT extract(epoch FROM max(delivered_at) FILTER (WHERE channel = 'email'))::float8,
+             extract(epoch FROM max(delivered_at) FILTER (WHERE channel = 'webhook'))::float8
+         FROM messages WHERE kind = 'procedure_changed'",
+    )
+    .fetch_one(&notification)
+    .await?;
+    let since = |at: Option<f64>| at.map_or(0.0, |at| at - published_at);
     // Nothing twice: one message per (recipient, channel) in the service, one e-mail
     // per Message-ID at the SMTP server, one accepted POST per Webhook-Id.
     let doubled: i64 = sqlx::query_scalar(
@@ -195,6 +220,9 @@ pub async fn run(n: usize) -> anyhow::Result<FanOut> {
         emails: mails.len(),
         webhooks: posts.len(),
         seconds_to_delivered,
+        seconds_to_written: seconds_to_written.unwrap_or(seconds_to_delivered),
+        seconds_to_emails: since(last_email),
+        seconds_to_webhooks: since(last_webhook),
         duplicates,
         setup_seconds,
     })

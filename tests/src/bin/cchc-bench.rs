@@ -714,6 +714,14 @@ async fn fanout() -> anyhow::Result<()> {
         (f.inbox as f64 + f.emails as f64 + f.webhooks as f64) / f.seconds_to_delivered
     );
     println!(
+        "| … every message written (inbox ones delivered so) | {:.1} s |",
+        f.seconds_to_written
+    );
+    println!(
+        "| … the last e-mail, the last webhook delivered | {:.1} s, {:.1} s |",
+        f.seconds_to_emails, f.seconds_to_webhooks
+    );
+    println!(
         "| duplicates (service, SMTP server, webhook receiver) | {} |",
         f.duplicates
     );
