@@ -29,10 +29,16 @@ pub struct DeliverySettings {
     /// `CCHC_DELIVERY_BACKOFF_MS` and `CCHC_DELIVERY_BACKOFF_MAX_MS`
     pub backoff_base: Duration,
     pub backoff_max: Duration,
-    /// `CCHC_DELIVERY_ENDPOINT_CONCURRENCY`: sends in flight to one endpoint.
+    /// `CCHC_DELIVERY_ENDPOINT_CONCURRENCY`: sends in flight to one webhook endpoint.
     pub per_endpoint: usize,
+    /// `CCHC_SMTP_CONCURRENCY`: sends in flight to the SMTP server, each on a connection
+    /// of its own, kept open for the next.
+    pub smtp_concurrency: usize,
     /// `CCHC_DELIVERY_CONCURRENCY`: sends in flight in all.
     pub in_flight: usize,
+    /// `CCHC_DELIVERY_BATCH`: messages to one endpoint a sending slot takes in one
+    /// claim and sends in turn.
+    pub batch: usize,
     /// `CCHC_DELIVERY_LEASE_SECS`: how long an attempt may stay "sending" before a crash
     /// is assumed and it is taken again; by default longer than any send can last.
     pub lease: Duration,
@@ -84,12 +90,10 @@ impl Settings {
         let webhook_timeout = secs(config, "CCHC_WEBHOOK_TIMEOUT_SECS", 10)?;
         let smtp_url = config.optional("CCHC_SMTP_URL");
         if let Some(url) = &smtp_url {
-            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url).map_err(|e| {
-                ConfigError::Invalid {
-                    name: "CCHC_SMTP_URL".into(),
-                    value: url.clone(),
-                    reason: e.to_string(),
-                }
+            crate::delivery::smtp::Relay::parse(url).map_err(|reason| ConfigError::Invalid {
+                name: "CCHC_SMTP_URL".into(),
+                value: url.clone(),
+                reason,
             })?;
         }
         let mail_from = config
@@ -139,9 +143,19 @@ impl Settings {
                 config.parse_or("CCHC_DELIVERY_ENDPOINT_CONCURRENCY", 4usize)?,
                 config,
             )?,
+            smtp_concurrency: positive(
+                "CCHC_SMTP_CONCURRENCY",
+                config.parse_or("CCHC_SMTP_CONCURRENCY", 16usize)?,
+                config,
+            )?,
             in_flight: positive(
                 "CCHC_DELIVERY_CONCURRENCY",
                 config.parse_or("CCHC_DELIVERY_CONCURRENCY", 64usize)?,
+                config,
+            )?,
+            batch: positive(
+                "CCHC_DELIVERY_BATCH",
+                config.parse_or("CCHC_DELIVERY_BATCH", 16usize)?,
                 config,
             )?,
             lease: secs(

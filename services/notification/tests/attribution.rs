@@ -10,7 +10,7 @@ use cchc_platform::{Actor, Role};
 use cchc_proto::events::v1::UnitRenamed;
 use cchc_proto::notification::v1 as pb;
 use cchc_testkit::WebhookReceiver;
-use common::{Harness, SECRET, by, email, procedure, webhook};
+use common::{Harness, SECRET, by, email, procedure};
 use uuid::Uuid;
 
 fn person() -> Actor {
@@ -353,21 +353,7 @@ async fn each_retry_names_the_operator_who_made_it() {
     hook.fail_next(1000, 500);
     let h = Harness::start(&[("CCHC_DELIVERY_MAX_ATTEMPTS", "1")]).await;
     let mut c = h.client().await;
-    let r = h
-        .recipient(pb::RecipientInput {
-            kind: "body".into(),
-            name: "UBND thành phố".into(),
-            contacts: vec![webhook(&hook.url(), SECRET)],
-            ..Default::default()
-        })
-        .await;
-    h.subscribe(pb::SubscriptionInput {
-        event_type: "procedure_changed".into(),
-        recipient_id: r.id,
-        channels: vec!["webhook".into()],
-        ..Default::default()
-    })
-    .await;
+    h.webhook_subscriber("UBND thành phố", &hook.url()).await;
     let env = h
         .publish("catalogue", &procedure("1.3.H19", "Thủ tục", "Giáo dục"))
         .await;

@@ -12,6 +12,7 @@ use cchc_platform::vocabulary::unit_kind;
 use cchc_proto::notification::v1 as pb;
 use cchc_testkit::{SmtpSink, WebhookReceiver};
 use common::{Harness, SECRET, email, office, operator, procedure, webhook};
+use tokio_util::sync::CancellationToken;
 use tonic::Code;
 use uuid::Uuid;
 
@@ -398,6 +399,61 @@ async fn killed_between_sending_and_recording_sends_again_only_that_message_with
     );
 }
 
+// A slot takes a run of messages to its endpoint in one claim. Sent one after another to
+// a slow receiver, a run of twelve would outlast its lease, and the other replica would
+// take the rest as interrupted and send them again; instead the run stops in time and
+// gives back what it did not begin, attempt and all.
+#[tokio::test]
+async fn a_run_gives_back_what_its_lease_would_not_cover() {
+    let slow = WebhookReceiver::start(SECRET).await;
+    slow.delay(Duration::from_millis(400));
+    let settings = [
+        ("CCHC_DELIVERY_ENDPOINT_CONCURRENCY", "1"),
+        ("CCHC_DELIVERY_BATCH", "16"),
+    ];
+    let h = Harness::start(&settings).await;
+    let second = CancellationToken::new();
+    let replica = h.replica(second.clone());
+    h.webhook_subscriber("Cổng thông tin chậm", &slow.url())
+        .await;
+    for i in 0..12 {
+        h.publish(
+            "catalogue",
+            &procedure(
+                &format!("1.1100{i:02}.H19"),
+                &format!("Thủ tục {i}"),
+                "Giáo dục",
+            ),
+        )
+        .await;
+    }
+    let posts = slow.wait_for_accepted(12, 60).await;
+    h.eventually(30, "every message delivered", || async {
+        (h.count("SELECT count(*) FROM messages WHERE status = 'delivered'")
+            .await
+            == 12)
+            .then_some(())
+    })
+    .await;
+    let ids: std::collections::HashSet<&str> = posts.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!((posts.len(), ids.len()), (12, 12), "each message sent once");
+    assert_eq!(
+        h.count("SELECT count(*) FROM messages WHERE attempts <> 1")
+            .await,
+        0,
+        "a message given back keeps no attempt it never made"
+    );
+    assert_eq!(
+        h.count("SELECT count(*) FROM delivery_attempts WHERE status <> 'delivered'")
+            .await,
+        0,
+        "no attempt was interrupted or failed"
+    );
+    assert!(slow.max_in_flight() <= 2, "one at a time per replica");
+    second.cancel();
+    replica.await.unwrap().unwrap();
+}
+
 #[tokio::test]
 async fn a_slow_endpoint_does_not_hold_up_a_fast_one() {
     let slow = WebhookReceiver::start(SECRET).await;
@@ -410,21 +466,7 @@ async fn a_slow_endpoint_does_not_hold_up_a_fast_one() {
     ])
     .await;
     for (name, hook) in [("Chậm", &slow), ("Nhanh", &fast)] {
-        let r = h
-            .recipient(pb::RecipientInput {
-                kind: "body".into(),
-                name: name.into(),
-                contacts: vec![webhook(&hook.url(), SECRET)],
-                ..Default::default()
-            })
-            .await;
-        h.subscribe(pb::SubscriptionInput {
-            event_type: "procedure_changed".into(),
-            recipient_id: r.id,
-            channels: vec!["webhook".into()],
-            ..Default::default()
-        })
-        .await;
+        h.webhook_subscriber(name, &hook.url()).await;
     }
     let start = std::time::Instant::now();
     for i in 0..10 {

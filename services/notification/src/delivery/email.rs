@@ -5,10 +5,11 @@
 
 use std::time::Duration;
 
+use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use uuid::Uuid;
 
+use super::smtp::{Connections, Relay};
 use crate::domain::delivery::Outcome;
 
 /// One e-mail to send.
@@ -21,19 +22,23 @@ pub struct Email<'a> {
 }
 
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    connections: Connections,
     from: Mailbox,
 }
 
 impl Mailer {
     /// `url` in lettre's form: `smtp://host:port`, `smtp://user:pass@host?tls=required`
-    /// (STARTTLS), `smtps://host` (TLS from the start).
-    pub fn new(url: &str, from: &str, timeout: Duration) -> anyhow::Result<Self> {
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
-            .timeout(Some(timeout))
-            .build();
+    /// (STARTTLS), `smtps://host` (TLS from the start). `connections` is how many sends
+    /// may be in flight; as many connections are kept open between them.
+    pub fn new(
+        url: &str,
+        from: &str,
+        timeout: Duration,
+        connections: usize,
+    ) -> anyhow::Result<Self> {
+        let relay = Relay::parse(url).map_err(|e| anyhow::anyhow!("CCHC_SMTP_URL: {e}"))?;
         Ok(Self {
-            transport,
+            connections: Connections::new(relay, timeout, connections),
             from: from.parse()?,
         })
     }
@@ -66,8 +71,12 @@ impl Mailer {
             Ok(m) => m,
             Err(reason) => return Outcome::Permanent(reason),
         };
-        match self.transport.send(message).await {
-            Ok(_) => Outcome::Delivered,
+        match self
+            .connections
+            .send(message.envelope(), &message.formatted())
+            .await
+        {
+            Ok(()) => Outcome::Delivered,
             // 5xx: the server refused for good (no such mailbox, authentication failed).
             Err(err) if err.is_permanent() => Outcome::Permanent(format!("SMTP: {err}")),
             Err(err) => Outcome::Temporary(format!("SMTP: {}", super::error_chain(&err))),
@@ -86,6 +95,7 @@ mod tests {
             "smtp://127.0.0.1:2525",
             crate::config::DEFAULT_MAIL_FROM,
             Duration::from_secs(1),
+            1,
         )
         .unwrap();
         let id = Uuid::new_v4();

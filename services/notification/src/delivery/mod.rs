@@ -3,10 +3,17 @@
 //! temporary failures with backoff and jitter, and dead-letters a message after a
 //! permanent failure or its last attempt.
 //!
-//! Sends run concurrently, at most `per_endpoint` to one endpoint (a webhook's origin,
-//! or the SMTP relay) and `in_flight` in all; endpoints at their limit are left out of
+//! Sends run concurrently, at most `per_endpoint` to one webhook endpoint (its origin),
+//! `smtp_concurrency` to the SMTP relay and `in_flight` in all; endpoints at their limit are left out of
 //! the next claim, and every send has a timeout, so one slow or failing endpoint never
 //! holds up the others.
+//!
+//! Each of those sending slots takes a run of up to `batch` messages to its endpoint in
+//! one claim and sends them one after another, recording each outcome as it comes: one
+//! claim (a committed transaction, made by the one loop that hands out the slots) no
+//! longer stands before every message. A run stops before a send that could outlast
+//! the lease its claim took, and on shutdown; the messages it did not begin are given
+//! back, due again at once, their attempt undone.
 //!
 //! Never twice. A message is one row per (cause, recipient, channel), so a redelivered
 //! event adds none. Each attempt is recorded as `sending` (with a lease) and committed
@@ -20,6 +27,7 @@
 //! a message twice, and it sees the same id both times.
 
 pub mod email;
+pub mod smtp;
 pub mod webhook;
 
 use std::borrow::Cow;
@@ -37,7 +45,7 @@ use uuid::Uuid;
 use crate::config::DeliverySettings;
 use crate::domain::Channel;
 use crate::domain::account;
-use crate::domain::delivery::{Outcome, backoff};
+use crate::domain::delivery::{EMAIL_ENDPOINT, Outcome, backoff};
 use crate::store::deliveries::{Claimed, Content, Due};
 use crate::store::{self, Store};
 
@@ -64,6 +72,7 @@ impl Worker {
                 url,
                 &settings.mail_from,
                 settings.smtp_timeout,
+                settings.smtp_concurrency,
             )?),
             None => None,
         };
@@ -104,12 +113,12 @@ impl Worker {
             let mut claimed_any = false;
             if room > 0 && !shutdown.is_cancelled() {
                 match worker.claim(&busy, room).await {
-                    Ok(claimed) => {
+                    Ok(runs) => {
                         failures = 0;
-                        claimed_any = !claimed.is_empty();
-                        for c in claimed {
-                            *busy.entry(c.endpoint.clone()).or_default() += 1;
-                            tasks.spawn(worker.clone().deliver(c));
+                        claimed_any = !runs.is_empty();
+                        for run in runs {
+                            *busy.entry(run.endpoint.clone()).or_default() += 1;
+                            tasks.spawn(worker.clone().deliver(run, shutdown.clone()));
                         }
                     }
                     Err(e) => {
@@ -137,51 +146,113 @@ impl Worker {
         }
     }
 
-    /// Takes up to `room` due messages, skipping endpoints already at their limit, and
-    /// records an attempt `sending` for each before anything is sent.
-    async fn claim(
-        &self,
-        busy: &HashMap<String, usize>,
-        room: usize,
-    ) -> store::Result<Vec<Claimed>> {
-        let per = self.settings.per_endpoint;
+    /// Takes runs for up to `room` free sending slots, skipping endpoints already at
+    /// their limit, and records an attempt `sending` for each message before anything
+    /// is sent.
+    async fn claim(&self, busy: &HashMap<String, usize>, room: usize) -> store::Result<Vec<Run>> {
         let full: Vec<&str> = busy
             .iter()
-            .filter(|(_, n)| **n >= per)
+            .filter(|(e, n)| **n >= self.limit(e))
             .map(|(e, _)| e.as_str())
             .collect();
+        let free = |endpoint: &str| {
+            self.limit(endpoint)
+                .saturating_sub(busy.get(endpoint).copied().unwrap_or(0))
+        };
         let choose = |due: &[Due]| {
             let mut taken: HashMap<&str, usize> = HashMap::new();
+            let mut slots = 0;
             let mut ids = Vec::new();
             for d in due {
-                if ids.len() == room {
-                    break;
-                }
                 let n = taken.entry(&d.endpoint).or_default();
-                if busy.get(&d.endpoint).copied().unwrap_or(0) + *n >= per {
+                let free = free(&d.endpoint);
+                if *n >= free * self.batch(&d.endpoint) {
                     continue;
+                }
+                // An endpoint's first `free` messages each open a slot; the rest join them.
+                if *n < free {
+                    if slots == room {
+                        continue;
+                    }
+                    slots += 1;
                 }
                 *n += 1;
                 ids.push(d.id);
             }
             ids
         };
-        let candidates = (room * 4).max(50) as i64;
-        self.store
+        let candidates = (room * self.settings.batch).clamp(50, 1000) as i64;
+        let claimed = self
+            .store
             .claim(&full, candidates, self.settings.lease, choose)
-            .await
+            .await?;
+        Ok(runs(claimed, free))
     }
 
-    /// One attempt: send, then record the outcome. Returns the endpoint, to release.
-    async fn deliver(self: Arc<Self>, c: Claimed) -> String {
-        let outcome = match self.send(&c).await {
-            Ok(o) => o,
-            Err(e) => Outcome::Temporary(format!("{e:#}")),
-        };
+    /// Sends in flight to `endpoint` at most.
+    fn limit(&self, endpoint: &str) -> usize {
+        if endpoint == EMAIL_ENDPOINT {
+            self.settings.smtp_concurrency
+        } else {
+            self.settings.per_endpoint
+        }
+    }
+
+    /// Messages one run to `endpoint` may take: one alone when a lease leaves no time
+    /// for a second send.
+    fn batch(&self, endpoint: &str) -> usize {
+        if self.settings.lease > self.send_bound(endpoint) + RUN_MARGIN {
+            self.settings.batch
+        } else {
+            1
+        }
+    }
+
+    /// The longest one send to `endpoint` may take (its timeouts).
+    fn send_bound(&self, endpoint: &str) -> Duration {
+        if endpoint == EMAIL_ENDPOINT {
+            self.settings.smtp_timeout * 2
+        } else {
+            self.settings.webhook_timeout
+        }
+    }
+
+    /// A run: each attempt in turn, sent, then its outcome recorded. The attempts it does
+    /// not begin (the lease could end before the next send does, or the service stops)
+    /// are given back. Returns the endpoint, to release its slot.
+    async fn deliver(self: Arc<Self>, run: Run, shutdown: CancellationToken) -> String {
+        let started = Instant::now();
+        let bound = self.send_bound(&run.endpoint) + RUN_MARGIN;
+        let ids: Vec<Uuid> = run.messages.iter().map(|c| c.id).collect();
+        // One read for the run; a message it missed is read (or its error met) alone.
+        let mut contents = self.store.contents(&ids).await.unwrap_or_default();
+        let mut messages = run.messages.into_iter();
+        let mut sent = 0;
+        while let Some(c) = messages.next() {
+            let late = started.elapsed() + bound >= self.settings.lease;
+            if sent > 0 && (late || shutdown.is_cancelled()) {
+                let rest: Vec<Claimed> = std::iter::once(c).chain(messages).collect();
+                if let Err(e) = self.store.give_back(&rest).await {
+                    // Not given back, they are taken again when their lease ends.
+                    tracing::warn!(messages = rest.len(), error = %e, "giving back unsent attempts failed");
+                }
+                break;
+            }
+            sent += 1;
+            let outcome = match self.send(&c, contents.remove(&c.id)).await {
+                Ok(o) => o,
+                Err(e) => Outcome::Temporary(format!("{e:#}")),
+            };
+            self.record_with_retries(&c, &outcome).await;
+        }
+        run.endpoint
+    }
+
+    async fn record_with_retries(&self, c: &Claimed, outcome: &Outcome) {
         let mut wait = Duration::from_millis(200);
         for _ in 0..5 {
-            match self.record(&c, &outcome).await {
-                Ok(()) => return c.endpoint,
+            match self.record(c, outcome).await {
+                Ok(()) => return,
                 Err(e) => {
                     // Unrecorded, the attempt is taken again when its lease ends.
                     tracing::warn!(message = %c.id, error = %e, "recording a delivery failed; retrying");
@@ -190,11 +261,18 @@ impl Worker {
                 }
             }
         }
-        c.endpoint
     }
 
-    async fn send(&self, c: &Claimed) -> anyhow::Result<Outcome> {
-        let m = self.store.content(c.id).await?;
+    async fn send(&self, c: &Claimed, content: Option<Content>) -> anyhow::Result<Outcome> {
+        let m = match content {
+            Some(m) => m,
+            None => self
+                .store
+                .contents(&[c.id])
+                .await?
+                .remove(&c.id)
+                .ok_or_else(|| anyhow::anyhow!("message {} is gone", c.id))?,
+        };
         let outcome = match Channel::parse(&m.channel) {
             Some(Channel::Email) => {
                 let to = match &m.address {
@@ -294,6 +372,41 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+/// Time a run keeps, besides a send's own bound, for recording it and for the claim's
+/// clock (the database's) having started before the run's.
+const RUN_MARGIN: Duration = Duration::from_secs(1);
+
+/// Messages to one endpoint that one sending slot takes in turn.
+struct Run {
+    endpoint: String,
+    messages: Vec<Claimed>,
+}
+
+/// Deals the claimed messages (in the order due) to runs: each endpoint's among at most
+/// its `free` slots, in turn, so each run starts with the oldest it has.
+fn runs(claimed: Vec<Claimed>, free: impl Fn(&str) -> usize) -> Vec<Run> {
+    let mut by_endpoint: Vec<(String, Vec<Claimed>)> = Vec::new();
+    for c in claimed {
+        match by_endpoint.iter_mut().find(|(e, _)| *e == c.endpoint) {
+            Some((_, list)) => list.push(c),
+            None => by_endpoint.push((c.endpoint.clone(), vec![c])),
+        }
+    }
+    let mut runs = Vec::new();
+    for (endpoint, list) in by_endpoint {
+        let slots = free(&endpoint).clamp(1, list.len());
+        let mut dealt: Vec<Vec<Claimed>> = (0..slots).map(|_| Vec::new()).collect();
+        for (i, c) in list.into_iter().enumerate() {
+            dealt[i % slots].push(c);
+        }
+        runs.extend(dealt.into_iter().map(|messages| Run {
+            endpoint: endpoint.clone(),
+            messages,
+        }));
+    }
+    runs
 }
 
 fn release(busy: &mut HashMap<String, usize>, done: Result<String, tokio::task::JoinError>) {

@@ -1,6 +1,7 @@
 //! The delivery worker's records: claiming due messages for an attempt, what a claimed
 //! message says and where it goes, and each attempt's outcome.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use sqlx::postgres::PgListener;
@@ -15,20 +16,25 @@ pub struct Due {
     pub id: Uuid,
     pub endpoint: String,
     status: String,
+    tries_left: i32,
 }
 
 /// A message taken for one attempt.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct Claimed {
     pub id: Uuid,
     pub attempts: i32,
     pub endpoint: String,
+    /// What the claim changed, so that an attempt never begun can be given back.
+    status_before: String,
+    tries_left_before: i32,
 }
 
 /// What a claimed message says, and its recipient's contacts as they are now (or the
 /// address it goes to itself, with the account link it carries sealed).
 #[derive(sqlx::FromRow)]
 pub struct Content {
+    pub id: Uuid,
     pub channel: String,
     pub kind: String,
     pub event_id: Uuid,
@@ -72,7 +78,7 @@ impl Store {
     ) -> Result<Vec<Claimed>> {
         let mut tx = self.pool.begin().await?;
         let due: Vec<Due> = sqlx::query_as(
-            "SELECT id, endpoint, status FROM messages
+            "SELECT id, endpoint, status, tries_left FROM messages
              WHERE status IN ('created', 'temporary_failure', 'sending') AND next_attempt_at <= now()
                AND endpoint <> ALL($1)
              ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED",
@@ -104,16 +110,31 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        let claimed: Vec<Claimed> = sqlx::query_as(
+        let mut attempts: HashMap<Uuid, i32> = sqlx::query_as(
             "UPDATE messages SET status = 'sending', attempts = attempts + 1,
                  tries_left = GREATEST(tries_left - 1, 0),
                  next_attempt_at = now() + make_interval(secs => $2)
-             WHERE id = ANY($1) RETURNING id, attempts, endpoint",
+             WHERE id = ANY($1) RETURNING id, attempts",
         )
         .bind(&ids)
         .bind(lease.as_secs_f64())
         .fetch_all(&mut *tx)
-        .await?;
+        .await?
+        .into_iter()
+        .collect();
+        // In the order chosen, which is the order due.
+        let claimed: Vec<Claimed> = due
+            .into_iter()
+            .filter_map(|d| {
+                Some(Claimed {
+                    attempts: attempts.remove(&d.id)?,
+                    id: d.id,
+                    endpoint: d.endpoint,
+                    status_before: d.status,
+                    tries_left_before: d.tries_left,
+                })
+            })
+            .collect();
         sqlx::query(
             "INSERT INTO delivery_attempts (message_id, attempt, status)
              SELECT m.id, m.attempts, 'sending' FROM messages m WHERE m.id = ANY($1)",
@@ -125,18 +146,67 @@ impl Store {
         Ok(claimed)
     }
 
-    /// The content of message `id`, with its recipient's current contacts.
-    pub async fn content(&self, id: Uuid) -> Result<Content> {
-        let content = sqlx::query_as(
-            "SELECT m.channel, m.kind, m.event_id, m.event_type, m.subject, m.body, m.html, m.data,
-                 m.created_at, m.recipient_id, r.name AS recipient_name, r.emails, r.webhook_url,
-                 r.webhook_secret, m.address, m.link_id, m.sealed_link, m.link_expires_at
-             FROM messages m LEFT JOIN recipients r ON r.id = m.recipient_id WHERE m.id = $1",
+    /// The content of messages `ids`, with their recipients' current contacts.
+    pub async fn contents(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Content>> {
+        let rows: Vec<Content> = sqlx::query_as(
+            "SELECT m.id, m.channel, m.kind, m.event_id, m.event_type, m.subject, m.body, m.html,
+                 m.data, m.created_at, m.recipient_id, r.name AS recipient_name, r.emails,
+                 r.webhook_url, r.webhook_secret, m.address, m.link_id, m.sealed_link,
+                 m.link_expires_at
+             FROM messages m LEFT JOIN recipients r ON r.id = m.recipient_id
+             WHERE m.id = ANY($1)",
         )
-        .bind(id)
-        .fetch_one(&self.pool)
+        .bind(ids)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(content)
+        Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+    }
+
+    /// Undoes the claims of attempts that were never begun (nothing was sent): each
+    /// message is due again at once, as it was, and its attempt is forgotten. A claim
+    /// that no longer holds its message is left alone.
+    pub async fn give_back(&self, claims: &[Claimed]) -> Result<()> {
+        if claims.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = claims.iter().map(|c| c.id).collect();
+        let attempts: Vec<i32> = claims.iter().map(|c| c.attempts).collect();
+        // An attempt interrupted by a crash was closed by this claim: the message is
+        // due again after a failed attempt, no longer "sending".
+        let statuses: Vec<&str> = claims
+            .iter()
+            .map(|c| match c.status_before.as_str() {
+                "sending" => "temporary_failure",
+                s => s,
+            })
+            .collect();
+        let tries: Vec<i32> = claims.iter().map(|c| c.tries_left_before).collect();
+        let mut tx = self.pool.begin().await?;
+        let undone: Vec<(Uuid, i32)> = sqlx::query_as(
+            "UPDATE messages m SET status = g.status, attempts = m.attempts - 1,
+                 tries_left = g.tries_left, next_attempt_at = now()
+             FROM unnest($1::uuid[], $2::int4[], $3::text[], $4::int4[])
+                 AS g(id, attempt, status, tries_left)
+             WHERE m.id = g.id AND m.attempts = g.attempt AND m.status = 'sending'
+             RETURNING m.id, g.attempt",
+        )
+        .bind(&ids)
+        .bind(&attempts)
+        .bind(&statuses)
+        .bind(&tries)
+        .fetch_all(&mut *tx)
+        .await?;
+        let (ids, attempts): (Vec<Uuid>, Vec<i32>) = undone.into_iter().unzip();
+        sqlx::query(
+            "DELETE FROM delivery_attempts a USING unnest($1::uuid[], $2::int4[]) AS g(id, attempt)
+             WHERE a.message_id = g.id AND a.attempt = g.attempt AND a.status = 'sending'",
+        )
+        .bind(&ids)
+        .bind(&attempts)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Records how attempt `c` ended and moves the message on: delivered, to be tried

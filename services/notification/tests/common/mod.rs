@@ -97,24 +97,10 @@ impl Harness {
 
     /// Starts the service (again) on fresh ports, and waits until it answers.
     pub async fn start_service(&mut self) {
-        let (grpc, http) = (free_port(), free_port());
-        let service = ServiceSettings {
-            name: "notification",
-            database_url: self.database_url.clone(),
-            nats_url: self.nats.url(),
-            grpc_addr: ([127, 0, 0, 1], grpc).into(),
-            http_addr: ([127, 0, 0, 1], http).into(),
-            caller_key: CallerKey::new(INTERNAL_TOKEN),
-        };
         self.shutdown = CancellationToken::new();
-        let config = Config::from_pairs(self.config.clone());
-        self.task = Some(tokio::spawn(cchc_notification::run_with_lookup(
-            service,
-            config,
-            self.shutdown.clone(),
-            self.lookup.clone(),
-        )));
-        self.grpc_url = format!("http://127.0.0.1:{grpc}");
+        let (task, grpc_url) = self.spawn(self.shutdown.clone());
+        self.task = Some(task);
+        self.grpc_url = grpc_url;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let answered = self
@@ -135,6 +121,38 @@ impl Harness {
             assert!(Instant::now() < deadline, "the service did not start");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// One more instance of the service, on fresh ports, the same database and NATS, as
+    /// a second replica runs; it stops when `shutdown` is cancelled.
+    pub fn replica(
+        &self,
+        shutdown: CancellationToken,
+    ) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+        self.spawn(shutdown).0
+    }
+
+    fn spawn(
+        &self,
+        shutdown: CancellationToken,
+    ) -> (tokio::task::JoinHandle<anyhow::Result<()>>, String) {
+        let (grpc, http) = (free_port(), free_port());
+        let service = ServiceSettings {
+            name: "notification",
+            database_url: self.database_url.clone(),
+            nats_url: self.nats.url(),
+            grpc_addr: ([127, 0, 0, 1], grpc).into(),
+            http_addr: ([127, 0, 0, 1], http).into(),
+            caller_key: CallerKey::new(INTERNAL_TOKEN),
+        };
+        let config = Config::from_pairs(self.config.clone());
+        let task = tokio::spawn(cchc_notification::run_with_lookup(
+            service,
+            config,
+            shutdown,
+            self.lookup.clone(),
+        ));
+        (task, format!("http://127.0.0.1:{grpc}"))
     }
 
     /// Drops every task of the service at once, wherever each is, as a crash would.
@@ -284,6 +302,26 @@ impl Harness {
             .await
             .unwrap()
             .into_inner()
+    }
+
+    /// A body named `name`, told of procedure changes by webhook to `url`.
+    pub async fn webhook_subscriber(&self, name: &str, url: &str) -> pb::Recipient {
+        let r = self
+            .recipient(pb::RecipientInput {
+                kind: "body".into(),
+                name: name.into(),
+                contacts: vec![webhook(url, SECRET)],
+                ..Default::default()
+            })
+            .await;
+        self.subscribe(pb::SubscriptionInput {
+            event_type: "procedure_changed".into(),
+            recipient_id: r.id.clone(),
+            channels: vec!["webhook".into()],
+            ..Default::default()
+        })
+        .await;
+        r
     }
 }
 
