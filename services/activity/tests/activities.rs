@@ -360,7 +360,7 @@ async fn a_batch_accepts_and_rejects_each_item_on_its_own() {
     assert_eq!(s.count("activities").await, 3);
 
     // Empty and oversized batches are refused whole.
-    for n in [0, 501] {
+    for n in [0, 1001] {
         let e = s
             .api
             .record_activities(as_unit(
@@ -375,22 +375,22 @@ async fn a_batch_accepts_and_rejects_each_item_on_its_own() {
         assert_eq!(e.code(), Code::InvalidArgument);
         assert_eq!(fields(&e), ["items"]);
     }
-    // A full batch of 500 lands.
+    // A full batch of 1,000 lands.
     let r = s
         .api
         .record_activities(as_unit(
             unit,
             RecordActivitiesRequest {
-                items: vec![activity(NEWS_POST, "2020-05-01", "Tin"); 500],
+                items: vec![activity(NEWS_POST, "2020-05-01", "Tin"); 1000],
                 idempotency_key: String::new(),
             },
         ))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(r.accepted, 500);
-    assert_eq!(s.count("activities").await, 503);
-    assert_eq!(s.count("cchc_outbox").await, 503);
+    assert_eq!(r.accepted, 1000);
+    assert_eq!(s.count("activities").await, 1003);
+    assert_eq!(s.count("cchc_outbox").await, 1003);
 }
 
 fn correction(id: &str, r: RecordActivityRequest, reason: &str) -> CorrectActivityRequest {

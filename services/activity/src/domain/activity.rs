@@ -14,7 +14,7 @@ const MAX_REASON: usize = 2_000;
 /// More people than any one activity reaches; a larger figure is a typing slip.
 const MAX_HEAD_COUNT: i64 = 10_000_000;
 /// Most activities one batch may carry.
-pub const MAX_BATCH: usize = 500;
+pub const MAX_BATCH: usize = 1000;
 
 /// A checked activity. Only [`check`] builds one, so every value passed every rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
