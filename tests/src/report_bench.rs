@@ -152,11 +152,13 @@ pub async fn run(units: usize, activities: usize) -> anyhow::Result<ReportBench>
         let bytes = r.bytes().await?.len();
         exports.push((format.to_owned(), t.elapsed().as_secs_f64(), bytes));
     }
+    // Written as well as the report's own query (see its `IS NOT NULL`), so the ratio
+    // compares the work around the query, not two ways of writing it.
     let t = Instant::now();
     let groups: Vec<(uuid::Uuid, String, i64)> = sqlx::query_as(
         "SELECT unit_id, kind, count(*) FROM rm_activities a
          WHERE date BETWEEN '2020-01-01' AND '2020-12-31'
-           AND NOT EXISTS (SELECT 1 FROM rm_activities s WHERE s.supersedes = a.activity_id)
+           AND NOT EXISTS (SELECT 1 FROM rm_activities s WHERE s.supersedes = a.activity_id AND s.supersedes IS NOT NULL)
          GROUP BY unit_id, kind",
     )
     .fetch_all(&reporting)

@@ -75,7 +75,7 @@ impl Store {
         let activities_by_kind: Vec<Count> = sqlx::query_as(
             "SELECT kind AS value, count(*) FROM rm_activities a
              WHERE ($1::int IS NULL OR extract(year FROM date)::int = $1)
-               AND NOT EXISTS (SELECT 1 FROM rm_activities s WHERE s.supersedes = a.activity_id)
+               AND NOT EXISTS (SELECT 1 FROM rm_activities s WHERE s.supersedes = a.activity_id AND s.supersedes IS NOT NULL)
              GROUP BY kind ORDER BY kind",
         )
         .bind(year)
@@ -114,7 +114,7 @@ impl Store {
                 sqlx::query_as(
                     "SELECT extract(month FROM date)::int AS month, kind, count(*) FROM rm_activities a
                      WHERE extract(year FROM date)::int = $1
-                       AND NOT EXISTS (SELECT 1 FROM rm_activities s WHERE s.supersedes = a.activity_id)
+                       AND NOT EXISTS (SELECT 1 FROM rm_activities s WHERE s.supersedes = a.activity_id AND s.supersedes IS NOT NULL)
                      GROUP BY 1, 2 ORDER BY 1, 2",
                 )
                 .bind(y)
@@ -144,7 +144,7 @@ impl Store {
                           GROUP BY l.unit_id, l.period),
              acts AS (SELECT unit_id, count(*) AS n FROM rm_activities a
                       WHERE ($1::int IS NULL OR extract(year FROM date)::int = $1)
-                        AND NOT EXISTS (SELECT 1 FROM rm_activities s WHERE s.supersedes = a.activity_id)
+                        AND NOT EXISTS (SELECT 1 FROM rm_activities s WHERE s.supersedes = a.activity_id AND s.supersedes IS NOT NULL)
                       GROUP BY unit_id),
              posted AS (SELECT p.unit_id,
                                count(*) FILTER (WHERE p.version >= r.version) AS current,

@@ -230,6 +230,12 @@ impl Figures {
     }
 
     /// Current records only: one that a correction superseded no longer counts.
+    ///
+    /// `s.supersedes IS NOT NULL` is implied by the join, but said it lets the planner
+    /// count the corrections from the column's statistics (few) rather than take the
+    /// whole table: over 5,000,000 activities it had sized the anti-join's hash for
+    /// every row, in 64 batches, and the query took 1.5 s instead of 0.84 s. The
+    /// dashboard's queries say it for the same reason.
     pub async fn activities(&mut self, s: Scope<'_>) -> Result<Vec<ActivityCount>, Error> {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT a.unit_id, a.kind, count(*) AS count, {} AS head_count,
@@ -237,7 +243,7 @@ impl Figures {
                 max(a.event_at) AS event_at
              FROM rm_activities a
              WHERE a.unit_id = ANY($1) AND a.date BETWEEN $2 AND $3
-               AND NOT EXISTS (SELECT 1 FROM rm_activities s WHERE s.supersedes = a.activity_id)
+               AND NOT EXISTS (SELECT 1 FROM rm_activities s WHERE s.supersedes = a.activity_id AND s.supersedes IS NOT NULL)
              GROUP BY a.unit_id, a.kind",
             bigint("coalesce(sum(a.head_count), 0)")
         )))
