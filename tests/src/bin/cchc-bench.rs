@@ -3,10 +3,12 @@
 //! absolute numbers vary between machines.
 //!
 //! Environment: `CCHC_BENCH_SECONDS` (per measurement, default 10),
-//! `CCHC_BENCH_PROCEDURES` (catalogue size, default 2000), `CCHC_BENCH_WORKERS` (closed-loop
-//! concurrency, default 32), `CCHC_BENCH_RATE` (open-loop requests/s, default 400),
-//! `CCHC_BENCH_ONLY` (a comma-separated list of the parts to run — `http`, `fanout`,
-//! `report` — to measure or profile one alone; all by default).
+//! `CCHC_BENCH_PROCEDURES` (catalogue size, default 2000), `CCHC_BENCH_WORKERS`
+//! (closed-loop concurrency, default 32), `CCHC_BENCH_RATE` (open-loop requests/s,
+//! default 400), `CCHC_BENCH_BATCHES` (batches of 1,000 activities, default 20),
+//! `CCHC_BENCH_NATIONAL` (0 leaves out the 1,500 × 5,000,000 report), `CCHC_BENCH_ONLY`
+//! (a comma-separated list of the parts to run — `http`, `fanout`, `report` — to
+//! measure or profile one alone; all by default).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -309,6 +311,77 @@ async fn activity_end_to_end(
         .collect();
     let projection = Stats::from_micros(micros, 0, drained);
     Ok((submit, want as f64 / drained.as_secs_f64(), projection))
+}
+
+/// Batches of `size` activities through `POST /v1/activities:batch` (`workers` in
+/// flight) until the reporting read model has every one: activities per second, end to
+/// end.
+async fn activity_batches(
+    sys: &System,
+    batches: usize,
+    size: usize,
+    workers: usize,
+) -> anyhow::Result<f64> {
+    let (_, key) = sys
+        .unit_with_key("Trường THPT Đo tải theo lô", "high_school", "unit")
+        .await;
+    let reporting =
+        sqlx::PgPool::connect(&sys.database_url("reporting").expect("reporting database")).await?;
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM rm_activities")
+            .fetch_one(&reporting)
+            .await
+    };
+    let before = count().await?;
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..workers {
+        let (http, g, key, next) = (
+            sys.http.clone(),
+            sys.gateway.clone(),
+            key.clone(),
+            next.clone(),
+        );
+        tasks.spawn(async move {
+            loop {
+                let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if b >= batches {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                let items: Vec<serde_json::Value> = (0..size)
+                    .map(|i| json!({"kind": "news_post", "date": "2020-04-01", "title": format!("Tin CCHC lô {b} số {i}"), "head_count": 10}))
+                    .collect();
+                let r = http
+                    .post(format!("{g}/v1/activities:batch"))
+                    .bearer_auth(&key)
+                    .json(&json!({ "items": items }))
+                    .send()
+                    .await?;
+                anyhow::ensure!(r.status().is_success(), "a batch was refused: {}", r.status());
+                let body: serde_json::Value = r.json().await?;
+                anyhow::ensure!(body["accepted"] == size, "a batch was not accepted whole: {body}");
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    let want = before + (batches * size) as i64;
+    loop {
+        let n = count().await?;
+        if n >= want {
+            break;
+        }
+        anyhow::ensure!(
+            t.elapsed() < Duration::from_secs(600),
+            "projection stalled at {} of {}",
+            n - before,
+            want - before
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok((batches * size) as f64 / t.elapsed().as_secs_f64())
 }
 
 fn memory(sys: &System, label: &str) {
@@ -650,6 +723,8 @@ async fn http_and_activity() -> anyhow::Result<()> {
     )
     .await?;
     let (submit, projected, latency) = activity_end_to_end(&sys, seconds, 16).await?;
+    let batches: usize = env_or("CCHC_BENCH_BATCHES", 20);
+    let batched = activity_batches(&sys, batches, 1000, 4).await?;
     memory(&sys, "after activity load");
     print(&rows);
     println!("\n| a version published elsewhere (the catalogue, another replica) | figure |");
@@ -684,6 +759,13 @@ async fn http_and_activity() -> anyhow::Result<()> {
     println!(
         "| ratio: end-to-end / raw PostgreSQL | {:.3} |",
         projected / pg_rate
+    );
+    println!(
+        "| POST /v1/activities:batch, {batches} batches of 1,000 (4 in flight), until all projected | {batched:.0} activities/s |"
+    );
+    println!(
+        "| ratio: batches end to end / raw JetStream | {:.3} |",
+        batched / js_rate
     );
     let (replayed, replay_rate) = cchc_e2e::report_bench::replay_rate(&sys).await?;
     println!(
@@ -732,9 +814,19 @@ async fn fanout() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The report over a province's read model, then over a national-size one (1,500 units,
+/// 5,000,000 activities; `CCHC_BENCH_NATIONAL=0` leaves it out).
 async fn report() -> anyhow::Result<()> {
     let units: usize = env_or("CCHC_BENCH_UNITS", 500);
     let activities: usize = env_or("CCHC_BENCH_ACTIVITIES", 1_000_000);
+    report_of(units, activities).await?;
+    if env_or("CCHC_BENCH_NATIONAL", 1) != 0 {
+        report_of(1_500, 5_000_000).await?;
+    }
+    Ok(())
+}
+
+async fn report_of(units: usize, activities: usize) -> anyhow::Result<()> {
     let r = cchc_e2e::report_bench::run(units, activities).await?;
     println!(
         "\n| report ({} units, {} activities) | seconds | size |",
