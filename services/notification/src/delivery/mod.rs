@@ -4,9 +4,9 @@
 //! permanent failure or its last attempt.
 //!
 //! Sends run concurrently, at most `per_endpoint` to one webhook endpoint (its origin),
-//! `smtp_concurrency` to the SMTP relay and `in_flight` in all; endpoints at their limit are left out of
-//! the next claim, and every send has a timeout, so one slow or failing endpoint never
-//! holds up the others.
+//! `smtp_concurrency` to the SMTP relay and `in_flight` in all; endpoints at their limit
+//! are left out of the next claim, and every send has a timeout, so one slow or failing
+//! endpoint never holds up the others.
 //!
 //! Each of those sending slots takes a run of up to `batch` messages to its endpoint in
 //! one claim and sends them one after another, recording each outcome as it comes: one
