@@ -163,7 +163,7 @@ impl Application {
             settings.caller_key.clone(),
             settings.people.clone(),
         );
-        let state = state::AppState {
+        let state = state::AppState::new(state::Shared {
             caller_key: settings.caller_key.clone(),
             store,
             people,
@@ -188,7 +188,7 @@ impl Application {
                 reporting: ReportingServiceClient::new(reporting),
             },
             readiness,
-        };
+        });
         let mut backbone = backbone;
         backbone.tasks.spawn(
             state
