@@ -188,24 +188,16 @@ impl Connections {
         }
     }
 
-    /// Sends one message on a kept connection, or a new one; the connection is kept
-    /// again only when the exchange went through.
+    /// Sends one message on a kept connection, or a new one, and keeps the connection
+    /// while it still stands: lettre closes the session on any answer it did not want,
+    /// while a message it refused before speaking (its own checks) leaves it usable.
     pub async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<(), SendError> {
         let mut conn = self.connection().await?;
-        match conn.send(envelope, message).await {
-            Ok(_) => {
-                self.keep(conn);
-                Ok(())
-            }
-            Err(e) => {
-                // lettre closes the session on any answer it did not want; a message it
-                // refused before speaking (its own checks) leaves the session usable.
-                if !conn.has_broken() {
-                    self.keep(conn);
-                }
-                Err(e.into())
-            }
+        let sent = conn.send(envelope, message).await;
+        if !conn.has_broken() {
+            self.keep(conn);
         }
+        sent.map(drop).map_err(SendError::from)
     }
 
     fn keep(&self, conn: AsyncSmtpConnection) {
