@@ -110,17 +110,20 @@ impl Store {
         .await?;
         Ok(match found {
             Some(d) => d,
-            None => {
-                let u = self
-                    .create_unit(
-                        &Actor::System,
-                        "Sở Giáo dục và Đào tạo",
-                        unit_kind::DEPARTMENT,
-                        None,
-                    )
-                    .await?;
-                (u.id, u.name)
-            }
+            None => match self
+                .create_unit(
+                    &Actor::System,
+                    "Sở Giáo dục và Đào tạo",
+                    unit_kind::DEPARTMENT,
+                    None,
+                )
+                .await
+            {
+                Ok(u) => (u.id, u.name),
+                // Replicas of the gateway start together: another made it since we looked.
+                Err(LifecycleError::Taken(u)) if u.kind == unit_kind::DEPARTMENT => (u.id, u.name),
+                Err(e) => return Err(e.into()),
+            },
         })
     }
 
