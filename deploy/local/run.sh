@@ -164,12 +164,14 @@ port=${CCHC_GATEWAY_PORT:-8080}
 grpc_base=${CCHC_GRPC_PORT_BASE:-50050}
 health_base=${CCHC_HEALTH_PORT_BASE:-51050}
 # Replica r of a process: its log's name, and how far its ports are moved.
+declare -A log_for # pid → its log
 log_of() { if [ "$replicas" = 1 ]; then echo "$logs/$1.log"; else echo "$logs/$1-$2.log"; fi; }
 start() { # name offset replica
   local shift=$((10 * ($3 - 1)))
   NATS_URL=$(nats_url_for "$1") CCHC_GRPC_ADDR="127.0.0.1:$((grpc_base + $2 + shift))" \
     CCHC_HTTP_ADDR="127.0.0.1:$((health_base + $2 + shift))" "$bin/cchc-$1" >"$(log_of "$1" "$3")" 2>&1 &
   pids+=($!)
+  log_for[$!]=$(log_of "$1" "$3")
 }
 # Every replica's gRPC address of the service at `offset`, for its clients.
 grpc_urls() {
@@ -198,6 +200,7 @@ for r in $(seq 1 "$replicas"); do
   env "${gateway_env[@]}" CCHC_GATEWAY_ADDR="127.0.0.1:$((port + r - 1))" \
     CCHC_TRUSTED_PROXIES=127.0.0.1/32 "$bin/cchc-gateway" >"$(log_of gateway "$r")" 2>&1 &
   pids+=($!)
+  log_for[$!]=$(log_of gateway "$r")
 done
 gateway_env+=("CCHC_GATEWAY_ADDR=127.0.0.1:$port")
 # The web pages, a client of the gateway's API (which trusts it to name the browser's
@@ -205,6 +208,7 @@ gateway_env+=("CCHC_GATEWAY_ADDR=127.0.0.1:$port")
 CCHC_CONSOLE_ADDR="127.0.0.1:$console_port" CCHC_GATEWAY_URL="http://127.0.0.1:$port" \
   "$bin/cchc-console" >"$logs/console.log" 2>&1 &
 pids+=($!)
+log_for[$!]=$logs/console.log
 
 echo "waiting for every service to be ready (logs in $logs/) ..." >&2
 all_ready() {
@@ -260,7 +264,16 @@ MSG
     exit 1
   fi
   for pid in "${pids[@]}"; do
-    kill -0 "$pid" 2>/dev/null || { echo "a process failed to start; see $logs/" >&2; tail -n 5 "$logs"/*.log >&2; exit 1; }
+    if ! kill -0 "$pid" 2>/dev/null; then
+      # Name the one that died, with its status and its own last words, before the rest.
+      status=0
+      wait "$pid" || status=$?
+      echo "a process failed to start: ${log_for[$pid]} ended with status $status; its last lines:" >&2
+      tail -n 40 "${log_for[$pid]}" >&2
+      echo "the others' last lines (all logs in $logs/):" >&2
+      tail -n 5 "$logs"/*.log >&2
+      exit 1
+    fi
   done
   sleep 1
 done
