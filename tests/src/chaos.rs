@@ -44,6 +44,32 @@ pub struct Write {
     pub body: serde_json::Value,
 }
 
+/// How a [`drive`] went.
+pub struct Driven {
+    pub acknowledged: usize,
+    /// From the fault's start: until it was over, and until every write was answered.
+    pub fault_took: Duration,
+    pub all: Duration,
+    /// The longest one write waited for its acknowledgement, its tries included, and
+    /// how many tries were refused or failed in all.
+    pub slowest: Duration,
+    pub retries: usize,
+}
+
+impl std::fmt::Display for Driven {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "fault over in {:.1} s, every write acknowledged {:.1} s after it began; \
+             slowest write {:.1} s, {} tries again",
+            self.fault_took.as_secs_f64(),
+            self.all.as_secs_f64(),
+            self.slowest.as_secs_f64(),
+            self.retries
+        )
+    }
+}
+
 /// Sends the writes `write(0..n)`, `writers` at a time. Each carries its own
 /// Idempotency-Key and is retried until answered 201, as a careful client does when a
 /// connection drops. `fault` runs once a third are acknowledged. Returns how many were
@@ -54,31 +80,55 @@ pub async fn drive<F>(
     writers: usize,
     write: impl Fn(usize) -> Write + Send + Sync + 'static,
     fault: F,
-) -> (usize, Duration, Duration)
+) -> Driven
 where
     F: AsyncFnOnce(&mut System),
 {
+    let (http, gateways) = (sys.http.clone(), vec![sys.gateway.clone()]);
+    drive_through(sys, &http, &gateways, n, writers, write, fault).await
+}
+
+/// [`drive`] through any of `gateways`: write `i` goes first to gateway `i` (round the
+/// list) and each retry to the next, as a client behind a balancer sees replicas.
+pub async fn drive_through<C, F>(
+    ctx: &mut C,
+    http: &reqwest::Client,
+    gateways: &[String],
+    n: usize,
+    writers: usize,
+    write: impl Fn(usize) -> Write + Send + Sync + 'static,
+    fault: F,
+) -> Driven
+where
+    F: AsyncFnOnce(&mut C),
+{
     let write = Arc::new(write);
     let acked = Arc::new(AtomicUsize::new(0));
+    let retries = Arc::new(AtomicUsize::new(0));
     let next = Arc::new(AtomicUsize::new(0));
+    let gateways: Arc<[String]> = gateways.into();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..writers {
-        let (http, g, write, acked, next) = (
-            sys.http.clone(),
-            sys.gateway.clone(),
+        let (http, gateways, write, acked, next, retries) = (
+            http.clone(),
+            gateways.clone(),
             write.clone(),
             acked.clone(),
             next.clone(),
+            retries.clone(),
         );
         tasks.spawn(async move {
+            let mut slowest = Duration::ZERO;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= n {
-                    return;
+                    return slowest;
                 }
                 let w = write(i);
-                let deadline = Instant::now() + Duration::from_secs(180);
-                loop {
+                let began = Instant::now();
+                let deadline = began + Duration::from_secs(180);
+                for attempt in 0.. {
+                    let g = &gateways[(i + attempt) % gateways.len()];
                     let r = http
                         .post(format!("{g}{}", w.path))
                         .bearer_auth(&w.bearer)
@@ -88,8 +138,10 @@ where
                         .await;
                     if r.is_ok_and(|r| r.status().as_u16() == 201) {
                         acked.fetch_add(1, Ordering::Relaxed);
+                        slowest = slowest.max(began.elapsed());
                         break;
                     }
+                    retries.fetch_add(1, Ordering::Relaxed);
                     assert!(
                         Instant::now() < deadline,
                         "write {} to {} was never acknowledged",
@@ -105,12 +157,30 @@ where
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let started = Instant::now();
-    fault(sys).await;
+    fault(ctx).await;
     let fault_took = started.elapsed();
+    let mut slowest = Duration::ZERO;
     while let Some(r) = tasks.join_next().await {
-        r.expect("writer");
+        slowest = slowest.max(r.expect("writer"));
     }
-    (acked.load(Ordering::Relaxed), fault_took, started.elapsed())
+    Driven {
+        acknowledged: acked.load(Ordering::Relaxed),
+        fault_took,
+        all: started.elapsed(),
+        slowest,
+        retries: retries.load(Ordering::Relaxed),
+    }
+}
+
+/// Activity `i` titled `{tag} {i}`, submitted with `key`.
+fn activity_write(key: &str, tag: &str) -> impl Fn(usize) -> Write + Send + Sync + 'static {
+    let (key, tag) = (key.to_owned(), tag.to_owned());
+    move |i| Write {
+        path: "/v1/activities",
+        bearer: key.clone(),
+        idempotency_key: format!("{tag}-{i}"),
+        body: json!({"kind": "news_post", "date": "2020-05-01", "title": format!("{tag} {i}"), "head_count": 1}),
+    }
 }
 
 /// Submits `n` activities titled `{tag} {i}` with 8 concurrent writers (see [`drive`]).
@@ -118,29 +188,29 @@ pub async fn burst<F>(sys: &mut System, key: &str, tag: &str, n: usize, fault: F
 where
     F: AsyncFnOnce(&mut System),
 {
-    let (key, tag_) = (key.to_owned(), tag.to_owned());
-    let write = move |i| Write {
-        path: "/v1/activities",
-        bearer: key.clone(),
-        idempotency_key: format!("{tag_}-{i}"),
-        body: json!({"kind": "news_post", "date": "2020-05-01", "title": format!("{tag_} {i}"), "head_count": 1}),
-    };
-    let (acked, fault_took, all) = drive(sys, n, 8, write, fault).await;
-    eprintln!(
-        "{tag}: fault over in {:.1} s, every write acknowledged {:.1} s after it began",
-        fault_took.as_secs_f64(),
-        all.as_secs_f64()
-    );
-    acked
+    let driven = drive(sys, n, 8, activity_write(key, tag), fault).await;
+    eprintln!("{tag}: {driven}");
+    driven.acknowledged
 }
 
 /// Waits (up to two minutes) until reporting's read model reflects the `tag` writes,
 /// then counts them in the activity service (the source) and in the read model.
 pub async fn tally(sys: &System, scenario: &str, tag: &str, acknowledged: usize) -> Tally {
-    let activity = sqlx::PgPool::connect(&sys.database_url("activity").expect("activity db"))
-        .await
-        .expect("activity db");
-    let reporting = sqlx::PgPool::connect(&sys.database_url("reporting").expect("reporting db"))
+    let activity = sys.database_url("activity").expect("activity db");
+    let reporting = sys.database_url("reporting").expect("reporting db");
+    tally_in(&activity, &reporting, scenario, tag, acknowledged).await
+}
+
+/// [`tally`] in the activity and reporting databases at these addresses.
+pub async fn tally_in(
+    activity: &str,
+    reporting: &str,
+    scenario: &str,
+    tag: &str,
+    acknowledged: usize,
+) -> Tally {
+    let activity = sqlx::PgPool::connect(activity).await.expect("activity db");
+    let reporting = sqlx::PgPool::connect(reporting)
         .await
         .expect("reporting db");
     let pattern = format!("{tag} %");
@@ -226,7 +296,7 @@ pub async fn account_links_through_faults(
         idempotency_key: format!("invite-{i}"),
         body: json!({"name": format!("Người thứ {i}"), "email": address(i), "unit_id": unit, "role": "unit"}),
     };
-    let (acknowledged, _, _) = drive(sys, n, 4, write, async |sys: &mut System| {
+    let driven = drive(sys, n, 4, write, async |sys: &mut System| {
         sys.nats.kill().await;
         tokio::time::sleep(Duration::from_secs(1)).await;
         sys.nats.restart().await;
@@ -235,6 +305,7 @@ pub async fn account_links_through_faults(
         sys.restart("notification").await;
     })
     .await;
+    let acknowledged = driven.acknowledged;
     let ours = |m: &cchc_testkit::ReceivedMail| {
         m.to.iter()
             .find(|t| t.contains("@thcs-loi-moi.edu.vn"))
@@ -979,4 +1050,47 @@ pub async fn stuck_job(sys: &mut System) -> StuckJobs {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     out
+}
+
+/// `make cluster`: `n` activities through both gateways (each retried with its key on
+/// the other gateway until acknowledged) while NATS node 0 and replica 1 of every
+/// service — and with `gateway` gateway 1 too — are SIGKILLed a third of the way in.
+pub async fn cluster_killed(
+    cluster: &mut crate::make_run::Cluster,
+    key: &str,
+    n: usize,
+    gateway: bool,
+) -> Tally {
+    let (tag, scenario) = if gateway {
+        (
+            "cluster-all",
+            "cluster: SIGKILL a NATS node and a replica of every service and gateway mid-burst",
+        )
+    } else {
+        (
+            "cluster-services",
+            "cluster: SIGKILL a NATS node and a replica of every service mid-burst",
+        )
+    };
+    let (http, gateways) = (cluster.http.clone(), cluster.gateways.clone());
+    let fault = async |c: &mut crate::make_run::Cluster| c.kill_one_of_each(gateway);
+    let driven = drive_through(
+        cluster,
+        &http,
+        &gateways,
+        n,
+        8,
+        activity_write(key, tag),
+        fault,
+    )
+    .await;
+    eprintln!("{tag}: {driven}");
+    tally_in(
+        &cluster.database_url("activity"),
+        &cluster.database_url("reporting"),
+        scenario,
+        tag,
+        driven.acknowledged,
+    )
+    .await
 }

@@ -10,6 +10,7 @@ pub mod browser;
 pub mod chaos;
 pub mod fanout;
 pub mod load;
+pub mod make_run;
 pub mod report_bench;
 
 use std::collections::HashMap;

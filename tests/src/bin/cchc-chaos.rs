@@ -4,8 +4,10 @@
 //! (`deploy/local/postgres.sh`), which `make chaos` provides.
 //!
 //! People too: writes through a session while the gateway is killed, invitations while
-//! nats-server and notification are. `CCHC_CHAOS_WRITES` sets the writes per scenario
-//! (default 300).
+//! nats-server and notification are. And replicas: on `make cluster`, a NATS node and
+//! one replica of every service and gateway SIGKILLed mid-burst. `CCHC_CHAOS_WRITES`
+//! sets the writes per scenario (default 300); `CCHC_CHAOS_ONLY=postgres` or `=cluster`
+//! runs that scenario alone.
 
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use cchc_e2e::chaos::{
     Tally, burst, dashboard_total, nats_killed, poison_message, relay_outlasts_duplicate_window,
     service_killed, tally,
 };
+use cchc_e2e::make_run::Cluster;
 use cchc_testkit::workspace_root;
 
 async fn postgres_restarted(sys: &mut System, key: &str, n: usize) -> Tally {
@@ -36,12 +39,34 @@ async fn postgres_restarted(sys: &mut System, key: &str, n: usize) -> Tally {
     .await
 }
 
+/// On `make cluster` (its own PostgreSQL, NATS nodes and processes): a NATS node and
+/// one replica of every service and gateway SIGKILLed mid-burst. One scenario per
+/// cluster: the killed stay dead, and three NATS nodes keep a quorum with one lost.
+async fn cluster(n: usize) -> Vec<Tally> {
+    let mut cluster = Cluster::start().await;
+    let key = cluster.unit_key("Trường THPT Thử lỗi cụm máy").await;
+    let t = cchc_e2e::chaos::cluster_killed(&mut cluster, &key, n, true).await;
+    println!("{t}");
+    cluster.stop().await;
+    vec![t]
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let n: usize = std::env::var("CCHC_CHAOS_WRITES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
+    // CCHC_CHAOS_ONLY=postgres (or =cluster) runs that scenario alone.
+    let only = std::env::var("CCHC_CHAOS_ONLY").unwrap_or_default();
+    if only == "cluster" {
+        let tallies = cluster(n).await;
+        anyhow::ensure!(
+            tallies.iter().all(Tally::clean),
+            "lost or duplicated writes: {tallies:?}"
+        );
+        return Ok(());
+    }
     let window = Duration::from_secs(2);
     let mut sys =
         System::start_with("chaos-full", &[("*", "CCHC_DUPLICATE_WINDOW_SECONDS", "2")]).await;
@@ -49,8 +74,6 @@ async fn main() -> anyhow::Result<()> {
         .unit_with_key("Trường THPT Thử lỗi", "high_school", "unit")
         .await;
     let mut tallies = Vec::new();
-    // CCHC_CHAOS_ONLY=postgres runs that scenario alone.
-    let only = std::env::var("CCHC_CHAOS_ONLY").unwrap_or_default();
     if only.is_empty() {
         tallies.push(nats_killed(&mut sys, &key, n).await);
         println!("{}", tallies.last().unwrap());
@@ -97,6 +120,7 @@ async fn main() -> anyhow::Result<()> {
         println!("{t}");
         tallies.push(t);
     }
+    tallies.extend(cluster(n).await);
     let failed: Vec<&Tally> = tallies.iter().filter(|t| !t.clean()).collect();
     anyhow::ensure!(
         failed.is_empty() && counted == written as i64,
