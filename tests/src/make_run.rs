@@ -49,6 +49,11 @@ impl Run {
     /// `replicas` of every service and gateway on a three-node NATS cluster when more
     /// than one (as `make cluster` runs them), each on ports of its own.
     pub fn start_with(program: &[&str], replicas: u16) -> Self {
+        Self::start_env(program, replicas, &[])
+    }
+
+    /// [`Run::start_with`] with more environment for every process it starts.
+    pub fn start_env(program: &[&str], replicas: u16, env: &[(&str, &str)]) -> Self {
         let nodes = if replicas > 1 { 3 } else { 1 };
         let dir = tempfile::tempdir().expect("temporary directory");
         // PostgreSQL runs as its own user, which must reach the data folder.
@@ -92,6 +97,7 @@ impl Run {
             .env("CCHC_NATS_NODES", nodes.to_string())
             .env("CCHC_NATS_CLUSTER_PORT", routes.to_string())
             .env("CCHC_NATS_MONITOR_PORT", monitors.to_string())
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -319,8 +325,20 @@ pub struct Cluster {
 
 impl Cluster {
     pub async fn start() -> Self {
-        let run = tokio::task::spawn_blocking(|| {
-            let mut run = Run::start_with(&["make", "--no-print-directory", "cluster"], 2);
+        Self::start_env(&[]).await
+    }
+
+    /// With more environment for every process (`(variable, value)`).
+    pub async fn start_env(env: &[(&str, &str)]) -> Self {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let run = tokio::task::spawn_blocking(move || {
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let program = ["make", "--no-print-directory", "cluster"];
+            let mut run = Run::start_env(&program, 2, &env);
             run.wait_for("cchc is up", Duration::from_secs(240));
             run
         })

@@ -7,13 +7,15 @@
 //! (closed-loop concurrency, default 32), `CCHC_BENCH_RATE` (open-loop requests/s,
 //! default 400), `CCHC_BENCH_BATCHES` (batches of 1,000 activities, default 20),
 //! `CCHC_BENCH_NATIONAL` (0 leaves out the 1,500 × 5,000,000 report), `CCHC_BENCH_ONLY`
-//! (a comma-separated list of the parts to run — `http`, `fanout`, `report` — to
-//! measure or profile one alone; all by default).
+//! (a comma-separated list of the parts to run — `http`, `cluster`, `fanout`, `report`
+//! — to measure or profile one alone; all by default). The `cluster` part runs
+//! `make cluster` with the release binaries and puts its figures beside `http`'s.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cchc_e2e::load::{Stats, closed_loop, open_loop, rss_mib};
+use cchc_e2e::make_run::Cluster;
 use cchc_e2e::{System, bin_dir, complete_procedure, publication};
 use serde_json::json;
 
@@ -102,8 +104,55 @@ fn print(rows: &[Row]) {
     }
 }
 
-async fn seed(sys: &System, n: usize) -> anyhow::Result<()> {
+/// What a measurement needs of the system under it: the single node's [`System`] or
+/// `make cluster`'s [`Cluster`] (whose requests go round its gateways).
+trait Target {
+    fn http(&self) -> reqwest::Client;
+    fn gateways(&self) -> Vec<String>;
+    fn office_key(&self) -> String;
+    fn database_url(&self, service: &str) -> String;
+    async fn unit_key(&self, name: &str) -> String;
+}
+
+impl Target for System {
+    fn http(&self) -> reqwest::Client {
+        self.http.clone()
+    }
+    fn gateways(&self) -> Vec<String> {
+        vec![self.gateway.clone()]
+    }
+    fn office_key(&self) -> String {
+        self.office_key.clone()
+    }
+    fn database_url(&self, service: &str) -> String {
+        System::database_url(self, service).expect("a service of the system")
+    }
+    async fn unit_key(&self, name: &str) -> String {
+        self.unit_with_key(name, "high_school", "unit").await.1
+    }
+}
+
+impl Target for Cluster {
+    fn http(&self) -> reqwest::Client {
+        self.http.clone()
+    }
+    fn gateways(&self) -> Vec<String> {
+        self.gateways.clone()
+    }
+    fn office_key(&self) -> String {
+        cchc_e2e::make_run::OFFICE_KEY.to_owned()
+    }
+    fn database_url(&self, service: &str) -> String {
+        Cluster::database_url(self, service)
+    }
+    async fn unit_key(&self, name: &str) -> String {
+        Cluster::unit_key(self, name).await
+    }
+}
+
+async fn seed(sys: &impl Target, n: usize) -> anyhow::Result<()> {
     let t = Instant::now();
+    let (http, g, office) = (sys.http(), sys.gateways()[0].clone(), sys.office_key());
     let rows: Vec<_> = (0..n)
         .map(|i| {
             let p = complete_procedure(&code(i), &name(i));
@@ -111,25 +160,19 @@ async fn seed(sys: &System, n: usize) -> anyhow::Result<()> {
         })
         .collect();
     for chunk in rows.chunks(500) {
-        let (s, b) = sys
-            .post(
-                "/v1/procedures/import",
-                Some(&sys.office_key),
-                &json!({"rows": chunk}),
-            )
-            .await;
-        anyhow::ensure!(s == 200, "import failed: {b}");
+        let r = http
+            .post(format!("{g}/v1/procedures/import"))
+            .bearer_auth(&office)
+            .json(&json!({"rows": chunk}))
+            .send()
+            .await?;
+        anyhow::ensure!(r.status() == 200, "import failed: {}", r.text().await?);
     }
     // Publish every draft, 16 requests at a time.
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..16 {
-        let (http, g, key, next) = (
-            sys.http.clone(),
-            sys.gateway.clone(),
-            sys.office_key.clone(),
-            next.clone(),
-        );
+        let (http, g, key, next) = (http.clone(), g.clone(), office.clone(), next.clone());
         workers.spawn(async move {
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -250,17 +293,16 @@ async fn raw_postgres(url: &str, n: usize) -> anyhow::Result<f64> {
 /// submissions per second, projections per second, and submit → projection latency
 /// (from the event's time to its processed record, both on the database server's clock).
 async fn activity_end_to_end(
-    sys: &System,
+    sys: &impl Target,
     seconds: u64,
     workers: usize,
 ) -> anyhow::Result<(Stats, f64, Stats)> {
-    let (_, key) = sys
-        .unit_with_key("Trường THPT Đo tải", "high_school", "unit")
-        .await;
-    let (http, g) = (sys.http.clone(), sys.gateway.clone());
+    let key = sys.unit_key("Trường THPT Đo tải").await;
+    let (http, gateways) = (sys.http(), Arc::new(sys.gateways()));
     let t = Instant::now();
     let submit = closed_loop(workers, Duration::from_secs(seconds), move |i| {
-        let (http, g, key) = (http.clone(), g.clone(), key.clone());
+        let (http, key) = (http.clone(), key.clone());
+        let g = gateways[i % gateways.len()].clone();
         async move {
             http.post(format!("{g}/v1/activities"))
                 .bearer_auth(&key)
@@ -272,8 +314,7 @@ async fn activity_end_to_end(
     })
     .await;
     let want = submit.requests as i64;
-    let reporting =
-        sqlx::PgPool::connect(&sys.database_url("reporting").expect("reporting database")).await?;
+    let reporting = sqlx::PgPool::connect(&sys.database_url("reporting")).await?;
     let drained = loop {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM rm_activities")
             .fetch_one(&reporting)
@@ -289,8 +330,7 @@ async fn activity_end_to_end(
     };
     // The outbox row (activity database) and the processed record (reporting database)
     // share the event id; both times come from the one PostgreSQL server's clock.
-    let activity =
-        sqlx::PgPool::connect(&sys.database_url("activity").expect("activity database")).await?;
+    let activity = sqlx::PgPool::connect(&sys.database_url("activity")).await?;
     let written: std::collections::HashMap<uuid::Uuid, chrono::DateTime<chrono::Utc>> =
         sqlx::query_as("SELECT id, created_at FROM cchc_outbox WHERE subject = 'cchc.activity.activity_recorded.v1'")
             .fetch_all(&activity)
@@ -317,16 +357,14 @@ async fn activity_end_to_end(
 /// flight) until the reporting read model has every one: activities per second, end to
 /// end.
 async fn activity_batches(
-    sys: &System,
+    sys: &impl Target,
     batches: usize,
     size: usize,
     workers: usize,
 ) -> anyhow::Result<f64> {
-    let (_, key) = sys
-        .unit_with_key("Trường THPT Đo tải theo lô", "high_school", "unit")
-        .await;
-    let reporting =
-        sqlx::PgPool::connect(&sys.database_url("reporting").expect("reporting database")).await?;
+    let key = sys.unit_key("Trường THPT Đo tải theo lô").await;
+    let reporting = sqlx::PgPool::connect(&sys.database_url("reporting")).await?;
+    let gateways = Arc::new(sys.gateways());
     let count = || async {
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM rm_activities")
             .fetch_one(&reporting)
@@ -337,18 +375,14 @@ async fn activity_batches(
     let t = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..workers {
-        let (http, g, key, next) = (
-            sys.http.clone(),
-            sys.gateway.clone(),
-            key.clone(),
-            next.clone(),
-        );
+        let (http, gateways, key, next) = (sys.http(), gateways.clone(), key.clone(), next.clone());
         tasks.spawn(async move {
             loop {
                 let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if b >= batches {
                     return Ok::<(), anyhow::Error>(());
                 }
+                let g = &gateways[b % gateways.len()];
                 let items: Vec<serde_json::Value> = (0..size)
                     .map(|i| json!({"kind": "news_post", "date": "2020-04-01", "title": format!("Tin CCHC lô {b} số {i}"), "head_count": 10}))
                     .collect();
@@ -495,8 +529,13 @@ async fn main() -> anyhow::Result<()> {
     if std::env::args().nth(1).as_deref() == Some("--hello") {
         return hello_server().await;
     }
-    if part("http") {
-        http_and_activity().await?;
+    let single = if part("http") {
+        Some(http_and_activity().await?)
+    } else {
+        None
+    };
+    if part("cluster") {
+        cluster(single.as_ref()).await?;
     }
     if part("fanout") {
         fanout().await?;
@@ -507,8 +546,18 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The single node's figures that the cluster's are put beside.
+struct Figures {
+    kept: f64,
+    search: f64,
+    submitted: f64,
+    projected: f64,
+    batched: f64,
+    stale: Stats,
+}
+
 /// The catalogue's reads, the console's pages, the stale window and the activity path.
-async fn http_and_activity() -> anyhow::Result<()> {
+async fn http_and_activity() -> anyhow::Result<Figures> {
     let seconds: u64 = env_or("CCHC_BENCH_SECONDS", 10);
     let procedures: usize = env_or("CCHC_BENCH_PROCEDURES", 2000);
     let workers: usize = env_or("CCHC_BENCH_WORKERS", 32);
@@ -778,7 +827,161 @@ async fn http_and_activity() -> anyhow::Result<()> {
     );
     drop(hello);
     sys.stop().await;
+    let closed = |path: &str| {
+        rows.iter()
+            .find(|r| r.path == path && r.mode.starts_with("closed"))
+            .map_or(0.0, |r| r.stats.rate())
+    };
+    Ok(Figures {
+        kept: closed("GET /v1/procedures/{code}"),
+        search: closed("GET /v1/procedures?q= (search)"),
+        submitted: submit.rate(),
+        projected,
+        batched,
+        stale,
+    })
+}
+
+/// The same paths on `make cluster` — two replicas of every service and gateway, three
+/// NATS nodes, streams of three copies — with the requests going round both gateways,
+/// beside this run's single-node figures (when the `http` part ran). The staleness row
+/// here is the one a balancer makes: published through gateway 2, read through gateway 1.
+async fn cluster(single: Option<&Figures>) -> anyhow::Result<()> {
+    let seconds: u64 = env_or("CCHC_BENCH_SECONDS", 10);
+    let procedures: usize = env_or("CCHC_BENCH_PROCEDURES", 2000);
+    let workers: usize = env_or("CCHC_BENCH_WORKERS", 32);
+    let batches: usize = env_or("CCHC_BENCH_BATCHES", 20);
+    let d = Duration::from_secs(seconds);
+    let c = Cluster::start_env(&[
+        ("CCHC_RATE_LIMIT_BURST", "100000000"),
+        ("CCHC_RATE_LIMIT_PER_MINUTE", "100000000"),
+    ])
+    .await;
+    seed(&c, procedures).await?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let gateways = Arc::new(c.gateways.clone());
+    let reads = |path: Arc<dyn Fn(usize) -> String + Send + Sync>| {
+        let (http, gateways) = (http.clone(), gateways.clone());
+        closed_loop(workers, d, move |i| {
+            let url = format!("{}{}", gateways[i % gateways.len()], path(i));
+            let http = http.clone();
+            async move {
+                http.get(url)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            }
+        })
+    };
+    let kept = reads(Arc::new(move |i| {
+        format!("/v1/procedures/{}", code(i % procedures))
+    }))
+    .await;
+    let search = reads(Arc::new(|i| {
+        format!("/v1/procedures?q={}", QUERIES[i % QUERIES.len()])
+    }))
+    .await;
+    let (submit, projected, _) = activity_end_to_end(&c, seconds, 16).await?;
+    let batched = activity_batches(&c, batches, 1000, 4).await?;
+    let stale = stale_across_gateways(&c, procedures, 200).await?;
+    c.stop().await;
+
+    println!(
+        "\n| on `make cluster` (2 replicas of each, 3 NATS nodes), requests round both gateways | single node | cluster | cluster / single |"
+    );
+    println!("|---|---:|---:|---:|");
+    let row = |what: &str, one: Option<f64>, two: f64, unit: &str| {
+        let (one, ratio) = match one {
+            Some(v) => (
+                format!("{v:.0} {unit}"),
+                format!("{:.2}", two / v.max(1e-9)),
+            ),
+            None => ("—".into(), "—".into()),
+        };
+        println!("| {what} | {one} | {two:.0} {unit} | {ratio} |");
+    };
+    row(
+        &format!("GET /v1/procedures/{{code}} (kept), closed, {workers} workers"),
+        single.map(|f| f.kept),
+        kept.rate(),
+        "req/s",
+    );
+    row(
+        &format!("search, 6 queries (kept), closed, {workers} workers"),
+        single.map(|f| f.search),
+        search.rate(),
+        "req/s",
+    );
+    row(
+        "activity submissions through the gateway (closed, 16 workers)",
+        single.map(|f| f.submitted),
+        submit.rate(),
+        "/s",
+    );
+    row(
+        "activity submitted until in reporting's read model",
+        single.map(|f| f.projected),
+        projected,
+        "events/s",
+    );
+    row(
+        &format!("POST /v1/activities:batch, {batches} × 1,000, until all projected"),
+        single.map(|f| f.batched),
+        batched,
+        "activities/s",
+    );
+    let single_stale = single.map_or("—".into(), |f| {
+        format!("p50 {:.1} ms, p99 {:.1} ms", f.stale.p50_ms, f.stale.p99_ms)
+    });
+    println!(
+        "| a version published elsewhere → first fresh read (single: at the catalogue; cluster: through gateway 2, read through gateway 1; {} publications) | {single_stale} | p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms | |",
+        stale.requests, stale.p50_ms, stale.p99_ms, stale.max_ms
+    );
     Ok(())
+}
+
+/// Each of `n` procedures, read (so kept) through gateway 1, is amended through gateway
+/// 2, then read through gateway 1 until the new version shows: from the publication's
+/// answer to the first fresh read.
+async fn stale_across_gateways(c: &Cluster, procedures: usize, n: usize) -> anyhow::Result<Stats> {
+    let http = reqwest::Client::new();
+    let (reader, writer) = (&c.gateways[0], &c.gateways[1]);
+    let version_of = async |code: &str| {
+        let r = http
+            .get(format!("{reader}/v1/procedures/{code}"))
+            .send()
+            .await?;
+        let v: serde_json::Value = r.json().await?;
+        anyhow::Ok(v["version"].as_u64().unwrap_or_default())
+    };
+    let mut amended = publication("2020-02-01");
+    amended["change_type"] = json!("amended");
+    let mut waits = Vec::with_capacity(n);
+    let started = Instant::now();
+    for i in 0..n.min(procedures) {
+        let code = code(i);
+        let before = version_of(&code).await?;
+        version_of(&code).await?;
+        let r = http
+            .post(format!("{writer}/v1/procedures/{code}/publish"))
+            .bearer_auth(cchc_e2e::make_run::OFFICE_KEY)
+            .json(&amended)
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().is_success(), "publishing {code}: {}", r.status());
+        let published = Instant::now();
+        while version_of(&code).await? <= before {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            anyhow::ensure!(
+                published.elapsed() < Duration::from_secs(30),
+                "{code}: gateway 1 still shows version {before} after 30 s"
+            );
+        }
+        waits.push(published.elapsed().as_micros() as u64);
+    }
+    Ok(Stats::from_micros(waits, 0, started.elapsed()))
 }
 
 async fn fanout() -> anyhow::Result<()> {
