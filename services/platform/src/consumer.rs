@@ -203,6 +203,67 @@ pub fn check_origin(subject: &str, env: &Envelope) -> Result<(), String> {
     }
 }
 
+/// The message's envelope and event id, or why it can never be applied.
+fn open(msg: &jetstream::Message) -> Result<(Envelope, uuid::Uuid), HandleError> {
+    let env = Envelope::decode(msg.payload.as_ref())
+        .map_err(|e| HandleError::Permanent(anyhow::anyhow!("undecodable envelope: {e}")))?;
+    check_origin(&msg.subject, &env)
+        .map_err(|reason| HandleError::Permanent(anyhow::anyhow!("forged event: {reason}")))?;
+    let id = env.id.parse::<uuid::Uuid>().map_err(|_| {
+        HandleError::Permanent(anyhow::anyhow!("event id {:?} is not a UUID", env.id))
+    })?;
+    Ok((env, id))
+}
+
+fn consume_span(durable: &str, msg: &jetstream::Message) -> tracing::Span {
+    let span = tracing::info_span!("consume", consumer = %durable, subject = %msg.subject);
+    crate::telemetry::set_parent_from(&span, &trace_headers(msg));
+    span
+}
+
+/// Applies the whole batch in `tx` with one processed-events insert and no savepoints:
+/// the common case, where every event applies. `None` when one does not (or cannot be
+/// opened) — `tx` may then hold part of the batch and must be rolled back, and the batch
+/// applied message by message ([`apply_one`]) so the failing one is undone alone.
+async fn apply_all<H: Handler>(
+    durable: &str,
+    tx: &mut PgConnection,
+    handler: &H,
+    msgs: &[jetstream::Message],
+) -> Option<Vec<Outcome>> {
+    let opened: Vec<(Envelope, uuid::Uuid)> =
+        msgs.iter().map(open).collect::<Result<_, _>>().ok()?;
+    let ids: Vec<uuid::Uuid> = opened.iter().map(|(_, id)| *id).collect();
+    let mut fresh: std::collections::HashSet<uuid::Uuid> = sqlx::query_scalar(
+        "INSERT INTO cchc_processed_events (consumer, event_id)
+         SELECT $1, id FROM unnest($2::uuid[]) AS t(id)
+         ON CONFLICT DO NOTHING RETURNING event_id",
+    )
+    .bind(durable)
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await
+    .ok()?
+    .into_iter()
+    .collect();
+    let mut outcomes = Vec::with_capacity(msgs.len());
+    for (msg, (env, id)) in msgs.iter().zip(&opened) {
+        // A redelivery in the same batch as its first delivery is applied once: the
+        // first takes the id out of the fresh set.
+        if !fresh.remove(id) {
+            outcomes.push(Outcome::Duplicate);
+            continue;
+        }
+        handler
+            .handle(&mut *tx, env)
+            .instrument(consume_span(durable, msg))
+            .await
+            .ok()?;
+        outcomes.push(Outcome::Applied);
+    }
+    Some(outcomes)
+}
+
 /// Applies one message inside a savepoint of the batch's transaction, so a failing
 /// event is undone alone.
 async fn apply_one<H: Handler>(
@@ -211,24 +272,9 @@ async fn apply_one<H: Handler>(
     handler: &H,
     msg: &jetstream::Message,
 ) -> Outcome {
-    let env = match Envelope::decode(msg.payload.as_ref()) {
-        Ok(env) => env,
-        Err(e) => {
-            return Outcome::Failed(HandleError::Permanent(anyhow::anyhow!(
-                "undecodable envelope: {e}"
-            )));
-        }
-    };
-    if let Err(reason) = check_origin(&msg.subject, &env) {
-        return Outcome::Failed(HandleError::Permanent(anyhow::anyhow!(
-            "forged event: {reason}"
-        )));
-    }
-    let Ok(id) = env.id.parse::<uuid::Uuid>() else {
-        return Outcome::Failed(HandleError::Permanent(anyhow::anyhow!(
-            "event id {:?} is not a UUID",
-            env.id
-        )));
+    let (env, id) = match open(msg) {
+        Ok(opened) => opened,
+        Err(e) => return Outcome::Failed(e),
     };
     let mut savepoint = match sqlx::Connection::begin(&mut *tx).await {
         Ok(sp) => sp,
@@ -275,17 +321,23 @@ async fn process_batch<H: Handler>(
 ) {
     let applied: Result<Vec<Outcome>, sqlx::Error> = async {
         let mut tx = pool.begin().await?;
-        let mut outcomes = Vec::with_capacity(msgs.len());
-        for msg in &msgs {
-            let span =
-                tracing::info_span!("consume", consumer = %spec.durable, subject = %msg.subject);
-            crate::telemetry::set_parent_from(&span, &trace_headers(msg));
-            outcomes.push(
-                apply_one(&spec.durable, &mut tx, handler, msg)
-                    .instrument(span)
-                    .await,
-            );
-        }
+        let outcomes = match apply_all(&spec.durable, &mut tx, handler, &msgs).await {
+            Some(outcomes) => outcomes,
+            None => {
+                tx.rollback().await?;
+                tx = pool.begin().await?;
+                let mut outcomes = Vec::with_capacity(msgs.len());
+                for msg in &msgs {
+                    let span = consume_span(&spec.durable, msg);
+                    outcomes.push(
+                        apply_one(&spec.durable, &mut tx, handler, msg)
+                            .instrument(span)
+                            .await,
+                    );
+                }
+                outcomes
+            }
+        };
         tx.commit().await?;
         Ok(outcomes)
     }

@@ -415,3 +415,67 @@ async fn consumer_applies_redelivered_events_once_and_dead_letters_poison() {
         10
     );
 }
+
+/// Events already in the stream when the consumer starts arrive in one batch: each
+/// twice (two message ids), applied once. With a poison message among them the batch is
+/// applied message by message instead: the others still once each, the poison alone
+/// dead-lettered.
+#[tokio::test]
+async fn a_batch_holding_events_twice_applies_each_once_with_or_without_poison() {
+    for poisoned in [false, true] {
+        let (_nats, pool, js) = setup("consumer_batch").await;
+        let envs: Vec<Envelope> = (0..20)
+            .map(|i| events::envelope("gateway", &cchc_platform::Actor::System, &unit(i)))
+            .collect();
+        for copy in ["a", "b"] {
+            for (i, e) in envs.iter().enumerate() {
+                publish_raw(&js, e, &format!("{}-{copy}", e.id)).await;
+                if poisoned && copy == "a" && i == 10 {
+                    let poison = UnitCreated {
+                        unit_id: "poison".into(),
+                        ..Default::default()
+                    };
+                    let poison =
+                        events::envelope("gateway", &cchc_platform::Actor::System, &poison);
+                    publish_raw(&js, &poison, &poison.id).await;
+                }
+            }
+        }
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(consumer::run(
+            ConsumerSpec::new("recorder", "gateway").max_attempts(2),
+            js.clone(),
+            pool.clone(),
+            Arc::new(Recorder),
+            shutdown.clone(),
+        ));
+        let processed = "SELECT count(*) FROM cchc_processed_events WHERE consumer = 'recorder'";
+        assert_eq!(
+            wait_for(&pool, processed, 20).await,
+            20,
+            "poisoned: {poisoned}"
+        );
+        if poisoned {
+            let dl = js.get_stream(events::DEAD_LETTER_STREAM).await.unwrap();
+            let mut dead = 0;
+            for _ in 0..200 {
+                dead = dl.get_info().await.unwrap().state.messages;
+                if dead == 1 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert_eq!(dead, 1, "the poison dead-lettered");
+        }
+        // Past every message, the effects stand: each event once.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (all, distinct): (i64, i64) =
+            sqlx::query_as("SELECT count(*), count(DISTINCT event_id) FROM effects")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!((all, distinct), (20, 20), "poisoned: {poisoned}");
+        shutdown.cancel();
+        task.await.unwrap();
+    }
+}
