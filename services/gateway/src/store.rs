@@ -301,10 +301,20 @@ impl Store {
     /// still acts (not merged or closed). Records its use (at most once a minute, to spare
     /// writes on every request).
     pub async fn caller_for_key(&self, hash: &[u8]) -> Result<Option<(Uuid, Caller)>, sqlx::Error> {
+        // One statement, so every keyed request costs the database one round trip.
         let row: Option<(Uuid, Uuid, String)> = sqlx::query_as(
-            "SELECT k.id, k.unit_id, k.role FROM api_keys k JOIN units u ON u.id = k.unit_id
-             WHERE k.hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
-               AND u.status NOT IN ('merged', 'closed')",
+            "WITH live AS (
+                SELECT k.id, k.unit_id, k.role, k.last_used_at FROM api_keys k
+                JOIN units u ON u.id = k.unit_id
+                WHERE k.hash = $1 AND k.revoked_at IS NULL
+                  AND (k.expires_at IS NULL OR k.expires_at > now())
+                  AND u.status NOT IN ('merged', 'closed')
+             ), used AS (
+                UPDATE api_keys SET last_used_at = now()
+                WHERE id IN (SELECT id FROM live
+                             WHERE last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+             )
+             SELECT id, unit_id, role FROM live",
         )
         .bind(hash)
         .fetch_optional(&self.pool)
@@ -312,13 +322,6 @@ impl Store {
         let Some((id, unit_id, role)) = row else {
             return Ok(None);
         };
-        sqlx::query(
-            "UPDATE api_keys SET last_used_at = now() WHERE id = $1
-             AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
-        )
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
         Ok(Role::parse(&role).map(|role| (id, Caller::new(unit_id, role, Actor::Key(id)))))
     }
 
