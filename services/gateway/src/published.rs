@@ -43,8 +43,11 @@ use crate::people::{NAMES_FRESH_FOR, People};
 const PROCEDURES_KEPT: usize = 20_000;
 const SEARCHES_KEPT: usize = 2_000;
 
-/// Without a message or heartbeat for twice this, the consumer is taken for gone.
-const HEARTBEAT: Duration = Duration::from_secs(2);
+/// Without a message or heartbeat for twice this, the consumer is taken for gone. That
+/// is as long as a copy may stay stale when its consumer dies unheard (the NATS node
+/// holding it killed): measured 4.0 s with 2 s, so it is short; a heartbeat is a few
+/// bytes.
+const HEARTBEAT: Duration = Duration::from_millis(500);
 
 /// What an answer is of.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
