@@ -396,8 +396,7 @@ impl Cluster {
     /// SIGKILLs NATS node 0 and replica 1 of the four services, and with `gateway` also
     /// gateway 1: one of each, as a machine that dies takes its processes with it.
     pub fn kill_one_of_each(&self, gateway: bool) {
-        let nats = self.run.port("nats");
-        let mut killed = vec![self.run.pid_of(&format!("-p {nats} "), None)];
+        let mut killed = vec![self.nats_node(0)];
         let grpc = self.run.port("grpc") - 1;
         for (i, svc) in ["catalogue", "activity", "notification", "reporting"]
             .iter()
@@ -416,6 +415,12 @@ impl Cluster {
             .status()
             .expect("kill");
         assert!(status.success(), "killing {killed:?}");
+    }
+
+    /// The pid of NATS node `node` (0, 1 or 2).
+    pub fn nats_node(&self, node: u16) -> u32 {
+        let port = self.run.port("nats") + node;
+        self.run.pid_of(&format!("-p {port} "), None)
     }
 
     /// Stops it as a supervisor does (TERM to its group) and checks nothing is left.

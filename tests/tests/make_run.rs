@@ -56,10 +56,10 @@ async fn make_cluster_goes_on_when_a_replica_of_each_service_and_a_nats_node_die
     assert!(tally.clean(), "{tally}");
 
     // A version published through gateway 2 is read through gateway 1 (its copy dropped
-    // by the event from the surviving NATS nodes). The first event after the node died
-    // may wait for the streams' new leaders and the clients' reconnection (the writes
-    // above are acknowledged by PostgreSQL, not NATS, so they can finish sooner); the
-    // versions after it travel at the recovered cluster's pace.
+    // by the event from the surviving NATS nodes). If gateway 1's consumer of the
+    // catalogue's events died with the node, the first may wait for its missed
+    // heartbeats and a new consumer; the versions after it travel at the recovered
+    // cluster's pace. (`make chaos` times a publication right after a node dies.)
     for version in 2..=4 {
         publication["change_type"] = serde_json::json!("amended");
         publish(&publication);

@@ -40,14 +40,24 @@ async fn postgres_restarted(sys: &mut System, key: &str, n: usize) -> Tally {
 }
 
 /// On `make cluster` (its own PostgreSQL, NATS nodes and processes): a NATS node and
-/// one replica of every service and gateway SIGKILLed mid-burst. One scenario per
-/// cluster: the killed stay dead, and three NATS nodes keep a quorum with one lost.
+/// one replica of every service and gateway SIGKILLed mid-burst; then, for each NATS
+/// node in turn, a version published right after that node dies, timed until the other
+/// gateway reads it. One fault per cluster: the killed stay dead, and three NATS nodes
+/// keep a quorum with one lost.
 async fn cluster(n: usize) -> Vec<Tally> {
     let mut cluster = Cluster::start().await;
     let key = cluster.unit_key("Trường THPT Thử lỗi cụm máy").await;
     let t = cchc_e2e::chaos::cluster_killed(&mut cluster, &key, n, true).await;
     println!("{t}");
     cluster.stop().await;
+    // Which node holds a gateway's consumer is the cluster's choice: each in turn.
+    for node in 0..3 {
+        let stale = cchc_e2e::chaos::publication_after_node_death(node).await;
+        println!(
+            "chaos: cluster: published right after NATS node {node} was SIGKILLed, read fresh through the other gateway {:.2} s later",
+            stale.as_secs_f64()
+        );
+    }
     vec![t]
 }
 
