@@ -72,25 +72,12 @@ impl std::fmt::Display for Driven {
 
 /// Sends the writes `write(0..n)`, `writers` at a time. Each carries its own
 /// Idempotency-Key and is retried until answered 201, as a careful client does when a
-/// connection drops. `fault` runs once a third are acknowledged. Returns how many were
-/// acknowledged and how long the fault, then everything from its start, took.
-pub async fn drive<F>(
-    sys: &mut System,
-    n: usize,
-    writers: usize,
-    write: impl Fn(usize) -> Write + Send + Sync + 'static,
-    fault: F,
-) -> Driven
-where
-    F: AsyncFnOnce(&mut System),
-{
-    let (http, gateways) = (sys.http.clone(), vec![sys.gateway.clone()]);
-    drive_through(sys, &http, &gateways, n, writers, write, fault).await
-}
-
-/// [`drive`] through any of `gateways`: write `i` goes first to gateway `i` (round the
-/// list) and each retry to the next, as a client behind a balancer sees replicas.
-pub async fn drive_through<C, F>(
+/// connection drops. `fault` runs once a third are acknowledged ([`Driven`] says how
+/// it went).
+///
+/// Write `i` goes first to gateway `i` (round the list of `gateways`) and each retry to
+/// the next, as a client behind a balancer sees replicas; `fault` is given `ctx`.
+pub async fn drive<C, F>(
     ctx: &mut C,
     http: &reqwest::Client,
     gateways: &[String],
@@ -188,7 +175,8 @@ pub async fn burst<F>(sys: &mut System, key: &str, tag: &str, n: usize, fault: F
 where
     F: AsyncFnOnce(&mut System),
 {
-    let driven = drive(sys, n, 8, activity_write(key, tag), fault).await;
+    let (http, gateways) = (sys.http.clone(), [sys.gateway.clone()]);
+    let driven = drive(sys, &http, &gateways, n, 8, activity_write(key, tag), fault).await;
     eprintln!("{tag}: {driven}");
     driven.acknowledged
 }
@@ -296,14 +284,23 @@ pub async fn account_links_through_faults(
         idempotency_key: format!("invite-{i}"),
         body: json!({"name": format!("Người thứ {i}"), "email": address(i), "unit_id": unit, "role": "unit"}),
     };
-    let driven = drive(sys, n, 4, write, async |sys: &mut System| {
-        sys.nats.kill().await;
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        sys.nats.restart().await;
-        sys.kill("notification").await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        sys.restart("notification").await;
-    })
+    let (http, gateways) = (sys.http.clone(), [sys.gateway.clone()]);
+    let driven = drive(
+        sys,
+        &http,
+        &gateways,
+        n,
+        4,
+        write,
+        async |sys: &mut System| {
+            sys.nats.kill().await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            sys.nats.restart().await;
+            sys.kill("notification").await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            sys.restart("notification").await;
+        },
+    )
     .await;
     let acknowledged = driven.acknowledged;
     let ours = |m: &cchc_testkit::ReceivedMail| {
@@ -1074,7 +1071,7 @@ pub async fn cluster_killed(
     };
     let (http, gateways) = (cluster.http.clone(), cluster.gateways.clone());
     let fault = async |c: &mut crate::make_run::Cluster| c.kill_one_of_each(gateway);
-    let driven = drive_through(
+    let driven = drive(
         cluster,
         &http,
         &gateways,

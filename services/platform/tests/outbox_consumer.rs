@@ -316,6 +316,20 @@ async fn publish_raw(js: &jetstream::Context, env: &Envelope, msg_id: &str) {
         .unwrap();
 }
 
+/// The dead-letter stream's messages, once there are `want` (or after 20 s).
+async fn dead_letters(js: &jetstream::Context, want: u64) -> u64 {
+    let dl = js.get_stream(events::DEAD_LETTER_STREAM).await.unwrap();
+    let mut dead = 0;
+    for _ in 0..200 {
+        dead = dl.get_info().await.unwrap().state.messages;
+        if dead == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    dead
+}
+
 async fn wait_for(pool: &PgPool, sql: &str, want: i64) -> i64 {
     let mut got = -1;
     for _ in 0..300 {
@@ -381,16 +395,8 @@ async fn consumer_applies_redelivered_events_once_and_dead_letters_poison() {
 
     // The poison message and the undecodable one end in the dead-letter stream with the
     // reason, and the consumer kept going past them.
+    assert_eq!(dead_letters(&js, 2).await, 2);
     let dl = js.get_stream(events::DEAD_LETTER_STREAM).await.unwrap();
-    let mut dead = 0;
-    for _ in 0..200 {
-        dead = dl.get_info().await.unwrap().state.messages;
-        if dead == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(dead, 2);
     let first = dl.get_raw_message(1).await.unwrap();
     let h = first.headers;
     assert_eq!(h.get("Cchc-Consumer").unwrap().as_str(), "recorder");
@@ -456,16 +462,7 @@ async fn a_batch_holding_events_twice_applies_each_once_with_or_without_poison()
             "poisoned: {poisoned}"
         );
         if poisoned {
-            let dl = js.get_stream(events::DEAD_LETTER_STREAM).await.unwrap();
-            let mut dead = 0;
-            for _ in 0..200 {
-                dead = dl.get_info().await.unwrap().state.messages;
-                if dead == 1 {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            assert_eq!(dead, 1, "the poison dead-lettered");
+            assert_eq!(dead_letters(&js, 1).await, 1, "the poison dead-lettered");
         }
         // Past every message, the effects stand: each event once.
         tokio::time::sleep(Duration::from_millis(300)).await;

@@ -150,6 +150,24 @@ impl Target for Cluster {
     }
 }
 
+/// Whether `GET url` is answered 2xx.
+async fn got(http: reqwest::Client, url: String) -> bool {
+    http.get(url)
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
+/// `POST {url}` with a bearer key and a JSON body.
+async fn post(
+    http: &reqwest::Client,
+    url: String,
+    key: &str,
+    body: &serde_json::Value,
+) -> reqwest::Result<reqwest::Response> {
+    http.post(url).bearer_auth(key).json(body).send().await
+}
+
 async fn seed(sys: &impl Target, n: usize) -> anyhow::Result<()> {
     let t = Instant::now();
     let (http, g, office) = (sys.http(), sys.gateways()[0].clone(), sys.office_key());
@@ -160,12 +178,8 @@ async fn seed(sys: &impl Target, n: usize) -> anyhow::Result<()> {
         })
         .collect();
     for chunk in rows.chunks(500) {
-        let r = http
-            .post(format!("{g}/v1/procedures/import"))
-            .bearer_auth(&office)
-            .json(&json!({"rows": chunk}))
-            .send()
-            .await?;
+        let url = format!("{g}/v1/procedures/import");
+        let r = post(&http, url, &office, &json!({"rows": chunk})).await?;
         anyhow::ensure!(r.status() == 200, "import failed: {}", r.text().await?);
     }
     // Publish every draft, 16 requests at a time.
@@ -179,12 +193,8 @@ async fn seed(sys: &impl Target, n: usize) -> anyhow::Result<()> {
                 if i >= n {
                     return Ok(());
                 }
-                let r = http
-                    .post(format!("{g}/v1/procedures/{}/publish", code(i)))
-                    .bearer_auth(&key)
-                    .json(&publication("2020-02-01"))
-                    .send()
-                    .await?;
+                let url = format!("{g}/v1/procedures/{}/publish", code(i));
+                let r = post(&http, url, &key, &publication("2020-02-01")).await?;
                 anyhow::ensure!(
                     r.status().is_success(),
                     "publishing {} failed: {}",
@@ -386,12 +396,8 @@ async fn activity_batches(
                 let items: Vec<serde_json::Value> = (0..size)
                     .map(|i| json!({"kind": "news_post", "date": "2020-04-01", "title": format!("Tin CCHC lô {b} số {i}"), "head_count": 10}))
                     .collect();
-                let r = http
-                    .post(format!("{g}/v1/activities:batch"))
-                    .bearer_auth(&key)
-                    .json(&json!({ "items": items }))
-                    .send()
-                    .await?;
+                let url = format!("{g}/v1/activities:batch");
+                let r = post(&http, url, &key, &json!({ "items": items })).await?;
                 anyhow::ensure!(r.status().is_success(), "a batch was refused: {}", r.status());
                 let body: serde_json::Value = r.json().await?;
                 anyhow::ensure!(body["accepted"] == size, "a batch was not accepted whole: {body}");
@@ -604,15 +610,7 @@ async fn http_and_activity() -> anyhow::Result<Figures> {
         .build()?;
     let get = {
         let http = http.clone();
-        move |url: String| {
-            let http = http.clone();
-            async move {
-                http.get(url)
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success())
-            }
-        }
+        move |url: String| got(http.clone(), url)
     };
     // Each path in each mode; the bare endpoint first, so it is every row's baseline.
     type UrlOf = Arc<dyn Fn(usize) -> String + Send + Sync>;
@@ -873,14 +871,10 @@ async fn cluster(single: Option<&Figures>) -> anyhow::Result<()> {
     let reads = |path: Arc<dyn Fn(usize) -> String + Send + Sync>| {
         let (http, gateways) = (http.clone(), gateways.clone());
         closed_loop(workers, d, move |i| {
-            let url = format!("{}{}", gateways[i % gateways.len()], path(i));
-            let http = http.clone();
-            async move {
-                http.get(url)
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success())
-            }
+            got(
+                http.clone(),
+                format!("{}{}", gateways[i % gateways.len()], path(i)),
+            )
         })
     };
     let kept = reads(Arc::new(move |i| {
@@ -972,12 +966,8 @@ async fn stale_across_gateways(c: &Cluster, procedures: usize, n: usize) -> anyh
         let code = code(i);
         let before = version_of(&code).await?;
         version_of(&code).await?;
-        let r = http
-            .post(format!("{writer}/v1/procedures/{code}/publish"))
-            .bearer_auth(cchc_e2e::make_run::OFFICE_KEY)
-            .json(&amended)
-            .send()
-            .await?;
+        let url = format!("{writer}/v1/procedures/{code}/publish");
+        let r = post(&http, url, cchc_e2e::make_run::OFFICE_KEY, &amended).await?;
         anyhow::ensure!(r.status().is_success(), "publishing {code}: {}", r.status());
         let published = Instant::now();
         while version_of(&code).await? <= before {
