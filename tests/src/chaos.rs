@@ -1099,55 +1099,29 @@ pub async fn cluster_killed(
 /// its heartbeats are missed and it stops serving. Returns that time (from the
 /// publication's answer to the first fresh read).
 pub async fn publication_after_node_death(node: u16) -> Duration {
-    use crate::make_run::{Cluster, OFFICE_KEY};
+    use crate::make_run::Cluster;
     // Gateway 1 is read every 10 ms, more than a client's share of the rate limit.
     let cluster = Cluster::start_env(&[
         ("CCHC_RATE_LIMIT_BURST", "100000"),
         ("CCHC_RATE_LIMIT_PER_MINUTE", "1000000"),
     ])
     .await;
-    let (http, g1, g2) = (&cluster.http, &cluster.gateways[0], &cluster.gateways[1]);
     let code = "1.000901.H19";
-    let post = async |path: String, body: serde_json::Value| {
-        let r = http
-            .post(format!("{g2}{path}"))
-            .bearer_auth(OFFICE_KEY)
-            .json(&body)
-            .send()
-            .await
-            .expect("gateway 2 answers");
-        assert!(r.status().is_success(), "{path}: {}", r.status());
-    };
-    let version = async || -> Option<u64> {
-        let r = http
-            .get(format!("{g1}/v1/procedures/{code}"))
-            .send()
-            .await
-            .ok()?;
-        r.json::<serde_json::Value>().await.ok()?["version"].as_u64()
-    };
-    post(
-        "/v1/procedures".into(),
-        crate::complete_procedure(code, "Cấp bản sao văn bằng, chứng chỉ"),
-    )
-    .await;
+    let procedure = crate::complete_procedure(code, "Cấp bản sao văn bằng, chứng chỉ");
+    cluster.office_post(1, "/v1/procedures", procedure).await;
     let mut publication = crate::publication("2020-02-01");
     let publish = format!("/v1/procedures/{code}/publish");
-    post(publish.clone(), publication.clone()).await;
+    cluster.office_post(1, &publish, publication.clone()).await;
     // Kept by gateway 1: the second read is answered from its copy.
-    while version().await != Some(1) {
+    while cluster.version_at(0, code).await != Some(1) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    version().await;
-    let status = std::process::Command::new("kill")
-        .args(["-KILL", &cluster.nats_node(node).to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    cluster.version_at(0, code).await;
+    cluster.sigkill(&[cluster.nats_node(node)]);
     publication["change_type"] = json!("amended");
-    post(publish, publication).await;
+    cluster.office_post(1, &publish, publication).await;
     let published = Instant::now();
-    while version().await != Some(2) {
+    while cluster.version_at(0, code).await != Some(2) {
         assert!(
             published.elapsed() < Duration::from_secs(30),
             "gateway 1 still answers version 1 after 30 s"

@@ -367,30 +367,61 @@ impl Cluster {
 
     /// A new unit's key (made with the office key through gateway 1).
     pub async fn unit_key(&self, name: &str) -> String {
-        let post = async |path: String, body: serde_json::Value| -> serde_json::Value {
-            self.http
-                .post(format!("{}{path}", self.gateways[0]))
-                .bearer_auth(OFFICE_KEY)
-                .json(&body)
-                .send()
-                .await
-                .and_then(|r| r.error_for_status())
-                .unwrap_or_else(|e| panic!("POST {path}: {e}"))
-                .json()
-                .await
-                .unwrap()
-        };
-        let unit = post(
-            "/v1/units".into(),
-            serde_json::json!({"name": name, "kind": "high_school"}),
-        )
-        .await;
-        let key = post(
-            format!("/v1/units/{}/api-keys", unit["id"].as_str().unwrap()),
-            serde_json::json!({"role": "unit"}),
-        )
-        .await;
+        let unit = self
+            .office_post(
+                0,
+                "/v1/units",
+                serde_json::json!({"name": name, "kind": "high_school"}),
+            )
+            .await;
+        let path = format!("/v1/units/{}/api-keys", unit["id"].as_str().unwrap());
+        let key = self
+            .office_post(0, &path, serde_json::json!({"role": "unit"}))
+            .await;
         key["key"].as_str().unwrap().to_owned()
+    }
+
+    /// `POST path` through gateway `gateway` (0 or 1) with the office key; its answer,
+    /// which must be a success.
+    pub async fn office_post(
+        &self,
+        gateway: usize,
+        path: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        self.http
+            .post(format!("{}{path}", self.gateways[gateway]))
+            .bearer_auth(OFFICE_KEY)
+            .json(&body)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+            .json()
+            .await
+            .unwrap_or_default()
+    }
+
+    /// The version of procedure `code` a public read through gateway `gateway` answers
+    /// (none while it answers anything else).
+    pub async fn version_at(&self, gateway: usize, code: &str) -> Option<u64> {
+        let r = self
+            .http
+            .get(format!("{}/v1/procedures/{code}", self.gateways[gateway]))
+            .send()
+            .await
+            .ok()?;
+        r.json::<serde_json::Value>().await.ok()?["version"].as_u64()
+    }
+
+    /// SIGKILLs these processes of the cluster, as a machine that dies does.
+    pub fn sigkill(&self, pids: &[u32]) {
+        let status = Command::new("kill")
+            .arg("-KILL")
+            .args(pids.iter().map(u32::to_string))
+            .status()
+            .expect("kill");
+        assert!(status.success(), "killing {pids:?}");
     }
 
     /// SIGKILLs NATS node 0 and replica 1 of the four services, and with `gateway` also
@@ -409,12 +440,7 @@ impl Cluster {
             let addr = format!("CCHC_GATEWAY_ADDR=127.0.0.1:{}", self.run.port("gateway"));
             killed.push(self.run.pid_of("cchc-gateway", Some(&addr)));
         }
-        let status = Command::new("kill")
-            .arg("-KILL")
-            .args(killed.iter().map(u32::to_string))
-            .status()
-            .expect("kill");
-        assert!(status.success(), "killing {killed:?}");
+        self.sigkill(&killed);
     }
 
     /// The pid of NATS node `node` (0, 1 or 2).

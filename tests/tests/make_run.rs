@@ -20,37 +20,18 @@ use cchc_testkit::workspace_root;
 async fn make_cluster_goes_on_when_a_replica_of_each_service_and_a_nats_node_die() {
     let mut cluster = Cluster::start().await;
     let unit_key = cluster.unit_key("Trường THPT Cụm Máy").await;
-    let gateways = cluster.gateways.clone();
-    let post = |g: &str, path: &str, body: &str| {
-        let auth = format!("Authorization: Bearer {OFFICE_KEY}");
-        let args = [
-            "-X",
-            "POST",
-            "-H",
-            &auth,
-            "-H",
-            "Content-Type: application/json",
-        ];
-        curl(&[&args[..], &["-d", body, &format!("{g}{path}")]].concat())
-    };
-    let procedure =
-        cchc_e2e::complete_procedure("1.000900.H19", "Cấp bản sao văn bằng").to_string();
-    let (status, body) = post(&gateways[1], "/v1/procedures", &procedure);
-    assert_eq!(status, "201", "{body}");
+    let code = "1.000900.H19";
+    let procedure = cchc_e2e::complete_procedure(code, "Cấp bản sao văn bằng");
+    cluster.office_post(1, "/v1/procedures", procedure).await;
     let mut publication = cchc_e2e::publication("2020-02-01");
-    let publish = |publication: &serde_json::Value| {
-        let path = "/v1/procedures/1.000900.H19/publish";
-        let (status, body) = post(&gateways[1], path, &publication.to_string());
-        assert_eq!(status, "200", "{body}");
-    };
-    publish(&publication);
-    let auth = format!("Authorization: Bearer {OFFICE_KEY}");
-    let version_at = |g: &str| {
-        let (_, body) = curl(&["-H", &auth, &format!("{g}/v1/procedures/1.000900.H19")]);
-        serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default()["version"].as_u64()
-    };
-    assert_eq!(version_at(&gateways[0]), Some(1));
-    assert_eq!(version_at(&gateways[0]), Some(1), "kept by gateway 1");
+    let publish = format!("/v1/procedures/{code}/publish");
+    cluster.office_post(1, &publish, publication.clone()).await;
+    assert_eq!(cluster.version_at(0, code).await, Some(1));
+    assert_eq!(
+        cluster.version_at(0, code).await,
+        Some(1),
+        "kept by gateway 1"
+    );
 
     let tally = cchc_e2e::chaos::cluster_killed(&mut cluster, &unit_key, 45, false).await;
     assert!(tally.clean(), "{tally}");
@@ -62,15 +43,15 @@ async fn make_cluster_goes_on_when_a_replica_of_each_service_and_a_nats_node_die
     // cluster's pace. (`make chaos` times a publication right after a node dies.)
     for version in 2..=4 {
         publication["change_type"] = serde_json::json!("amended");
-        publish(&publication);
+        cluster.office_post(1, &publish, publication.clone()).await;
         let published = Instant::now();
         let within = Duration::from_secs(if version == 2 { 30 } else { 5 });
-        while version_at(&gateways[0]) != Some(version) {
+        while cluster.version_at(0, code).await != Some(version) {
             assert!(
                 published.elapsed() < within,
                 "gateway 1 does not show version {version}"
             );
-            std::thread::sleep(Duration::from_millis(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         eprintln!(
             "version {version} read through gateway 1 {:?} after its publication",

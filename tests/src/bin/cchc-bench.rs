@@ -948,29 +948,19 @@ async fn cluster(single: Option<&Figures>) -> anyhow::Result<()> {
 /// 2, then read through gateway 1 until the new version shows: from the publication's
 /// answer to the first fresh read.
 async fn stale_across_gateways(c: &Cluster, procedures: usize, n: usize) -> anyhow::Result<Stats> {
-    let http = reqwest::Client::new();
-    let (reader, writer) = (&c.gateways[0], &c.gateways[1]);
-    let version_of = async |code: &str| {
-        let r = http
-            .get(format!("{reader}/v1/procedures/{code}"))
-            .send()
-            .await?;
-        let v: serde_json::Value = r.json().await?;
-        anyhow::Ok(v["version"].as_u64().unwrap_or_default())
-    };
+    let version_at_1 = async |code: &str| c.version_at(0, code).await.unwrap_or_default();
     let mut amended = publication("2020-02-01");
     amended["change_type"] = json!("amended");
     let mut waits = Vec::with_capacity(n);
     let started = Instant::now();
     for i in 0..n.min(procedures) {
         let code = code(i);
-        let before = version_of(&code).await?;
-        version_of(&code).await?;
-        let url = format!("{writer}/v1/procedures/{code}/publish");
-        let r = post(&http, url, cchc_e2e::make_run::OFFICE_KEY, &amended).await?;
-        anyhow::ensure!(r.status().is_success(), "publishing {code}: {}", r.status());
+        let before = version_at_1(&code).await;
+        version_at_1(&code).await;
+        let publish = format!("/v1/procedures/{code}/publish");
+        c.office_post(1, &publish, amended.clone()).await;
         let published = Instant::now();
-        while version_of(&code).await? <= before {
+        while version_at_1(&code).await <= before {
             tokio::time::sleep(Duration::from_millis(1)).await;
             anyhow::ensure!(
                 published.elapsed() < Duration::from_secs(30),
