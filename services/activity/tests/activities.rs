@@ -393,6 +393,106 @@ async fn a_batch_accepts_and_rejects_each_item_on_its_own() {
     assert_eq!(s.count("cchc_outbox").await, 1003);
 }
 
+#[tokio::test]
+async fn a_key_repeated_in_one_batch_is_the_same_request_or_refused() {
+    let s = service().await;
+    let unit = Uuid::new_v4();
+    let keyed = |title: &str| RecordActivityRequest {
+        idempotency_key: "tuan-12".into(),
+        ..activity(BRIEFING, "2020-03-16", title)
+    };
+    let full = RecordActivityRequest {
+        description: "Phát tờ rơi tại bộ phận một cửa".into(),
+        channel: "trực tiếp".into(),
+        audience: "phụ huynh".into(),
+        evidence_links: vec![
+            "https://thcs-a.example.vn/tin/7".into(),
+            "https://thcs-a.example.vn/anh/7".into(),
+        ],
+        procedure_codes: vec!["1.005088".into(), " 2.001818 ".into()],
+        ..activity(POSTING, "2020-03-17", "Niêm yết")
+    };
+    let r = s
+        .api
+        .record_activities(as_unit(
+            unit,
+            RecordActivitiesRequest {
+                items: vec![
+                    keyed("Quán triệt"),
+                    full.clone(),
+                    keyed("Quán triệt"),
+                    keyed("Khác"),
+                ],
+                idempotency_key: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let accepted: Vec<bool> = r.results.iter().map(|x| x.accepted).collect();
+    assert_eq!(accepted, [true, true, true, false]);
+    assert_eq!(r.results[2].activity, r.results[0].activity);
+    assert_eq!(r.results[3].errors[0].field, "idempotency_key");
+    assert_eq!(s.count("activities").await, 2);
+
+    // Every field is stored as given (codes trimmed), and the events say what the
+    // rows say, to the microsecond.
+    let stored = r.results[1].activity.clone().unwrap();
+    assert_eq!(stored.description, full.description);
+    assert_eq!(
+        (stored.channel.as_str(), stored.audience.as_str()),
+        ("trực tiếp", "phụ huynh")
+    );
+    assert_eq!(stored.evidence_links, full.evidence_links);
+    assert_eq!(stored.procedure_codes, ["1.005088", "2.001818"]);
+    assert_eq!(stored.created_at, stored.recorded_at);
+    let single = record(&s, unit, activity(TRAINING, "2020-03-18", "Tập huấn")).await;
+    let rows = [r.results[0].activity.clone().unwrap(), stored, single];
+    let events = s.payloads::<ActivityRecorded>().await;
+    assert_eq!(events.len(), 3);
+    for a in &rows {
+        let e = events.iter().find(|e| e.activity_id == a.id).unwrap();
+        assert_eq!(e.recorded_at, a.recorded_at);
+        assert_eq!(e.procedure_codes, a.procedure_codes);
+        assert_eq!(
+            (e.title.as_str(), e.kind.as_str()),
+            (a.title.as_str(), a.kind.as_str())
+        );
+        assert_eq!(a, &get(&s, unit, &a.id).await);
+    }
+
+    // The batch again: nothing new, each item answered as before.
+    let again = s
+        .api
+        .record_activities(as_unit(
+            unit,
+            RecordActivitiesRequest {
+                items: vec![keyed("Quán triệt"), keyed("Khác")],
+                idempotency_key: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.results[0].activity, r.results[0].activity);
+    assert!(!again.results[1].accepted);
+    assert_eq!(s.count("activities").await, 3);
+    assert_eq!(s.count("cchc_outbox").await, 3);
+}
+
+async fn get(s: &Service, unit: Uuid, id: &str) -> Activity {
+    s.api
+        .get_activity(as_unit(
+            unit,
+            cchc_proto::activity::v1::GetActivityRequest {
+                activity_id: id.into(),
+            },
+        ))
+        .await
+        .expect("found")
+        .into_inner()
+}
+
 fn correction(id: &str, r: RecordActivityRequest, reason: &str) -> CorrectActivityRequest {
     CorrectActivityRequest {
         activity_id: id.into(),

@@ -18,7 +18,7 @@
 use std::sync::Arc;
 
 use cchc_proto::events::v1::{Envelope, UnitClosed, UnitMerged};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::service::Runtime;
@@ -108,12 +108,12 @@ pub enum Ended {
 
 /// `Ok` when `unit_id` may still act; a unit that was closed or merged is refused,
 /// saying when and into which unit.
-pub async fn ensure_active(pool: &PgPool, unit_id: Uuid) -> Result<(), Ended> {
+pub async fn ensure_active(db: impl sqlx::PgExecutor<'_>, unit_id: Uuid) -> Result<(), Ended> {
     let ended: Option<(String, Option<Uuid>, chrono::NaiveDate)> = sqlx::query_as(
         "SELECT status, merged_into, effective_date FROM ended_units WHERE unit_id = $1",
     )
     .bind(unit_id)
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await?;
     match ended {
         None => Ok(()),

@@ -11,7 +11,7 @@ use cchc_proto::activity::v1::{
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{READERS, key, visible_unit, writer};
+use super::{READERS, WRITERS, key, visible_unit, writer};
 use crate::domain::activity::{self, MAX_BATCH};
 use crate::domain::{Period, Rejection};
 use crate::store::{Error, Filter, Store};
@@ -24,7 +24,8 @@ pub async fn record(
     store: &Store,
     req: Request<RecordActivityRequest>,
 ) -> Result<Response<Activity>, Status> {
-    let caller = writer(store, &req).await?;
+    // The store refuses an ended unit, on the connection it records with.
+    let caller = Caller::require(&req, WRITERS)?;
     let r = req.into_inner();
     let new = activity::check(&r).map_err(invalid)?;
     let a = store

@@ -117,10 +117,13 @@ impl ActivityService for Activities {
 /// Department Office's staff for the Office's own unit (which reports like any other,
 /// without a second key of role unit); a unit neither closed nor merged.
 async fn writer<T>(store: &Store, req: &Request<T>) -> Result<Caller, Status> {
-    let caller = Caller::require(req, &[Role::Unit, Role::Office])?;
+    let caller = Caller::require(req, WRITERS)?;
     store.ensure_active(caller.unit_id).await?;
     Ok(caller)
 }
+
+/// Roles that record.
+const WRITERS: &[Role] = &[Role::Unit, Role::Office];
 
 /// Roles that read the lists.
 const READERS: &[Role] = &[Role::Unit, Role::Office, Role::Leader, Role::Operator];

@@ -7,7 +7,11 @@
 //! corrector; a superseded record in the history keeps what it said when it was
 //! current, and its `superseded_by` leads to who replaced it.
 
+use std::collections::HashMap;
+
 use cchc_platform::Actor;
+use cchc_platform::events::Event;
+use cchc_platform::outbox::{self, INSERT as OUTBOX};
 use cchc_platform::page::{Cursor, Paging};
 use cchc_platform::time::stamp;
 use cchc_proto::activity::v1::Activity;
@@ -18,7 +22,7 @@ use uuid::Uuid;
 use super::{Error, Page, Store, violates};
 use crate::domain::NewActivity;
 
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 struct Row {
     id: Uuid,
     unit_id: Uuid,
@@ -38,9 +42,49 @@ struct Row {
     created_at: chrono::DateTime<chrono::Utc>,
     created_by: Option<String>,
     updated_by: Option<String>,
+    /// The idempotency key, where a query asks for it.
+    #[sqlx(default)]
+    key: Option<String>,
 }
 
 impl Row {
+    /// The record `a` makes when `writer` writes it at `now`, as a correction or not:
+    /// an original record is created by its writer, then; a correction carries on its
+    /// chain's creation, unknown (NULL) if the original's creator is.
+    fn new(
+        unit_id: Uuid,
+        a: &NewActivity,
+        now: chrono::DateTime<chrono::Utc>,
+        writer: &str,
+        correction: Option<&Correction<'_>>,
+    ) -> Self {
+        let (created_at, created_by) = match correction {
+            Some(c) => (c.created_at, c.created_by.clone()),
+            None => (now, Some(writer.to_owned())),
+        };
+        Row {
+            id: Uuid::now_v7(),
+            unit_id,
+            kind: a.kind().to_owned(),
+            date: a.date(),
+            title: a.title().to_owned(),
+            description: a.description().to_owned(),
+            channel: a.channel().to_owned(),
+            audience: a.audience().to_owned(),
+            head_count: a.head_count(),
+            evidence_links: a.evidence_links().to_vec(),
+            procedure_codes: a.procedure_codes().to_vec(),
+            recorded_at: now,
+            supersedes: correction.map(|c| c.original),
+            superseded_by: None,
+            correction_reason: correction.map_or_else(String::new, |c| c.reason.to_owned()),
+            created_at,
+            created_by,
+            updated_by: Some(writer.to_owned()),
+            key: None,
+        }
+    }
+
     /// Whether this stored record is what `a` (correcting `supersedes`) asks for.
     fn is(&self, a: &NewActivity, supersedes: Option<Uuid>) -> bool {
         self.kind == a.kind()
@@ -125,9 +169,9 @@ struct Correction<'a> {
 }
 
 impl Store {
-    /// Records an activity of `unit_id`, made by `actor`, with its event. With an
-    /// idempotency key, a repeated submission returns the first record instead of
-    /// adding another.
+    /// Records an activity of `unit_id`, made by `actor`, with its event, unless the
+    /// unit was closed or merged. With an idempotency key, a repeated submission
+    /// returns the first record instead of adding another.
     pub async fn record(
         &self,
         actor: &Actor,
@@ -135,11 +179,13 @@ impl Store {
         a: &NewActivity,
         idempotency_key: Option<&str>,
     ) -> Result<Activity, Error> {
-        let mut tx = self.pool.begin().await?;
+        // The row and its event go in one statement, atomic without a transaction's
+        // BEGIN and COMMIT: this is the busiest write of the system.
+        let mut conn = self.pool.acquire().await?;
+        super::ensure_active(&mut *conn, unit_id).await?;
         let recorded = self
-            .insert(&mut tx, actor, unit_id, a, idempotency_key, None)
+            .insert(&mut conn, actor, unit_id, a, idempotency_key, None)
             .await?;
-        tx.commit().await?;
         self.outbox.notify();
         Ok(recorded)
     }
@@ -153,21 +199,120 @@ impl Store {
         unit_id: Uuid,
         items: &[(NewActivity, Option<String>)],
     ) -> Result<Vec<Result<Activity, Error>>, Error> {
-        let mut tx = self.pool.begin().await?;
-        let mut out = Vec::with_capacity(items.len());
-        for (a, key) in items {
-            match self
-                .insert(&mut tx, actor, unit_id, a, key.as_deref(), None)
-                .await
-            {
-                Err(Error::KeyReused) => out.push(Err(Error::KeyReused)),
-                Err(e) => return Err(e),
-                Ok(r) => out.push(Ok(r)),
+        let writer = actor.to_string();
+        let now = now();
+        // An item repeating an earlier item's key is not written: it is the same
+        // request again or a reused key, told apart once the first is stored.
+        let mut first_of_key: HashMap<&str, usize> = HashMap::new();
+        let mut repeats = Vec::new();
+        let mut written = Vec::with_capacity(items.len());
+        let mut rows = Vec::with_capacity(items.len());
+        let mut events = Vec::with_capacity(items.len());
+        for (i, (a, key)) in items.iter().enumerate() {
+            if let Some(key) = key.as_deref() {
+                if let Some(&first) = first_of_key.get(key) {
+                    repeats.push((i, first));
+                    continue;
+                }
+                first_of_key.insert(key, i);
             }
+            let row = Row::new(unit_id, a, now, &writer, None);
+            events.push(self.outbox.prepare(actor, &row.event()));
+            rows.push(serde_json::json!({
+                "id": row.id,
+                "kind": row.kind,
+                "date": row.date,
+                "title": row.title,
+                "description": row.description,
+                "channel": row.channel,
+                "audience": row.audience,
+                "head_count": row.head_count,
+                "evidence_links": row.evidence_links,
+                "procedure_codes": row.procedure_codes,
+                "idempotency_key": key,
+            }));
+            written.push((i, row.id));
         }
-        tx.commit().await?;
+        // One statement writes the rows and their events: set-based, and atomic as a
+        // whole. A row whose key is already used (perhaps by a request racing this
+        // one, which committed meanwhile) is skipped with its event.
+        let inserted: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "WITH item AS (
+                 SELECT * FROM jsonb_to_recordset($1) AS i(id uuid, kind text, date date,
+                     title text, description text, channel text, audience text,
+                     head_count bigint, evidence_links text[], procedure_codes text[],
+                     idempotency_key text)
+             ), a AS (
+                 INSERT INTO activities AS a (id, unit_id, kind, date, title, description,
+                     channel, audience, head_count, evidence_links, procedure_codes,
+                     idempotency_key, recorded_at, created_at, created_by, updated_by)
+                 SELECT i.id, $2, i.kind, i.date, i.title, i.description, i.channel,
+                     i.audience, i.head_count, i.evidence_links, i.procedure_codes,
+                     i.idempotency_key, $3, $3, $4, $4
+                 FROM item i
+                 ON CONFLICT (unit_id, idempotency_key) DO NOTHING RETURNING {COLUMNS}
+             ), event AS (
+                 INSERT INTO {OUTBOX}
+                 SELECT e.id, $5, e.body, $6
+                 FROM unnest($7::uuid[], $8::uuid[], $9::bytea[]) WITH ORDINALITY
+                     AS e(activity_id, id, body, n)
+                 JOIN a ON a.id = e.activity_id
+                 ORDER BY e.n
+             )
+             SELECT * FROM a"
+        )))
+        .bind(serde_json::Value::Array(rows))
+        .bind(unit_id)
+        .bind(now)
+        .bind(&writer)
+        .bind(ActivityRecorded::TYPE)
+        .bind(outbox::trace())
+        .bind(written.iter().map(|(_, id)| *id).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.id).collect::<Vec<_>>())
+        .bind(events.into_iter().map(|e| e.body).collect::<Vec<_>>())
+        .fetch_all(&self.pool)
+        .await?;
         self.outbox.notify();
-        Ok(out)
+        let mut by_id: HashMap<Uuid, Row> = inserted.into_iter().map(|r| (r.id, r)).collect();
+        let skipped: Vec<&str> = written
+            .iter()
+            .filter(|(_, id)| !by_id.contains_key(id))
+            .filter_map(|(i, _)| items[*i].1.as_deref())
+            .collect();
+        let mut firsts: HashMap<String, Row> = if skipped.is_empty() {
+            HashMap::new()
+        } else {
+            sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS}, a.idempotency_key AS key FROM activities a
+                 WHERE a.unit_id = $1 AND a.idempotency_key = ANY($2)"
+            )))
+            .bind(unit_id)
+            .bind(&skipped)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .filter_map(|r| Some((r.key.clone()?, r)))
+            .collect()
+        };
+        // Each item's stored record: its own, or the one its key first stood for.
+        let mut stored: Vec<Option<Row>> = (0..items.len()).map(|_| None).collect();
+        for (i, id) in &written {
+            stored[*i] = match by_id.remove(id) {
+                Some(row) => Some(row),
+                None => items[*i].1.as_deref().and_then(|k| firsts.remove(k)),
+            };
+        }
+        for (i, first) in repeats {
+            stored[i] = stored[first].clone();
+        }
+        Ok(items
+            .iter()
+            .zip(stored)
+            .map(|((a, _), row)| match row {
+                Some(row) if row.is(a, None) => Ok(row.into()),
+                _ => Err(Error::KeyReused),
+            })
+            .collect())
     }
 
     /// Records `a`, made by `actor`, as the correction of the caller's activity
@@ -245,39 +390,47 @@ impl Store {
     ) -> Result<Activity, Error> {
         let supersedes = correction.as_ref().map(|c| c.original);
         let writer = actor.to_string();
-        // An original record is created by its writer, now; a correction carries on its
-        // chain's creation, unknown (NULL) if the original's creator is.
-        let (created_at, created_by) = match &correction {
-            Some(c) => (Some(c.created_at), c.created_by.as_deref()),
-            None => (None, Some(writer.as_str())),
-        };
-        let inserted: Result<Option<Row>, sqlx::Error> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO activities AS a (id, unit_id, kind, date, title, description, channel, audience, head_count,
-                 evidence_links, procedure_codes, idempotency_key, supersedes, correction_reason,
-                 created_at, created_by, updated_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                 coalesce($15, now()), $16, $17)
-             ON CONFLICT (unit_id, idempotency_key) DO NOTHING RETURNING {COLUMNS}"
-        )))
-        .bind(Uuid::now_v7())
-        .bind(unit_id)
-        .bind(a.kind())
-        .bind(a.date())
-        .bind(a.title())
-        .bind(a.description())
-        .bind(a.channel())
-        .bind(a.audience())
-        .bind(a.head_count())
-        .bind(a.evidence_links())
-        .bind(a.procedure_codes())
-        .bind(idempotency_key)
-        .bind(supersedes)
-        .bind(correction.as_ref().map_or("", |c| c.reason))
-        .bind(created_at)
-        .bind(created_by)
-        .bind(&writer)
-        .fetch_optional(&mut *tx)
-        .await;
+        let row = Row::new(unit_id, a, now(), &writer, correction.as_ref());
+        let event = self.outbox.prepare(actor, &row.event());
+        let inserted: Result<Option<Row>, sqlx::Error> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "WITH a AS (
+                 INSERT INTO activities AS a (id, unit_id, kind, date, title, description,
+                     channel, audience, head_count, evidence_links, procedure_codes,
+                     idempotency_key, supersedes, correction_reason, recorded_at, created_at,
+                     created_by, updated_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                     $17, $18)
+                 ON CONFLICT (unit_id, idempotency_key) DO NOTHING RETURNING {COLUMNS}
+             ), event AS (
+                 INSERT INTO {OUTBOX} SELECT $19::uuid, $20::text, $21::bytea, $22::jsonb FROM a
+             )
+             SELECT * FROM a"
+            )))
+            .bind(row.id)
+            .bind(unit_id)
+            .bind(&row.kind)
+            .bind(row.date)
+            .bind(&row.title)
+            .bind(&row.description)
+            .bind(&row.channel)
+            .bind(&row.audience)
+            .bind(row.head_count)
+            .bind(&row.evidence_links)
+            .bind(&row.procedure_codes)
+            .bind(idempotency_key)
+            .bind(supersedes)
+            .bind(&row.correction_reason)
+            .bind(row.recorded_at)
+            .bind(row.created_at)
+            .bind(&row.created_by)
+            .bind(&writer)
+            .bind(event.id)
+            .bind(event.subject)
+            .bind(event.body)
+            .bind(outbox::trace())
+            .fetch_optional(&mut *tx)
+            .await;
         let row = match (inserted, supersedes) {
             (Ok(row), _) => row,
             // Two corrections of one record raced; the other one won.
@@ -297,12 +450,9 @@ impl Store {
                 Err(Error::KeyReused)
             };
         };
-        self.outbox.enqueue(tx, actor, &row.event()).await?;
         Ok(row.into())
     }
 
-    /// Records matching `f`, newest first, a page after the cursor: current ones only
-    /// unless the history is asked for.
     /// The activity `id`, if it is of `unit_id` (any unit's when `None`).
     pub async fn get(&self, id: Uuid, unit_id: Option<Uuid>) -> Result<Option<Activity>, Error> {
         let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -315,6 +465,8 @@ impl Store {
         Ok(row.map(Activity::from))
     }
 
+    /// Records matching `f`, newest first, a page after the cursor: current ones only
+    /// unless the history is asked for.
     pub async fn list(&self, f: &Filter) -> Result<Page<Activity>, Error> {
         let (after_at, after_id) = f.paging.after_parts();
         let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -342,6 +494,13 @@ impl Store {
             id: r.id,
         }))
     }
+}
+
+/// Now, to the microsecond PostgreSQL keeps, so that the event written beside a row
+/// says the row's own time. The service's clock, like the time in the row's UUIDv7.
+fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
 }
 
 async fn by_key(tx: &mut PgConnection, unit_id: Uuid, key: &str) -> Result<Option<Row>, Error> {

@@ -1,5 +1,5 @@
 //! The activity service's PostgreSQL store: all of its SQL. Every write and its event
-//! (outbox) share one transaction; nothing is updated in place or deleted. Answers
+//! (outbox) share one transaction, or one statement; nothing is updated in place or deleted. Answers
 //! are the API's messages; failures are this module's [`Error`], which the gRPC layer
 //! turns into statuses.
 
@@ -30,13 +30,18 @@ impl Store {
 
     /// Refuses a unit that was closed or merged into another.
     pub async fn ensure_active(&self, unit_id: Uuid) -> Result<(), Error> {
-        cchc_platform::ended_units::ensure_active(&self.pool, unit_id)
-            .await
-            .map_err(|e| match e {
-                cchc_platform::ended_units::Ended::Db(e) => Error::Db(e),
-                ended => Error::UnitEnded(ended.to_string()),
-            })
+        ensure_active(&self.pool, unit_id).await
     }
+}
+
+/// Refuses a unit that was closed or merged into another, asking `db`.
+async fn ensure_active(db: impl sqlx::PgExecutor<'_>, unit_id: Uuid) -> Result<(), Error> {
+    cchc_platform::ended_units::ensure_active(db, unit_id)
+        .await
+        .map_err(|e| match e {
+            cchc_platform::ended_units::Ended::Db(e) => Error::Db(e),
+            ended => Error::UnitEnded(ended.to_string()),
+        })
 }
 
 /// What a write can run into besides bad input.
