@@ -278,15 +278,7 @@ impl Handler for Notifier {
                 fan_out(tx, &notice, max_attempts).await?;
             }
         } else if let Some(a) = payload::<ActivityRecorded>(env) {
-            let a = a.map_err(permanent)?;
-            reminders::activity_recorded(
-                tx,
-                id("activity_id", &a.activity_id)?,
-                id("unit_id", &a.unit_id)?,
-                date("date", &a.date)?,
-                a.supersedes.parse().ok(),
-            )
-            .await?;
+            reminders::activities_recorded(tx, &[activity(&a.map_err(permanent)?)?]).await?;
         } else if let Some(o) = payload::<OneStopResultSubmitted>(env) {
             let o = o.map_err(permanent)?;
             reminders::one_stop_submitted(
@@ -300,6 +292,42 @@ impl Handler for Notifier {
         }
         Ok(())
     }
+
+    /// Activities, the most numerous events, are kept a run at a time; the others one
+    /// by one, in order.
+    async fn handle_all(
+        &self,
+        tx: &mut PgConnection,
+        events: &[&Envelope],
+    ) -> Result<(), HandleError> {
+        let mut run = Vec::new();
+        for env in events {
+            match payload::<ActivityRecorded>(env) {
+                Some(a) => run.push(activity(&a.map_err(permanent)?)?),
+                None => {
+                    if !run.is_empty() {
+                        reminders::activities_recorded(tx, &run).await?;
+                        run.clear();
+                    }
+                    self.handle(tx, env).await?;
+                }
+            }
+        }
+        if !run.is_empty() {
+            reminders::activities_recorded(tx, &run).await?;
+        }
+        Ok(())
+    }
+}
+
+/// What the reminders keep of an activity.
+fn activity(a: &ActivityRecorded) -> Result<(Uuid, Uuid, NaiveDate, Option<Uuid>), HandleError> {
+    Ok((
+        id("activity_id", &a.activity_id)?,
+        id("unit_id", &a.unit_id)?,
+        date("date", &a.date)?,
+        a.supersedes.parse().ok(),
+    ))
 }
 
 /// A plan as the reminders keep it; a period without a title is called by its key.

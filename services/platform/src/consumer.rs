@@ -37,13 +37,30 @@ impl From<sqlx::Error> for HandleError {
     }
 }
 
-/// Applies one event inside the consumer's transaction.
+/// Applies events inside the consumer's transaction.
 pub trait Handler: Send + Sync + 'static {
+    /// Applies one event.
     fn handle<'a>(
         &'a self,
         tx: &'a mut PgConnection,
         event: &'a Envelope,
     ) -> impl Future<Output = Result<(), HandleError>> + Send + 'a;
+
+    /// Applies several events, in their order, as if one by one: a handler may write
+    /// runs of them together (one statement for many rows). An error fails them all;
+    /// the consumer then applies them one by one to find the failing one.
+    fn handle_all<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        events: &'a [&'a Envelope],
+    ) -> impl Future<Output = Result<(), HandleError>> + Send + 'a {
+        async move {
+            for e in events {
+                self.handle(&mut *tx, e).await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// What a consumer reads and how hard it tries.
@@ -247,20 +264,25 @@ async fn apply_all<H: Handler>(
     .into_iter()
     .collect();
     let mut outcomes = Vec::with_capacity(msgs.len());
+    let mut apply = Vec::with_capacity(msgs.len());
+    // One span for the batch, linked to each event's own trace.
+    let span = tracing::info_span!("consume", consumer = %durable, events = msgs.len());
     for (msg, (env, id)) in msgs.iter().zip(&opened) {
         // A redelivery in the same batch as its first delivery is applied once: the
         // first takes the id out of the fresh set.
-        if !fresh.remove(id) {
+        if fresh.remove(id) {
+            span.follows_from(consume_span(durable, msg));
+            apply.push(env);
+            outcomes.push(Outcome::Applied);
+        } else {
             outcomes.push(Outcome::Duplicate);
-            continue;
         }
-        handler
-            .handle(&mut *tx, env)
-            .instrument(consume_span(durable, msg))
-            .await
-            .ok()?;
-        outcomes.push(Outcome::Applied);
     }
+    handler
+        .handle_all(&mut *tx, &apply)
+        .instrument(span)
+        .await
+        .ok()?;
     Some(outcomes)
 }
 

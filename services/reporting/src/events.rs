@@ -73,7 +73,10 @@ impl Handler for ReadModels {
         } else if let Some(e) = payload::<PostingStale>(env) {
             posting_stale(tx, &e.map_err(permanent)?, at).await
         } else if let Some(e) = payload::<ActivityRecorded>(env) {
-            activity_recorded(tx, &e.map_err(permanent)?, at, by).await
+            let e = e.map_err(permanent)?;
+            rm::activities_recorded(tx, &[(activity(&e, by)?, at)])
+                .await
+                .map_err(transient)
         } else if let Some(e) = payload::<OneStopResultSubmitted>(env) {
             one_stop(tx, &e.map_err(permanent)?, at, by).await
         } else if let Some(e) = payload::<SatisfactionSubmitted>(env) {
@@ -85,6 +88,44 @@ impl Handler for ReadModels {
             Ok(())
         }
     }
+
+    /// Activities, by far the most numerous events, are written a run at a time; the
+    /// others one by one, in order.
+    async fn handle_all(
+        &self,
+        tx: &mut PgConnection,
+        events: &[&Envelope],
+    ) -> Result<(), HandleError> {
+        let mut run: Vec<(ActivityRecorded, DateTime<Utc>, Option<String>)> = Vec::new();
+        for env in events {
+            match payload::<ActivityRecorded>(env) {
+                Some(e) => {
+                    let by = actor(env).map(|a| a.to_string());
+                    run.push((e.map_err(permanent)?, occurred_at(env), by));
+                }
+                None => {
+                    activity_run(tx, &run).await?;
+                    run.clear();
+                    self.handle(tx, env).await?;
+                }
+            }
+        }
+        activity_run(tx, &run).await
+    }
+}
+
+async fn activity_run(
+    tx: &mut PgConnection,
+    run: &[(ActivityRecorded, DateTime<Utc>, Option<String>)],
+) -> Result<(), HandleError> {
+    if run.is_empty() {
+        return Ok(());
+    }
+    let rows = run
+        .iter()
+        .map(|(e, at, by)| Ok((activity(e, by.as_deref())?, *at)))
+        .collect::<Result<Vec<_>, HandleError>>()?;
+    rm::activities_recorded(tx, &rows).await.map_err(transient)
 }
 
 async fn unit_created(
@@ -191,18 +232,17 @@ async fn posting_stale(
     rm::posting_stale(tx, &stale, at).await.map_err(transient)
 }
 
-async fn activity_recorded(
-    tx: &mut PgConnection,
-    a: &ActivityRecorded,
-    at: DateTime<Utc>,
-    recorded_by: Option<&str>,
-) -> Result<(), HandleError> {
+/// The read model's record of an activity event.
+fn activity<'a>(
+    a: &'a ActivityRecorded,
+    recorded_by: Option<&'a str>,
+) -> Result<rm::Activity<'a>, HandleError> {
     let supersedes = if a.supersedes.is_empty() {
         None
     } else {
         Some(uuid(&a.supersedes)?)
     };
-    let activity = rm::Activity {
+    Ok(rm::Activity {
         activity_id: uuid(&a.activity_id)?,
         unit_id: uuid(&a.unit_id)?,
         kind: &a.kind,
@@ -210,10 +250,7 @@ async fn activity_recorded(
         head_count: a.head_count,
         supersedes,
         recorded_by,
-    };
-    rm::activity_recorded(tx, &activity, at)
-        .await
-        .map_err(transient)
+    })
 }
 
 /// What identifies a submission, read from its event's fields.

@@ -172,23 +172,22 @@ pub async fn period(tx: &mut PgConnection, plan_id: Uuid, key: &str) -> Result<O
     Ok(period)
 }
 
-/// A unit's activity on `date`, which may correct (supersede) an earlier one. Kept, but
-/// no longer read: what a unit sent does not make it reported ([`REPORTED`]).
-pub async fn activity_recorded(
+/// Units' activities, each `(activity, unit, date, the one it corrects)`, in one
+/// statement. Kept, but no longer read: what a unit sent does not make it reported
+/// ([`REPORTED`]).
+pub async fn activities_recorded(
     tx: &mut PgConnection,
-    activity_id: Uuid,
-    unit_id: Uuid,
-    date: NaiveDate,
-    supersedes: Option<Uuid>,
+    activities: &[(Uuid, Uuid, NaiveDate, Option<Uuid>)],
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO unit_activities (activity_id, unit_id, date, supersedes) VALUES ($1, $2, $3, $4)
+        "INSERT INTO unit_activities (activity_id, unit_id, date, supersedes)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::date[], $4::uuid[])
          ON CONFLICT DO NOTHING",
     )
-    .bind(activity_id)
-    .bind(unit_id)
-    .bind(date)
-    .bind(supersedes)
+    .bind(activities.iter().map(|a| a.0).collect::<Vec<_>>())
+    .bind(activities.iter().map(|a| a.1).collect::<Vec<_>>())
+    .bind(activities.iter().map(|a| a.2).collect::<Vec<_>>())
+    .bind(activities.iter().map(|a| a.3).collect::<Vec<_>>())
     .execute(tx)
     .await?;
     Ok(())

@@ -281,23 +281,26 @@ pub async fn posting_stale(
 
 /// A correction names the record it supersedes; the superseded one stops counting when
 /// it is read, so a correction may arrive before or after its original.
-pub async fn activity_recorded(
+pub async fn activities_recorded(
     tx: &mut PgConnection,
-    a: &Activity<'_>,
-    at: DateTime<Utc>,
+    activities: &[(Activity<'_>, DateTime<Utc>)],
 ) -> Result<(), Error> {
+    // One statement for the whole run: a batch of events costs one round trip here.
+    let a = || activities.iter().map(|(a, _)| a);
     sqlx::query(
         "INSERT INTO rm_activities (activity_id, unit_id, kind, date, head_count, supersedes, event_at, recorded_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::date[], $5::bigint[], $6::uuid[],
+             $7::timestamptz[], $8::text[])
+         ON CONFLICT DO NOTHING",
     )
-    .bind(a.activity_id)
-    .bind(a.unit_id)
-    .bind(a.kind)
-    .bind(a.date)
-    .bind(a.head_count)
-    .bind(a.supersedes)
-    .bind(at)
-    .bind(a.recorded_by)
+    .bind(a().map(|a| a.activity_id).collect::<Vec<_>>())
+    .bind(a().map(|a| a.unit_id).collect::<Vec<_>>())
+    .bind(a().map(|a| a.kind).collect::<Vec<_>>())
+    .bind(a().map(|a| a.date).collect::<Vec<_>>())
+    .bind(a().map(|a| a.head_count).collect::<Vec<_>>())
+    .bind(a().map(|a| a.supersedes).collect::<Vec<_>>())
+    .bind(activities.iter().map(|(_, at)| *at).collect::<Vec<_>>())
+    .bind(a().map(|a| a.recorded_by).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
     Ok(())
