@@ -78,6 +78,9 @@ CREATE TABLE IF NOT EXISTS cchc_processed_events (
 );
 "#;
 
+/// How long a pooled connection may sit idle before it is checked when taken.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
 /// Connects to the service's database (creating it when absent), creates the platform
 /// tables, then runs the service's own migrations.
 pub async fn connect_and_migrate(
@@ -89,6 +92,18 @@ pub async fn connect_and_migrate(
     let pool = PgPoolOptions::new()
         .max_connections(16)
         .acquire_timeout(Duration::from_secs(10))
+        // The pool already checks each connection when it is given back; checking it
+        // again when taken costs every statement a second round trip. Only one that
+        // sat idle (through which a restart of the server may have passed) is asked.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > IDLE_CHECK {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(opts)
         .await?;
     let mut conn = pool.acquire().await?;
