@@ -381,9 +381,10 @@ async fn process_batch<H: Handler>(
             Outcome::Failed(err) => settle_failure(spec, js, msg, err).await,
         }
     }
-    // Acks of the whole batch travel together; a lost one only causes a redelivery,
-    // which the processed-event record recognises.
-    for r in futures::future::join_all(acks.iter().map(|m| m.double_ack())).await {
+    // Acks of the whole batch travel together, unconfirmed (a confirmation would be
+    // one more message per event): a lost one only causes a redelivery, which the
+    // processed-event record recognises.
+    for r in futures::future::join_all(acks.iter().map(|m| m.ack())).await {
         if let Err(e) = r {
             tracing::warn!(consumer = %spec.durable, error = %e, "ack failed after applying");
         }
