@@ -480,6 +480,81 @@ async fn a_key_repeated_in_one_batch_is_the_same_request_or_refused() {
     assert_eq!(s.count("cchc_outbox").await, 3);
 }
 
+#[tokio::test]
+async fn concurrent_submissions_written_together_are_each_answered_as_alone() {
+    let s = service().await;
+    let units: Vec<Uuid> = (0..4).map(|_| Uuid::new_v4()).collect();
+    let closed = units[3];
+    sqlx::query(
+        "INSERT INTO ended_units (unit_id, status, merged_into, effective_date)
+         VALUES ($1, 'closed', NULL, '2020-01-01')",
+    )
+    .bind(closed)
+    .execute(&s.pool)
+    .await
+    .unwrap();
+    // 200 submissions at once: each unit's items under a few keys, some repeated with
+    // the same content (retries), some with other content (a reused key).
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..200usize {
+        let api = s.api.clone();
+        let unit = units[i % 4];
+        let (key, title) = match i % 5 {
+            0 => (format!("retry-{}", i % 20), "Lặp lại".to_owned()),
+            1 => (format!("reuse-{}", i % 4), format!("Khác {i}")),
+            _ => (String::new(), format!("Tin {i}")),
+        };
+        calls.spawn(async move {
+            let r = api
+                .record_activity(as_unit(
+                    unit,
+                    RecordActivityRequest {
+                        idempotency_key: key.clone(),
+                        ..activity(NEWS_POST, "2020-06-01", &title)
+                    },
+                ))
+                .await;
+            (unit, key, title, r.map(|a| a.into_inner()))
+        });
+    }
+    let mut answered = std::collections::HashMap::<(Uuid, String), Vec<String>>::new();
+    let (mut refused_closed, mut refused_reused) = (0, 0);
+    while let Some(joined) = calls.join_next().await {
+        let (unit, key, title, r) = joined.unwrap();
+        match r {
+            Ok(a) => {
+                assert_eq!(
+                    (a.unit_id.as_str(), a.title.as_str()),
+                    (unit.to_string().as_str(), title.as_str())
+                );
+                if !key.is_empty() {
+                    answered.entry((unit, key)).or_default().push(a.id);
+                }
+            }
+            Err(e) if unit == closed => {
+                assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+                refused_closed += 1;
+            }
+            Err(e) => {
+                assert_eq!(e.code(), Code::AlreadyExists, "{e:?}");
+                assert!(key.starts_with("reuse-"), "{key}");
+                refused_reused += 1;
+            }
+        }
+    }
+    assert_eq!(refused_closed, 50);
+    // Each reused key of an open unit stands for the first of its 10 submissions.
+    assert_eq!(refused_reused, 3 * 9);
+    // Every retry of a key got the one record it stands for.
+    for ids in answered.values() {
+        assert!(ids.iter().all(|id| id == &ids[0]), "{ids:?}");
+    }
+    // Each open unit: 30 records without a key, one for its retried key and one for
+    // its reused key, each with its one event.
+    assert_eq!(s.count("activities").await, 3 * 32);
+    assert_eq!(s.payloads::<ActivityRecorded>().await.len(), 3 * 32);
+}
+
 async fn get(s: &Service, unit: Uuid, id: &str) -> Activity {
     s.api
         .get_activity(as_unit(

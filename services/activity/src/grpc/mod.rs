@@ -23,6 +23,7 @@ use uuid::Uuid;
 use crate::store::{self, Store};
 
 /// The activity service.
+#[derive(Clone)]
 pub struct Activities {
     store: Store,
 }

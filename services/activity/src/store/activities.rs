@@ -11,12 +11,14 @@ use std::collections::HashMap;
 
 use cchc_platform::Actor;
 use cchc_platform::events::Event;
+use cchc_platform::outbox::Outbox;
 use cchc_platform::outbox::{self, INSERT as OUTBOX};
 use cchc_platform::page::{Cursor, Paging};
 use cchc_platform::time::stamp;
 use cchc_proto::activity::v1::Activity;
 use cchc_proto::events::v1::ActivityRecorded;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{Error, Page, Store, violates};
@@ -179,18 +181,26 @@ impl Store {
         a: &NewActivity,
         idempotency_key: Option<&str>,
     ) -> Result<Activity, Error> {
-        // The row and its event go in one statement, atomic without a transaction's
-        // BEGIN and COMMIT: this is the busiest write of the system.
-        let mut conn = self.pool.acquire().await?;
-        super::ensure_active(&mut *conn, unit_id).await?;
-        let recorded = self
-            .insert(&mut conn, actor, unit_id, a, idempotency_key, None)
-            .await?;
-        self.outbox.notify();
-        Ok(recorded)
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            actor: *actor,
+            unit_id,
+            activity: a.clone(),
+            key: idempotency_key.map(str::to_owned),
+            trace: outbox::trace(),
+            reply,
+        };
+        self.writes
+            .send(pending)
+            .await
+            .map_err(|_| Error::Db(sqlx::Error::PoolClosed))?;
+        let row = answer
+            .await
+            .map_err(|_| Error::Db(sqlx::Error::PoolClosed))??;
+        Ok(row.into())
     }
 
-    /// Records several activities made by `actor` in one transaction, each with its
+    /// Records several activities made by `actor` in one statement, each with its
     /// event. An item whose key was already used for something else gets
     /// `Err(KeyReused)` and the others are still recorded.
     pub async fn record_many(
@@ -199,120 +209,20 @@ impl Store {
         unit_id: Uuid,
         items: &[(NewActivity, Option<String>)],
     ) -> Result<Vec<Result<Activity, Error>>, Error> {
-        let writer = actor.to_string();
-        let now = now();
-        // An item repeating an earlier item's key is not written: it is the same
-        // request again or a reused key, told apart once the first is stored.
-        let mut first_of_key: HashMap<&str, usize> = HashMap::new();
-        let mut repeats = Vec::new();
-        let mut written = Vec::with_capacity(items.len());
-        let mut rows = Vec::with_capacity(items.len());
-        let mut events = Vec::with_capacity(items.len());
-        for (i, (a, key)) in items.iter().enumerate() {
-            if let Some(key) = key.as_deref() {
-                if let Some(&first) = first_of_key.get(key) {
-                    repeats.push((i, first));
-                    continue;
-                }
-                first_of_key.insert(key, i);
-            }
-            let row = Row::new(unit_id, a, now, &writer, None);
-            events.push(self.outbox.prepare(actor, &row.event()));
-            rows.push(serde_json::json!({
-                "id": row.id,
-                "kind": row.kind,
-                "date": row.date,
-                "title": row.title,
-                "description": row.description,
-                "channel": row.channel,
-                "audience": row.audience,
-                "head_count": row.head_count,
-                "evidence_links": row.evidence_links,
-                "procedure_codes": row.procedure_codes,
-                "idempotency_key": key,
-            }));
-            written.push((i, row.id));
-        }
-        // One statement writes the rows and their events: set-based, and atomic as a
-        // whole. A row whose key is already used (perhaps by a request racing this
-        // one, which committed meanwhile) is skipped with its event.
-        let inserted: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "WITH item AS (
-                 SELECT * FROM jsonb_to_recordset($1) AS i(id uuid, kind text, date date,
-                     title text, description text, channel text, audience text,
-                     head_count bigint, evidence_links text[], procedure_codes text[],
-                     idempotency_key text)
-             ), a AS (
-                 INSERT INTO activities AS a (id, unit_id, kind, date, title, description,
-                     channel, audience, head_count, evidence_links, procedure_codes,
-                     idempotency_key, recorded_at, created_at, created_by, updated_by)
-                 SELECT i.id, $2, i.kind, i.date, i.title, i.description, i.channel,
-                     i.audience, i.head_count, i.evidence_links, i.procedure_codes,
-                     i.idempotency_key, $3, $3, $4, $4
-                 FROM item i
-                 ON CONFLICT (unit_id, idempotency_key) DO NOTHING RETURNING {COLUMNS}
-             ), event AS (
-                 INSERT INTO {OUTBOX}
-                 SELECT e.id, $5, e.body, $6
-                 FROM unnest($7::uuid[], $8::uuid[], $9::bytea[]) WITH ORDINALITY
-                     AS e(activity_id, id, body, n)
-                 JOIN a ON a.id = e.activity_id
-                 ORDER BY e.n
-             )
-             SELECT * FROM a"
-        )))
-        .bind(serde_json::Value::Array(rows))
-        .bind(unit_id)
-        .bind(now)
-        .bind(&writer)
-        .bind(ActivityRecorded::TYPE)
-        .bind(outbox::trace())
-        .bind(written.iter().map(|(_, id)| *id).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.id).collect::<Vec<_>>())
-        .bind(events.into_iter().map(|e| e.body).collect::<Vec<_>>())
-        .fetch_all(&self.pool)
-        .await?;
-        self.outbox.notify();
-        let mut by_id: HashMap<Uuid, Row> = inserted.into_iter().map(|r| (r.id, r)).collect();
-        let skipped: Vec<&str> = written
+        let trace = outbox::trace();
+        let writes: Vec<Write<'_>> = items
             .iter()
-            .filter(|(_, id)| !by_id.contains_key(id))
-            .filter_map(|(i, _)| items[*i].1.as_deref())
-            .collect();
-        let mut firsts: HashMap<String, Row> = if skipped.is_empty() {
-            HashMap::new()
-        } else {
-            sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS}, a.idempotency_key AS key FROM activities a
-                 WHERE a.unit_id = $1 AND a.idempotency_key = ANY($2)"
-            )))
-            .bind(unit_id)
-            .bind(&skipped)
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .filter_map(|r| Some((r.key.clone()?, r)))
-            .collect()
-        };
-        // Each item's stored record: its own, or the one its key first stood for.
-        let mut stored: Vec<Option<Row>> = (0..items.len()).map(|_| None).collect();
-        for (i, id) in &written {
-            stored[*i] = match by_id.remove(id) {
-                Some(row) => Some(row),
-                None => items[*i].1.as_deref().and_then(|k| firsts.remove(k)),
-            };
-        }
-        for (i, first) in repeats {
-            stored[i] = stored[first].clone();
-        }
-        Ok(items
-            .iter()
-            .zip(stored)
-            .map(|((a, _), row)| match row {
-                Some(row) if row.is(a, None) => Ok(row.into()),
-                _ => Err(Error::KeyReused),
+            .map(|(a, key)| Write {
+                actor,
+                unit_id,
+                activity: a,
+                key: key.as_deref(),
+                trace: &trace,
             })
-            .collect())
+            .collect();
+        let stored = write_all(&self.pool, &self.outbox, &writes).await?;
+        self.outbox.notify();
+        Ok(stored.into_iter().map(|r| r.map(Activity::from)).collect())
     }
 
     /// Records `a`, made by `actor`, as the correction of the caller's activity
@@ -331,7 +241,7 @@ impl Store {
         // A retry of a correction that landed is answered with it, before the
         // original is found to be superseded (by that very correction).
         if let Some(key) = idempotency_key
-            && let Some(first) = by_key(&mut tx, unit_id, key).await?
+            && let Some(first) = by_key(&mut *tx, unit_id, key).await?
         {
             return if first.is(a, Some(original)) {
                 Ok(first.into())
@@ -443,7 +353,9 @@ impl Store {
             // The key was used before (perhaps by a request racing this one, which
             // committed meanwhile): the same request gets the first record back.
             let key = idempotency_key.unwrap_or_default();
-            let first = by_key(tx, unit_id, key).await?.ok_or(Error::KeyReused)?;
+            let first = by_key(&mut *tx, unit_id, key)
+                .await?
+                .ok_or(Error::KeyReused)?;
             return if first.is(a, supersedes) {
                 Ok(first.into())
             } else {
@@ -496,6 +408,233 @@ impl Store {
     }
 }
 
+/// A single record waiting for the writer ([`combine`]).
+pub(super) struct Pending {
+    actor: Actor,
+    unit_id: Uuid,
+    activity: NewActivity,
+    key: Option<String>,
+    trace: serde_json::Value,
+    reply: oneshot::Sender<Result<Row, Error>>,
+}
+
+impl Pending {
+    fn write(&self) -> Write<'_> {
+        Write {
+            actor: &self.actor,
+            unit_id: self.unit_id,
+            activity: &self.activity,
+            key: self.key.as_deref(),
+            trace: &self.trace,
+        }
+    }
+}
+
+/// Most records written at once.
+const GROUP: usize = 256;
+
+/// Writes the single records as they come, together: whatever waits while one
+/// statement runs goes in the next (as PostgreSQL's own group commit does). A lone
+/// record is written at once; under load, one statement and one commit serve many
+/// submissions instead of a round trip each. Runs until the store is dropped.
+pub(super) async fn combine(pool: PgPool, outbox: Outbox, mut queue: mpsc::Receiver<Pending>) {
+    let mut group = Vec::with_capacity(GROUP);
+    while queue.recv_many(&mut group, GROUP).await > 0 {
+        let writes: Vec<Write<'_>> = group.iter().map(Pending::write).collect();
+        let written = write_all(&pool, &outbox, &writes).await;
+        drop(writes);
+        match written {
+            Ok(results) => {
+                for (p, r) in group.drain(..).zip(results) {
+                    let _ = p.reply.send(r);
+                }
+            }
+            // One record may have failed the statement for all: each alone, so that
+            // only its own writer hears of it.
+            Err(_) if group.len() > 1 => {
+                for p in group.drain(..) {
+                    let r = write_all(&pool, &outbox, &[p.write()]).await;
+                    let _ = p
+                        .reply
+                        .send(r.and_then(|mut one| one.pop().expect("one write, one answer")));
+                }
+            }
+            Err(e) => {
+                if let Some(p) = group.pop() {
+                    let _ = p.reply.send(Err(e));
+                }
+            }
+        }
+        outbox.notify();
+    }
+}
+
+/// One activity to record, as its writer asked.
+struct Write<'a> {
+    actor: &'a Actor,
+    unit_id: Uuid,
+    activity: &'a NewActivity,
+    key: Option<&'a str>,
+    /// The trace context of the request, stored with the event.
+    trace: &'a serde_json::Value,
+}
+
+/// Records `writes` (of any units and writers) with their events in one statement:
+/// set-based, and atomic as a whole. Each gets its stored record, or why not: its
+/// unit ended (`UnitEnded`), or its key stands for something else (`KeyReused`). A
+/// write repeating an earlier one's unit and key is the same request again or a reused
+/// key, told apart once the first is stored. `Err` when the statement failed: nothing
+/// was written.
+async fn write_all(
+    pool: &PgPool,
+    outbox: &Outbox,
+    writes: &[Write<'_>],
+) -> Result<Vec<Result<Row, Error>>, Error> {
+    let now = now();
+    let mut first_of_key: HashMap<(Uuid, &str), usize> = HashMap::new();
+    let mut repeats = Vec::new();
+    let mut written = Vec::with_capacity(writes.len());
+    let mut rows = Vec::with_capacity(writes.len());
+    let mut events = Vec::with_capacity(writes.len());
+    for (i, w) in writes.iter().enumerate() {
+        if let Some(key) = w.key {
+            if let Some(&first) = first_of_key.get(&(w.unit_id, key)) {
+                repeats.push((i, first));
+                continue;
+            }
+            first_of_key.insert((w.unit_id, key), i);
+        }
+        let writer = w.actor.to_string();
+        let row = Row::new(w.unit_id, w.activity, now, &writer, None);
+        events.push(outbox.prepare(w.actor, &row.event()));
+        rows.push(serde_json::json!({
+            "id": row.id,
+            "unit_id": row.unit_id,
+            "kind": row.kind,
+            "date": row.date,
+            "title": row.title,
+            "description": row.description,
+            "channel": row.channel,
+            "audience": row.audience,
+            "head_count": row.head_count,
+            "evidence_links": row.evidence_links,
+            "procedure_codes": row.procedure_codes,
+            "idempotency_key": w.key,
+            "writer": writer,
+        }));
+        written.push((i, row.id));
+    }
+    // A row is skipped with its event when its unit has ended, or when its key is
+    // already used (perhaps by a request racing this one, which committed meanwhile).
+    let inserted: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH item AS (
+             SELECT * FROM jsonb_to_recordset($1) AS i(id uuid, unit_id uuid, kind text,
+                 date date, title text, description text, channel text, audience text,
+                 head_count bigint, evidence_links text[], procedure_codes text[],
+                 idempotency_key text, writer text)
+         ), a AS (
+             INSERT INTO activities AS a (id, unit_id, kind, date, title, description,
+                 channel, audience, head_count, evidence_links, procedure_codes,
+                 idempotency_key, recorded_at, created_at, created_by, updated_by)
+             SELECT i.id, i.unit_id, i.kind, i.date, i.title, i.description, i.channel,
+                 i.audience, i.head_count, i.evidence_links, i.procedure_codes,
+                 i.idempotency_key, $2, $2, i.writer, i.writer
+             FROM item i
+             WHERE NOT EXISTS (SELECT 1 FROM ended_units e WHERE e.unit_id = i.unit_id)
+             ON CONFLICT (unit_id, idempotency_key) DO NOTHING RETURNING {COLUMNS}
+         ), event AS (
+             INSERT INTO {OUTBOX}
+             SELECT e.id, $3, e.body, e.trace
+             FROM unnest($4::uuid[], $5::uuid[], $6::bytea[], $7::jsonb[]) WITH ORDINALITY
+                 AS e(activity_id, id, body, trace, n)
+             JOIN a ON a.id = e.activity_id
+             ORDER BY e.n
+         )
+         SELECT * FROM a"
+    )))
+    .bind(serde_json::Value::Array(rows))
+    .bind(now)
+    .bind(ActivityRecorded::TYPE)
+    .bind(written.iter().map(|(_, id)| *id).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.id).collect::<Vec<_>>())
+    .bind(events.into_iter().map(|e| e.body).collect::<Vec<_>>())
+    .bind(
+        written
+            .iter()
+            .map(|(i, _)| writes[*i].trace)
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut by_id: HashMap<Uuid, Row> = inserted.into_iter().map(|r| (r.id, r)).collect();
+    // The skipped ones (rare, but a whole batch when it is retried): why, asked once
+    // per unit and once for all their keys.
+    let skipped: Vec<&Write<'_>> = written
+        .iter()
+        .filter(|(_, id)| !by_id.contains_key(id))
+        .map(|(i, _)| &writes[*i])
+        .collect();
+    let mut ended: HashMap<Uuid, String> = HashMap::new();
+    let mut firsts: HashMap<(Uuid, String), Row> = HashMap::new();
+    if !skipped.is_empty() {
+        for w in &skipped {
+            if !ended.contains_key(&w.unit_id)
+                && let Err(e) = super::ensure_active(pool, w.unit_id).await
+            {
+                match e {
+                    Error::UnitEnded(why) => ended.insert(w.unit_id, why),
+                    e => return Err(e),
+                };
+            }
+        }
+        let keyed: Vec<(Uuid, &str)> = skipped
+            .iter()
+            .filter_map(|w| Some((w.unit_id, w.key?)))
+            .collect();
+        let found: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS}, a.idempotency_key AS key FROM activities a
+             JOIN unnest($1::uuid[], $2::text[]) AS k(unit_id, key)
+               ON a.unit_id = k.unit_id AND a.idempotency_key = k.key"
+        )))
+        .bind(keyed.iter().map(|k| k.0).collect::<Vec<_>>())
+        .bind(keyed.iter().map(|k| k.1).collect::<Vec<_>>())
+        .fetch_all(pool)
+        .await?;
+        firsts = found
+            .into_iter()
+            .filter_map(|r| Some(((r.unit_id, r.key.clone()?), r)))
+            .collect();
+    }
+    let mut stored: Vec<Option<Result<Row, Error>>> = (0..writes.len()).map(|_| None).collect();
+    for (i, id) in &written {
+        let w = &writes[*i];
+        stored[*i] = Some(if let Some(row) = by_id.remove(id) {
+            Ok(row)
+        } else if let Some(why) = ended.get(&w.unit_id) {
+            Err(Error::UnitEnded(why.clone()))
+        } else {
+            match w
+                .key
+                .and_then(|k| firsts.remove(&(w.unit_id, k.to_owned())))
+            {
+                Some(first) if first.is(w.activity, None) => Ok(first),
+                _ => Err(Error::KeyReused),
+            }
+        });
+    }
+    for (i, first) in repeats {
+        stored[i] = Some(match &stored[first] {
+            Some(Ok(row)) if row.is(writes[i].activity, None) => Ok(row.clone()),
+            Some(Err(Error::UnitEnded(why))) => Err(Error::UnitEnded(why.clone())),
+            _ => Err(Error::KeyReused),
+        });
+    }
+    Ok(stored
+        .into_iter()
+        .map(|r| r.expect("every write is answered"))
+        .collect())
+}
+
 /// Now, to the microsecond PostgreSQL keeps, so that the event written beside a row
 /// says the row's own time. The service's clock, like the time in the row's UUIDv7.
 fn now() -> chrono::DateTime<chrono::Utc> {
@@ -503,12 +642,16 @@ fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now().trunc_subsecs(6)
 }
 
-async fn by_key(tx: &mut PgConnection, unit_id: Uuid, key: &str) -> Result<Option<Row>, Error> {
+async fn by_key(
+    db: impl sqlx::PgExecutor<'_>,
+    unit_id: Uuid,
+    key: &str,
+) -> Result<Option<Row>, Error> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM activities a WHERE a.unit_id = $1 AND a.idempotency_key = $2"
     )))
     .bind(unit_id)
     .bind(key)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(db)
     .await?)
 }

@@ -21,11 +21,21 @@ use uuid::Uuid;
 pub struct Store {
     pool: PgPool,
     outbox: Outbox,
+    /// Single records, to the task that writes them together.
+    writes: tokio::sync::mpsc::Sender<activities::Pending>,
 }
 
 impl Store {
+    /// The store, with its writer of single records running (on the current runtime)
+    /// until the last clone is dropped.
     pub fn new(pool: PgPool, outbox: Outbox) -> Self {
-        Self { pool, outbox }
+        let (writes, queue) = tokio::sync::mpsc::channel(1024);
+        tokio::spawn(activities::combine(pool.clone(), outbox.clone(), queue));
+        Self {
+            pool,
+            outbox,
+            writes,
+        }
     }
 
     /// Refuses a unit that was closed or merged into another.
