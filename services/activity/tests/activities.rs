@@ -34,6 +34,25 @@ async fn record(s: &Service, unit: Uuid, r: RecordActivityRequest) -> Activity {
         .into_inner()
 }
 
+/// A batch of `items` without a batch key, as `unit`.
+async fn unkeyed_batch(
+    s: &Service,
+    unit: Uuid,
+    items: Vec<RecordActivityRequest>,
+) -> cchc_proto::activity::v1::RecordActivitiesResponse {
+    s.api
+        .record_activities(as_unit(
+            unit,
+            RecordActivitiesRequest {
+                items,
+                idempotency_key: String::new(),
+            },
+        ))
+        .await
+        .expect("batch answered")
+        .into_inner()
+}
+
 async fn list(s: &Service, req: tonic::Request<ListActivitiesRequest>) -> Vec<Activity> {
     s.api
         .list_activities(req)
@@ -337,24 +356,18 @@ async fn a_batch_accepts_and_rejects_each_item_on_its_own() {
     assert_eq!(s.count("cchc_outbox").await, 2);
 
     // An item reusing a key for something else is rejected alone.
-    let r = s
-        .api
-        .record_activities(as_unit(
-            unit,
-            RecordActivitiesRequest {
-                items: vec![
-                    RecordActivityRequest {
-                        idempotency_key: "batch-2020-01/0".into(),
-                        ..activity(TRAINING, "2020-02-01", "Khác")
-                    },
-                    activity(TRAINING, "2020-02-02", "Tập huấn"),
-                ],
-                idempotency_key: String::new(),
+    let r = unkeyed_batch(
+        &s,
+        unit,
+        vec![
+            RecordActivityRequest {
+                idempotency_key: "batch-2020-01/0".into(),
+                ..activity(TRAINING, "2020-02-01", "Khác")
             },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+            activity(TRAINING, "2020-02-02", "Tập huấn"),
+        ],
+    )
+    .await;
     assert_eq!((r.accepted, r.rejected), (1, 1));
     assert_eq!(r.results[0].errors[0].field, "idempotency_key");
     assert_eq!(s.count("activities").await, 3);
@@ -376,18 +389,12 @@ async fn a_batch_accepts_and_rejects_each_item_on_its_own() {
         assert_eq!(fields(&e), ["items"]);
     }
     // A full batch of 1,000 lands.
-    let r = s
-        .api
-        .record_activities(as_unit(
-            unit,
-            RecordActivitiesRequest {
-                items: vec![activity(NEWS_POST, "2020-05-01", "Tin"); 1000],
-                idempotency_key: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let r = unkeyed_batch(
+        &s,
+        unit,
+        vec![activity(NEWS_POST, "2020-05-01", "Tin"); 1000],
+    )
+    .await;
     assert_eq!(r.accepted, 1000);
     assert_eq!(s.count("activities").await, 1003);
     assert_eq!(s.count("cchc_outbox").await, 1003);
@@ -412,23 +419,17 @@ async fn a_key_repeated_in_one_batch_is_the_same_request_or_refused() {
         procedure_codes: vec!["1.005088".into(), " 2.001818 ".into()],
         ..activity(POSTING, "2020-03-17", "Niêm yết")
     };
-    let r = s
-        .api
-        .record_activities(as_unit(
-            unit,
-            RecordActivitiesRequest {
-                items: vec![
-                    keyed("Quán triệt"),
-                    full.clone(),
-                    keyed("Quán triệt"),
-                    keyed("Khác"),
-                ],
-                idempotency_key: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let r = unkeyed_batch(
+        &s,
+        unit,
+        vec![
+            keyed("Quán triệt"),
+            full.clone(),
+            keyed("Quán triệt"),
+            keyed("Khác"),
+        ],
+    )
+    .await;
     let accepted: Vec<bool> = r.results.iter().map(|x| x.accepted).collect();
     assert_eq!(accepted, [true, true, true, false]);
     assert_eq!(r.results[2].activity, r.results[0].activity);
@@ -462,18 +463,7 @@ async fn a_key_repeated_in_one_batch_is_the_same_request_or_refused() {
     }
 
     // The batch again: nothing new, each item answered as before.
-    let again = s
-        .api
-        .record_activities(as_unit(
-            unit,
-            RecordActivitiesRequest {
-                items: vec![keyed("Quán triệt"), keyed("Khác")],
-                idempotency_key: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let again = unkeyed_batch(&s, unit, vec![keyed("Quán triệt"), keyed("Khác")]).await;
     assert_eq!(again.results[0].activity, r.results[0].activity);
     assert!(!again.results[1].accepted);
     assert_eq!(s.count("activities").await, 3);
