@@ -154,7 +154,8 @@ async fn consume<H: Handler>(
     let mut messages = consumer.messages().await?.ready_chunks(BATCH);
     loop {
         let next = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
+            // The last acks go out before the service does (they were not waited for).
+            _ = shutdown.cancelled() => return Ok(js.client().flush().await?),
             next = messages.next() => next,
         };
         let Some(chunk) = next else {
