@@ -217,10 +217,11 @@ impl Store {
                 unit_id,
                 activity: a,
                 key: key.as_deref(),
+                correction: None,
                 trace: &trace,
             })
             .collect();
-        let stored = write_all(&self.pool, &self.outbox, &writes).await?;
+        let stored = write_all(&mut *self.pool.acquire().await?, &self.outbox, &writes).await?;
         self.outbox.notify();
         Ok(stored.into_iter().map(|r| r.map(Activity::from)).collect())
     }
@@ -269,100 +270,32 @@ impl Store {
                 by: Some(by),
             });
         }
-        let recorded = self
-            .insert(
-                &mut tx,
-                actor,
-                unit_id,
-                a,
-                idempotency_key,
-                Some(Correction {
-                    original,
-                    reason,
-                    created_at,
-                    created_by,
-                }),
-            )
-            .await?;
-        tx.commit().await?;
-        self.outbox.notify();
-        Ok(recorded)
-    }
-
-    async fn insert(
-        &self,
-        tx: &mut PgConnection,
-        actor: &Actor,
-        unit_id: Uuid,
-        a: &NewActivity,
-        idempotency_key: Option<&str>,
-        correction: Option<Correction<'_>>,
-    ) -> Result<Activity, Error> {
-        let supersedes = correction.as_ref().map(|c| c.original);
-        let writer = actor.to_string();
-        let row = Row::new(unit_id, a, now(), &writer, correction.as_ref());
-        let event = self.outbox.prepare(actor, &row.event());
-        let inserted: Result<Option<Row>, sqlx::Error> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "WITH a AS (
-                 INSERT INTO activities AS a (id, unit_id, kind, date, title, description,
-                     channel, audience, head_count, evidence_links, procedure_codes,
-                     idempotency_key, supersedes, correction_reason, recorded_at, created_at,
-                     created_by, updated_by)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                     $17, $18)
-                 ON CONFLICT (unit_id, idempotency_key) DO NOTHING RETURNING {COLUMNS}
-             ), event AS (
-                 INSERT INTO {OUTBOX} SELECT $19::uuid, $20::text, $21::bytea, $22::jsonb FROM a
-             )
-             SELECT * FROM a"
-            )))
-            .bind(row.id)
-            .bind(unit_id)
-            .bind(&row.kind)
-            .bind(row.date)
-            .bind(&row.title)
-            .bind(&row.description)
-            .bind(&row.channel)
-            .bind(&row.audience)
-            .bind(row.head_count)
-            .bind(&row.evidence_links)
-            .bind(&row.procedure_codes)
-            .bind(idempotency_key)
-            .bind(supersedes)
-            .bind(&row.correction_reason)
-            .bind(row.recorded_at)
-            .bind(row.created_at)
-            .bind(&row.created_by)
-            .bind(&writer)
-            .bind(event.id)
-            .bind(event.subject)
-            .bind(event.body)
-            .bind(outbox::trace())
-            .fetch_optional(&mut *tx)
-            .await;
-        let row = match (inserted, supersedes) {
-            (Ok(row), _) => row,
+        let correction = Correction {
+            original,
+            reason,
+            created_at,
+            created_by,
+        };
+        let trace = outbox::trace();
+        let write = Write {
+            actor,
+            unit_id,
+            activity: a,
+            key: idempotency_key,
+            correction: Some(&correction),
+            trace: &trace,
+        };
+        let recorded = match write_all(&mut tx, &self.outbox, &[write]).await {
+            Ok(mut one) => one.pop().expect("one write, one answer")?,
             // Two corrections of one record raced; the other one won.
-            (Err(e), Some(original)) if violates(&e, "activities_superseded_once") => {
+            Err(Error::Db(e)) if violates(&e, "activities_superseded_once") => {
                 return Err(Error::AlreadyCorrected { original, by: None });
             }
-            (Err(e), _) => return Err(e.into()),
+            Err(e) => return Err(e),
         };
-        let Some(row) = row else {
-            // The key was used before (perhaps by a request racing this one, which
-            // committed meanwhile): the same request gets the first record back.
-            let key = idempotency_key.unwrap_or_default();
-            let first = by_key(&mut *tx, unit_id, key)
-                .await?
-                .ok_or(Error::KeyReused)?;
-            return if first.is(a, supersedes) {
-                Ok(first.into())
-            } else {
-                Err(Error::KeyReused)
-            };
-        };
-        Ok(row.into())
+        tx.commit().await?;
+        self.outbox.notify();
+        Ok(recorded.into())
     }
 
     /// The activity `id`, if it is of `unit_id` (any unit's when `None`).
@@ -425,6 +358,7 @@ impl Pending {
             unit_id: self.unit_id,
             activity: &self.activity,
             key: self.key.as_deref(),
+            correction: None,
             trace: &self.trace,
         }
     }
@@ -441,7 +375,10 @@ pub(super) async fn combine(pool: PgPool, outbox: Outbox, mut queue: mpsc::Recei
     let mut group = Vec::with_capacity(GROUP);
     while queue.recv_many(&mut group, GROUP).await > 0 {
         let writes: Vec<Write<'_>> = group.iter().map(Pending::write).collect();
-        let written = write_all(&pool, &outbox, &writes).await;
+        let written = match pool.acquire().await {
+            Ok(mut conn) => write_all(&mut conn, &outbox, &writes).await,
+            Err(e) => Err(e.into()),
+        };
         drop(writes);
         match written {
             Ok(results) => {
@@ -453,7 +390,10 @@ pub(super) async fn combine(pool: PgPool, outbox: Outbox, mut queue: mpsc::Recei
             // only its own writer hears of it.
             Err(_) if group.len() > 1 => {
                 for p in group.drain(..) {
-                    let r = write_all(&pool, &outbox, &[p.write()]).await;
+                    let r = match pool.acquire().await {
+                        Ok(mut conn) => write_all(&mut conn, &outbox, &[p.write()]).await,
+                        Err(e) => Err(e.into()),
+                    };
                     let _ = p
                         .reply
                         .send(r.and_then(|mut one| one.pop().expect("one write, one answer")));
@@ -475,6 +415,8 @@ struct Write<'a> {
     unit_id: Uuid,
     activity: &'a NewActivity,
     key: Option<&'a str>,
+    /// The record it corrects, when it is a correction.
+    correction: Option<&'a Correction<'a>>,
     /// The trace context of the request, stored with the event.
     trace: &'a serde_json::Value,
 }
@@ -486,7 +428,7 @@ struct Write<'a> {
 /// key, told apart once the first is stored. `Err` when the statement failed: nothing
 /// was written.
 async fn write_all(
-    pool: &PgPool,
+    db: &mut PgConnection,
     outbox: &Outbox,
     writes: &[Write<'_>],
 ) -> Result<Vec<Result<Row, Error>>, Error> {
@@ -505,7 +447,7 @@ async fn write_all(
             first_of_key.insert((w.unit_id, key), i);
         }
         let writer = w.actor.to_string();
-        let row = Row::new(w.unit_id, w.activity, now, &writer, None);
+        let row = Row::new(w.unit_id, w.activity, now, &writer, w.correction);
         events.push(outbox.prepare(w.actor, &row.event()));
         rows.push(serde_json::json!({
             "id": row.id,
@@ -520,6 +462,10 @@ async fn write_all(
             "evidence_links": row.evidence_links,
             "procedure_codes": row.procedure_codes,
             "idempotency_key": w.key,
+            "supersedes": row.supersedes,
+            "correction_reason": row.correction_reason,
+            "created_at": row.created_at,
+            "created_by": row.created_by,
             "writer": writer,
         }));
         written.push((i, row.id));
@@ -531,14 +477,17 @@ async fn write_all(
              SELECT * FROM jsonb_to_recordset($1) AS i(id uuid, unit_id uuid, kind text,
                  date date, title text, description text, channel text, audience text,
                  head_count bigint, evidence_links text[], procedure_codes text[],
-                 idempotency_key text, writer text)
+                 idempotency_key text, supersedes uuid, correction_reason text,
+                 created_at timestamptz, created_by text, writer text)
          ), a AS (
              INSERT INTO activities AS a (id, unit_id, kind, date, title, description,
                  channel, audience, head_count, evidence_links, procedure_codes,
-                 idempotency_key, recorded_at, created_at, created_by, updated_by)
+                 idempotency_key, supersedes, correction_reason, recorded_at, created_at,
+                 created_by, updated_by)
              SELECT i.id, i.unit_id, i.kind, i.date, i.title, i.description, i.channel,
                  i.audience, i.head_count, i.evidence_links, i.procedure_codes,
-                 i.idempotency_key, $2, $2, i.writer, i.writer
+                 i.idempotency_key, i.supersedes, i.correction_reason, $2, i.created_at,
+                 i.created_by, i.writer
              FROM item i
              WHERE NOT EXISTS (SELECT 1 FROM ended_units e WHERE e.unit_id = i.unit_id)
              ON CONFLICT (unit_id, idempotency_key) DO NOTHING RETURNING {COLUMNS}
@@ -564,7 +513,7 @@ async fn write_all(
             .map(|(i, _)| writes[*i].trace)
             .collect::<Vec<_>>(),
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?;
     let mut by_id: HashMap<Uuid, Row> = inserted.into_iter().map(|r| (r.id, r)).collect();
     // The skipped ones (rare, but a whole batch when it is retried): why, asked once
@@ -579,7 +528,7 @@ async fn write_all(
     if !skipped.is_empty() {
         for w in &skipped {
             if !ended.contains_key(&w.unit_id)
-                && let Err(e) = super::ensure_active(pool, w.unit_id).await
+                && let Err(e) = super::ensure_active(&mut *db, w.unit_id).await
             {
                 match e {
                     Error::UnitEnded(why) => ended.insert(w.unit_id, why),
@@ -598,7 +547,7 @@ async fn write_all(
         )))
         .bind(keyed.iter().map(|k| k.0).collect::<Vec<_>>())
         .bind(keyed.iter().map(|k| k.1).collect::<Vec<_>>())
-        .fetch_all(pool)
+        .fetch_all(&mut *db)
         .await?;
         firsts = found
             .into_iter()
@@ -617,14 +566,18 @@ async fn write_all(
                 .key
                 .and_then(|k| firsts.remove(&(w.unit_id, k.to_owned())))
             {
-                Some(first) if first.is(w.activity, None) => Ok(first),
+                Some(first) if first.is(w.activity, w.correction.map(|c| c.original)) => Ok(first),
                 _ => Err(Error::KeyReused),
             }
         });
     }
     for (i, first) in repeats {
         stored[i] = Some(match &stored[first] {
-            Some(Ok(row)) if row.is(writes[i].activity, None) => Ok(row.clone()),
+            Some(Ok(row))
+                if row.is(writes[i].activity, writes[i].correction.map(|c| c.original)) =>
+            {
+                Ok(row.clone())
+            }
             Some(Err(Error::UnitEnded(why))) => Err(Error::UnitEnded(why.clone())),
             _ => Err(Error::KeyReused),
         });
