@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use cchc_platform::consumer::{HandleError, Handler};
+use cchc_platform::consumer::{HandleError, Handler, Run, runs};
 use cchc_platform::events::{Event, occurred_at, payload};
 use cchc_platform::time::in_vietnam;
 use cchc_platform::{Actor, CallerKey};
@@ -278,7 +278,7 @@ impl Handler for Notifier {
                 fan_out(tx, &notice, max_attempts).await?;
             }
         } else if let Some(a) = payload::<ActivityRecorded>(env) {
-            reminders::activities_recorded(tx, &[activity(&a.map_err(permanent)?)?]).await?;
+            activity_run(tx, vec![(env, a)]).await?;
         } else if let Some(o) = payload::<OneStopResultSubmitted>(env) {
             let o = o.map_err(permanent)?;
             reminders::one_stop_submitted(
@@ -300,24 +300,26 @@ impl Handler for Notifier {
         tx: &mut PgConnection,
         events: &[&Envelope],
     ) -> Result<(), HandleError> {
-        let mut run = Vec::new();
-        for env in events {
-            match payload::<ActivityRecorded>(env) {
-                Some(a) => run.push(activity(&a.map_err(permanent)?)?),
-                None => {
-                    if !run.is_empty() {
-                        reminders::activities_recorded(tx, &run).await?;
-                        run.clear();
-                    }
-                    self.handle(tx, env).await?;
-                }
+        for run in runs::<ActivityRecorded>(events) {
+            match run {
+                Run::Of(activities) => activity_run(tx, activities).await?,
+                Run::One(env) => self.handle(tx, env).await?,
             }
-        }
-        if !run.is_empty() {
-            reminders::activities_recorded(tx, &run).await?;
         }
         Ok(())
     }
+}
+
+/// Activity events kept in one statement.
+async fn activity_run(
+    tx: &mut PgConnection,
+    run: Vec<(&Envelope, Result<ActivityRecorded, prost::DecodeError>)>,
+) -> Result<(), HandleError> {
+    let rows = run
+        .into_iter()
+        .map(|(_, a)| activity(&a.map_err(permanent)?))
+        .collect::<Result<Vec<_>, HandleError>>()?;
+    Ok(reminders::activities_recorded(tx, &rows).await?)
 }
 
 /// What the reminders keep of an activity.

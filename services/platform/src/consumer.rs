@@ -63,6 +63,31 @@ pub trait Handler: Send + Sync + 'static {
     }
 }
 
+/// A piece of a batch as [`runs`] splits it.
+pub enum Run<'a, E> {
+    /// Consecutive events of one type, decoded, to be written together.
+    Of(Vec<(&'a Envelope, Result<E, prost::DecodeError>)>),
+    /// Any other event, to be applied alone.
+    One(&'a Envelope),
+}
+
+/// `events` split, in order, into runs of consecutive `E`s and every other event alone:
+/// how a [`Handler::handle_all`] writes its most numerous events together without
+/// reordering them around the others.
+pub fn runs<'a, E: crate::events::Event>(events: &[&'a Envelope]) -> Vec<Run<'a, E>> {
+    let mut out: Vec<Run<'a, E>> = Vec::new();
+    for env in events {
+        match crate::events::payload::<E>(env) {
+            Some(decoded) => match out.last_mut() {
+                Some(Run::Of(run)) => run.push((*env, decoded)),
+                _ => out.push(Run::Of(vec![(*env, decoded)])),
+            },
+            None => out.push(Run::One(env)),
+        }
+    }
+    out
+}
+
 /// What a consumer reads and how hard it tries.
 #[derive(Debug, Clone)]
 pub struct ConsumerSpec {
@@ -496,5 +521,49 @@ mod tests {
         );
         other.r#type = ProcedurePublished::TYPE.into();
         assert!(check_origin(ProcedurePublished::TYPE, &other).is_err());
+    }
+
+    #[test]
+    fn runs_keep_the_order_and_gather_only_neighbours() {
+        let activity = |title: &str| {
+            envelope(
+                "activity",
+                &crate::Actor::System,
+                &ActivityRecorded {
+                    title: title.into(),
+                    ..Default::default()
+                },
+            )
+        };
+        let other = envelope(
+            "catalogue",
+            &crate::Actor::System,
+            &ProcedurePublished::default(),
+        );
+        let mut broken = activity("hỏng");
+        broken.payload = vec![0xff, 0xff];
+        let events = [
+            activity("a"),
+            activity("b"),
+            other.clone(),
+            activity("c"),
+            broken,
+            other.clone(),
+            other,
+        ];
+        let refs: Vec<&Envelope> = events.iter().collect();
+        let shape: Vec<String> = runs::<ActivityRecorded>(&refs)
+            .into_iter()
+            .map(|run| match run {
+                Run::Of(run) => run
+                    .iter()
+                    .map(|(_, e)| e.as_ref().map_or("?".into(), |e| e.title.clone()))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                Run::One(env) => env.r#type.clone(),
+            })
+            .collect();
+        let p = ProcedurePublished::TYPE;
+        assert_eq!(shape, ["a,b", p, "c,?", p, p]);
     }
 }

@@ -3,7 +3,7 @@
 //! the dead letters) and written by [`crate::store::read_models`], idempotently, inside
 //! the consumer's transaction.
 
-use cchc_platform::consumer::{HandleError, Handler};
+use cchc_platform::consumer::{HandleError, Handler, Run, runs};
 use cchc_platform::events::{actor, occurred_at, payload};
 use cchc_platform::vocabulary::{change_type, procedure_status};
 use cchc_proto::events::v1::{
@@ -73,10 +73,7 @@ impl Handler for ReadModels {
         } else if let Some(e) = payload::<PostingStale>(env) {
             posting_stale(tx, &e.map_err(permanent)?, at).await
         } else if let Some(e) = payload::<ActivityRecorded>(env) {
-            let e = e.map_err(permanent)?;
-            rm::activities_recorded(tx, &[(activity(&e, by)?, at)])
-                .await
-                .map_err(transient)
+            activity_run(tx, vec![(env, e)]).await
         } else if let Some(e) = payload::<OneStopResultSubmitted>(env) {
             one_stop(tx, &e.map_err(permanent)?, at, by).await
         } else if let Some(e) = payload::<SatisfactionSubmitted>(env) {
@@ -96,32 +93,28 @@ impl Handler for ReadModels {
         tx: &mut PgConnection,
         events: &[&Envelope],
     ) -> Result<(), HandleError> {
-        let mut run: Vec<(ActivityRecorded, DateTime<Utc>, Option<String>)> = Vec::new();
-        for env in events {
-            match payload::<ActivityRecorded>(env) {
-                Some(e) => {
-                    let by = actor(env).map(|a| a.to_string());
-                    run.push((e.map_err(permanent)?, occurred_at(env), by));
-                }
-                None => {
-                    activity_run(tx, &run).await?;
-                    run.clear();
-                    self.handle(tx, env).await?;
-                }
+        for run in runs::<ActivityRecorded>(events) {
+            match run {
+                Run::Of(activities) => activity_run(tx, activities).await?,
+                Run::One(env) => self.handle(tx, env).await?,
             }
         }
-        activity_run(tx, &run).await
+        Ok(())
     }
 }
 
+/// Activity events written to the read model in one statement.
 async fn activity_run(
     tx: &mut PgConnection,
-    run: &[(ActivityRecorded, DateTime<Utc>, Option<String>)],
+    run: Vec<(&Envelope, Result<ActivityRecorded, prost::DecodeError>)>,
 ) -> Result<(), HandleError> {
-    if run.is_empty() {
-        return Ok(());
+    let mut decoded = Vec::with_capacity(run.len());
+    for (env, e) in run {
+        // Records keep whom their event is attributed to, as the envelope says.
+        let by = actor(env).map(|a| a.to_string());
+        decoded.push((e.map_err(permanent)?, occurred_at(env), by));
     }
-    let rows = run
+    let rows = decoded
         .iter()
         .map(|(e, at, by)| Ok((activity(e, by.as_deref())?, *at)))
         .collect::<Result<Vec<_>, HandleError>>()?;
